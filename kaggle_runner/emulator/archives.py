@@ -1,0 +1,123 @@
+"""Safe unpacking of uploaded zip/tar archives into a dataset version folder.
+Every member is checked before anything is written: no absolute paths, no '..', no links, a size cap."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tarfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+
+
+class ArchiveError(ValueError):
+    pass
+
+
+def folder_name(name: str) -> str | None:
+    """'images.zip' -> 'images' (the folder Kaggle makes of an uploaded archive); None if not an archive."""
+    for suffix in ARCHIVE_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def _safe_member(name: str, archive: str) -> PurePosixPath:
+    if "\\" in name or "\x00" in name:
+        raise ArchiveError(f"{archive}: member '{name}' has a backslash or NUL in its name")
+    p = PurePosixPath(name)
+    if p.is_absolute() or any(part == ".." for part in p.parts) or (p.parts and ":" in p.parts[0]):
+        raise ArchiveError(f"{archive}: member '{name}' would be written outside the dataset folder")
+    return p
+
+
+def _check_budget(total: int, limit: int, archive: str) -> None:
+    if total > limit:
+        raise ArchiveError(f"{archive}: unpacks to more than {limit} bytes (the dataset size limit)")
+
+
+def unpack(archive: Path, name: str, dest: Path, limit: int) -> int:
+    """Unpack `archive` (uploaded as `name`) into `dest`; returns bytes written. Raises ArchiveError."""
+    lower = name.lower()
+    if lower.endswith(".zip"):
+        return _unpack_zip(archive, name, dest, limit)
+    mode = "r:gz" if lower.endswith((".tar.gz", ".tgz")) else "r:"
+    return _unpack_tar(archive, name, dest, limit, mode)
+
+
+def _copy_limited(src, dst: Path, left: int, archive: str, limit: int) -> int:
+    # Headers can lie about sizes (zip bombs), so the bytes actually written are counted too.
+    written = 0
+    with open(dst, "wb") as out:
+        while True:
+            buf = src.read(2**20)
+            if not buf:
+                return written
+            written += len(buf)
+            if written > left:
+                raise ArchiveError(f"{archive}: unpacks to more than {limit} bytes (the dataset size limit)")
+            out.write(buf)
+
+
+def _unpack_zip(archive: Path, name: str, dest: Path, limit: int) -> int:
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ArchiveError(f"{name}: not a valid zip archive ({e})") from e
+    with zf:
+        infos = zf.infolist()
+        for info in infos:  # check everything before writing anything
+            _safe_member(info.filename, name)
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise ArchiveError(f"{name}: member '{info.filename}' is a symbolic link")
+        _check_budget(sum(i.file_size for i in infos), limit, name)
+        total = 0
+        for info in infos:
+            target = dest.joinpath(*_safe_member(info.filename, name).parts)
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with zf.open(info) as src:
+                    total += _copy_limited(src, target, limit - total, name, limit)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
+                raise ArchiveError(f"{name}: cannot read member '{info.filename}' ({e})") from e
+        return total
+
+
+def _unpack_tar(archive: Path, name: str, dest: Path, limit: int, mode: str) -> int:
+    try:
+        tf = tarfile.open(archive, mode)
+    except (tarfile.TarError, OSError) as e:
+        raise ArchiveError(f"{name}: not a valid tar archive ({e})") from e
+    with tf:
+        try:
+            members = tf.getmembers()
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise ArchiveError(f"{name}: cannot read the archive ({e})") from e
+        for m in members:
+            _safe_member(m.name, name)
+            if not (m.isfile() or m.isdir()):
+                raise ArchiveError(f"{name}: member '{m.name}' is a link or device, which datasets cannot hold")
+        _check_budget(sum(m.size for m in members if m.isfile()), limit, name)
+        total = 0
+        for m in members:
+            target = dest.joinpath(*_safe_member(m.name, name).parts) if m.name not in ("", ".") else dest
+            if m.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            src = tf.extractfile(m)
+            if src is None:
+                continue
+            with src:
+                total += _copy_limited(src, target, limit - total, name, limit)
+        return total
+
+
+def move_file(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)

@@ -1,0 +1,144 @@
+"""Competitions service: submission upload, asynchronous scoring, listing and the daily limit.
+Competitions are folders in the state: competition.json, data/ (what kernels see), solution.csv (hidden)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kaggle_runner.emulator.scoring import METRICS, ScoreError, score
+from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp
+
+
+class Competitions:
+    def __init__(self, emulator: Any):
+        self.em = emulator
+        self.store = emulator.store
+        self.dir = self.store.root / "competitions"
+
+    def routes(self) -> dict[str, tuple[Any, bool]]:
+        s = "competitions.CompetitionApiService/"
+        return {
+            s + "StartSubmissionUpload": (self.start_upload, True),
+            s + "CreateSubmission": (self.create_submission, True),
+            s + "ListSubmissions": (self.list_submissions, True),
+            s + "GetSubmission": (self.get_submission, True),
+            s + "GetSubmissionLimits": (self.limits, True),
+        }
+
+    # -- definitions -----------------------------------------------------------------------------
+    def exists(self, slug: str) -> bool:
+        return bool(slug) and "/" not in slug and (self.dir / slug / "competition.json").is_file()
+
+    def definition(self, slug: str) -> dict[str, Any]:
+        if not self.exists(slug):
+            raise ApiError(404, f"competition '{slug}' not found")
+        path = self.dir / slug / "competition.json"
+        try:
+            comp = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ApiError(500, f"{path}: invalid JSON ({e})") from e
+        if comp.get("metric") not in METRICS:
+            raise ApiError(500, f"{path}: metric must be one of {', '.join(METRICS)}")
+        return comp
+
+    def data_dir(self, slug: str) -> Path:
+        return self.dir / slug / "data"
+
+    # -- submissions -----------------------------------------------------------------------------
+    def _mine(self, slug: str, user: str) -> list[dict[str, Any]]:
+        subs = [s for s in self.store.state["submissions"].values() if s["competition"] == slug and s["user"] == user]
+        return sorted(subs, key=lambda s: s["date"], reverse=True)
+
+    def _today(self, subs: list[dict[str, Any]]) -> int:
+        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        return sum(1 for s in subs if s["date"] >= midnight)
+
+    def _limit(self, comp: dict[str, Any]) -> int:
+        return int(comp.get("dailyLimit", self.store.settings["daily_submissions"]))
+
+    def start_upload(self, req: Any) -> dict[str, str]:
+        body = Body(req.body_json())
+        self.definition(body.str("competitionName"))
+        return self.em.blobs.create(req.user, body.str("fileName"), body.int("contentLength"), "SUBMISSION", req.base_url)
+
+    def create_submission(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        slug = body.str("competitionName")
+        comp = self.definition(slug)
+        tokens = body.data.get("blobFileTokens")
+        token = tokens[0] if isinstance(tokens, list) and tokens else tokens
+        if not isinstance(token, str) or not token:
+            raise ApiError(400, "blobFileTokens must hold the upload token")
+        user = req.user["username"]
+        with self.store.lock:
+            mine = self._mine(slug, user)
+            if self._today(mine) >= self._limit(comp):
+                raise ApiError(400, f"daily submission limit reached for {slug} ({self._limit(comp)} a day); try again after 00:00 UTC")
+            blob, path = self.em.blobs.take(token, user)
+            ref = self.store.next_id("submission", 40000)
+            dest = self.store.root / "submissions" / str(ref) / blob["name"]
+            dest.parent.mkdir(parents=True)
+            shutil.copyfile(path, dest)
+            sub = {
+                "ref": ref, "competition": slug, "user": user, "fileName": blob["name"], "date": now(),
+                "description": body.str("submissionDescription"), "status": "PENDING", "totalBytes": dest.stat().st_size,
+                "publicScore": None, "privateScore": None, "errorDescription": None,
+            }
+            self.store.state["submissions"][str(ref)] = sub
+            self.store.save()
+        threading.Thread(target=self._score, args=(sub, comp, dest), daemon=True).start()
+        return {"message": f"Successfully submitted to {comp.get('title', slug)}", "ref": ref}
+
+    def _score(self, sub: dict[str, Any], comp: dict[str, Any], path: Path) -> None:
+        time.sleep(self.store.settings["scoring_seconds"])
+        try:
+            public, private = score(self.dir / sub["competition"] / "solution.csv", path, comp["metric"],
+                                    comp.get("idColumn", "id"), list(comp.get("targetColumns", ["target"])))
+            update = {"status": "COMPLETE", "publicScore": f"{public:.5f}", "privateScore": f"{private:.5f}"}
+        except ScoreError as e:
+            update = {"status": "ERROR", "errorDescription": str(e)}
+        except OSError as e:
+            update = {"status": "ERROR", "errorDescription": f"cannot read the submission ({e})"}
+        with self.store.lock:
+            sub.update(update)
+            self.store.save()
+
+    def api_submission(self, s: dict[str, Any]) -> dict[str, Any]:
+        return clean({
+            "ref": s["ref"], "totalBytes": s["totalBytes"], "date": timestamp(s["date"]), "description": s["description"],
+            "errorDescription": s["errorDescription"], "fileName": s["fileName"], "publicScore": s["publicScore"],
+            "privateScore": s["privateScore"], "status": s["status"], "submittedBy": s["user"], "teamName": s["user"],
+            "url": f"https://www.kaggle.com/competitions/{s['competition']}/submissions#{s['ref']}",
+        })
+
+    def list_submissions(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        slug = body.str("competitionName")
+        self.definition(slug)
+        subs = self._mine(slug, req.user["username"])
+        size = body.int("pageSize") or 20
+        token = body.str("pageToken")
+        offset = int(token) if token.isdigit() else (max(1, body.int("page") or 1) - 1) * size
+        chunk = subs[offset : offset + size]
+        more = offset + size < len(subs)
+        return {"submissions": [self.api_submission(s) for s in chunk], "nextPageToken": str(offset + size) if more else ""}
+
+    def get_submission(self, req: Any) -> dict[str, Any]:
+        ref = Body(req.body_json()).int("ref")
+        sub = self.store.state["submissions"].get(str(ref))
+        if sub is None or sub["user"] != req.user["username"]:
+            raise ApiError(404, f"submission {ref} not found")
+        return self.api_submission(sub)
+
+    def limits(self, req: Any) -> dict[str, Any]:
+        slug = Body(req.body_json()).str("competitionName")
+        comp = self.definition(slug)
+        mine = self._mine(slug, req.user["username"])
+        today = self._today(mine)
+        return {"numToday": today, "numTotal": len(mine), "numAllowedNow": max(0, self._limit(comp) - today)}

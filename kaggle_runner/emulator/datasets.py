@@ -1,0 +1,310 @@
+"""Datasets service: create, version, status, metadata and download, as in kaggle-api.md §3.
+A new version is unpacked in the background and passes through Kaggle's processing states before READY."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from kaggle_runner.emulator.archives import ArchiveError, folder_name, move_file, unpack
+from kaggle_runner.emulator.wire import SLUG_RE, ApiError, Body, clean, now, timestamp
+
+PROCESSING = ("BLOBS_RECEIVED", "BLOBS_DECOMPRESSED", "BLOBS_COPIED_TO_SDS", "INDIVIDUAL_BLOBS_COMPRESSED")
+
+
+class Datasets:
+    def __init__(self, emulator: Any):
+        self.em = emulator
+        self.store = emulator.store
+        self.dir = self.store.root / "datasets"
+        self._zip_lock = threading.Lock()
+
+    def routes(self) -> dict[str, tuple[Any, bool]]:
+        s = "datasets.DatasetApiService/"
+        return {
+            s + "CreateDataset": (self.create_dataset, True),
+            s + "CreateDatasetVersion": (self.create_version, True),
+            s + "CreateDatasetVersionById": (self.create_version_by_id, True),
+            s + "GetDatasetStatus": (self.get_status, True),
+            s + "GetDataset": (self.get_dataset, True),
+            s + "GetDatasetMetadata": (self.get_metadata, True),
+            s + "DownloadDataset": (self.download, True),
+            s + "ListDatasetFiles": (self.list_files, True),
+        }
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def find(self, owner: str, slug: str, user: dict[str, Any] | None) -> dict[str, Any]:
+        ds = self.store.state["datasets"].get(f"{owner}/{slug}")
+        if ds is None or (ds["isPrivate"] and (user is None or user["username"] != owner)):
+            raise ApiError(404, f"dataset {owner}/{slug} not found")
+        return ds
+
+    def version(self, ds: dict[str, Any], number: int | None = None) -> dict[str, Any]:
+        versions = ds["versions"]
+        if number is None:
+            return versions[-1]
+        for v in versions:
+            if v["number"] == number:
+                return v
+        raise ApiError(404, f"dataset {ds['owner']}/{ds['slug']} has no version {number}")
+
+    def status_of(self, v: dict[str, Any]) -> str:
+        if v["state"] == "failed":
+            return "FAILED"
+        delay = self.store.settings["dataset_ready_seconds"]
+        elapsed = now() - v["created"]
+        if v["state"] == "processing" or elapsed < delay:
+            step = int(len(PROCESSING) * min(elapsed / delay, 0.999)) if delay > 0 else len(PROCESSING) - 1
+            return PROCESSING[step]
+        return "READY"
+
+    def files_dir(self, ds: dict[str, Any], number: int) -> Path:
+        return self.dir / ds["owner"] / ds["slug"] / str(number)
+
+    def ready_dir(self, ref: str) -> Path | None:
+        """The folder of a dataset version a kernel may read ('owner/slug[/N]'), if READY."""
+        owner, _, rest = ref.partition("/")
+        slug, _, num = rest.partition("/")
+        ds = self.store.state["datasets"].get(f"{owner}/{slug}")
+        if ds is None:
+            return None
+        try:
+            v = self.version(ds, int(num) if num.isdigit() else None)
+        except ApiError:
+            return None
+        return self.files_dir(ds, v["number"]) if self.status_of(v) == "READY" else None
+
+    # -- create / version ------------------------------------------------------------------------
+    def create_dataset(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        owner, slug, title = body.str("ownerSlug"), body.str("slug"), body.str("title")
+        if owner != req.user["username"]:
+            raise ApiError(403, f"user {req.user['username']} cannot create datasets for '{owner}'")
+        if not SLUG_RE.match(slug):
+            return {"status": "Error", "error": f"invalid dataset slug '{slug}': 3-50 lowercase letters, digits and hyphens"}
+        if not title.strip() or len(title) > 50:
+            return {"status": "Error", "error": "title must be 1-50 characters"}
+        files = self._tokens(body, req.user)
+        with self.store.lock:
+            if f"{owner}/{slug}" in self.store.state["datasets"]:
+                return {"status": "Error", "error": f'The requested slug "{slug}" is already in use by a dataset.'}
+            ds = {
+                "id": self.store.next_id("dataset", 1000),
+                "owner": owner,
+                "slug": slug,
+                "title": title,
+                "subtitle": body.str("subtitle"),
+                "description": body.str("description"),
+                "licenseName": body.str("licenseName") or "unknown",
+                "isPrivate": bool(body.bool("isPrivate")),
+                "categoryIds": body.str_list("categoryIds"),
+                "created": now(),
+                "versions": [],
+            }
+            self.store.state["datasets"][f"{owner}/{slug}"] = ds
+            self._add_version(ds, files, "Initial release", req.user)
+        return self._ok(ds)
+
+    def create_version(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        ds = self.find(body.str("ownerSlug"), body.str("datasetSlug"), req.user)
+        return self._new_version(ds, Body(body.data.get("body") or {}), req.user)
+
+    def create_version_by_id(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        ident = body.int("id")
+        for ds in self.store.state["datasets"].values():
+            if ds["id"] == ident:
+                return self._new_version(ds, Body(body.data.get("body") or {}), req.user)
+        raise ApiError(404, f"no dataset with id {ident}")
+
+    def _new_version(self, ds: dict[str, Any], body: Body, user: dict[str, Any]) -> dict[str, Any]:
+        if ds["owner"] != user["username"]:
+            raise ApiError(403, f"user {user['username']} cannot version {ds['owner']}/{ds['slug']}")
+        files = self._tokens(body, user)
+        with self.store.lock:
+            for key in ("subtitle", "description"):
+                if body.str(key):
+                    ds[key] = body.str(key)
+            self._add_version(ds, files, body.str("versionNotes"), user)
+        return self._ok(ds)
+
+    def _ok(self, ds: dict[str, Any]) -> dict[str, Any]:
+        ref = f"{ds['owner']}/{ds['slug']}"
+        return {"ref": ref, "url": f"https://www.kaggle.com/datasets/{ref}", "status": "Ok"}
+
+    def _tokens(self, body: Body, user: dict[str, Any]) -> list[tuple[dict[str, Any], Path]]:
+        files = body.list("files")
+        if not files:
+            raise ApiError(400, "a dataset version needs at least one file")
+        taken = []
+        for f in files:
+            token = f.get("token") if isinstance(f, dict) else None
+            if not isinstance(token, str):
+                raise ApiError(400, "each entry of 'files' needs a string 'token'")
+            taken.append(self.em.blobs.take(token, user["username"]))
+        return taken
+
+    def _add_version(self, ds: dict[str, Any], files: list, notes: str, user: dict[str, Any]) -> None:
+        number = len(ds["versions"]) + 1
+        v = {"number": number, "notes": notes, "created": now(), "state": "processing", "error": None, "bytes": 0}
+        ds["versions"].append(v)
+        self.store.save()
+        threading.Thread(target=self._assemble, args=(ds, v, files), daemon=True).start()
+
+    def _assemble(self, ds: dict[str, Any], v: dict[str, Any], files: list) -> None:
+        """Lay out the version folder from its blobs; archives become folders. All or nothing."""
+        final = self.files_dir(ds, v["number"])
+        tmp = final.with_name(f".{final.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        limit = self.store.settings["max_dataset_bytes"]
+        total, error = 0, None
+        try:
+            names: set[str] = set()
+            for blob, path in files:
+                name = blob["name"]
+                folder = folder_name(name)
+                target = folder or name
+                if target in names:
+                    raise ArchiveError(f"two uploads would both be named '{target}'")
+                names.add(target)
+                if folder:
+                    (tmp / folder).mkdir()
+                    total += unpack(path, name, tmp / folder, limit - total)
+                else:
+                    total += path.stat().st_size
+                    if total > limit:
+                        raise ArchiveError(f"dataset is larger than {limit} bytes")
+                    move_file(path, tmp / name)
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        except (ArchiveError, OSError) as e:
+            error = str(e)
+            shutil.rmtree(tmp, ignore_errors=True)
+            print(f"emulator: dataset {ds['owner']}/{ds['slug']} version {v['number']} FAILED: {error}", file=sys.stderr)
+        with self.store.lock:
+            v["state"] = "failed" if error else "ok"
+            v["error"] = error
+            v["bytes"] = total
+            self.store.save()
+
+    # -- reads -----------------------------------------------------------------------------------
+    def get_status(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        ds = self.find(body.str("ownerSlug"), body.str("datasetSlug"), req.user)
+        return {"status": self.status_of(self.version(ds))}
+
+    def get_dataset(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        ds = self.find(body.str("ownerSlug"), body.str("datasetSlug"), req.user)
+        return self.api_dataset(ds)
+
+    def api_dataset(self, ds: dict[str, Any]) -> dict[str, Any]:
+        ref = f"{ds['owner']}/{ds['slug']}"
+        v = self.version(ds)
+        return clean(
+            {
+                "id": ds["id"],
+                "ref": ref,
+                "title": ds["title"],
+                "subtitle": ds["subtitle"] or None,
+                "description": ds["description"] or None,
+                "creatorName": ds["owner"],
+                "ownerName": ds["owner"],
+                "ownerRef": ds["owner"],
+                "url": f"https://www.kaggle.com/datasets/{ref}",
+                "isPrivate": ds["isPrivate"],
+                "licenseName": ds["licenseName"],
+                "currentVersionNumber": v["number"],
+                "totalBytes": v["bytes"],
+                "lastUpdated": timestamp(v["created"]),
+            }
+        )
+
+    def get_metadata(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        ds = self.find(body.str("ownerSlug"), body.str("datasetSlug"), req.user)
+        info = {
+            "datasetId": ds["id"],
+            "datasetSlug": ds["slug"],
+            "ownerUser": ds["owner"],
+            "title": ds["title"],
+            "subtitle": ds["subtitle"],
+            "description": ds["description"],
+            "isPrivate": ds["isPrivate"],
+            "keywords": ds["categoryIds"],
+            "licenses": [{"name": ds["licenseName"]}],
+        }
+        return {"info": info}
+
+    def _ready_version(self, ds: dict[str, Any], number: int | None) -> dict[str, Any]:
+        v = self.version(ds, number or None)
+        status = self.status_of(v)
+        if status != "READY":
+            raise ApiError(409 if status != "FAILED" else 410, f"dataset version {v['number']} is {status}")
+        return v
+
+    def list_files(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        ds = self.find(body.str("ownerSlug"), body.str("datasetSlug"), req.user)
+        v = self._ready_version(ds, body.int("datasetVersionNumber"))
+        root = self.files_dir(ds, v["number"])
+        ref = f"{ds['owner']}/{ds['slug']}"
+        files = []
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                rel = p.relative_to(root).as_posix()
+                files.append({"ref": rel, "name": rel, "datasetRef": ref, "totalBytes": p.stat().st_size,
+                              "creationDate": timestamp(p.stat().st_mtime)})
+        return {"datasetFiles": files, "nextPageToken": ""}
+
+    def download(self, req: Any) -> Any:
+        from kaggle_runner.emulator.server import Redirect
+
+        body = Body(req.body_json())
+        ds = self.find(body.str("ownerSlug"), body.str("datasetSlug"), req.user)
+        v = self._ready_version(ds, body.int("datasetVersionNumber"))
+        prefix = f"datasets/{ds['owner']}/{ds['slug']}/{v['number']}"
+        name = body.str("fileName")
+        if name:
+            path = self.files_dir(ds, v["number"]) / name
+            if ".." in Path(name).parts or not path.is_file():
+                raise ApiError(404, f"dataset {ds['owner']}/{ds['slug']} has no file '{name}'")
+            return Redirect(self.em.file_url(req.base_url, f"{prefix}/files/{name}"))
+        return Redirect(self.em.file_url(req.base_url, f"{prefix}/zip/{ds['slug']}.zip"))
+
+    def download_path(self, rest: str) -> Any:
+        """Resolve a signed 'owner/slug/N/(files/<path>|zip/<slug>.zip)' to a file to serve."""
+        from kaggle_runner.emulator.server import FileResponse
+
+        parts = rest.split("/")
+        if len(parts) < 5 or not parts[2].isdigit():
+            raise ApiError(404, "no such file")
+        ds = self.store.state["datasets"].get(f"{parts[0]}/{parts[1]}")
+        if ds is None:
+            raise ApiError(404, "no such dataset")
+        root = self.files_dir(ds, int(parts[2]))
+        if parts[3] == "zip":
+            return FileResponse(self._zip(root), "application/zip")
+        path = (root / "/".join(parts[4:])).resolve()
+        if root.resolve() not in path.parents or not path.is_file():
+            raise ApiError(404, "no such file")
+        return FileResponse(path)
+
+    def _zip(self, root: Path) -> Path:
+        target = root.with_name(f".{root.name}.zip")
+        with self._zip_lock:
+            if not target.exists():
+                tmp = target.with_suffix(".part")
+                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+                    for p in sorted(root.rglob("*")):
+                        if p.is_file():
+                            zf.write(p, p.relative_to(root).as_posix())
+                os.replace(tmp, target)
+        return target

@@ -1,0 +1,379 @@
+"""Runs pushed kernel versions as local subprocesses, laid out as on Kaggle (/kaggle/input, /kaggle/working).
+Owns the session life cycle: QUEUED (concurrency caps) -> RUNNING -> COMPLETE / ERROR / CANCEL_ACKNOWLEDGED."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kaggle_runner.emulator.sandbox import EXIT_NO_SANDBOX
+from kaggle_runner.emulator.wire import now
+
+FINAL = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")
+SECRET_ENV = ("KAGGLE_KEY", "KAGGLE_USERNAME", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "KR_KAGGLE_URL")
+KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL on cancel or timeout
+UNMAPPED_HINT = (
+    "This machine does not allow mapping /kaggle (no unprivileged mount namespaces), so the kernel ran with "
+    "its inputs in $KAGGLE_INPUT_DIR and its working directory in $KAGGLE_WORKING_DIR (the current directory); "
+    "read paths from those variables or from kaggle_runner.runtime.paths."
+)
+
+
+def kaggle_log(events: list[dict[str, Any]]) -> str:
+    """Kaggle's persisted log: a JSON array of {stream_name, time, data}, one event per line."""
+    if not events:
+        return "[]"
+    return "[" + "\n,".join(json.dumps(e, separators=(",", ":")) for e in events) + "]"
+
+
+def notebook_to_script(text: str) -> str:
+    """The code cells of a notebook as one script; shell escapes run, line magics are skipped."""
+    nb = json.loads(text)
+    out = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else str(src)
+        if src.lstrip().startswith("%%"):
+            out.append(f"# cell {i}: cell magic skipped by the emulator\n")
+            continue
+        lines = []
+        for line in src.splitlines():
+            stripped = line.lstrip()
+            indent = line[: len(line) - len(stripped)]
+            if stripped.startswith("!"):
+                lines.append(f"{indent}__import__('subprocess').run({stripped[1:]!r}, shell=True)")
+            elif stripped.startswith("%"):
+                lines.append(f"{indent}pass  # magic skipped: {stripped}")
+            else:
+                lines.append(line)
+        out.append(f"# cell {i}\n" + "\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def detect_gpus() -> int:
+    if os.environ.get("KR_EMULATOR_GPUS", "").isdigit():
+        return int(os.environ["KR_EMULATOR_GPUS"])
+    if not shutil.which("nvidia-smi"):
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+
+
+def detect_tpu() -> bool:
+    return any(Path("/dev").glob("accel*")) or bool(os.environ.get("TPU_NAME"))
+
+
+class Session:
+    def __init__(self, kernel: dict[str, Any], version: dict[str, Any], run_dir: Path):
+        self.kernel, self.version, self.run_dir = kernel, version, run_dir
+        self.events: list[dict[str, Any]] = []
+        self.cond = threading.Condition()
+        self.proc: subprocess.Popen | None = None
+        self.started = 0.0
+        self.cancel_requested = False
+        self.timed_out = False
+        self.stop_reason: str | None = None  # set when the emulator itself stops the session
+        self.mapped = False
+
+    @property
+    def id(self) -> int:
+        return self.version["sessionId"]
+
+    @property
+    def finished(self) -> bool:
+        return self.version["status"] in FINAL
+
+    def add_event(self, stream: str, data: str) -> None:
+        event = {"stream_name": stream, "time": round(time.time() - self.started, 6), "data": data}
+        with self.cond:
+            self.events.append(event)
+            with open(self.run_dir / "log.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(event) + "\n")
+            self.cond.notify_all()
+
+
+class Executor:
+    def __init__(self, emulator: Any, fallback_cpu: bool, python: str):
+        self.em = emulator
+        self.store = emulator.store
+        self.fallback_cpu = fallback_cpu
+        self.python = python
+        self.live: dict[int, Session] = {}
+        self.queue: list[Session] = []
+        self.lock = threading.RLock()
+        self.gpus = detect_gpus()
+        self.tpu = detect_tpu()
+        self._mappable: bool | None = None
+
+    # -- capabilities ----------------------------------------------------------------------------
+    @property
+    def mappable(self) -> bool:
+        """Whether /kaggle can be mapped for kernels here (probed once)."""
+        if self._mappable is None:
+            probe = self.store.root / "kernels" / ".probe" / "root"
+            probe.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                r = subprocess.run(
+                    [sys.executable, "-m", "kaggle_runner.emulator.sandbox", "--root", str(probe), "--probe"],
+                    capture_output=True, timeout=30, env={**os.environ, "PYTHONPATH": _package_root()},
+                )
+                self._mappable = r.returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                self._mappable = False
+            shutil.rmtree(probe.parent, ignore_errors=True)
+        return self._mappable
+
+    def missing_accelerator(self, kind: str, label: str) -> str | None:
+        if kind == "gpu" and not self.gpus:
+            found = "no GPU (nvidia-smi lists none)"
+        elif kind == "tpu" and not self.tpu:
+            found = "no TPU (no /dev/accel* device)"
+        else:
+            return None
+        return (
+            f"The session asked for {label} but this machine has {found}. "
+            "Restart the emulator with --fallback-cpu to run such kernels on the CPU."
+        )
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def submit(self, kernel: dict[str, Any], version: dict[str, Any], run_dir: Path) -> None:
+        session = Session(kernel, version, run_dir)
+        if version["language"] != "python":
+            self._finish(session, "ERROR", f"The emulator runs Python kernels only, not {version['language']}")
+            return
+        missing = self.missing_accelerator(version["kind"], version["shapeLabel"])
+        if missing and not self.fallback_cpu:
+            self._finish(session, "ERROR", missing)
+            return
+        with self.lock:
+            self.live[session.id] = session
+            self.queue.append(session)
+        self.schedule()
+
+    def schedule(self) -> None:
+        with self.lock:
+            caps = self.store.settings["max_sessions"]
+            for session in list(self.queue):
+                kind = session.version["kind"]
+                running = sum(1 for s in self.live.values() if s.proc is not None and s.version["kind"] == kind)
+                if running < int(caps.get(kind, 1)):
+                    self.queue.remove(session)
+                    self._start(session)
+
+    def _start(self, s: Session) -> None:
+        run, v = s.run_dir, s.version
+        working = run / "working"
+        working.mkdir(parents=True, exist_ok=True)
+        try:
+            inputs = self.em.kernels.resolve_inputs(v)
+        except ValueError as e:
+            self._finish(s, "ERROR", str(e))
+            return
+        source = (run / v["sourceFile"]).read_text(encoding="utf-8")
+        script = run / "__script__.py"
+        if v["kernelType"] == "notebook":
+            try:
+                source = notebook_to_script(source)
+            except (json.JSONDecodeError, AttributeError) as e:
+                self._finish(s, "ERROR", f"The notebook is not valid JSON: {e}")
+                return
+        script.write_text(source, encoding="utf-8")
+
+        env = {k: v_ for k, v_ in os.environ.items() if k not in SECRET_ENV}
+        env.update(
+            PYTHONUNBUFFERED="1",
+            KAGGLE_KERNEL_RUN_TYPE="Batch",
+            KAGGLE_URL_BASE="https://www.kaggle.com",
+            KAGGLE_KERNEL_SESSION_ID=str(s.id),  # emulator only: real Kaggle does not expose it
+            KAGGLE_MACHINE_SHAPE=v["machineShape"],
+            KAGGLE_ACCELERATOR=v["kind"],
+        )
+        if v["kind"] == "cpu":
+            env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU session sees no GPU, as on Kaggle
+        if self.missing_accelerator(v["kind"], v["shapeLabel"]):
+            env["KAGGLE_EMULATOR_FALLBACK_CPU"] = "1"
+        cmd = [self.python, "-u", str(script)]
+        s.mapped = self.mappable
+        if s.mapped:
+            maps = ["--map", f"/kaggle/working={working}"]
+            for slug, path in inputs.items():
+                maps += ["--map", f"/kaggle/input/{slug}={path}:ro"]
+            env.update(KAGGLE_INPUT_DIR="/kaggle/input", KAGGLE_WORKING_DIR="/kaggle/working")
+            cmd = [sys.executable, "-m", "kaggle_runner.emulator.sandbox", "--root", str(run / "root"), *maps,
+                   "--cwd", "/kaggle/working", "--", *cmd]
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")]))
+        else:
+            links = run / "input"
+            shutil.rmtree(links, ignore_errors=True)
+            links.mkdir()
+            for slug, path in inputs.items():
+                (links / slug).symlink_to(path, target_is_directory=True)
+            env.update(KAGGLE_INPUT_DIR=str(links), KAGGLE_WORKING_DIR=str(working))
+
+        s.started = time.time()
+        try:
+            s.proc = subprocess.Popen(
+                cmd, cwd=working, env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            )
+        except OSError as e:
+            self._finish(s, "ERROR", f"cannot start the kernel: {e}")
+            return
+        with self.store.lock:
+            v["status"] = "RUNNING"
+            v["started"] = now()
+            self.store.save()
+        pumps = [threading.Thread(target=self._pump, args=(s, s.proc.stdout, "stdout"), daemon=True),
+                 threading.Thread(target=self._pump, args=(s, s.proc.stderr, "stderr"), daemon=True)]
+        for t in pumps:
+            t.start()
+        threading.Thread(target=self._watch, args=(s, pumps), daemon=True).start()
+
+    def _pump(self, s: Session, pipe: Any, stream: str) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        for line in iter(lambda: pipe.readline(65536), b""):
+            text = decoder.decode(line)
+            if text:
+                s.add_event(stream, text)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            s.add_event(stream, tail)
+
+    def _watch(self, s: Session, pumps: list[threading.Thread]) -> None:
+        assert s.proc is not None
+        timeout = s.version["timeout"]
+        try:
+            code = s.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            s.timed_out = True
+            self._kill(s)
+            code = s.proc.wait()
+        for t in pumps:
+            t.join(timeout=5)
+        if s.stop_reason:
+            self._finish(s, "ERROR", s.stop_reason)
+        elif s.cancel_requested:
+            self._finish(s, "CANCEL_ACKNOWLEDGED", None)
+        elif s.timed_out:
+            self._finish(s, "ERROR", f"Session timed out: it ran longer than its limit of {timeout} seconds")
+        elif code == EXIT_NO_SANDBOX and s.mapped:
+            self._finish(s, "ERROR", "The emulator could not map /kaggle for this session. " + UNMAPPED_HINT)
+        elif code != 0:
+            self._finish(s, "ERROR", self._failure(s, code))
+        else:
+            self._finish(s, "COMPLETE", None)
+
+    def _failure(self, s: Session, code: int) -> str:
+        name = f"signal {-code}" if code < 0 else f"code {code}"
+        err = [e["data"].strip() for e in s.events if e["stream_name"] == "stderr" and e["data"].strip()]
+        msg = f"Kernel exited with {name}" + (f": {err[-1]}" if err else "")
+        text = "".join(e["data"] for e in s.events)
+        if not s.mapped and "/kaggle/" in text and ("No such file" in text or "FileNotFoundError" in text):
+            msg += ". " + UNMAPPED_HINT
+        return msg
+
+    def _kill(self, s: Session) -> None:
+        if s.proc is None or s.proc.poll() is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(s.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                s.proc.wait(timeout=KILL_GRACE)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def _finish(self, s: Session, status: str, failure: str | None) -> None:
+        with self.store.lock:
+            if s.finished:
+                return
+        log = kaggle_log(s.events)
+        (s.run_dir / "log.json").write_text(log, encoding="utf-8")
+        with self.store.lock:
+            s.version["status"] = status
+            s.version["failureMessage"] = failure
+            s.version["ended"] = now()
+            self.store.save()
+        shutil.rmtree(s.run_dir / "root", ignore_errors=True)
+        with s.cond:
+            s.cond.notify_all()
+        with self.lock:
+            self.live.pop(s.id, None)
+            if s in self.queue:
+                self.queue.remove(s)
+        self.schedule()
+
+    def cancel(self, session_id: int) -> str | None:
+        """Stop a session; None on success, else why it could not be cancelled."""
+        with self.lock:
+            s = self.live.get(session_id)
+            if s is None:
+                return f"session {session_id} is not running"
+            s.cancel_requested = True
+            if s.proc is None:  # still queued
+                self._finish(s, "CANCEL_ACKNOWLEDGED", None)
+                return None
+            with self.store.lock:
+                s.version["status"] = "CANCEL_REQUESTED"
+                self.store.save()
+        threading.Thread(target=self._kill, args=(s,), daemon=True).start()
+        return None
+
+    def recover(self) -> None:
+        """Sessions that were live when the emulator last stopped end as ERROR with a message."""
+        with self.store.lock:
+            for kernel in self.store.state["kernels"].values():
+                for v in kernel["versions"]:
+                    if v["status"] in ("QUEUED", "RUNNING", "CANCEL_REQUESTED"):
+                        v["status"] = "ERROR"
+                        v["failureMessage"] = "The emulator stopped while this session was running"
+                        v["ended"] = now()
+                        self._salvage_log(self.em.kernels.run_dir(kernel, v["number"]))
+            self.store.save()
+
+    def _salvage_log(self, run: Path) -> None:
+        partial, final = run / "log.jsonl", run / "log.json"
+        if final.exists() or not partial.exists():
+            return
+        events = []
+        for line in partial.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut short by the crash
+        final.write_text(kaggle_log(events), encoding="utf-8")
+
+    def shutdown(self) -> None:
+        with self.lock:
+            sessions = list(self.live.values())
+            self.queue.clear()
+        reason = "The emulator was shut down while this session was running"
+        for s in sessions:
+            s.stop_reason = reason
+            self._kill(s)
+        deadline = time.time() + 5
+        for s in sessions:
+            with s.cond:
+                s.cond.wait_for(lambda: s.finished, timeout=max(0.0, deadline - time.time()))
+            self._finish(s, "ERROR", reason)
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parents[2])

@@ -1,0 +1,435 @@
+"""Kernels service: SaveKernel, session status, outputs and logs, cancel, GetKernel, ListKernels, quota.
+Each pushed version gets its own session, run by the executor; versions are addressed as versionLabel "vN"."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from kaggle_runner import accelerators
+from kaggle_runner.emulator.executor import FINAL, Executor
+from kaggle_runner.emulator.wire import SLUG_RE, ApiError, Body, clean, duration, now, split_ref, timestamp
+
+LANGUAGES = ("python", "r", "rmarkdown")
+KERNEL_TYPES = ("script", "notebook")
+EXECUTION_TYPES = ("KERNEL_EXECUTION_TYPE_UNSPECIFIED", "SAVE_AND_RUN_ALL", "INTER_ACTIVE", "QUICK_SAVE")
+LABEL_RE = re.compile(r"^v(\d+)$")
+
+
+class Kernels:
+    def __init__(self, emulator: Any, fallback_cpu: bool, python: str):
+        self.em = emulator
+        self.store = emulator.store
+        self.dir = self.store.root / "kernels"
+        self.executor = Executor(emulator, fallback_cpu, python)
+
+    def routes(self) -> dict[str, tuple[Any, bool]]:
+        s = "kernels.KernelsApiService/"
+        return {
+            s + "SaveKernel": (self.save_kernel, True),
+            s + "GetKernelSessionStatus": (self.get_status, True),
+            s + "ListKernelSessionOutput": (self.list_output, True),
+            s + "GetKernel": (self.get_kernel, True),
+            s + "ListKernels": (self.list_kernels, True),
+            s + "CancelKernelSession": (self.cancel, True),
+            s + "DeleteKernel": (self.delete_kernel, True),
+            s + "GetAcceleratorQuotaStatistics": (self.quota, True),
+        }
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def run_dir(self, kernel: dict[str, Any], number: int) -> Path:
+        return self.dir / kernel["owner"] / kernel["slug"] / str(number)
+
+    def find(self, owner: str, slug: str, user: dict[str, Any] | None) -> dict[str, Any]:
+        k = self.store.state["kernels"].get(f"{owner}/{slug}")
+        if k is None or (k["isPrivate"] and (user is None or user["username"] != owner)):
+            raise ApiError(404, f"kernel {owner}/{slug} not found")
+        return k
+
+    def version(self, kernel: dict[str, Any], label: str) -> dict[str, Any]:
+        if not kernel["versions"]:
+            raise ApiError(404, f"kernel {kernel['owner']}/{kernel['slug']} has no versions")
+        if not label:
+            return kernel["versions"][-1]
+        m = LABEL_RE.match(label)
+        if not m:
+            raise ApiError(404, f"version label '{label}' must look like v3")
+        n = int(m.group(1))
+        if not 1 <= n <= len(kernel["versions"]):
+            raise ApiError(404, f"kernel {kernel['owner']}/{kernel['slug']} has no version {n}")
+        return kernel["versions"][n - 1]
+
+    def _target(self, req: Any) -> tuple[dict[str, Any], dict[str, Any], Body]:
+        body = Body(req.body_json())
+        kernel = self.find(body.str("userName"), body.str("kernelSlug"), req.user)
+        return kernel, self.version(kernel, body.str("versionLabel")), body
+
+    # -- SaveKernel ------------------------------------------------------------------------------
+    def save_kernel(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        user = req.user["username"]
+        kernel = None
+        if body.int("id", None) is not None:
+            kernel = next((k for k in self.store.state["kernels"].values() if k["id"] == body.int("id")), None)
+            if kernel is None:
+                return {"error": f"no kernel with id {body.int('id')}"}
+            owner, slug = kernel["owner"], kernel["slug"]
+        else:
+            ref = body.str("slug")
+            owner, _, slug = ref.partition("/")
+            if not slug:
+                owner, slug = user, ref
+            if not SLUG_RE.match(slug):
+                return {"error": f"invalid kernel slug '{ref}': 3-50 lowercase letters, digits and hyphens"}
+            kernel = self.store.state["kernels"].get(f"{owner}/{slug}")
+        if owner != user:
+            raise ApiError(403, f"user {user} cannot push kernels for '{owner}'")
+
+        text = body.str("text")
+        title = body.str("newTitle")
+        language = body.str("language") or (kernel or {}).get("language") or "python"
+        kernel_type = body.str("kernelType") or (kernel or {}).get("kernelType") or "script"
+        if not text:
+            return {"error": "the kernel has no source text"}
+        if kernel is None and not title:
+            return {"error": "a new kernel needs a title"}
+        if title and len(title) < 5:
+            return {"error": "title must be at least 5 characters"}
+        if language not in LANGUAGES:
+            return {"error": f"language must be one of {', '.join(LANGUAGES)}"}
+        if kernel_type not in KERNEL_TYPES:
+            return {"error": f"kernelType must be one of {', '.join(KERNEL_TYPES)}"}
+        if kernel and kernel_type != kernel["kernelType"]:
+            return {"error": f"kernelType cannot change after creation (it is {kernel['kernelType']})"}
+        if kernel_type == "notebook":
+            try:
+                json.loads(text)
+            except json.JSONDecodeError:
+                return {"error": "kernelType is notebook but the text is not notebook JSON"}
+        shape_name = body.str("machineShape")
+        if shape_name and accelerators.lookup(shape_name) is None:
+            known = ", ".join(s.name for s in accelerators.SHAPES.values())
+            return {"error": f"unknown machineShape '{shape_name}' (known: {known})"}
+        shape = accelerators.resolve(shape_name, bool(body.bool("enableGpu")), bool(body.bool("enableTpu")))
+        timeout = body.int("sessionTimeoutSeconds", None)
+        limit = self.store.settings["max_session_timeout_seconds"]
+        if timeout is not None and not 0 < timeout <= limit:
+            return {"error": f"sessionTimeoutSeconds must be between 1 and {limit}"}
+        execution = body.enum("kernelExecutionType", EXECUTION_TYPES)
+
+        sources = {
+            "datasetDataSources": body.str_list("datasetDataSources"),
+            "competitionDataSources": body.str_list("competitionDataSources"),
+            "kernelDataSources": body.str_list("kernelDataSources"),
+            "modelDataSources": body.str_list("modelDataSources"),
+        }
+        invalid = self._invalid_sources(sources, req.user)
+        for key, bad in invalid.items():  # Kaggle saves the kernel without the sources it rejects
+            sources[key] = [s for s in sources[key] if s not in bad]
+
+        with self.store.lock:
+            if kernel is None:
+                kernel = {
+                    "id": self.store.next_id("kernel", 5000),
+                    "owner": owner,
+                    "slug": slug,
+                    "created": now(),
+                    "versions": [],
+                }
+                self.store.state["kernels"][f"{owner}/{slug}"] = kernel
+            kernel.update(
+                title=title or kernel.get("title"),
+                language=language,
+                kernelType=kernel_type,
+                isPrivate=body.bool("isPrivate", kernel.get("isPrivate", True)),
+                enableGpu=bool(body.bool("enableGpu")),
+                enableTpu=bool(body.bool("enableTpu")),
+                enableInternet=bool(body.bool("enableInternet", True)),
+                categoryIds=body.str_list("categoryIds"),
+                machineShape=shape_name,
+                dockerImage=body.str("dockerImage"),
+                **sources,
+            )
+            number = len(kernel["versions"]) + 1
+            run = self.run_dir(kernel, number)
+            shutil.rmtree(run, ignore_errors=True)  # left by a crash before the state was saved
+            run.mkdir(parents=True)
+            source_file = "source.ipynb" if kernel_type == "notebook" else "source.py"
+            (run / source_file).write_text(text, encoding="utf-8")
+            version = {
+                "number": number,
+                "sessionId": self.store.next_id("session", 700000),
+                "status": "NEW_SCRIPT" if execution == "QUICK_SAVE" else "QUEUED",
+                "failureMessage": None,
+                "created": now(),
+                "started": None,
+                "ended": None,
+                "machineShape": shape.name,
+                "requestedShape": shape_name,
+                "shapeLabel": shape.label,
+                "kind": shape.kind,
+                "timeout": timeout or self.store.settings["session_timeout_seconds"],
+                "language": language,
+                "kernelType": kernel_type,
+                "sourceFile": source_file,
+                "sources": sources,
+            }
+            kernel["versions"].append(version)
+            self.store.save()
+        if execution != "QUICK_SAVE":
+            self.executor.submit(kernel, version, run)
+        resp = {
+            "ref": f"{owner}/{slug}",
+            "url": f"https://www.kaggle.com/code/{owner}/{slug}",
+            "versionNumber": number,
+            "kernelId": kernel["id"],
+        }
+        names = {"datasetDataSources": "invalidDatasetSources", "competitionDataSources": "invalidCompetitionSources",
+                 "kernelDataSources": "invalidKernelSources", "modelDataSources": "invalidModelSources"}
+        for key, bad in invalid.items():
+            resp[names[key]] = bad
+        return resp
+
+    def _invalid_sources(self, sources: dict[str, list[str]], user: dict[str, Any]) -> dict[str, list[str]]:
+        bad: dict[str, list[str]] = {}
+        for ref in sources["datasetDataSources"]:
+            owner, _, rest = ref.partition("/")
+            ds = self.store.state["datasets"].get(f"{owner}/{rest.split('/')[0]}")
+            if ds is None or (ds["isPrivate"] and ds["owner"] != user["username"]):
+                bad.setdefault("datasetDataSources", []).append(ref)
+        for slug in sources["competitionDataSources"]:
+            if not self.em.competitions.exists(slug):
+                bad.setdefault("competitionDataSources", []).append(slug)
+        for ref in sources["kernelDataSources"]:
+            k = self.store.state["kernels"].get(ref.strip("/"))
+            if k is None or (k["isPrivate"] and k["owner"] != user["username"]):
+                bad.setdefault("kernelDataSources", []).append(ref)
+        if sources["modelDataSources"]:
+            bad["modelDataSources"] = list(sources["modelDataSources"])  # the emulator hosts no models
+        return bad
+
+    def resolve_inputs(self, version: dict[str, Any]) -> dict[str, Path]:
+        """slug -> folder for /kaggle/input, resolved when the session starts. Raises ValueError."""
+        inputs: dict[str, Path] = {}
+        src = version["sources"]
+        for ref in src["datasetDataSources"]:
+            path = self.em.datasets.ready_dir(ref)
+            if path is None:
+                raise ValueError(f"Dataset {ref} has no READY version")
+            inputs[ref.split("/")[1]] = path
+        for slug in src["competitionDataSources"]:
+            inputs[slug] = self.em.competitions.data_dir(slug)
+        for ref in src["kernelDataSources"]:
+            k = self.store.state["kernels"].get(ref.strip("/"))
+            done = [v for v in (k or {}).get("versions", []) if v["status"] == "COMPLETE"]
+            if not done:
+                raise ValueError(f"Kernel {ref} has no completed version to read output from")
+            inputs[k["slug"]] = self.run_dir(k, done[-1]["number"]) / "working"
+        return inputs
+
+    # -- status, outputs, logs -------------------------------------------------------------------
+    def get_status(self, req: Any) -> dict[str, Any]:
+        _, v, _ = self._target(req)
+        return clean({"status": v["status"], "failureMessage": v["failureMessage"] or None})
+
+    def _events(self, kernel: dict[str, Any], v: dict[str, Any]) -> str:
+        s = self.executor.live.get(v["sessionId"])
+        if s is not None:
+            with s.cond:
+                from kaggle_runner.emulator.executor import kaggle_log
+
+                return kaggle_log(list(s.events))
+        path = self.run_dir(kernel, v["number"]) / "log.json"
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+    def list_output(self, req: Any) -> dict[str, Any]:
+        kernel, v, body = self._target(req)
+        size = body.int("pageSize") or self.store.settings["output_page_size"]
+        if not 1 <= size <= 1000:
+            raise ApiError(400, "pageSize must be between 1 and 1000")
+        token = body.str("pageToken")
+        try:
+            offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ApiError(400, f"bad pageToken '{token}'") from e
+        files: list[dict[str, str]] = []
+        names: list[str] = []
+        if v["status"] in FINAL:
+            root = self.run_dir(kernel, v["number"]) / "working"
+            names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.exists() else []
+            prefix = f"kernels/{kernel['owner']}/{kernel['slug']}/{v['number']}"
+            for name in names[offset : offset + size]:
+                files.append({"url": self.em.file_url(req.base_url, f"{prefix}/{name}"), "fileName": name})
+        more = offset + size < len(names)
+        resp: dict[str, Any] = {"files": files, "nextPageToken": base64.urlsafe_b64encode(str(offset + size).encode()).decode() if more else ""}
+        if not token:
+            resp["log"] = self._events(kernel, v)
+        return resp
+
+    def output_path(self, rest: str) -> Any:
+        from kaggle_runner.emulator.server import FileResponse
+
+        parts = rest.split("/")
+        if len(parts) < 4 or not parts[2].isdigit():
+            raise ApiError(404, "no such file")
+        kernel = self.store.state["kernels"].get(f"{parts[0]}/{parts[1]}")
+        if kernel is None:
+            raise ApiError(404, "no such kernel")
+        root = (self.run_dir(kernel, int(parts[2])) / "working").resolve()
+        path = (root / "/".join(parts[3:])).resolve()
+        if root not in path.parents or not path.is_file():
+            raise ApiError(404, "no such file")
+        return FileResponse(path)
+
+    def logs_stream(self, req: Any) -> Any:
+        """GET /v1/kernels/logs/stream/{owner}/{slug}: SSE while the session lives, the JSON log after."""
+        from kaggle_runner.emulator.server import Raw, Stream
+
+        parts = [p for p in req.path.split("/") if p]
+        kernel = self.find(parts[-2], parts[-1], req.user)
+        v = self.version(kernel, (req.query.get("versionLabel") or [""])[0])
+        s = self.executor.live.get(v["sessionId"])
+        if s is None:
+            return Raw(200, self._events(kernel, v).encode() or b"[]", {"Content-Type": "application/json"})
+
+        def events() -> Iterator[bytes]:
+            sent = 0
+            while True:
+                with s.cond:
+                    s.cond.wait_for(lambda: len(s.events) > sent or s.finished, timeout=15)
+                    batch, done = s.events[sent:], s.finished
+                sent += len(batch)
+                for e in batch:
+                    yield f"data: {json.dumps(e)}\n\n".encode()
+                if not batch and not done:
+                    yield b": keep-alive\n\n"
+                if done and sent == len(s.events):
+                    yield b"data: END_OF_LOG\n\n"
+                    return
+
+        return Stream(events())
+
+    # -- cancel / delete -------------------------------------------------------------------------
+    def cancel(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        sid = body.int("kernelSessionId")
+        for kernel in self.store.state["kernels"].values():
+            for v in kernel["versions"]:
+                if v["sessionId"] == sid:
+                    if kernel["owner"] != req.user["username"]:
+                        raise ApiError(403, f"session {sid} belongs to another user")
+                    if v["status"] in FINAL:
+                        return {"errorMessage": f"session {sid} already ended ({v['status']})"}
+                    err = self.executor.cancel(sid)
+                    return clean({"errorMessage": err})
+        raise ApiError(404, f"no kernel session {sid}")
+
+    def delete_kernel(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        kernel = self.find(body.str("userName"), body.str("kernelSlug"), req.user)
+        if kernel["owner"] != req.user["username"]:
+            raise ApiError(403, "only the owner can delete a kernel")
+        for v in kernel["versions"]:
+            if v["status"] not in FINAL:
+                self.executor.cancel(v["sessionId"])
+        with self.store.lock:
+            del self.store.state["kernels"][f"{kernel['owner']}/{kernel['slug']}"]
+            self.store.save()
+        shutil.rmtree(self.dir / kernel["owner"] / kernel["slug"], ignore_errors=True)
+        return {}
+
+    # -- metadata --------------------------------------------------------------------------------
+    def metadata(self, k: dict[str, Any]) -> dict[str, Any]:
+        last = k["versions"][-1] if k["versions"] else {}
+        return clean(
+            {
+                "id": k["id"],
+                "ref": f"{k['owner']}/{k['slug']}",
+                "title": k["title"],
+                "author": k["owner"],
+                "slug": k["slug"],
+                "lastRunTime": timestamp(last.get("started") or last.get("created")),
+                "language": k["language"],
+                "kernelType": k["kernelType"],
+                "isPrivate": k["isPrivate"],
+                "enableGpu": k["enableGpu"],
+                "enableTpu": k["enableTpu"],
+                "enableInternet": k["enableInternet"],
+                "categoryIds": k["categoryIds"],
+                "datasetDataSources": k["datasetDataSources"],
+                "kernelDataSources": k["kernelDataSources"],
+                "competitionDataSources": k["competitionDataSources"],
+                "modelDataSources": k["modelDataSources"],
+                "totalVotes": 0,
+                "currentVersionNumber": len(k["versions"]),
+                "dockerImage": k["dockerImage"] or None,
+                "machineShape": k["machineShape"] or None,
+            }
+        )
+
+    def get_kernel(self, req: Any) -> dict[str, Any]:
+        kernel, v, _ = self._target(req)
+        source = (self.run_dir(kernel, v["number"]) / v["sourceFile"]).read_text(encoding="utf-8")
+        blob = {"source": source, "language": v["language"], "kernelType": v["kernelType"], "slug": kernel["slug"]}
+        return {"metadata": self.metadata(kernel), "blob": blob}
+
+    def list_kernels(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        me = req.user["username"]
+        group = (body.str("group") or "EVERYONE").upper()
+        search, user = body.str("search").lower(), body.str("user")
+        page, size = body.int("page") or 1, body.int("pageSize") or 20
+        if page < 1 or not 1 <= size <= 100:
+            raise ApiError(400, "page must be >= 1 and pageSize between 1 and 100")
+        found = []
+        for k in self.store.state["kernels"].values():
+            if k["isPrivate"] and k["owner"] != me:
+                continue
+            if group == "PROFILE" and k["owner"] != (user or me):
+                continue
+            if user and k["owner"] != user:
+                continue
+            if search and search not in f"{k['slug']} {k['title']}".lower():
+                continue
+            if body.str("competition") and body.str("competition") not in k["competitionDataSources"]:
+                continue
+            if body.str("dataset") and body.str("dataset") not in k["datasetDataSources"]:
+                continue
+            found.append(k)
+        found.sort(key=lambda k: k["versions"][-1]["created"] if k["versions"] else k["created"], reverse=True)
+        chunk = found[(page - 1) * size : page * size]
+        more = page * size < len(found)
+        return {"kernels": [self.metadata(k) for k in chunk], "nextPageToken": str(page + 1) if more else ""}
+
+    # -- quota -----------------------------------------------------------------------------------
+    def quota(self, req: Any) -> dict[str, Any]:
+        """Accelerator time this week (Kaggle's quota resets on Saturday 00:00 UTC), from real run times."""
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        since = today - timedelta(days=(today.weekday() - 5) % 7)
+        refresh = since + timedelta(days=7)
+        used = {"gpu": 0.0, "tpu": 0.0}
+        me = req.user["username"]
+        t = time.time()
+        for k in self.store.state["kernels"].values():
+            if k["owner"] != me:
+                continue
+            for v in k["versions"]:
+                if v["kind"] in used and v.get("started"):
+                    start = max(v["started"], since.timestamp())
+                    used[v["kind"]] += max(0.0, (v.get("ended") or t) - start)
+        settings = self.store.settings
+
+        def q(kind: str, hours: float) -> dict[str, Any]:
+            return {"timeUsed": duration(used[kind]), "timeReserved": "0s",
+                    "totalTimeAllowed": duration(hours * 3600), "minimumTimeAllowed": duration(hours * 3600),
+                    "hasEverRun": used[kind] > 0}
+
+        return {"quotaRefreshTime": timestamp(refresh.timestamp()),
+                "gpuQuota": q("gpu", settings["gpu_quota_hours"]), "tpuQuota": q("tpu", settings["tpu_quota_hours"])}
+

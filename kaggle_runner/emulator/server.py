@@ -1,0 +1,498 @@
+"""HTTP front of the emulator: routing, auth, request bodies, error envelope, faults and the request log.
+Speaks kaggle-api.md §1: POST /v1|/api/v1/{Service}/{Method}, absolute-form targets, signed file URLs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from kaggle_runner.emulator.faults import Faults, Rule
+from kaggle_runner.emulator.store import Store
+from kaggle_runner.emulator.wire import ApiError, http_date
+
+MAX_RPC_BODY = 64 * 2**20  # SaveKernel carries whole notebooks; anything bigger is a mistake
+
+
+@dataclass
+class Redirect:
+    url: str
+
+
+@dataclass
+class FileResponse:
+    path: Path
+    content_type: str = "application/octet-stream"
+
+
+@dataclass
+class Stream:
+    chunks: Iterator[bytes]
+    content_type: str = "text/event-stream"
+
+
+@dataclass
+class Raw:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] | None = None
+
+
+@dataclass
+class Request:
+    method: str
+    route: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Any
+    user: dict[str, Any] | None
+    base_url: str
+    handler: "Handler"
+
+    def body_json(self) -> Any:
+        raw = self.handler.read_body(MAX_RPC_BODY)
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ApiError(400, f"malformed JSON body: {e}") from e
+
+
+Route = Callable[[Request], Any]
+
+
+class Emulator:
+    """A local Kaggle API server over a state folder."""
+
+    def __init__(
+        self,
+        state_dir: Path | str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        fallback_cpu: bool = False,
+        faults: Faults | None = None,
+        python: str | None = None,
+        quiet: bool = True,
+    ):
+        from kaggle_runner.emulator.blobs import Blobs
+        from kaggle_runner.emulator.competitions import Competitions
+        from kaggle_runner.emulator.datasets import Datasets
+        from kaggle_runner.emulator.kernels import Kernels
+
+        self.store = Store(state_dir)
+        self.host, self.port = host, port
+        self.faults = faults or Faults()
+        self.quiet = quiet
+        self.requests: list[dict[str, Any]] = []
+        self._log_lock = threading.Lock()
+        self.blobs = Blobs(self)
+        self.datasets = Datasets(self)
+        self.competitions = Competitions(self)
+        self.kernels = Kernels(self, fallback_cpu=fallback_cpu, python=python or sys.executable)
+        self.rpc: dict[str, tuple[Route, bool]] = {}
+        for service in (self.blobs, self.datasets, self.competitions, self.kernels):
+            self.rpc.update(service.routes())
+        self.rpc["security.OAuthService/IntrospectToken"] = (self.introspect_token, False)
+        self.httpd: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def start(self) -> "Emulator":
+        handler = type("BoundHandler", (Handler,), {"emulator": self})
+        self.httpd = ThreadingHTTPServer((self.host, self.port), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.kernels.executor.recover()
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="emulator-http", daemon=True)
+        self.thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def stop(self) -> None:
+        if self.httpd:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+        self.kernels.executor.shutdown()
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- helpers used by the services ------------------------------------------------------------
+    def sign(self, path: str) -> str:
+        return hmac.new(self.store.secret.encode(), path.encode(), hashlib.sha256).hexdigest()[:20]
+
+    def file_url(self, base_url: str, rel: str) -> str:
+        """An unauthenticated URL for a stored file, like Kaggle's signed storage URLs."""
+        rel = "/".join(quote(p) for p in rel.split("/"))
+        return f"{base_url}/files/{self.sign(unquote(rel))}/{rel}"
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._log_lock:
+            self.requests.append(entry)
+            with open(self.store.root / "requests.log", "a", encoding="utf-8") as f:
+                f.write(json.dumps(entry) + "\n")
+
+    def introspect_token(self, req: Request) -> dict[str, Any]:
+        from kaggle_runner.emulator.wire import Body
+
+        token = Body(req.body_json()).str("token")
+        user = self.store.user_by_token(token) if token else None
+        if not user:
+            return {"active": False}
+        return {"active": True, "username": user["username"], "userId": user.get("id", 1)}
+
+    # -- routing ---------------------------------------------------------------------------------
+    def resolve(self, method: str, path: str) -> tuple[str, Route, bool]:
+        """(route name, function, needs auth) for a request path."""
+        parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["api"]:
+            parts = parts[1:]
+        if method == "POST" and len(parts) == 3 and parts[0] == "v1":
+            name = f"{parts[1]}/{parts[2]}"
+            if name in self.rpc:
+                fn, auth = self.rpc[name]
+                return name, fn, auth
+            raise ApiError(404, f"unimplemented {name}")
+        if method in ("GET", "HEAD") and parts[:4] == ["v1", "kernels", "logs", "stream"] and len(parts) == 6:
+            return "kernels/logs/stream", self.kernels.logs_stream, True
+        if method == "PUT" and len(parts) == 2 and parts[0] == "upload":
+            return "blobs/upload", self.blobs.put, False
+        if method in ("GET", "HEAD") and len(parts) >= 3 and parts[0] == "files":
+            return "files", self.serve_file, False
+        if method == "GET" and parts == ["_emulator", "health"]:
+            return "health", lambda req: {"ok": True, "url": self.url}, False
+        if method == "POST" and len(parts) == 3 and parts[0] == "v1":
+            raise ApiError(404, f"unimplemented {parts[1]}/{parts[2]}")
+        raise ApiError(404 if method in ("GET", "POST", "PUT", "HEAD") else 405, f"no route for {method} {path}")
+
+    def serve_file(self, req: Request) -> FileResponse:
+        parts = req.path.split("/")
+        # /files/<sig>/<kind>/<...>
+        sig, rel = parts[2], "/".join(parts[3:])
+        rel = unquote(rel)
+        if not hmac.compare_digest(sig, self.sign(rel)):
+            raise ApiError(403, "bad or expired file signature")
+        kind, _, rest = rel.partition("/")
+        resolver = {"kernels": self.kernels.output_path, "datasets": self.datasets.download_path}.get(kind)
+        if resolver is None:
+            raise ApiError(404, "no such file")
+        return resolver(rest)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kaggle-emulator"
+    emulator: Emulator
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if not self.emulator.quiet:
+            super().log_message(format, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        # Every verb, known or not, goes through one dispatcher so all answers use the JSON envelope.
+        if name.startswith("do_"):
+            return lambda: self.dispatch(name[3:])
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol-level errors (bad request line, oversized headers) in the same JSON envelope."""
+        self.close_connection = True
+        try:
+            self._send_json(code, {"code": code, "message": message or self.responses.get(code, ("error",))[0]})
+        except OSError:
+            pass
+
+    # -- body ------------------------------------------------------------------------------------
+    _body_read = False
+
+    def body_chunks(self, limit: int | None = None) -> Iterator[bytes]:
+        """The request body as it arrives: Content-Length or chunked transfer encoding."""
+        self._body_read = True
+        total = 0
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            while True:
+                line = self.rfile.readline(1024)
+                if not line:
+                    raise ConnectionError("connection closed inside a chunked body")
+                try:
+                    size = int(line.split(b";")[0].strip(), 16)
+                except ValueError as e:
+                    raise ApiError(400, "malformed chunked body") from e
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return
+                total += size
+                if limit is not None and total > limit:
+                    self.close_connection = True
+                    raise ApiError(413, f"request body larger than {limit} bytes")
+                left = size
+                while left:
+                    data = self.rfile.read(min(left, 2**20))
+                    if not data:
+                        raise ConnectionError("connection closed inside a chunk")
+                    left -= len(data)
+                    yield data
+                self.rfile.readline(16)
+        else:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError as e:
+                self.close_connection = True
+                raise ApiError(400, "bad Content-Length") from e
+            if length < 0:
+                self.close_connection = True
+                raise ApiError(400, "bad Content-Length")
+            if limit is not None and length > limit:
+                self.close_connection = True
+                raise ApiError(413, f"request body larger than {limit} bytes")
+            left = length
+            while left:
+                data = self.rfile.read(min(left, 2**20))
+                if not data:
+                    raise ConnectionError("connection closed inside the body")
+                left -= len(data)
+                yield data
+
+    def read_body(self, limit: int) -> bytes:
+        return b"".join(self.body_chunks(limit))
+
+    def _drain(self) -> None:
+        if not self._body_read:
+            try:
+                for _ in self.body_chunks(MAX_RPC_BODY):
+                    pass
+            except (ApiError, ConnectionError):
+                self.close_connection = True
+
+    # -- auth ------------------------------------------------------------------------------------
+    def authenticate(self) -> dict[str, Any] | None:
+        header = self.headers.get("Authorization", "")
+        store = self.emulator.store
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                user, _, key = base64.b64decode(value.strip()).decode().partition(":")
+            except Exception:
+                return None
+            return store.user_by_key(user, key)
+        if scheme.lower() == "bearer":
+            return store.user_by_token(value.strip())
+        return None
+
+    # -- dispatch --------------------------------------------------------------------------------
+    def dispatch(self, method: str) -> None:
+        self._body_read = False
+        started = time.time()
+        parts = urlsplit(self.path)  # absolute-form targets arrive when the emulator is used as a proxy
+        path = parts.path or "/"
+        route, status, rule = f"{method} {path}", 0, None
+        try:
+            route, fn, needs_auth = self.emulator.resolve(method, path)
+            rule = self.emulator.faults.pick(route)
+            if rule and self._inject_before(rule):
+                status = int(rule.fault) if rule.fault.isdigit() else -1
+                return
+            user = self.authenticate()
+            if needs_auth and user is None:
+                raise ApiError(401, "Unauthenticated: unknown username/key or token")
+            host = self.headers.get("Host") or f"{self.emulator.host}:{self.emulator.port}"
+            base = f"{parts.scheme or 'http'}://{parts.netloc or host}"
+            req = Request(method, route, path, parse_qs(parts.query), self.headers, user, base, self)
+            result = fn(req)
+            self._drain()
+            if rule and rule.fault == "reset_after":
+                status = -1
+                self._reset()
+                return
+            status = self._send_result(result, method)
+        except ApiError as e:
+            self._drain()
+            status = e.code
+            self._send_json(e.code, {"code": e.code, "message": e.message}, e.headers)
+        except (ConnectionError, BrokenPipeError, socket.timeout):
+            status = -1
+            self.close_connection = True
+        except Exception as e:  # a bug in the emulator: answer 500 and keep serving
+            status = 500
+            import traceback
+
+            traceback.print_exc()
+            try:
+                self._drain()
+                self._send_json(500, {"code": 500, "message": f"emulator error: {type(e).__name__}: {e}"})
+            except OSError:
+                self.close_connection = True
+        finally:
+            self.emulator.record(
+                {
+                    "time": round(started, 3),
+                    "method": method,
+                    "route": route,
+                    "path": path,
+                    "status": status,
+                    "bytes_in": int(self.headers.get("Content-Length") or 0),
+                    "fault": rule.fault if rule else None,
+                    "seconds": round(time.time() - started, 4),
+                }
+            )
+
+    def _inject_before(self, rule: Rule) -> bool:
+        """Apply a fault that happens before the request is handled; True if the request ends here."""
+        if rule.fault == "slow":
+            time.sleep(rule.delay)
+            return False
+        if rule.fault == "reset_after":
+            return False
+        self._drain()
+        if rule.fault == "reset":
+            self._reset()
+            return True
+        code = int(rule.fault)
+        headers = {"Retry-After": str(int(rule.retry_after))} if code == 429 else {}
+        self._send_json(code, {"code": code, "message": f"injected fault {code}"}, headers)
+        return True
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP reset, as a flaky network would."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    # -- responses -------------------------------------------------------------------------------
+    def _send_json(self, code: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_result(self, result: Any, method: str) -> int:
+        if isinstance(result, dict):
+            self._send_json(200, result)
+            return 200
+        if isinstance(result, Redirect):
+            self.send_response(302)
+            self.send_header("Location", result.url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return 302
+        if isinstance(result, Raw):
+            self.send_response(result.status)
+            for k, v in (result.headers or {}).items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(result.body)))
+            self.end_headers()
+            if method != "HEAD":
+                self.wfile.write(result.body)
+            return result.status
+        if isinstance(result, FileResponse):
+            return self._send_file(result, method)
+        if isinstance(result, Stream):
+            self.send_response(200)
+            self.send_header("Content-Type", result.content_type)
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            for chunk in result.chunks:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+            return 200
+        raise TypeError(f"route returned {type(result).__name__}")
+
+    def _send_file(self, result: FileResponse, method: str) -> int:
+        st = result.path.stat()
+        size, start, end = st.st_size, 0, st.st_size - 1
+        etag = f'"{st.st_size:x}-{int(st.st_mtime_ns):x}"'
+        code = 200
+        rng = self.headers.get("Range", "")
+        if_range = self.headers.get("If-Range")
+        if rng.startswith("bytes=") and (not if_range or if_range in (etag, http_date(st.st_mtime))):
+            first, _, last = rng[6:].split(",")[0].partition("-")
+            try:
+                start = int(first) if first else max(0, size - int(last))
+                end = int(last) if first and last else size - 1
+            except ValueError:
+                start, end = 0, size - 1
+            if start >= size:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return 416
+            end = min(end, size - 1)
+            code = 206
+        length = max(0, end - start + 1)
+        self.send_response(code)
+        self.send_header("Content-Type", result.content_type)
+        self.send_header("Content-Length", str(length))
+        self.send_header("Last-Modified", http_date(st.st_mtime))
+        self.send_header("ETag", etag)
+        self.send_header("Accept-Ranges", "bytes")
+        if code == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        if method == "HEAD":
+            return code
+        with open(result.path, "rb") as f:
+            f.seek(start)
+            left = length
+            while left:
+                data = f.read(min(left, 2**20))
+                if not data:
+                    break
+                self.wfile.write(data)
+                left -= len(data)
+        return code
+
+
+def serve(emulator: Emulator, announce: Callable[[str], None] = print) -> None:
+    """Run until SIGINT/SIGTERM; the first line announced is the URL (tests and scripts read it)."""
+    import signal
+
+    emulator.start()
+    announce(emulator.url)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+        os.sys.stdout.flush()

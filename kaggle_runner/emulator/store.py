@@ -1,0 +1,122 @@
+"""The emulator's state on disk: settings, users and every kernel, dataset, blob and submission.
+One JSON document rewritten atomically under a lock, so a restart (or a crash) finds it whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from kaggle_runner.errors import UserError
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "dataset_ready_seconds": 1.0,  # a new dataset version passes through processing states for this long
+    "scoring_seconds": 0.5,  # submissions stay PENDING at least this long
+    "session_timeout_seconds": 43200,  # Kaggle: 12 h for CPU/GPU sessions
+    "max_session_timeout_seconds": 43200,
+    "max_sessions": {"cpu": 5, "gpu": 2, "tpu": 1},  # beyond this, sessions wait QUEUED
+    "max_blob_bytes": 100 * 2**30,
+    "max_dataset_bytes": 200 * 2**30,  # unpacked size of one dataset version
+    "gpu_quota_hours": 30,
+    "tpu_quota_hours": 20,
+    "daily_submissions": 5,
+    "output_page_size": 20,
+}
+
+
+class StateError(UserError):
+    """The state folder cannot be used; the message names the file and the fix."""
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Store:
+    def __init__(self, root: Path | str):
+        self.root = Path(root).resolve()
+        self.lock = threading.RLock()
+        self.root.mkdir(parents=True, exist_ok=True)
+        for sub in ("blobs", "datasets", "kernels", "competitions", "submissions"):
+            (self.root / sub).mkdir(exist_ok=True)
+        self.config = self._load_config()
+        self.settings = {**DEFAULT_SETTINGS, **self.config.get("settings", {})}
+        self.state = self._load_state()
+
+    # -- loading ---------------------------------------------------------------------------------
+    def _load_json(self, path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise StateError(f"{path}: not valid JSON ({e}); fix it or run `kr emulator init` on a new folder") from e
+
+    def _load_config(self) -> dict[str, Any]:
+        path = self.root / "config.json"
+        if not path.exists():
+            cfg = {"users": [], "secret": secrets.token_hex(16)}
+            _atomic_write(path, json.dumps(cfg, indent=2))
+            return cfg
+        cfg = self._load_json(path)
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("users", []), list):
+            raise StateError(f"{path}: expected an object with a 'users' list")
+        for i, u in enumerate(cfg.get("users", [])):
+            if not isinstance(u, dict) or not isinstance(u.get("username"), str) or not isinstance(u.get("key"), str):
+                raise StateError(f"{path}: users[{i}] needs string 'username' and 'key'")
+        if "secret" not in cfg:
+            cfg["secret"] = secrets.token_hex(16)
+            _atomic_write(path, json.dumps(cfg, indent=2))
+        return cfg
+
+    def _load_state(self) -> dict[str, Any]:
+        path = self.root / "state.json"
+        fresh = {"counters": {}, "kernels": {}, "datasets": {}, "blobs": {}, "submissions": {}}
+        if not path.exists():
+            return fresh
+        state = self._load_json(path)
+        if not isinstance(state, dict):
+            raise StateError(f"{path}: expected a JSON object")
+        for key, value in fresh.items():
+            state.setdefault(key, value)
+        return state
+
+    # -- writing ---------------------------------------------------------------------------------
+    def save(self) -> None:
+        with self.lock:
+            _atomic_write(self.root / "state.json", json.dumps(self.state, indent=1, sort_keys=True))
+
+    def next_id(self, name: str, start: int = 1) -> int:
+        with self.lock:
+            value = self.state["counters"].get(name, start - 1) + 1
+            self.state["counters"][name] = value
+            return value
+
+    # -- users -----------------------------------------------------------------------------------
+    def user_by_key(self, username: str, key: str) -> dict[str, Any] | None:
+        for u in self.config.get("users", []):
+            if u["username"] == username and secrets.compare_digest(u["key"], key):
+                return u
+        return None
+
+    def user_by_token(self, token: str) -> dict[str, Any] | None:
+        for u in self.config.get("users", []):
+            for t in u.get("tokens", []):
+                if isinstance(t, str) and secrets.compare_digest(t, token):
+                    return u
+        return None
+
+    @property
+    def secret(self) -> str:
+        return self.config["secret"]

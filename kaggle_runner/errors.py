@@ -1,0 +1,6 @@
+"""The one exception type for mistakes a user can fix (bad config, unknown version, refused request).
+The CLI prints its message as one line on stderr and exits non-zero; anything else is a bug."""
+
+
+class UserError(Exception):
+    exit_code = 2
