@@ -1,0 +1,67 @@
+"""Shared fixtures: a fresh emulator per test (real HTTP on a free port) and clients that talk to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from kaggle_runner.emulator import Emulator
+from kaggle_runner.emulator.faults import Faults
+from kaggle_runner.emulator.seed import init_state
+from helpers import Api, creds
+
+FAST = {"dataset_ready_seconds": 0.3, "scoring_seconds": 0.05}
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def make_emulator(tmp_path: Path) -> Callable[..., Emulator]:
+    started: list[Emulator] = []
+
+    def make(state: Path | None = None, settings: dict[str, Any] | None = None, **kw: Any) -> Emulator:
+        state = state or tmp_path / "state"
+        if not (state / "config.json").exists():
+            init_state(state, {**FAST, **(settings or {})})
+        em = Emulator(state, **kw).start()
+        started.append(em)
+        return em
+
+    yield make
+    for em in started:
+        em.stop()
+
+
+@pytest.fixture
+def emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
+    return make_emulator()
+
+
+@pytest.fixture
+def api(emulator: Emulator) -> Api:
+    c = creds(emulator)
+    return Api(emulator.url, c["username"], c["key"])
+
+
+@pytest.fixture
+def kaggle(emulator: Emulator, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run the official `kaggle` CLI, unmodified, with the emulator as its HTTP proxy (kaggle-api.md §1.6)."""
+    home = tmp_path / "home"
+    (home / ".kaggle").mkdir(parents=True)
+    (home / ".kaggle" / "kaggle.json").write_text(json.dumps(creds(emulator)))
+    (home / ".kaggle" / "kaggle.json").chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_") and "PROXY" not in k.upper()}
+    env.update(HOME=str(home), KAGGLE_API_ENVIRONMENT="LOCALHOST", HTTP_PROXY=emulator.url, TMPDIR=str(tmp_path))
+
+    def run(*args: str, cwd: Path = tmp_path, check: bool = True) -> subprocess.CompletedProcess:
+        r = subprocess.run([str(VENV_BIN / "kaggle"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+        if check:
+            assert r.returncode == 0, f"kaggle {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r
+
+    return run

@@ -1,0 +1,141 @@
+"""The official `kaggle` CLI, unmodified, against the emulator: every command exits 0 and what comes
+back is byte-identical to what the kernel wrote or the dataset held."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+KERNEL = '''
+import os, sys
+print("reading", sorted(os.listdir("/kaggle/input/tiny-toxic")))
+print("data:", open("/kaggle/input/conf-data/data.csv").read().strip())
+with open("submission.csv", "w") as f:
+    f.write("id,toxic\\n000400,0.25\\n")
+os.makedirs("nested/deeper", exist_ok=True)
+with open("nested/deeper/blob.bin", "wb") as f:
+    f.write(bytes(range(256)) * 40)
+print("caf\\u00e9 \\u2713 unicode", flush=True)
+print("to stderr", file=sys.stderr)
+'''
+
+
+def write_metadata(folder: Path, meta: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "kernel-metadata.json" if "code_file" in meta else folder / "dataset-metadata.json").write_text(json.dumps(meta))
+
+
+def test_official_cli_round_trip(kaggle, api, emulator, tmp_path: Path) -> None:
+    # datasets create: files and a folder (zipped by the CLI), including an empty file
+    ds = tmp_path / "ds"
+    write_metadata(ds, {"title": "Conformance Data", "id": "testuser/conf-data", "licenses": [{"name": "CC0-1.0"}]})
+    (ds / "data.csv").write_bytes(b"x,y\n1,2\n")
+    (ds / "empty.txt").write_bytes(b"")
+    (ds / "images" / "sub").mkdir(parents=True)
+    (ds / "images" / "a.bin").write_bytes(bytes(range(256)))
+    (ds / "images" / "sub" / "b.txt").write_bytes("h\u00e9llo\n".encode())
+    out = kaggle("datasets", "create", "-p", str(ds), "-r", "zip").stdout
+    assert "Dataset is being created" in out
+    _wait_ready(kaggle)
+
+    # datasets version (folder as tar this time), then status, then download
+    (ds / "data.csv").write_bytes(b"x,y\n1,2\n3,4\n")
+    assert "Dataset version is being created" in kaggle("datasets", "version", "-p", str(ds), "-m", "v2", "-r", "tar").stdout
+    _wait_ready(kaggle)
+    status = json.loads(kaggle("datasets", "status", "testuser/conf-data", "--format", "json").stdout)
+    assert status == {"status": "ready", "current_version_number": 2}
+    kaggle("datasets", "download", "testuser/conf-data", "-p", str(tmp_path / "dl"), "--unzip")
+    for rel in ("data.csv", "empty.txt", "images/a.bin", "images/sub/b.txt"):
+        assert (tmp_path / "dl" / rel).read_bytes() == (ds / rel).read_bytes(), rel
+
+    # kernels push / status / output / logs / pull / list
+    kern = tmp_path / "kern"
+    write_metadata(kern, {"id": "testuser/conf-kernel", "title": "Conf Kernel", "code_file": "main.py",
+                          "language": "python", "kernel_type": "script", "is_private": True,
+                          "enable_gpu": False, "enable_internet": False, "dataset_sources": ["testuser/conf-data"],
+                          "competition_sources": ["tiny-toxic"], "kernel_sources": []})
+    (kern / "main.py").write_text(KERNEL)
+    assert "Kernel version 1 successfully pushed" in kaggle("kernels", "push", "-p", str(kern)).stdout
+    api.wait("conf-kernel", 1)
+    assert '"KernelWorkerStatus.COMPLETE"' in kaggle("kernels", "status", "testuser/conf-kernel").stdout
+
+    outdir = tmp_path / "out"
+    kaggle("kernels", "output", "testuser/conf-kernel", "-p", str(outdir))
+    assert (outdir / "submission.csv").read_bytes() == b"id,toxic\n000400,0.25\n"
+    assert (outdir / "nested" / "deeper" / "blob.bin").read_bytes() == bytes(range(256)) * 40
+    events = json.loads((outdir / "conf-kernel.log").read_text())
+    stdout = "".join(e["data"] for e in events if e["stream_name"] == "stdout")
+    assert stdout == ("reading ['sample_submission.csv', 'test.csv', 'train.csv']\n"
+                      "data: x,y\n1,2\n3,4\ncaf\u00e9 \u2713 unicode\n")
+    assert [e["data"] for e in events if e["stream_name"] == "stderr"] == ["to stderr\n"]
+    assert kaggle("kernels", "logs", "testuser/conf-kernel").stdout.strip() == (outdir / "conf-kernel.log").read_text().strip()
+
+    pulled = tmp_path / "pulled"
+    kaggle("kernels", "pull", "testuser/conf-kernel", "-p", str(pulled), "-m")
+    assert (pulled / "conf-kernel.py").read_text() == KERNEL
+    meta = json.loads((pulled / "kernel-metadata.json").read_text())
+    assert meta["id"] == "testuser/conf-kernel" and meta["dataset_sources"] == ["testuser/conf-data"]
+    listing = kaggle("kernels", "list", "--mine").stdout
+    assert "testuser/conf-kernel" in listing and "Conf Kernel" in listing
+
+    # competitions submit / submissions, scored by the emulator
+    sub = tmp_path / "sub.csv"
+    sub.write_bytes((emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_bytes())
+    out = kaggle("competitions", "submit", "-c", "tiny-toxic", "-f", str(sub), "-m", "all halves").stdout
+    assert "Successfully submitted" in out and "submissions remaining today" in out
+    listing = _wait_scored(kaggle)
+    assert "SubmissionStatus.COMPLETE" in listing and "0.50000" in listing and "all halves" in listing
+
+    # quota
+    quota = kaggle("quota").stdout
+    assert "GPU" in quota and "30.00h" in quota
+
+
+def test_official_cli_follows_live_log(kaggle, tmp_path: Path) -> None:
+    kern = tmp_path / "live"
+    write_metadata(kern, {"id": "testuser/live-kernel", "title": "Live Kernel", "code_file": "main.py",
+                          "language": "python", "kernel_type": "script"})
+    (kern / "main.py").write_text("import time\nfor i in range(4):\n    print('tick', i, flush=True)\n    time.sleep(0.3)\n")
+    kaggle("kernels", "push", "-p", str(kern))
+    followed = kaggle("kernels", "logs", "testuser/live-kernel", "-f").stdout
+    assert followed.splitlines() == ["tick 0", "tick 1", "tick 2", "tick 3"]
+
+
+def test_official_cli_runs_notebooks(kaggle, api, tmp_path: Path) -> None:
+    kern = tmp_path / "nb"
+    write_metadata(kern, {"id": "testuser/nb-kernel", "title": "Notebook Kernel", "code_file": "nb.ipynb",
+                          "language": "python", "kernel_type": "notebook"})
+    nb = {"cells": [{"cell_type": "markdown", "source": ["# title"], "metadata": {}},
+                    {"cell_type": "code", "source": ["x = 6\n", "%matplotlib inline\n", "print(x * 7)"],
+                     "metadata": {}, "outputs": [], "execution_count": None},
+                    {"cell_type": "code", "source": "open('result.txt', 'w').write(str(x))",
+                     "metadata": {}, "outputs": [], "execution_count": None}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (kern / "nb.ipynb").write_text(json.dumps(nb))
+    kaggle("kernels", "push", "-p", str(kern))
+    assert api.wait("nb-kernel")["status"] == "COMPLETE"
+    kaggle("kernels", "output", "testuser/nb-kernel", "-p", str(tmp_path / "o"))
+    assert (tmp_path / "o" / "result.txt").read_text() == "6"
+    assert "42" in (tmp_path / "o" / "nb-kernel.log").read_text()
+
+
+def _wait_ready(kaggle) -> None:
+    for _ in range(100):
+        if kaggle("datasets", "status", "testuser/conf-data").stdout.strip() == "ready":
+            return
+        time.sleep(0.1)
+    raise AssertionError("dataset never became ready")
+
+
+def _wait_scored(kaggle) -> str:
+    for _ in range(100):
+        out = kaggle("competitions", "submissions", "tiny-toxic").stdout
+        if "PENDING" not in out:
+            return out
+        time.sleep(0.1)
+    raise AssertionError("submission never scored")

@@ -1,0 +1,73 @@
+"""Helpers for the tests: raw API calls as kagglesdk makes them, and state snapshots."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from kaggle_runner.emulator import Emulator
+
+
+class Api:
+    """Raw JSON-over-HTTP calls, as kagglesdk makes them."""
+
+    def __init__(self, url: str, username: str, key: str):
+        self.url, self.auth = url, (username, key)
+        self.session = requests.Session()
+
+    def call(self, rpc: str, body: Any = None, auth: Any = "default", prefix: str = "/v1") -> requests.Response:
+        service = {"kernels": "kernels.KernelsApiService", "datasets": "datasets.DatasetApiService",
+                   "blobs": "blobs.BlobApiService", "competitions": "competitions.CompetitionApiService"}
+        group, _, method = rpc.partition(".")
+        return self.session.post(f"{self.url}{prefix}/{service[group]}/{method}", json=body if body is not None else {},
+                                 auth=self.auth if auth == "default" else auth, timeout=30)
+
+    def ok(self, rpc: str, body: Any = None) -> dict[str, Any]:
+        r = self.call(rpc, body)
+        assert r.status_code == 200, f"{rpc}: {r.status_code} {r.text}"
+        return r.json()
+
+    def push(self, slug: str, text: str, **fields: Any) -> dict[str, Any]:
+        body = {"slug": f"testuser/{slug}", "newTitle": fields.pop("title", f"Kernel {slug}"), "text": text,
+                "language": "python", "kernelType": "script", "isPrivate": True, **fields}
+        return self.ok("kernels.SaveKernel", body)
+
+    def status(self, slug: str, version: int | None = None) -> dict[str, Any]:
+        body = {"userName": "testuser", "kernelSlug": slug}
+        if version:
+            body["versionLabel"] = f"v{version}"
+        return self.ok("kernels.GetKernelSessionStatus", body)
+
+    def wait(self, slug: str, version: int | None = None, timeout: float = 60,
+             until: tuple[str, ...] = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")) -> dict[str, Any]:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.status(slug, version)
+            if st.get("status", "QUEUED") in until:
+                return st
+            time.sleep(0.05)
+        raise AssertionError(f"{slug} v{version} still {st} after {timeout}s")
+
+    def upload(self, name: str, data: bytes) -> str:
+        start = self.ok("blobs.StartBlobUpload", {"type": "DATASET", "name": name, "contentLength": len(data)})
+        r = requests.put(start["createUrl"], data=data, timeout=30)
+        assert r.status_code == 200, r.text
+        return start["token"]
+
+
+def creds(em: Emulator) -> dict[str, str]:
+    return json.loads((em.store.root / "kaggle.json").read_text())
+
+
+def tree_digest(root: Path, skip: tuple[str, ...] = ("requests.log",)) -> dict[str, str]:
+    """Every file under root with its sha256, to show a request left the state untouched."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name not in skip:
+            out[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
