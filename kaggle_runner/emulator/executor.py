@@ -304,8 +304,8 @@ class Executor:
         with self.store.lock:
             if s.finished:
                 return
-        log = kaggle_log(s.events)
-        (s.run_dir / "log.json").write_text(log, encoding="utf-8")
+        if s.run_dir.is_dir():
+            (s.run_dir / "log.json").write_text(kaggle_log(s.events), encoding="utf-8")
         with self.store.lock:
             s.version["status"] = status
             s.version["failureMessage"] = failure
@@ -320,8 +320,8 @@ class Executor:
                 self.queue.remove(s)
         self.schedule()
 
-    def cancel(self, session_id: int) -> str | None:
-        """Stop a session; None on success, else why it could not be cancelled."""
+    def cancel(self, session_id: int, wait: float = 0.0) -> str | None:
+        """Stop a session (waiting up to `wait` seconds for it to end); None on success, else why not."""
         with self.lock:
             s = self.live.get(session_id)
             if s is None:
@@ -334,6 +334,9 @@ class Executor:
                 s.version["status"] = "CANCEL_REQUESTED"
                 self.store.save()
         threading.Thread(target=self._kill, args=(s,), daemon=True).start()
+        if wait:
+            with s.cond:
+                s.cond.wait_for(lambda: s.finished, timeout=wait)
         return None
 
     def recover(self) -> None:

@@ -337,7 +337,7 @@ class Kernels:
             raise ApiError(403, "only the owner can delete a kernel")
         for v in kernel["versions"]:
             if v["status"] not in FINAL:
-                self.executor.cancel(v["sessionId"])
+                self.executor.cancel(v["sessionId"], wait=5.0)
         with self.store.lock:
             del self.store.state["kernels"][f"{kernel['owner']}/{kernel['slug']}"]
             self.store.save()

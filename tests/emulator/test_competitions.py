@@ -1,0 +1,69 @@
+"""Competition submissions on the emulator: asynchronous scoring, errors, listing and the daily limit."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from helpers import Api, creds
+
+
+def _submit(api: Api, name: str, data: bytes, message: str = "m") -> int:
+    start = api.ok("competitions.StartSubmissionUpload",
+                   {"competitionName": "tiny-toxic", "fileName": name, "contentLength": len(data)})
+    assert requests.put(start["createUrl"], data=data, timeout=10).status_code == 200
+    r = api.ok("competitions.CreateSubmission", {"competitionName": "tiny-toxic", "blobFileTokens": start["token"],
+                                                 "submissionDescription": message})
+    return r["ref"]
+
+
+def _wait(api: Api, ref: int) -> dict:
+    for _ in range(100):
+        sub = api.ok("competitions.GetSubmission", {"ref": ref})
+        if sub.get("status", "PENDING") != "PENDING":
+            return sub
+        time.sleep(0.05)
+    raise AssertionError("never scored")
+
+
+def test_submission_is_scored_asynchronously(api: Api, emulator) -> None:
+    solution = (emulator.store.root / "competitions/tiny-toxic/solution.csv").read_text().splitlines()[1:]
+    perfect = "id,toxic\n" + "".join(f"{line.split(',')[0]},{line.split(',')[1]}\n" for line in solution)
+    ref = _submit(api, "perfect.csv", perfect.encode(), "oracle")
+    sub = _wait(api, ref)
+    assert sub["status"] == "COMPLETE" and sub["publicScore"] == "1.00000" and sub["privateScore"] == "1.00000"
+    listed = api.ok("competitions.ListSubmissions", {"competitionName": "tiny-toxic"})["submissions"]
+    assert [(s["ref"], s["description"], s["fileName"]) for s in listed] == [(ref, "oracle", "perfect.csv")]
+
+
+def test_bad_submission_ends_in_error_with_description(api: Api) -> None:
+    ref = _submit(api, "bad.csv", b"id,toxic\n000400,0.5\n000400,0.5\n")
+    sub = _wait(api, ref)
+    assert sub["status"] == "ERROR" and "duplicate id '000400'" in sub["errorDescription"]
+
+
+def test_daily_limit_is_enforced(make_emulator, emulator) -> None:
+    import json
+
+    comp = emulator.store.root / "competitions/tiny-toxic/competition.json"
+    definition = json.loads(comp.read_text())
+    definition["dailyLimit"] = 2
+    comp.write_text(json.dumps(definition))
+    c = creds(emulator)
+    api = Api(emulator.url, c["username"], c["key"])
+    sample = (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_bytes()
+    _submit(api, "a.csv", sample)
+    _submit(api, "b.csv", sample)
+    limits = api.ok("competitions.GetSubmissionLimits", {"competitionName": "tiny-toxic"})
+    assert limits == {"numToday": 2, "numTotal": 2, "numAllowedNow": 0}
+    start = api.ok("competitions.StartSubmissionUpload", {"competitionName": "tiny-toxic", "fileName": "c.csv",
+                                                          "contentLength": len(sample)})
+    requests.put(start["createUrl"], data=sample, timeout=10)
+    r = api.call("competitions.CreateSubmission", {"competitionName": "tiny-toxic", "blobFileTokens": start["token"]})
+    assert r.status_code == 400 and "daily submission limit" in r.json()["message"]
+
+
+def test_unknown_competition_is_404(api: Api) -> None:
+    r = api.call("competitions.StartSubmissionUpload", {"competitionName": "nope", "fileName": "a.csv", "contentLength": 1})
+    assert r.status_code == 404

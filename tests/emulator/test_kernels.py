@@ -1,0 +1,218 @@
+"""Kernel sessions on the emulator: versions, per-version status, outputs, cancel, limits, restarts."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import requests
+
+from helpers import Api, creds
+
+SLEEPER = "import os, time\nprint('pid', os.getpid(), flush=True)\ntime.sleep(60)\n"
+
+
+def test_versions_count_up_and_status_is_per_version(api: Api) -> None:
+    first = api.push("two-runs", "import time; time.sleep(0.8); print('one')")
+    second = api.push("two-runs", "raise SystemExit('second fails')")
+    assert (first["versionNumber"], second["versionNumber"]) == (1, 2)
+    assert first["ref"] == "testuser/two-runs" and first["kernelId"] == second["kernelId"]
+    assert api.wait("two-runs", 2)["status"] == "ERROR"
+    assert api.status("two-runs", 1)["status"] in ("QUEUED", "RUNNING")  # v1 is still running: not v2's answer
+    assert api.wait("two-runs", 1)["status"] == "COMPLETE"
+    assert api.status("two-runs")["status"] == "ERROR"  # no label: the latest version
+    r = api.call("kernels.GetKernelSessionStatus", {"userName": "testuser", "kernelSlug": "two-runs", "versionLabel": "3"})
+    assert r.status_code == 404
+
+
+def test_kernel_error_message_names_the_exception(api: Api) -> None:
+    api.push("raiser", "print('before')\nraise ValueError('bad learning rate')\n")
+    st = api.wait("raiser")
+    assert st["status"] == "ERROR"
+    assert "ValueError: bad learning rate" in st["failureMessage"]
+
+
+def test_save_kernel_reports_bad_input_in_the_response(api: Api) -> None:
+    assert "slug" in api.push("Bad_Slug!", "print(1)")["error"]
+    assert "title" in api.ok("kernels.SaveKernel", {"slug": "testuser/no-title", "text": "print(1)"})["error"]
+    assert "machineShape" in api.push("odd-shape", "print(1)", machineShape="QuantumChip")["error"]
+    r = api.push("sources", "print(1)", datasetDataSources=["testuser/nope"], competitionDataSources=["nope-comp"],
+                 kernelDataSources=["testuser/missing"], modelDataSources=["google/gemma/pytorch/2b/1"])
+    assert r["invalidDatasetSources"] == ["testuser/nope"]
+    assert r["invalidCompetitionSources"] == ["nope-comp"]
+    assert r["invalidKernelSources"] == ["testuser/missing"]
+    assert r["invalidModelSources"] == ["google/gemma/pytorch/2b/1"]
+    assert api.call("kernels.SaveKernel", {"slug": "someoneelse/kern", "newTitle": "Other user", "text": "1"}).status_code == 403
+
+
+def test_gpu_request_fails_fast_without_a_gpu(api: Api, emulator, monkeypatch) -> None:
+    emulator.kernels.executor.gpus = 0
+    api.push("wants-gpu", "print('ran')", machineShape="NvidiaTeslaT4")
+    st = api.wait("wants-gpu", timeout=5)
+    assert st["status"] == "ERROR"
+    assert "GPU T4 x2" in st["failureMessage"] and "--fallback-cpu" in st["failureMessage"]
+    api.push("wants-tpu", "print('ran')", machineShape="TpuV38")  # retired: runs as v5e-8
+    assert "TPU v5e-8" in api.wait("wants-tpu", timeout=5)["failureMessage"]
+
+
+def test_fallback_cpu_runs_accelerator_kernels_and_counts_quota(make_emulator) -> None:
+    em = make_emulator(fallback_cpu=True)
+    em.kernels.executor.gpus = 0
+    c = creds(em)
+    api = Api(em.url, c["username"], c["key"])
+    api.push("gpu-on-cpu", "import os, time\ntime.sleep(1.2)\nprint(os.environ['KAGGLE_EMULATOR_FALLBACK_CPU'])",
+             machineShape="NvidiaTeslaT4")
+    assert api.wait("gpu-on-cpu")["status"] == "COMPLETE"
+    quota = api.ok("kernels.GetAcceleratorQuotaStatistics", {})
+    assert quota["gpuQuota"]["timeUsed"] in ("1s", "2s")
+    assert quota["tpuQuota"]["timeUsed"] == "0s" and quota["gpuQuota"]["totalTimeAllowed"] == "108000s"
+
+
+def test_cancel_stops_the_process_within_five_seconds(api: Api, emulator) -> None:
+    api.push("sleeper", SLEEPER)
+    api.wait("sleeper", until=("RUNNING",))
+    session = emulator.store.state["kernels"]["testuser/sleeper"]["versions"][0]["sessionId"]
+    pid = _wait_for_pid(api, "sleeper")
+    started = time.time()
+    assert "errorMessage" not in api.ok("kernels.CancelKernelSession", {"kernelSessionId": session})
+    assert api.wait("sleeper", timeout=5)["status"] == "CANCEL_ACKNOWLEDGED"
+    assert time.time() - started < 5
+    assert not _alive(pid)
+    again = api.ok("kernels.CancelKernelSession", {"kernelSessionId": session})
+    assert "already ended" in again["errorMessage"]
+    assert api.call("kernels.CancelKernelSession", {"kernelSessionId": 999}).status_code == 404
+
+
+def test_session_timeout_ends_in_error(api: Api) -> None:
+    api.push("too-slow", SLEEPER, sessionTimeoutSeconds=1)
+    st = api.wait("too-slow", timeout=10)
+    assert st["status"] == "ERROR" and "timed out" in st["failureMessage"]
+
+
+def test_sessions_beyond_the_cap_wait_queued(make_emulator) -> None:
+    em = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 1, "tpu": 1}})
+    c = creds(em)
+    api = Api(em.url, c["username"], c["key"])
+    api.push("first", "import time; time.sleep(1)")
+    api.wait("first", until=("RUNNING",))
+    api.push("second", "print('second')")
+    time.sleep(0.3)
+    assert api.status("second").get("status", "QUEUED") == "QUEUED"
+    assert api.wait("second")["status"] == "COMPLETE"
+    assert api.status("first")["status"] == "COMPLETE"
+
+
+def test_output_pages_and_files_download(api: Api, tmp_path: Path) -> None:
+    api.push("many-files", "import os\nfor i in range(25):\n    open(f'f{i:02d}.txt', 'w').write(str(i))\n")
+    api.wait("many-files")
+    names, token, pages = [], "", 0
+    while True:
+        page = api.ok("kernels.ListKernelSessionOutput",
+                      {"userName": "testuser", "kernelSlug": "many-files", "pageSize": 10, "pageToken": token})
+        assert ("log" in page) == (token == "")  # the log comes with the first page only
+        names += [f["fileName"] for f in page["files"]]
+        pages += 1
+        token = page["nextPageToken"]
+        if not token:
+            break
+    assert pages == 3 and names == [f"f{i:02d}.txt" for i in range(25)]
+    url = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "many-files"})["files"][3]["url"]
+    r = requests.get(url, timeout=10)  # signed URL: no credentials needed
+    assert r.text == "3" and r.headers["Content-Length"] == "1" and r.headers["Last-Modified"].endswith("GMT")
+    part = requests.get(url, headers={"Range": "bytes=0-0"}, timeout=10)
+    assert part.status_code == 206
+    assert requests.get(url.replace("/files/", "/files/0000") , timeout=10).status_code in (403, 404)
+
+
+def test_live_log_stream_is_sse_then_json(api: Api) -> None:
+    api.push("streamer", "import time\nfor i in range(3):\n    print(i, flush=True); time.sleep(0.3)\n")
+    api.wait("streamer", until=("RUNNING",))
+    r = requests.get(f"{api.url}/v1/kernels/logs/stream/testuser/streamer", auth=api.auth, stream=True, timeout=30)
+    assert r.headers["Content-Type"] == "text/event-stream"
+    lines = [ln for ln in r.iter_lines(decode_unicode=True) if ln.startswith("data:")]
+    assert lines[-1] == "data: END_OF_LOG" and len(lines) == 4
+    done = requests.get(f"{api.url}/v1/kernels/logs/stream/testuser/streamer?versionLabel=v1", auth=api.auth, timeout=10)
+    assert done.headers["Content-Type"] == "application/json"
+    assert [e["data"] for e in done.json()] == ["0\n", "1\n", "2\n"]
+
+
+def test_kernels_read_other_kernels_output(api: Api) -> None:
+    api.push("producer", "open('model.txt', 'w').write('weights')")
+    api.wait("producer")
+    api.push("consumer", "print(open('/kaggle/input/producer/model.txt').read())", kernelDataSources=["testuser/producer"])
+    assert api.wait("consumer")["status"] == "COMPLETE"
+    log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "consumer"})["log"]
+    assert "weights" in log
+
+
+def test_inputs_are_read_only_and_secrets_are_not_passed(api: Api, monkeypatch) -> None:
+    api.push("poker", "import os\n"
+             "try:\n    open('/kaggle/input/tiny-toxic/x', 'w')\nexcept OSError as e:\n    print('refused', e.errno)\n"
+             "print('key' , os.environ.get('KAGGLE_KEY'))", competitionDataSources=["tiny-toxic"])
+    api.wait("poker")
+    log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "poker"})["log"]
+    assert "refused 30" in log and "key None" in log  # EROFS
+
+
+def test_restart_turns_running_sessions_into_errors(make_emulator, tmp_path: Path) -> None:
+    em = make_emulator()
+    c = creds(em)
+    api = Api(em.url, c["username"], c["key"])
+    api.push("interrupted", SLEEPER)
+    pid = _wait_for_pid(api, "interrupted")
+    em.stop()
+    assert not _alive(pid)
+    em2 = make_emulator(state=em.store.root)
+    api2 = Api(em2.url, c["username"], c["key"])
+    st = api2.status("interrupted")
+    assert st["status"] == "ERROR" and "shut down" in st["failureMessage"]
+    log = api2.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "interrupted"})["log"]
+    assert f"pid {pid}" in log
+
+
+def test_list_get_and_delete_kernels(api: Api) -> None:
+    api.push("listed-one", "print(1)", isPrivate=False)
+    api.push("listed-two", "print(2)")
+    mine = api.ok("kernels.ListKernels", {"group": "PROFILE", "pageSize": 1})
+    assert len(mine["kernels"]) == 1 and mine["nextPageToken"]
+    found = api.ok("kernels.ListKernels", {"search": "two"})["kernels"]
+    assert [k["ref"] for k in found] == ["testuser/listed-two"]
+    got = api.ok("kernels.GetKernel", {"userName": "testuser", "kernelSlug": "listed-two"})
+    assert got["blob"]["source"] == "print(2)" and got["metadata"]["ref"] == "testuser/listed-two"
+    api.ok("kernels.DeleteKernel", {"userName": "testuser", "kernelSlug": "listed-two"})
+    assert api.call("kernels.GetKernel", {"userName": "testuser", "kernelSlug": "listed-two"}).status_code == 404
+
+
+def _wait_for_pid(api: Api, slug: str) -> int:
+    for _ in range(200):
+        log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": slug}).get("log", "")
+        if "pid " in log:
+            return int(log.split("pid ")[1].split("\\n")[0].split()[0].strip('"'))
+        time.sleep(0.05)
+    raise AssertionError("kernel never printed its pid")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it is gone for our purposes once it has no state 'R'/'S'.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_unmapped_machines_get_env_paths_and_a_hint(api: Api, emulator) -> None:
+    emulator.kernels.executor._mappable = False  # as on a machine without unprivileged mount namespaces
+    api.push("portable", "import os\nprint(sorted(os.listdir(os.path.join(os.environ['KAGGLE_INPUT_DIR'], 'tiny-toxic'))))\n"
+             "open(os.path.join(os.environ['KAGGLE_WORKING_DIR'], 'out.txt'), 'w').write('ok')",
+             competitionDataSources=["tiny-toxic"])
+    assert api.wait("portable")["status"] == "COMPLETE"
+    files = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "portable"})["files"]
+    assert [f["fileName"] for f in files] == ["out.txt"]
+    api.push("hardcoded", "open('/kaggle/input/tiny-toxic/train.csv')", competitionDataSources=["tiny-toxic"])
+    st = api.wait("hardcoded")
+    assert st["status"] == "ERROR" and "KAGGLE_INPUT_DIR" in st["failureMessage"]
