@@ -257,13 +257,7 @@ class Handler(BaseHTTPRequestHandler):
                 if limit is not None and total > limit:
                     self.close_connection = True
                     raise ApiError(413, f"request body larger than {limit} bytes")
-                left = size
-                while left:
-                    data = self.rfile.read(min(left, 2**20))
-                    if not data:
-                        raise ConnectionError("connection closed inside a chunk")
-                    left -= len(data)
-                    yield data
+                yield from self._read_exact(size)
                 self.rfile.readline(16)
         else:
             try:
@@ -277,13 +271,15 @@ class Handler(BaseHTTPRequestHandler):
             if limit is not None and length > limit:
                 self.close_connection = True
                 raise ApiError(413, f"request body larger than {limit} bytes")
-            left = length
-            while left:
-                data = self.rfile.read(min(left, 2**20))
-                if not data:
-                    raise ConnectionError("connection closed inside the body")
-                left -= len(data)
-                yield data
+            yield from self._read_exact(length)
+
+    def _read_exact(self, size: int) -> Iterator[bytes]:
+        while size:
+            data = self.rfile.read(min(size, 2**20))
+            if not data:
+                raise ConnectionError("connection closed inside the request body")
+            size -= len(data)
+            yield data
 
     def read_body(self, limit: int) -> bytes:
         return b"".join(self.body_chunks(limit))

@@ -43,7 +43,7 @@ def test_bad_submission_ends_in_error_with_description(api: Api) -> None:
     assert sub["status"] == "ERROR" and "duplicate id '000400'" in sub["errorDescription"]
 
 
-def test_daily_limit_is_enforced(make_emulator, emulator) -> None:
+def test_daily_limit_is_enforced(emulator) -> None:
     import json
 
     comp = emulator.store.root / "competitions/tiny-toxic/competition.json"

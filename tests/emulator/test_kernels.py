@@ -46,7 +46,7 @@ def test_save_kernel_reports_bad_input_in_the_response(api: Api) -> None:
     assert api.call("kernels.SaveKernel", {"slug": "someoneelse/kern", "newTitle": "Other user", "text": "1"}).status_code == 403
 
 
-def test_gpu_request_fails_fast_without_a_gpu(api: Api, emulator, monkeypatch) -> None:
+def test_gpu_request_fails_fast_without_a_gpu(api: Api, emulator) -> None:
     emulator.kernels.executor.gpus = 0
     api.push("wants-gpu", "print('ran')", machineShape="NvidiaTeslaT4")
     st = api.wait("wants-gpu", timeout=5)
@@ -147,12 +147,15 @@ def test_kernels_read_other_kernels_output(api: Api) -> None:
 
 
 def test_inputs_are_read_only_and_secrets_are_not_passed(api: Api, monkeypatch) -> None:
+    monkeypatch.setenv("KAGGLE_KEY", "0" * 32)  # the emulator's own environment holds a credential
+    monkeypatch.setenv("KAGGLE_API_TOKEN", "0" * 32)
     api.push("poker", "import os\n"
              "try:\n    open('/kaggle/input/tiny-toxic/x', 'w')\nexcept OSError as e:\n    print('refused', e.errno)\n"
-             "print('key' , os.environ.get('KAGGLE_KEY'))", competitionDataSources=["tiny-toxic"])
+             "print('key', os.environ.get('KAGGLE_KEY'), os.environ.get('KAGGLE_API_TOKEN'))",
+             competitionDataSources=["tiny-toxic"])
     api.wait("poker")
     log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "poker"})["log"]
-    assert "refused 30" in log and "key None" in log  # EROFS
+    assert "refused 30" in log and "key None None" in log  # 30: EROFS
 
 
 def test_restart_turns_running_sessions_into_errors(make_emulator, tmp_path: Path) -> None:
