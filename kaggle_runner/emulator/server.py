@@ -314,9 +314,14 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)  # absolute-form targets arrive when the emulator is used as a proxy
         path = parts.path or "/"
         route, status, rule = f"{method} {path}", 0, None
+        self._rule = None
+        length = self.headers.get("Content-Length", "")
+        self._entry = {"time": round(started, 3), "method": method, "route": route, "path": path, "status": 0,
+                       "bytes_in": int(length) if length.isdigit() else 0, "fault": None, "seconds": 0.0}
         try:
             route, fn, needs_auth = self.emulator.resolve(method, path)
-            rule = self.emulator.faults.pick(route)
+            self._entry["route"] = route
+            rule = self._rule = self.emulator.faults.pick(route)
             if rule and self._inject_before(rule):
                 status = int(rule.fault) if rule.fault.isdigit() else -1
                 return
@@ -351,18 +356,21 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 self.close_connection = True
         finally:
-            self.emulator.record(
-                {
-                    "time": round(started, 3),
-                    "method": method,
-                    "route": route,
-                    "path": path,
-                    "status": status,
-                    "bytes_in": int(self.headers.get("Content-Length") or 0),
-                    "fault": rule.fault if rule else None,
-                    "seconds": round(time.time() - started, 4),
-                }
-            )
+            self._log(status, rule)
+
+    def _log(self, status: int, rule: Rule | None = None) -> None:
+        """Record this request once, when its answer starts (so the log's order is the order clients saw)."""
+        entry = getattr(self, "_entry", None)
+        if entry is None:
+            return
+        self._entry = None
+        entry.update(status=status, fault=rule.fault if rule else entry.get("fault"),
+                     seconds=round(time.time() - entry["time"], 4))
+        self.emulator.record(entry)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._log(code, getattr(self, "_rule", None))
+        super().send_response(code, message)
 
     def _inject_before(self, rule: Rule) -> bool:
         """Apply a fault that happens before the request is handled; True if the request ends here."""
@@ -382,6 +390,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _reset(self) -> None:
         """Drop the connection with a TCP reset, as a flaky network would."""
+        self._log(-1, self._rule)
         self.close_connection = True
         try:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

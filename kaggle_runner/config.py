@@ -1,0 +1,200 @@
+"""kr.yaml -> a typed project config. Every validation error names the file, the key and the fix.
+Defaults are filled here so the rest of kr never guesses (slugs, titles, sources, accelerator)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kaggle_runner import accelerators
+from kaggle_runner.errors import UserError
+
+CONFIG_NAME = "kr.yaml"
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
+
+
+class ConfigError(UserError):
+    pass
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    slug: str
+    paths: list[str]
+    prepare: str | None = None
+
+
+@dataclass
+class KernelSpec:
+    name: str
+    folder: Path
+    entry: str
+    slug: str
+    title: str
+    accelerator: str
+    datasets: list[str] = field(default_factory=list)  # names from `datasets:` or owner/slug refs
+    competition_sources: list[str] = field(default_factory=list)
+    kernel_sources: list[str] = field(default_factory=list)
+    model_sources: list[str] = field(default_factory=list)
+    internet: bool = False
+    timeout: int | None = None
+
+    @property
+    def kernel_type(self) -> str:
+        return "notebook" if self.entry.endswith(".ipynb") else "script"
+
+
+@dataclass
+class Config:
+    root: Path
+    owner: str | None
+    competition: str | None
+    kernels: dict[str, KernelSpec]
+    datasets: dict[str, DatasetSpec]
+    packages: list[str]
+    default_kernel: str
+    raw: dict[str, Any]
+
+    def kernel(self, name: str | None) -> KernelSpec:
+        name = name or self.default_kernel
+        if name not in self.kernels:
+            raise ConfigError(f"{CONFIG_NAME}: no kernel named '{name}' (kernels: {', '.join(self.kernels)})")
+        return self.kernels[name]
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The folder holding kr.yaml, searching upwards like git does."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / CONFIG_NAME).is_file():
+            return d
+    raise ConfigError(f"no {CONFIG_NAME} here or above {here}; run `kr init` to create a project")
+
+
+def _err(key: str, problem: str, fix: str) -> ConfigError:
+    return ConfigError(f"{CONFIG_NAME}: {key}: {problem}; {fix}")
+
+
+def _typed(value: Any, kind: type | tuple, key: str, what: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _err(key, f"expected {what}, got {type(value).__name__} {value!r}", f"write {key} as {what}")
+    return value
+
+
+def _str_list(value: Any, key: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    _typed(value, list, key, "a list of strings")
+    for i, v in enumerate(value):
+        _typed(v, str, f"{key}[{i}]", "a string")
+    return list(value)
+
+
+def _slug(value: str, key: str) -> str:
+    if not SLUG_RE.match(value):
+        raise _err(key, f"'{value}' is not a valid Kaggle slug", "use 3-50 lowercase letters, digits and hyphens")
+    return value
+
+
+def load(root: Path | None = None) -> Config:
+    import yaml
+
+    root = root or find_root()
+    path = root / CONFIG_NAME
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{CONFIG_NAME}: not valid YAML{where}; fix the syntax there") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from e
+    return parse(raw, root)
+
+
+def parse(raw: Any, root: Path) -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{CONFIG_NAME}: the top level must be a mapping (owner:, competition:, kernels:, ...)")
+    known = {"owner", "competition", "kernels", "datasets", "code", "default_kernel"}
+    for key in raw:
+        if key not in known:
+            raise _err(str(key), "unknown key", f"use one of {', '.join(sorted(known))}")
+    owner = raw.get("owner")
+    if owner is not None:
+        _typed(owner, str, "owner", "your Kaggle username")
+    competition = raw.get("competition")
+    if competition is not None:
+        _typed(competition, str, "competition", "a competition slug")
+
+    datasets: dict[str, DatasetSpec] = {}
+    for name, spec in _typed(raw.get("datasets") or {}, dict, "datasets", "a mapping of name -> spec").items():
+        key = f"datasets.{name}"
+        spec = _typed(spec or {}, dict, key, "a mapping (paths:, slug:, prepare:)")
+        unknown = set(spec) - {"paths", "slug", "prepare"}
+        if unknown:
+            raise _err(f"{key}.{sorted(unknown)[0]}", "unknown key", "use paths, slug or prepare")
+        paths = _str_list(spec.get("paths"), f"{key}.paths")
+        if not paths:
+            raise _err(f"{key}.paths", "missing", "list the files or globs to package, e.g. paths: [data/*.csv]")
+        slug = _slug(_typed(spec.get("slug", str(name)), str, f"{key}.slug", "a slug"), f"{key}.slug")
+        prepare = spec.get("prepare")
+        if prepare is not None:
+            _typed(prepare, str, f"{key}.prepare", "a shell command")
+        datasets[str(name)] = DatasetSpec(str(name), slug, paths, prepare)
+
+    kernels: dict[str, KernelSpec] = {}
+    kraw = _typed(raw.get("kernels") or {}, dict, "kernels", "a mapping of name -> spec")
+    if not kraw:
+        raise _err("kernels", "no kernels defined", "add one, e.g. kernels: {main: {folder: kernels/main, entry: main.py}}")
+    kernel_keys = {"folder", "entry", "slug", "title", "accelerator", "datasets", "competition_sources",
+                   "kernel_sources", "model_sources", "internet", "timeout"}
+    for name, spec in kraw.items():
+        key = f"kernels.{name}"
+        spec = _typed(spec or {}, dict, key, "a mapping (folder:, entry:, ...)")
+        unknown = set(spec) - kernel_keys
+        if unknown:
+            raise _err(f"{key}.{sorted(unknown)[0]}", "unknown key", f"use one of {', '.join(sorted(kernel_keys))}")
+        folder = root / _typed(spec.get("folder", f"kernels/{name}"), str, f"{key}.folder", "a path")
+        entry = _typed(spec.get("entry", "main.py"), str, f"{key}.entry", "a file name")
+        if not (folder / entry).is_file():
+            raise _err(f"{key}.entry", f"{folder / entry} does not exist", "point folder/entry at your script or notebook")
+        slug = _slug(_typed(spec.get("slug", str(name)), str, f"{key}.slug", "a slug"), f"{key}.slug")
+        default_title = slug.replace("-", " ").title()
+        default_title += " Kernel" if len(default_title) < 5 else ""
+        title = _typed(spec.get("title", default_title), str, f"{key}.title", "a title")
+        if len(title) < 5:
+            raise _err(f"{key}.title", f"'{title}' is shorter than 5 characters", "Kaggle needs a longer title")
+        accel = _typed(spec.get("accelerator", "cpu"), str, f"{key}.accelerator", "an accelerator name")
+        if accel not in accelerators.ALIASES:
+            raise _err(f"{key}.accelerator", f"'{accel}' is unknown", f"use one of {', '.join(accelerators.ALIASES)}")
+        ds = _str_list(spec.get("datasets"), f"{key}.datasets")
+        for i, d in enumerate(ds):
+            if "/" not in d and d not in datasets:
+                raise _err(f"{key}.datasets[{i}]", f"'{d}' is neither a dataset defined under datasets: nor owner/slug",
+                           "define it under datasets: or write owner/slug")
+        comp = spec.get("competition_sources")
+        comps = _str_list(comp, f"{key}.competition_sources") if comp is not None else ([competition] if competition else [])
+        timeout = spec.get("timeout")
+        if timeout is not None:
+            _typed(timeout, int, f"{key}.timeout", "seconds as an integer")
+        kernels[str(name)] = KernelSpec(
+            str(name), folder, entry, slug, title, accel, ds, comps,
+            _str_list(spec.get("kernel_sources"), f"{key}.kernel_sources"),
+            _str_list(spec.get("model_sources"), f"{key}.model_sources"),
+            bool(_typed(spec.get("internet", False), bool, f"{key}.internet", "true or false")), timeout,
+        )
+
+    code = _typed(raw.get("code") or {}, dict, "code", "a mapping (packages:)")
+    packages = _str_list(code.get("packages"), "code.packages")
+    for i, p in enumerate(packages):
+        if not (root / p).is_dir():
+            raise _err(f"code.packages[{i}]", f"{root / p} is not a folder", "list the folders of your Python packages")
+    default = raw.get("default_kernel", next(iter(kernels)))
+    if default not in kernels:
+        raise _err("default_kernel", f"'{default}' is not a kernel", f"use one of {', '.join(kernels)}")
+    return Config(root, owner, competition, kernels, datasets, packages, default, raw)

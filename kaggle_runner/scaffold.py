@@ -1,0 +1,56 @@
+"""`kr init`: write kr.yaml and a starter kernel that runs unedited (emulator or Kaggle).
+The starter reads the competition's sample submission and writes it back as submission.csv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kaggle_runner.errors import UserError
+
+STARTER = '''"""Starter kernel written by `kr init`: replace the body with your model."""
+import os
+import shutil
+
+INPUT = os.environ.get("KAGGLE_INPUT_DIR", "/kaggle/input")
+COMPETITION = {competition!r}
+
+if COMPETITION:
+    sample = os.path.join(INPUT, COMPETITION, "sample_submission.csv")
+    shutil.copyfile(sample, "submission.csv")
+    print("[RESULT]: Validation. Epoch: 0, score: 0.5")
+    print("wrote submission.csv from", sample)
+else:
+    print("hello from kr; inputs:", sorted(os.listdir(INPUT)) if os.path.isdir(INPUT) else [])
+'''
+
+
+def init_project(root: Path, competition: str | None, owner: str | None) -> list[str]:
+    if (root / "kr.yaml").exists():
+        raise UserError(f"{root / 'kr.yaml'} already exists; edit it instead")
+    kernel = root / "kernels" / "main"
+    if (kernel / "main.py").exists():
+        raise UserError(f"{kernel / 'main.py'} already exists; move it away or write kr.yaml by hand")
+    kernel.mkdir(parents=True, exist_ok=True)
+    (kernel / "main.py").write_text(STARTER.format(competition=competition or ""))
+    words = "".join(c if c.isalnum() else " " for c in root.resolve().name).split() or ["kr"]
+    title = " ".join(w.capitalize() for w in words)[:40] + " Main"  # Kaggle wants >= 5 characters
+    slug = "-".join(title.lower().split())
+    lines = [
+        "# kr project: see the README of kaggle_runner for every key",
+        *([f"owner: {owner}"] if owner else ["# owner: your-kaggle-username   (default: from your credentials)"]),
+        *([f"competition: {competition}"] if competition else []),
+        "kernels:",
+        "  main:",
+        "    folder: kernels/main",
+        "    entry: main.py",
+        f"    title: {title}",
+        f"    slug: {slug}",
+        "    accelerator: cpu",
+        "datasets: {}",
+    ]
+    (root / "kr.yaml").write_text("\n".join(lines) + "\n")
+    gitignore = root / ".gitignore"
+    if ".kr/" not in (gitignore.read_text() if gitignore.exists() else ""):
+        with open(gitignore, "a") as f:
+            f.write(".kr/\n")
+    return ["wrote kr.yaml and kernels/main/main.py", "next: kr push -m 'first run' --wait"]

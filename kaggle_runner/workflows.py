@@ -1,0 +1,234 @@
+"""The run loop's steps as sequences of kaggle_api and ledger calls: push, status, wait, cancel, logs, pull.
+No printing of tables here: each step returns data, and reports progress through a `say` callback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Iterator
+
+from kaggle_runner import accelerators, bootstrap
+from kaggle_runner.config import Config
+from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle_api import KaggleApi, KaggleError, parse_log
+from kaggle_runner.ledger import FINAL, Ledger, Run
+
+Say = Callable[[str], None]
+EXIT = {"COMPLETE": 0, "ERROR": 1, "CANCEL_ACKNOWLEDGED": 3}
+
+
+@dataclass
+class Context:
+    cfg: Config
+    api: KaggleApi
+    ledger: Ledger
+    owner: str
+
+
+def _git(root: Path) -> tuple[str | None, bool]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return None, False
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=10)
+        return commit.stdout.strip(), bool(dirty.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        return None, False
+
+
+def _current_version(ctx: Context, ref: str) -> int | None:
+    owner, _, slug = ref.partition("/")
+    k = ctx.api.get_kernel(owner, slug)
+    return (k.metadata.current_version_number or None) if k is not None else None
+
+
+def reconcile(ctx: Context, say: Say) -> None:
+    """Finish the record of pushes cut off between SaveKernel and the ledger write (crash, Ctrl-C)."""
+    for run in ctx.ledger.pending_pushes():
+        known = max((r.version or 0 for r in ctx.ledger.runs() if r.ref == run.ref), default=0)
+        current = _current_version(ctx, run.ref) or 0
+        if current > known:
+            ctx.ledger.finish_push(run.id, current)
+            say(f"recovered an interrupted push: {run.kernel} v{current}")
+        else:
+            ctx.ledger.abandon_push(run.id, "the push never reached Kaggle")
+
+
+def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say: Say) -> Run:
+    spec = ctx.cfg.kernel(kernel)
+    accel = accel or spec.accelerator
+    if accel not in accelerators.ALIASES:
+        raise UserError(f"--accel: '{accel}' is unknown; use one of {', '.join(accelerators.ALIASES)}")
+    shape_name = accelerators.ALIASES[accel]
+    shape = accelerators.resolve(shape_name)
+    if accel == "v3-8":
+        say("note: TPU v3-8 is retired on Kaggle; it now runs on TPU v5e-8")
+
+    bundles: dict[str, Any] = {}
+    dataset_refs = []
+    for name in spec.datasets:
+        if "/" in name:
+            dataset_refs.append(name)
+            continue
+        from kaggle_runner.packaging import sync_dataset
+
+        bundles[name] = sync_dataset(ctx.api, ctx.ledger, ctx.cfg, ctx.owner, ctx.cfg.datasets[name], say)
+        dataset_refs.append(bundles[name]["slug"])
+
+    ref = f"{ctx.owner}/{spec.slug}"
+    commit, dirty = _git(ctx.cfg.root)
+    source = (spec.folder / spec.entry).read_text(encoding="utf-8")
+    run_id = ctx.ledger.begin_push(spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles)
+    marker = {"run": run_id, "kernel": spec.name, "kind": shape.kind, "label": shape.label,
+              "bundles": {k: v["manifest"][:12] for k, v in bundles.items()}}
+    text = bootstrap.notebook(source, marker) if spec.kernel_type == "notebook" else bootstrap.script(source, marker)
+    body = {
+        "slug": ref, "newTitle": spec.title, "text": text, "language": "python", "kernelType": spec.kernel_type,
+        "isPrivate": True, "enableInternet": spec.internet, "enableGpu": shape.kind == "gpu",
+        "enableTpu": shape.kind == "tpu", "datasetDataSources": dataset_refs,
+        "competitionDataSources": spec.competition_sources, "kernelDataSources": spec.kernel_sources,
+        "modelDataSources": spec.model_sources, "machineShape": shape_name or None,
+        "sessionTimeoutSeconds": spec.timeout,
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+    before = _current_version(ctx, ref) or 0
+
+    def took_effect() -> Any:
+        current = _current_version(ctx, ref) or 0
+        return _Landed(current) if current > before else None
+
+    try:
+        resp = ctx.api.save_kernel(body, took_effect)
+    except BaseException as e:
+        if not isinstance(e, KeyboardInterrupt):
+            ctx.ledger.abandon_push(run_id, str(e))
+        raise  # after Ctrl-C the record stays 'pushing' and the next command reconciles it
+    if getattr(resp, "error", None):
+        ctx.ledger.abandon_push(run_id, resp.error)
+        raise KaggleError(f"Kaggle refused the push: {resp.error}")
+    version = resp.version_number
+    ctx.ledger.finish_push(run_id, version)
+    invalid = [s for field in ("invalid_dataset_sources", "invalid_competition_sources", "invalid_kernel_sources",
+                               "invalid_model_sources") for s in (getattr(resp, field, None) or [])]
+    if invalid:
+        raise KaggleError(f"Kaggle saved {spec.name} v{version} but dropped unknown sources: {', '.join(invalid)}; "
+                          f"the run will not see them (kr cancel {spec.name}:v{version})")
+    return ctx.ledger.resolve(f"{spec.name}:v{version}", ctx.cfg.default_kernel)
+
+
+@dataclass
+class _Landed:
+    version_number: int
+    error: None = None
+
+
+def status(ctx: Context, run: Run) -> tuple[str, str | None]:
+    owner, slug = run.owner_slug
+    state, failure = ctx.api.kernel_status(owner, slug, run.version)
+    ctx.ledger.set_status(run.id, state, failure)
+    return state, failure
+
+
+def poll_intervals(start: float | None = None, cap: float = 60.0) -> Iterator[float]:
+    """5 s growing to 60 s (KR_POLL_SECONDS sets the start, for the emulator and tests)."""
+    delay = start if start is not None else float(os.environ.get("KR_POLL_SECONDS", "5"))
+    while True:
+        yield delay
+        delay = min(cap, delay * 1.5)
+
+
+def wait(ctx: Context, run: Run, on_tick: Callable[[str, float], None]) -> tuple[str, str | None]:
+    started = time.time()
+    for delay in poll_intervals():
+        state, failure = status(ctx, run)
+        on_tick(state, time.time() - started)
+        if state in FINAL:
+            return state, failure
+        end = time.time() + delay
+        while time.time() < end:  # tick the display every second while waiting
+            time.sleep(min(1.0, max(0.0, end - time.time())))
+            on_tick(state, time.time() - started)
+    raise AssertionError("unreachable")
+
+
+def log_text(ctx: Context, run: Run) -> tuple[str, list[dict[str, Any]]]:
+    owner, slug = run.owner_slug
+    raw = ctx.api.list_output(owner, slug, run.version, page_size=1).log or ""
+    return raw, parse_log(raw)
+
+
+def cancel(ctx: Context, run: Run) -> str:
+    _, events = log_text(ctx, run)
+    marker = bootstrap.find_marker("".join(e.get("data", "") for e in events))
+    if not marker or not marker.get("session"):
+        raise UserError(f"cannot learn the session id of {run.kernel} {run.label}: its log has no KR_RUN marker "
+                        "with a session yet; wait a few seconds, or cancel it from the kernel's page on kaggle.com")
+    error = ctx.api.cancel(int(marker["session"]))
+    if error:
+        raise KaggleError(f"Kaggle did not cancel {run.kernel} {run.label}: {error}")
+    return str(marker["session"])
+
+
+def follow(ctx: Context, run: Run) -> Iterator[dict[str, Any]]:
+    """Events of the live log; after a dropped connection, events already shown are not repeated."""
+    owner, slug = run.owner_slug
+    seen, failures = 0, 0
+    while True:
+        index = 0
+        try:
+            for event in ctx.api.log_stream(owner, slug, run.version):
+                index += 1
+                if index > seen:
+                    seen = index
+                    failures = 0
+                    yield event
+            return
+        except KaggleError:
+            failures += 1
+            if failures > 5:
+                raise
+            time.sleep(1.0)
+
+
+def run_dir(ctx: Context, run: Run) -> Path:
+    base = ctx.cfg.root / ".kr" / "runs"
+    return base / f"v{run.version}" if run.kernel == ctx.cfg.default_kernel else base / run.kernel / f"v{run.version}"
+
+
+def safe_target(folder: Path, name: str) -> Path:
+    """Where a file named by Kaggle goes; refuses names that would land outside `folder`."""
+    p = PurePosixPath(name.replace("\\", "/"))
+    if not name or p.is_absolute() or ".." in p.parts or "\x00" in name or (p.parts and ":" in p.parts[0]):
+        raise KaggleError(f"refusing output file name '{name}': it would be written outside {folder}")
+    return folder.joinpath(*p.parts)
+
+
+def pull(ctx: Context, run: Run, say: Say) -> Path:
+    from kaggle_runner.packaging import sha256_file
+
+    owner, slug = run.owner_slug
+    folder = run_dir(ctx, run)
+    folder.mkdir(parents=True, exist_ok=True)
+    token, log, files = "", None, []
+    while True:
+        page = ctx.api.list_output(owner, slug, run.version, page_token=token, page_size=500)
+        if log is None:
+            log = page.log or ""
+        for f in page.files or []:
+            target = safe_target(folder, f.file_name)
+            files.append((f.file_name, target, f.url))
+        token = page.next_page_token or ""
+        if not token:
+            break
+    for name, target, url in files:
+        if target.exists():
+            continue  # downloads land atomically, so an existing file is complete: pulls resume
+        target.parent.mkdir(parents=True, exist_ok=True)
+        say(f"downloading {name}")
+        ctx.api.download(url, target)
+    (folder / f"{slug}.log").write_text(log, encoding="utf-8")
+    ctx.ledger.record_files(run.id, [(name, sha256_file(t), t.stat().st_size) for name, t, _ in files])
+    return folder

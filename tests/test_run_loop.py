@@ -1,0 +1,178 @@
+"""End to end: `kr` run as a subprocess against its own emulator, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import creds
+from kaggle_runner.emulator.faults import Faults, Rule
+
+pytestmark = pytest.mark.slow
+
+KERNEL = """import os
+INPUT = os.environ.get("KAGGLE_INPUT_DIR", "/kaggle/input")
+rows = open(os.path.join(INPUT, "train-bits", "train.csv")).read()
+print("read", len(rows.splitlines()), "rows")
+with open("submission.csv", "w") as f:
+    f.write("id,toxic\\n000001,0.5\\n")
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "kernels" / "main").mkdir(parents=True)
+    (root / "kernels" / "main" / "main.py").write_text(KERNEL)
+    (root / "data" / "a").mkdir(parents=True)
+    (root / "data" / "a" / "train.csv").write_text("x\n1\n2\n")
+    (root / "data" / "b").mkdir(parents=True)
+    (root / "data" / "b" / "extra.txt").write_text("extra\n")
+    (root / "kr.yaml").write_text(
+        "competition: tiny-toxic\n"
+        "kernels:\n  main:\n    folder: kernels/main\n    entry: main.py\n    title: Loop Kernel\n    slug: loop-kernel\n"
+        "    datasets: [bits, extra]\n"
+        "datasets:\n  bits: {paths: [data/a], slug: train-bits}\n  extra: {paths: [data/b], slug: extra-bits}\n")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init",
+                    "--allow-empty"], cwd=root, check=True)
+    return root
+
+
+@pytest.fixture
+def kr(emulator, project: Path, tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
+    env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=emulator.url, KAGGLE_CONFIG_DIR=str(emulator.store.root),
+               KR_POLL_SECONDS="0.2", KR_RETRY_BASE_SECONDS="0.02")
+
+    def run(*args: str, check: int | None = 0, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+        r = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", *args], cwd=project, capture_output=True,
+                           text=True, timeout=120, env={**env, **(extra_env or {})})
+        if check is not None:
+            assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r
+
+    run.env = env
+    return run
+
+
+def _ledger(project: Path) -> list[sqlite3.Row]:
+    db = sqlite3.connect(project / ".kr" / "ledger.sqlite")
+    db.row_factory = sqlite3.Row
+    return list(db.execute("SELECT * FROM runs ORDER BY id"))
+
+
+def test_push_wait_logs_pull(kr, project: Path, emulator) -> None:
+    out = kr("push", "-m", "first try", "--wait")
+    assert "pushed main v1" in out.stdout and "COMPLETE" in out.stdout
+    assert (project / ".kr" / "runs" / "v1" / "submission.csv").read_text() == "id,toxic\n000001,0.5\n"
+    log = kr("logs", "v1").stdout
+    assert "read 3 rows" in log and "KR_RUN" in log
+    raw = kr("logs", "v1", "--raw").stdout
+    assert raw.strip() == (project / ".kr" / "runs" / "v1" / "loop-kernel.log").read_text().strip()
+    assert any("read 3 rows" in e["data"] for e in json.loads(raw))
+    row = _ledger(project)[0]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout.strip()
+    assert (row["version"], row["status"], row["message"], row["git_commit"]) == (1, "COMPLETE", "first try", head)
+    assert json.loads(row["config"])["kernels"]["main"]["slug"] == "loop-kernel"
+    status = json.loads(kr("status", "v1", "--json").stdout)
+    assert status == {"kernel": "main", "version": 1, "status": "COMPLETE", "failure": None}
+
+
+def test_unchanged_data_is_not_uploaded_again(kr, project: Path, emulator) -> None:
+    kr("push", "--wait")
+    before = len(emulator.requests)
+    kr("push", "--wait")
+    second = [r["route"] for r in emulator.requests[before:]]
+    assert not any(r.startswith(("blobs", "datasets.DatasetApiService/Create")) for r in second), second
+    (project / "data" / "b" / "extra.txt").write_text("changed\n")
+    before = len(emulator.requests)
+    kr("push", "--wait")
+    third = emulator.requests[before:]
+    versions = [r for r in third if r["route"].endswith("CreateDatasetVersion")]
+    uploads = [r for r in third if r["route"] == "blobs/upload"]
+    assert len(versions) == 1 and len(uploads) == 1  # only the extra bundle, one file
+    ds = emulator.store.state["datasets"]
+    assert (len(ds["testuser/train-bits"]["versions"]), len(ds["testuser/extra-bits"]["versions"])) == (1, 2)
+
+
+def test_kernel_error_exits_1_with_its_message(kr, project: Path) -> None:
+    (project / "kernels" / "main" / "main.py").write_text("print('about to fail')\nraise RuntimeError('loss is nan')\n")
+    r = kr("push", "--wait", check=1)
+    assert "RuntimeError: loss is nan" in r.stderr and "about to fail" in r.stderr
+
+
+def test_cancel_then_wait_exits_3(kr, project: Path, emulator) -> None:
+    (project / "kernels" / "main" / "main.py").write_text("import time\nprint('working', flush=True)\ntime.sleep(60)\n")
+    kr("push")
+    for _ in range(100):
+        r = kr("cancel", "v1", check=None)
+        if r.returncode == 0:
+            break
+    assert r.returncode == 0, r.stderr
+    assert kr("wait", "v1", check=3).returncode == 3
+
+
+def test_faults_on_every_route_still_give_one_version_and_one_row(make_emulator, project: Path, tmp_path: Path) -> None:
+    rules = [Rule(route="kernels.*/SaveKernel", fault="reset_after", times=1),
+             Rule(route="*", fault="429", rate=0.15, retry_after=0),
+             Rule(route="*", fault="500", rate=0.1),
+             Rule(route="*", fault="reset", rate=0.1)]
+    em = make_emulator(faults=Faults(rules, seed=3))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
+    env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=em.url, KAGGLE_CONFIG_DIR=str(em.store.root),
+               KR_POLL_SECONDS="0.2", KR_RETRY_BASE_SECONDS="0.02")
+    r = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", "push", "--wait"], cwd=project, env=env,
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sum(1 for q in em.requests if q["fault"]) >= 5  # faults really happened
+    assert len(em.store.state["kernels"]["testuser/loop-kernel"]["versions"]) == 1
+    rows = _ledger(project)
+    assert [(x["version"], x["state"]) for x in rows] == [(1, "pushed")]
+    assert (project / ".kr" / "runs" / "v1" / "submission.csv").exists()
+
+
+def test_interrupted_push_is_reconciled_by_the_next_command(kr, project: Path, emulator) -> None:
+    from helpers import Api
+    from kaggle_runner.ledger import open_ledger
+
+    c = creds(emulator)
+    Api(emulator.url, c["username"], c["key"]).push("loop-kernel", "print('pushed before the crash')")
+    ledger = open_ledger(project)  # the ledger as a crash right after SaveKernel leaves it
+    ledger.begin_push("main", "testuser/loop-kernel", "cpu", "", "crashed", None, False, {}, {})
+    ledger.close()
+    r = kr("status", "v1")
+    assert "recovered an interrupted push: main v1" in r.stderr and "main v1:" in r.stdout
+    assert [(x["version"], x["state"]) for x in _ledger(project)] == [(1, "pushed")]
+
+
+@pytest.mark.parametrize("case", ["yaml", "version", "credentials", "tpu"])
+def test_user_errors_are_one_clear_line(kr, project: Path, case: str, tmp_path: Path) -> None:
+    if case == "yaml":
+        (project / "kr.yaml").write_text("kernels:\n  main:\n    accelerator: quantum\n")
+        r, expect = kr("status", check=2), "kr.yaml: kernels.main.accelerator: 'quantum' is unknown; use one of"
+    elif case == "version":
+        r, expect = kr("status", "v7", check=2), "no run v7 of kernel 'main'"
+    elif case == "credentials":
+        env = {"KAGGLE_CONFIG_DIR": str(tmp_path / "nothing")}
+        r, expect = kr("status", check=2, extra_env=env), "no Kaggle credentials"
+    else:
+        r, expect = kr("push", "--accel", "tpu", "--wait", check=1), "TPU v5e-8"
+    assert expect in r.stderr and "Traceback" not in r.stderr
+    if case != "tpu":
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = ("import sys\nsys.argv = ['kr', '--help']\nimport kaggle_runner.cli as c\n"
+            "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'transformers', 'pandas', 'pyarrow', 'matplotlib', 'numpy', 'kagglesdk')"
+            " if m in sys.modules]\nprint('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert "HEAVY []" in out
