@@ -1,5 +1,5 @@
 """`make demo`: start a local Kaggle and run one iteration of the loop on kernels/smoke, printing what a user sees.
-Today the loop is driven by the official `kaggle` CLI against `kr emulator serve`; `kr push/wait/...` replace it next."""
+kr pushes, waits, shows the log and pulls; the official `kaggle` CLI submits until `kr submit` exists."""
 
 from __future__ import annotations
 
@@ -21,14 +21,15 @@ def say(text: str) -> None:
     print(f"\n\033[1m{text}\033[0m", flush=True)
 
 
-def run(args: list[str], env: dict[str, str], show: bool = True) -> str:
+def run(args: list[str], env: dict[str, str], show: bool = True, cwd: Path = ROOT) -> str:
     if show:
         print(f"$ {' '.join(shlex.quote(a) for a in args)}", flush=True)
-    r = subprocess.run([str(BIN / args[0]), *args[1:]], env=env, capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run([str(BIN / args[0]), *args[1:]], env=env, capture_output=True, text=True, cwd=cwd)
     if r.returncode != 0:
         sys.exit(f"demo: `{' '.join(args)}` failed ({r.returncode}):\n{r.stdout}{r.stderr}")
-    if show and r.stdout.strip():
-        print(r.stdout.rstrip(), flush=True)
+    shown = (r.stderr if args[0] == "kr" else "") + r.stdout  # kr's progress is on stderr; kaggle's is a bar
+    if show and shown.strip():
+        print(shown.rstrip(), flush=True)
     return r.stdout
 
 
@@ -52,25 +53,26 @@ def main() -> None:
         env.update(HOME=str(home), KAGGLE_API_ENVIRONMENT="LOCALHOST", HTTP_PROXY=url, NO_PROXY="")
         print("the official kaggle CLI reaches it with KAGGLE_API_ENVIRONMENT=LOCALHOST HTTP_PROXY=" + url)
 
-        say("2. Push the smoke kernel")
-        run(["kaggle", "kernels", "push", "-p", "kernels/smoke"], env)
+        project = work / "project"
+        shutil.copytree(ROOT / "kernels" / "smoke", project / "kernels" / "smoke")
+        (project / "kr.yaml").write_text(
+            "competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n    entry: main.py\n"
+            "    title: Smoke\n    accelerator: cpu\n")
+        kr_env = {**env, "KR_KAGGLE_URL": url, "KAGGLE_CONFIG_DIR": str(state), "KR_POLL_SECONDS": "0.5"}
+        kr_env.pop("HTTP_PROXY")
+        print(f"project {project}: kr.yaml names kernels/smoke; kr reaches the emulator with KR_KAGGLE_URL={url}")
 
-        say("3. Wait for it")
-        started = time.time()
-        while True:
-            out = run(["kaggle", "kernels", "status", "testuser/smoke"], env, show=False).strip()
-            if "COMPLETE" in out or "ERROR" in out:
-                break
-            time.sleep(0.5)
-        print(f"{out}   ({time.time() - started:.1f} s)")
-        if "ERROR" in out:
-            sys.exit("demo: the smoke kernel failed")
+        say("2. Push the smoke kernel (recorded in the ledger as v1)")
+        run(["kr", "push", "-m", "smoke baseline"], kr_env, cwd=project)
 
-        say("4. Pull its outputs and log")
-        outdir = work / "output"
-        run(["kaggle", "kernels", "output", "testuser/smoke", "-p", str(outdir)], env)
-        events = json.loads((outdir / "smoke.log").read_text())
-        print("".join(e["data"] for e in events).rstrip())
+        say("3. Wait for it (outputs are pulled on COMPLETE)")
+        run(["kr", "wait", "v1"], kr_env, cwd=project)
+
+        say("4. Its log, its status for scripts, and the pulled files")
+        run(["kr", "logs", "v1"], kr_env, cwd=project)
+        run(["kr", "status", "v1", "--json"], kr_env, cwd=project)
+        outdir = project / ".kr" / "runs" / "v1"
+        print("$ ls .kr/runs/v1\n" + "  ".join(sorted(p.name for p in outdir.iterdir())))
 
         say("5. Submit submission.csv and read the public score")
         run(["kaggle", "competitions", "submit", "-c", "tiny-toxic", "-f", str(outdir / "submission.csv"),

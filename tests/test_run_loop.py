@@ -176,3 +176,17 @@ def test_help_imports_nothing_heavy() -> None:
             " if m in sys.modules]\nprint('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "HEAVY []" in out
+
+
+def test_init_in_an_empty_folder_pushes_unedited(emulator, tmp_path: Path) -> None:
+    empty = tmp_path / "fresh-project"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
+    env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=emulator.url, KAGGLE_CONFIG_DIR=str(emulator.store.root),
+               KR_POLL_SECONDS="0.2")
+    for args in (["init", "--competition", "tiny-toxic"], ["push", "--wait", "-m", "starter"]):
+        r = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", *args], cwd=empty, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+    sample = (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_text()
+    assert (empty / ".kr" / "runs" / "v1" / "submission.csv").read_text() == sample
