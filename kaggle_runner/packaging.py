@@ -165,7 +165,9 @@ def sync_dataset(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, spec: 
     took_effect = lambda: (dataset_version(api, owner, spec.slug)[0] or 0) >= expected or None  # noqa: E731
     if remote_version is None:
         req = ApiCreateDatasetRequest()
-        req.owner_slug, req.slug, req.title, req.is_private = owner, spec.slug, spec.slug.replace("-", " ").title()[:50], True
+        title = spec.slug.replace("-", " ").title()
+        title = (title if len(title) >= 6 else f"{title} Data")[:50]  # Kaggle wants 6-50 characters
+        req.owner_slug, req.slug, req.title, req.is_private = owner, spec.slug, title, True
         req.license_name, req.files = "unknown", tokens
         resp = api.call(f"creating dataset {ref}", lambda: client.create_dataset(req), idempotent=False, took_effect=took_effect)
     else:

@@ -174,6 +174,8 @@ def cancel(ctx: Context, run: Run) -> str:
 
 def follow(ctx: Context, run: Run) -> Iterator[dict[str, Any]]:
     """Events of the live log; after a dropped connection, events already shown are not repeated."""
+    from requests import RequestException
+
     owner, slug = run.owner_slug
     seen, failures = 0, 0
     while True:
@@ -186,7 +188,7 @@ def follow(ctx: Context, run: Run) -> Iterator[dict[str, Any]]:
                     failures = 0
                     yield event
             return
-        except KaggleError:
+        except (KaggleError, RequestException):  # the stream broke: reconnect, skip what was shown
             failures += 1
             if failures > 5:
                 raise

@@ -190,3 +190,20 @@ def test_init_in_an_empty_folder_pushes_unedited(emulator, tmp_path: Path) -> No
         assert r.returncode == 0, r.stdout + r.stderr
     sample = (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_text()
     assert (empty / ".kr" / "runs" / "v1" / "submission.csv").read_text() == sample
+
+
+def test_follow_survives_a_dropped_stream_without_repeating_lines(make_emulator, project: Path, tmp_path: Path) -> None:
+    em = make_emulator(faults=Faults([Rule(route="kernels/logs/stream", fault="reset", times=2)]))
+    (project / "kernels" / "main" / "main.py").write_text(
+        "import time\nfor i in range(5):\n    print('line', i, flush=True)\n    time.sleep(0.2)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
+    env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=em.url, KAGGLE_CONFIG_DIR=str(em.store.root),
+               KR_RETRY_BASE_SECONDS="0.02")
+    kr_cmd = [sys.executable, "-m", "kaggle_runner.cli"]
+    assert subprocess.run([*kr_cmd, "push"], cwd=project, env=env, capture_output=True, timeout=120).returncode == 0
+    r = subprocess.run([*kr_cmd, "logs", "v1", "--follow"], cwd=project, env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("line")]
+    assert lines == [f"line {i}" for i in range(5)]
+    assert sum(1 for q in em.requests if q["route"] == "kernels/logs/stream" and q["fault"] == "reset") == 2

@@ -32,3 +32,27 @@ def test_bootstrap_keeps_future_imports_first_and_marks_the_run() -> None:
     assert text.startswith("from __future__ import annotations\n")
     compile(text, "kernel.py", "exec")
     assert bootstrap.find_marker('noise\nKR_RUN {"run": 4, "session": "12"}\n') == {"run": 4, "session": "12"}
+
+
+def test_follow_does_not_repeat_events_after_a_mid_stream_drop() -> None:
+    import requests
+
+    from kaggle_runner.workflows import Context, follow
+
+    class FlakyApi:
+        calls = 0
+
+        def log_stream(self, owner: str, slug: str, version: int):
+            FlakyApi.calls += 1
+            events = [{"data": f"e{i}\n"} for i in range(4)]
+            if FlakyApi.calls == 1:
+                yield from events[:2]
+                raise requests.exceptions.ChunkedEncodingError("connection broken mid-stream")
+            yield from events  # the server replays the log from the start after a reconnect
+
+    class FakeRun:
+        owner_slug, version = ("testuser", "k"), 1
+
+    ctx = Context(cfg=None, api=FlakyApi(), ledger=None, owner="testuser")
+    assert [e["data"] for e in follow(ctx, FakeRun())] == ["e0\n", "e1\n", "e2\n", "e3\n"]
+    assert FlakyApi.calls == 2
