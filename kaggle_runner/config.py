@@ -55,6 +55,7 @@ class Config:
     kernels: dict[str, KernelSpec]
     datasets: dict[str, DatasetSpec]
     packages: list[str]
+    code_slug: str | None  # the code bundle's dataset slug; None when kr.yaml has no `code:` section
     default_kernel: str
     raw: dict[str, Any]
 
@@ -189,7 +190,10 @@ def parse(raw: Any, root: Path) -> Config:
             bool(_typed(spec.get("internet", False), bool, f"{key}.internet", "true or false")), timeout,
         )
 
-    code = _typed(raw.get("code") or {}, dict, "code", "a mapping (packages:)")
+    code = _typed(raw.get("code") or {}, dict, "code", "a mapping (packages:, slug:)")
+    unknown = set(code) - {"packages", "slug"}
+    if unknown:
+        raise _err(f"code.{sorted(unknown)[0]}", "unknown key", "use packages or slug")
     packages = _str_list(code.get("packages"), "code.packages")
     for i, p in enumerate(packages):
         if not (root / p).is_dir():
@@ -197,4 +201,8 @@ def parse(raw: Any, root: Path) -> Config:
     default = raw.get("default_kernel", next(iter(kernels)))
     if default not in kernels:
         raise _err("default_kernel", f"'{default}' is not a kernel", f"use one of {', '.join(kernels)}")
-    return Config(root, owner, competition, kernels, datasets, packages, default, raw)
+    code_slug = None
+    if "code" in raw:
+        default_slug = f"{kernels[default].slug[:45]}-code"
+        code_slug = _slug(_typed(code.get("slug", default_slug), str, "code.slug", "a slug"), "code.slug")
+    return Config(root, owner, competition, kernels, datasets, packages, code_slug, default, raw)

@@ -132,22 +132,75 @@ def dataset_version(api: KaggleApi, owner: str, slug: str) -> tuple[int | None, 
     return api.call(f"reading dataset {owner}/{slug}", get)
 
 
-def sync_dataset(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, spec: DatasetSpec,
-                 say: Callable[[str], None], ready_timeout: float = 1800) -> dict[str, Any]:
-    """Make Kaggle hold this bundle's current content, READY; returns {slug, version, manifest}."""
-    from kagglesdk.datasets.types.dataset_api_service import (ApiCreateDatasetRequest,
-                                                              ApiCreateDatasetVersionRequest,
-                                                              ApiCreateDatasetVersionRequestBody, ApiDatasetNewFile)
+def code_manifest(cfg: Config) -> dict[str, dict[str, Any]]:
+    """The code bundle's sources: each package folder in kr.yaml `code.packages`, plus kaggle_runner."""
+    import kaggle_runner
 
+    folders = [cfg.root / p for p in cfg.packages] + [Path(kaggle_runner.__file__).parent]
+    files: dict[str, dict[str, Any]] = {}
+    for folder in folders:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file() and "__pycache__" not in f.parts and f.suffix not in (".pyc", ".pyo"):
+                rel = f"{folder.name}/{f.relative_to(folder).as_posix()}"
+                files[rel] = {"sha256": sha256_file(f), "size": f.stat().st_size, "path": str(f)}
+    return files
+
+
+def build_wheel(files: dict[str, dict[str, Any]], digest: str, out: Path) -> Path:
+    """A pure-Python wheel of the code bundle, built by pip from a generated project."""
+    import shutil
+    import sys
+
+    project = out / "project"
+    for rel, f in files.items():
+        target = project / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f["path"], target)
+    packages = sorted({rel.split("/")[0] for rel in files})
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "kr-code"\nversion = "0+{digest[:12]}"\n'
+        f"[tool.setuptools.packages.find]\ninclude = {json.dumps([p + suffix for p in packages for suffix in ('', '.*')])}\n"
+        '[tool.setuptools.package-data]\n"*" = ["*"]\n')
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                        str(out / "dist"), str(project)], capture_output=True, text=True)
+    wheels = list((out / "dist").glob("*.whl"))
+    if r.returncode != 0 or not wheels:
+        errors = [ln.strip() for ln in (r.stderr + r.stdout).splitlines() if "error" in ln.lower()]
+        raise UserError(f"building the code bundle failed: {errors[-1] if errors else 'pip wheel exited ' + str(r.returncode)}")
+    return wheels[0]
+
+
+def sync_code(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, slug: str, say: Callable[[str], None]) -> dict[str, Any]:
+    files = code_manifest(cfg)
+    digest = manifest_digest(files)
+    stage = lambda tmp: [(w := build_wheel(files, digest, tmp), w.name)]  # noqa: E731
+    return sync_bundle(api, ledger, cfg, owner, slug, "code", files, stage, say)
+
+
+def sync_dataset(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, spec: DatasetSpec,
+                 say: Callable[[str], None]) -> dict[str, Any]:
     if spec.prepare:
         say(f"preparing {spec.name}: {spec.prepare}")
         if subprocess.run(spec.prepare, shell=True, cwd=cfg.root).returncode != 0:
             raise UserError(f"kr.yaml: datasets.{spec.name}.prepare: `{spec.prepare}` failed")
     files = manifest(cfg.root, spec)
+    return sync_bundle(api, ledger, cfg, owner, spec.slug, spec.name, files, lambda tmp: _staged(files, tmp), say)
+
+
+def sync_bundle(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, slug: str, name: str,
+                files: dict[str, dict[str, Any]], stage: Callable[[Path], list[tuple[Path, str]]],
+                say: Callable[[str], None], ready_timeout: float = 1800) -> dict[str, Any]:
+    """Make Kaggle hold this bundle's current content, READY; returns {slug, version, manifest}.
+    Nothing is uploaded when the manifest equals the last uploaded one and Kaggle still has that version."""
+    from kagglesdk.datasets.types.dataset_api_service import (ApiCreateDatasetRequest,
+                                                              ApiCreateDatasetVersionRequest,
+                                                              ApiCreateDatasetVersionRequestBody, ApiDatasetNewFile)
+
     digest = manifest_digest(files)
-    ref = f"{owner}/{spec.slug}"
+    ref = f"{owner}/{slug}"
     last = ledger.last_bundle(ref)
-    remote_version, status = dataset_version(api, owner, spec.slug)
+    remote_version, status = dataset_version(api, owner, slug)
     if last and last["manifest_sha256"] == digest and remote_version == last["version"]:
         say(f"dataset {ref}: unchanged (v{remote_version}), nothing to upload")
         return {"slug": ref, "version": remote_version, "manifest": digest}
@@ -156,25 +209,25 @@ def sync_dataset(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, spec: 
     say(f"dataset {ref}: uploading {len(files)} files, {size / 1e6:.1f} MB")
     with tempfile.TemporaryDirectory(prefix="kr-bundle-") as tmp:
         tokens = []
-        for path, name in _staged(files, Path(tmp)):
+        for path, upload_name in stage(Path(tmp)):
             f = ApiDatasetNewFile()
-            f.token = upload_file(api, path, name)
+            f.token = upload_file(api, path, upload_name)
             tokens.append(f)
     client = api.client.datasets.dataset_api_client
     expected = (remote_version or 0) + 1
-    took_effect = lambda: (dataset_version(api, owner, spec.slug)[0] or 0) >= expected or None  # noqa: E731
+    took_effect = lambda: (dataset_version(api, owner, slug)[0] or 0) >= expected or None  # noqa: E731
     if remote_version is None:
-        req = ApiCreateDatasetRequest()
-        title = spec.slug.replace("-", " ").title()
+        title = slug.replace("-", " ").title()
         title = (title if len(title) >= 6 else f"{title} Data")[:50]  # Kaggle wants 6-50 characters
-        req.owner_slug, req.slug, req.title, req.is_private = owner, spec.slug, title, True
+        req = ApiCreateDatasetRequest()
+        req.owner_slug, req.slug, req.title, req.is_private = owner, slug, title, True
         req.license_name, req.files = "unknown", tokens
         resp = api.call(f"creating dataset {ref}", lambda: client.create_dataset(req), idempotent=False, took_effect=took_effect)
     else:
         body = ApiCreateDatasetVersionRequestBody()
         body.version_notes, body.files = f"kr: manifest {digest[:12]}", tokens
         req = ApiCreateDatasetVersionRequest()
-        req.owner_slug, req.dataset_slug, req.body = owner, spec.slug, body
+        req.owner_slug, req.dataset_slug, req.body = owner, slug, body
         resp = api.call(f"versioning dataset {ref}", lambda: client.create_dataset_version(req), idempotent=False,
                         took_effect=took_effect)
     if resp is not True and str(getattr(resp, "status", "")).lower() != "ok":
@@ -182,7 +235,7 @@ def sync_dataset(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, spec: 
 
     deadline = time.time() + ready_timeout
     while True:
-        version, status = dataset_version(api, owner, spec.slug)
+        version, status = dataset_version(api, owner, slug)
         if version == expected and status == "READY":
             break
         if version == expected and status == "FAILED":
@@ -190,6 +243,6 @@ def sync_dataset(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, spec: 
         if time.time() > deadline:
             raise KaggleError(f"dataset {ref} v{expected} not READY after {ready_timeout:.0f} s (status {status})")
         time.sleep(0.25 if "127.0.0.1" in api.url or "localhost" in api.url else 3)
-    ledger.record_bundle(ref, expected, spec.name, digest, len(files), size)
+    ledger.record_bundle(ref, expected, name, digest, len(files), size)
     say(f"dataset {ref}: v{expected} READY")
     return {"slug": ref, "version": expected, "manifest": digest}

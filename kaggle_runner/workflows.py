@@ -67,14 +67,17 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
     if accel == "v3-8":
         say("note: TPU v3-8 is retired on Kaggle; it now runs on TPU v5e-8")
 
+    from kaggle_runner.packaging import sync_code, sync_dataset
+
     bundles: dict[str, Any] = {}
     dataset_refs = []
+    if ctx.cfg.code_slug:
+        bundles["_code"] = sync_code(ctx.api, ctx.ledger, ctx.cfg, ctx.owner, ctx.cfg.code_slug, say)
+        dataset_refs.append(bundles["_code"]["slug"])
     for name in spec.datasets:
         if "/" in name:
             dataset_refs.append(name)
             continue
-        from kaggle_runner.packaging import sync_dataset
-
         bundles[name] = sync_dataset(ctx.api, ctx.ledger, ctx.cfg, ctx.owner, ctx.cfg.datasets[name], say)
         dataset_refs.append(bundles[name]["slug"])
 
@@ -83,7 +86,8 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
     source = (spec.folder / spec.entry).read_text(encoding="utf-8")
     run_id = ctx.ledger.begin_push(spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles)
     marker = {"run": run_id, "kernel": spec.name, "kind": shape.kind, "label": shape.label,
-              "bundles": {k: v["manifest"][:12] for k, v in bundles.items()}}
+              "bundles": {k: v["manifest"][:12] for k, v in bundles.items()},
+              "code": ctx.cfg.code_slug}
     text = bootstrap.notebook(source, marker) if spec.kernel_type == "notebook" else bootstrap.script(source, marker)
     body = {
         "slug": ref, "newTitle": spec.title, "text": text, "language": "python", "kernelType": spec.kernel_type,

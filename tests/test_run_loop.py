@@ -207,3 +207,26 @@ def test_follow_survives_a_dropped_stream_without_repeating_lines(make_emulator,
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("line")]
     assert lines == [f"line {i}" for i in range(5)]
     assert sum(1 for q in em.requests if q["route"] == "kernels/logs/stream" and q["fault"] == "reset") == 2
+
+
+def test_code_bundle_is_installed_offline_and_reused(kr, project: Path, emulator) -> None:
+    (project / "src" / "mylib").mkdir(parents=True)
+    (project / "src" / "mylib" / "__init__.py").write_text("VALUE = 42\n")
+    (project / "src" / "mylib" / "vocab.txt").write_text("hello\n")
+    with open(project / "kr.yaml", "a") as f:
+        f.write("code:\n  packages: [src/mylib]\n")
+    (project / "kernels" / "main" / "main.py").write_text(
+        "import os, mylib, kaggle_runner\n"
+        "print('value', mylib.VALUE)\n"
+        "print('data', open(os.path.join(os.path.dirname(mylib.__file__), 'vocab.txt')).read().strip())\n"
+        "print('runner from bundle', 'kr-code-' in kaggle_runner.__file__)\n")
+    kr("push", "--wait")
+    log = kr("logs", "v1").stdout
+    assert "value 42" in log and "data hello" in log and "runner from bundle True" in log
+    assert "testuser/loop-kernel-code" in emulator.store.state["datasets"]
+    before = len(emulator.requests)
+    kr("push", "--wait")
+    assert not any(r["route"] == "blobs/upload" for r in emulator.requests[before:])  # unchanged: nothing sent
+    (project / "src" / "mylib" / "__init__.py").write_text("VALUE = 43\n")
+    kr("push", "--wait")
+    assert "value 43" in kr("logs", "v3").stdout

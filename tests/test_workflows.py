@@ -56,3 +56,10 @@ def test_follow_does_not_repeat_events_after_a_mid_stream_drop() -> None:
     ctx = Context(cfg=None, api=FlakyApi(), ledger=None, owner="testuser")
     assert [e["data"] for e in follow(ctx, FakeRun())] == ["e0\n", "e1\n", "e2\n", "e3\n"]
     assert FlakyApi.calls == 2
+
+
+def test_bootstrap_runs_with_json_only_values(capsys) -> None:
+    marker = {"run": 1, "kind": "cpu", "label": "CPU", "code": None, "bundles": {}, "flag": True}
+    exec(compile(bootstrap.script("print('user code')\n", marker), "kernel.py", "exec"), {})
+    out = capsys.readouterr().out
+    assert bootstrap.find_marker(out)["code"] is None and out.rstrip().endswith("user code")
