@@ -230,3 +230,18 @@ def test_code_bundle_is_installed_offline_and_reused(kr, project: Path, emulator
     (project / "src" / "mylib" / "__init__.py").write_text("VALUE = 43\n")
     kr("push", "--wait")
     assert "value 43" in kr("logs", "v3").stdout
+
+
+def test_pull_fetches_every_page_beyond_500_files(kr, project: Path, emulator) -> None:
+    (project / "kernels" / "main" / "main.py").write_text(
+        "import os\nos.makedirs('preds', exist_ok=True)\n"
+        "for i in range(520):\n    open(f'preds/p{i:03d}.txt', 'w').write(str(i))\n")
+    kr("push", "--wait")
+    files = sorted((project / ".kr" / "runs" / "v1" / "preds").iterdir())
+    assert len(files) == 520 and files[519].read_text() == "519"
+    pages = [r for r in emulator.requests if r["route"].endswith("ListKernelSessionOutput")]
+    assert len(pages) >= 2  # 500 per page
+    import sqlite3
+
+    db = sqlite3.connect(project / ".kr" / "ledger.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 520
