@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
+import requests
+from requests.adapters import HTTPAdapter
+
 from kaggle_runner.errors import UserError
 
 T = TypeVar("T")
@@ -92,7 +95,6 @@ class KaggleApi:
     """Typed kagglesdk calls against Kaggle or an emulator (`url`), with one retry policy."""
 
     def __init__(self, url: str | None = None, credentials: Credentials | None = None, retries: int = 8):
-        import requests
         from kagglesdk import KaggleClient, KaggleEnv
 
         self.creds = credentials or find_credentials()
@@ -108,14 +110,12 @@ class KaggleApi:
         adapter = _TimeoutAdapter()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self._requests = requests
 
     # -- one retry policy ------------------------------------------------------------------------
     def call(self, what: str, fn: Callable[[], T], idempotent: bool = True,
              took_effect: Callable[[], T | None] | None = None) -> T:
         """Run fn with retries. For a non-idempotent call, after an ambiguous failure (5xx, dropped
         connection) `took_effect` is asked first: if it returns a value, the first attempt landed."""
-        requests = self._requests
         attempt = 0
         while True:
             try:
@@ -177,7 +177,7 @@ class KaggleApi:
         def get() -> Any:
             try:
                 return self._kernels.get_kernel(req)
-            except self._requests.HTTPError as e:
+            except requests.HTTPError as e:
                 if e.response is not None and e.response.status_code == 404:
                     return None
                 raise
@@ -232,7 +232,7 @@ class KaggleApi:
     def download(self, url: str, dest: Path) -> None:
         """Stream a signed file URL to dest (no Kaggle auth, like the official CLI)."""
         def get() -> None:
-            with self._requests.get(url, stream=True, timeout=TIMEOUT) as r:
+            with requests.get(url, stream=True, timeout=TIMEOUT) as r:
                 _checked(r)
                 tmp = dest.with_name(dest.name + ".part")
                 with open(tmp, "wb") as f:
@@ -240,7 +240,7 @@ class KaggleApi:
                         f.write(chunk)
                 expected = r.headers.get("Content-Length")
                 if expected is not None and tmp.stat().st_size != int(expected):
-                    raise self._requests.ConnectionError("download cut short")
+                    raise requests.ConnectionError("download cut short")
                 os.replace(tmp, dest)
 
         self.call(f"downloading {dest.name}", get)
@@ -266,16 +266,10 @@ def _checked(r: Any) -> Any:
     return r
 
 
-class _TimeoutAdapter:
+class _TimeoutAdapter(HTTPAdapter):
     """requests adapter that applies a default timeout (kagglesdk passes none)."""
 
-    def __new__(cls) -> Any:
-        from requests.adapters import HTTPAdapter
-
-        class Adapter(HTTPAdapter):
-            def send(self, request: Any, **kw: Any) -> Any:  # type: ignore[override]
-                if kw.get("timeout") is None:
-                    kw["timeout"] = TIMEOUT
-                return super().send(request, **kw)
-
-        return Adapter()
+    def send(self, request: Any, **kw: Any) -> Any:  # type: ignore[override]
+        if kw.get("timeout") is None:
+            kw["timeout"] = TIMEOUT
+        return super().send(request, **kw)

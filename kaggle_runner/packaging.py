@@ -6,13 +6,14 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-import os
 import subprocess
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
+
+import requests
 
 from kaggle_runner.config import Config, DatasetSpec
 from kaggle_runner.errors import UserError
@@ -66,7 +67,6 @@ def upload_file(api: KaggleApi, path: Path, name: str) -> str:
     req.type, req.name, req.content_length = ApiBlobType.DATASET, name, size
     req.last_modified_epoch_seconds = int(path.stat().st_mtime)
     start = api.call(f"starting the upload of {name}", lambda: api.client.blobs.blob_api_client.start_blob_upload(req))
-    requests = api._requests
     offset = 0
     for attempt in range(api.retries + 1):
         try:
@@ -121,7 +121,7 @@ def dataset_version(api: KaggleApi, owner: str, slug: str) -> tuple[int | None, 
         req.owner_slug, req.dataset_slug = owner, slug
         try:
             ds = client.get_dataset(req)
-        except api._requests.HTTPError as e:
+        except requests.HTTPError as e:
             if e.response is not None and e.response.status_code == 404:
                 return None, None
             raise
@@ -173,9 +173,12 @@ def build_wheel(files: dict[str, dict[str, Any]], digest: str, out: Path) -> Pat
 
 def sync_code(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, slug: str, say: Callable[[str], None]) -> dict[str, Any]:
     files = code_manifest(cfg)
-    digest = manifest_digest(files)
-    stage = lambda tmp: [(w := build_wheel(files, digest, tmp), w.name)]  # noqa: E731
-    return sync_bundle(api, ledger, cfg, owner, slug, "code", files, stage, say)
+
+    def stage(tmp: Path) -> list[tuple[Path, str]]:
+        wheel = build_wheel(files, manifest_digest(files), tmp)
+        return [(wheel, wheel.name)]
+
+    return sync_bundle(api, ledger, owner, slug, "code", files, stage, say)
 
 
 def sync_dataset(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, spec: DatasetSpec,
@@ -185,10 +188,10 @@ def sync_dataset(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, spec: 
         if subprocess.run(spec.prepare, shell=True, cwd=cfg.root).returncode != 0:
             raise UserError(f"kr.yaml: datasets.{spec.name}.prepare: `{spec.prepare}` failed")
     files = manifest(cfg.root, spec)
-    return sync_bundle(api, ledger, cfg, owner, spec.slug, spec.name, files, lambda tmp: _staged(files, tmp), say)
+    return sync_bundle(api, ledger, owner, spec.slug, spec.name, files, lambda tmp: _staged(files, tmp), say)
 
 
-def sync_bundle(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, slug: str, name: str,
+def sync_bundle(api: KaggleApi, ledger: Ledger, owner: str, slug: str, name: str,
                 files: dict[str, dict[str, Any]], stage: Callable[[Path], list[tuple[Path, str]]],
                 say: Callable[[str], None], ready_timeout: float = 1800) -> dict[str, Any]:
     """Make Kaggle hold this bundle's current content, READY; returns {slug, version, manifest}.

@@ -104,12 +104,9 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
         current = _current_version(ctx, ref) or 0
         return _Landed(current) if current > before else None
 
-    try:
-        resp = ctx.api.save_kernel(body, took_effect)
-    except BaseException as e:
-        if not isinstance(e, KeyboardInterrupt):
-            ctx.ledger.abandon_push(run_id, str(e))
-        raise  # after Ctrl-C the record stays 'pushing' and the next command reconciles it
+    # If SaveKernel raises (Ctrl-C, retries exhausted), the version may or may not exist on Kaggle: the
+    # record stays 'pushing' and the next command's reconcile() decides, the one place that does.
+    resp = ctx.api.save_kernel(body, took_effect)
     if getattr(resp, "error", None):
         ctx.ledger.abandon_push(run_id, resp.error)
         raise KaggleError(f"Kaggle refused the push: {resp.error}")
@@ -207,7 +204,7 @@ def run_dir(ctx: Context, run: Run) -> Path:
 def safe_target(folder: Path, name: str) -> Path:
     """Where a file named by Kaggle goes; refuses names that would land outside `folder`."""
     p = PurePosixPath(name.replace("\\", "/"))
-    if not name or p.is_absolute() or ".." in p.parts or "\x00" in name or (p.parts and ":" in p.parts[0]):
+    if not name or not p.parts or p.is_absolute() or ".." in p.parts or "\x00" in name or (p.parts and ":" in p.parts[0]):
         raise KaggleError(f"refusing output file name '{name}': it would be written outside {folder}")
     return folder.joinpath(*p.parts)
 

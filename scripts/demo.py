@@ -3,7 +3,6 @@ kr pushes, waits, shows the log and pulls; the official `kaggle` CLI submits unt
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil

@@ -6,13 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 from kaggle_runner.emulator import Emulator
-from kaggle_runner.emulator.faults import Faults
 from kaggle_runner.emulator.seed import init_state
 from helpers import Api, creds
 

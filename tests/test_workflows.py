@@ -12,7 +12,7 @@ from kaggle_runner.kaggle_api import KaggleError
 from kaggle_runner.workflows import poll_intervals, safe_target
 
 
-@pytest.mark.parametrize("name", ["../escape.txt", "/etc/passwd", "a/../../b", "C:evil", "", "x\x00y"])
+@pytest.mark.parametrize("name", ["../escape.txt", "/etc/passwd", "a/../../b", "C:evil", "", ".", "x\x00y"])
 def test_names_that_would_escape_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(KaggleError, match="outside"):
         safe_target(tmp_path, name)

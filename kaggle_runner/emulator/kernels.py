@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from kaggle_runner import accelerators
 from kaggle_runner.emulator.executor import FINAL, Executor
-from kaggle_runner.emulator.wire import SLUG_RE, ApiError, Body, clean, duration, now, split_ref, timestamp
+from kaggle_runner.emulator.wire import SLUG_RE, ApiError, Body, clean, duration, now, timestamp
 
 LANGUAGES = ("python", "r", "rmarkdown")
 KERNEL_TYPES = ("script", "notebook")

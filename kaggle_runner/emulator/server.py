@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import socket
 import struct
 import sys
