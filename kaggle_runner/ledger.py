@@ -85,10 +85,20 @@ class Ledger:
         try:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA busy_timeout=30000")
-            self._migrate()
+            self.db.execute("PRAGMA foreign_keys=ON")
+            # Switching to WAL needs an exclusive lock, and SQLite answers BUSY for it without waiting on the
+            # busy timeout: two kr processes opening a new ledger at once must take turns, not fail.
+            deadline = time.time() + 30
+            while True:
+                try:
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                    self._migrate()
+                    break
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) or time.time() > deadline:
+                        raise
+                    time.sleep(0.05)
         except sqlite3.DatabaseError as e:
             raise LedgerError(f"{path}: not a usable ledger ({e}); move it aside and run the command again") from e
 
