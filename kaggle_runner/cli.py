@@ -44,6 +44,36 @@ def _context():  # -> workflows.Context; heavy imports stay out of `kr --help`
     return ctx
 
 
+def _project():  # -> workflows.Context without Kaggle: for commands that read or write only the ledger
+    from kaggle_runner import config, workflows
+    from kaggle_runner.ledger import open_ledger
+
+    cfg = config.load()
+    return workflows.Context(cfg, None, open_ledger(cfg.root), cfg.owner or "")
+
+
+def _json(obj) -> None:
+    import json
+
+    typer.echo(json.dumps(obj, indent=1, default=str))
+
+
+def _table(title: Optional[str], columns: list[str], rows: list[list], right: tuple = ()) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
+    for c in columns:
+        table.add_column(c, justify="right" if c in right else "left", overflow="fold")
+    for r in rows:
+        table.add_row(*["" if v is None else str(v) for v in r])
+    Console(soft_wrap=True, width=max(120, sum(len(c) for c in columns) * 3)).print(table)
+
+
+def _num(v, digits: int = 5) -> str:
+    return "" if v is None else f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+
 def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -140,12 +170,18 @@ def cancel(version: str = typer.Argument(..., help="v23, KERNEL:v23 or latest.")
 @app.command()
 def logs(version: str = typer.Argument("latest", help="v23, KERNEL:v23 or latest."),
          follow: bool = typer.Option(False, "--follow", "-f", help="Stream the live log until the run ends."),
-         raw: bool = typer.Option(False, "--raw", help="Print Kaggle's JSON log as it is.")) -> None:
+         raw: bool = typer.Option(False, "--raw", help="Print Kaggle's JSON log as it is."),
+         metrics_: bool = typer.Option(False, "--metrics", help="Show the metric points found in the log as a table.")) -> None:
     """A run's log as readable text."""
     from kaggle_runner import workflows
 
     ctx = _context()
     run = _resolve(ctx, version)
+    if metrics_:
+        from kaggle_runner.logs import extract
+
+        _metrics_table(extract(workflows.log_text(ctx, run)[0]), f"{run.kernel} {run.label}")
+        return
     if follow:
         for event in workflows.follow(ctx, run):
             (sys.stderr if event.get("stream_name") == "stderr" else sys.stdout).write(event.get("data", ""))
@@ -168,6 +204,322 @@ def pull(version: str = typer.Argument("latest", help="v23, KERNEL:v23 or latest
     run = _resolve(ctx, version)
     folder = workflows.pull(ctx, run, _err)
     typer.echo(f"{run.kernel} v{run.version}: outputs in {folder.relative_to(ctx.cfg.root)}")
+
+
+def _metrics_table(points: list, title: str) -> None:
+    if not points:
+        _err(f"{title}: no metric lines found (see `kr metrics --help` for the shapes kr reads)")
+        return
+    from kaggle_runner.logs import series
+
+    _table(title, ["line", "series", "split", "epoch", "step", "value"],
+           [[p.get("line"), series(p), p.get("split"), p.get("epoch"), p.get("step"), _num(p["value"], 6)] for p in points],
+           right=("line", "epoch", "step", "value"))
+
+
+@app.command()
+def metrics(file: Path = typer.Argument(..., help="A log: plain text or Kaggle's JSON log (e.g. .kr/runs/v3/NAME.log)."),
+            as_json: bool = typer.Option(False, "--json", help="Print a JSON list of points in log order.")) -> None:
+    """Metric points in any log file: Keras epochs, [RESULT]/Step lines, JSON dicts, W&B summaries, kr's lines."""
+    from kaggle_runner.logs import extract
+
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise UserError(f"{file}: cannot read ({e.strerror})") from e
+    points = extract(text)
+    if as_json:
+        _json(points)
+    else:
+        _metrics_table(points, str(file))
+
+
+@app.command()
+def submit(target: str = typer.Argument(..., help="v23, KERNEL:v23, latest, m3 (a merge) or a CSV file."),
+           message: str = typer.Option("", "-m", "--message", help="Description shown on Kaggle (after the version)."),
+           wait_: bool = typer.Option(False, "--wait", help="Wait for the score and record it."),
+           competition: Optional[str] = typer.Option(None, "--competition", "-c", help="Default: kr.yaml's competition."),
+           as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """Check a submission file against the sample submission, upload it, and record it (and its score)."""
+    from kaggle_runner import submissions
+
+    ctx = _context()
+    comp = _competition(ctx, competition)
+    result = submissions.submit(ctx, target, message, comp, _err)
+    label = result["source"] or result["file"]
+    if wait_:
+        from rich.console import Console
+
+        with Console(stderr=True).status(f"{label}: scoring") as live:
+            scored = submissions.wait_score(ctx, comp, result["ref"],
+                                            lambda st, t: live.update(f"{label}: {st.lower()} {int(t)}s"))
+        result.update(scored)
+    if as_json:
+        _json(result)
+    elif result["status"] == "COMPLETE":
+        private = f", private {result['private_score']}" if result.get("private_score") else ""
+        typer.echo(f"{label}: public {result['public_score']}{private} (submission {result['ref']} to {comp})")
+    elif result["status"] == "ERROR":
+        _err(f"{label}: Kaggle could not score submission {result['ref']}: {result.get('error') or 'no reason given'}")
+    else:
+        typer.echo(f"{label}: submitted to {comp} as {result['ref']}; `kr scores` shows its score once ready")
+    if result["status"] == "ERROR":
+        raise typer.Exit(1)
+
+
+def _competition(ctx, competition: Optional[str]) -> str:
+    comp = competition or ctx.cfg.competition
+    if not comp:
+        raise UserError("no competition: add `competition: <slug>` to kr.yaml or pass --competition")
+    return comp
+
+
+@app.command()
+def scores(competition: Optional[str] = typer.Option(None, "--competition", "-c", help="Default: kr.yaml's competition."),
+           as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """Refresh every submission's status and scores from Kaggle, including ones made outside kr."""
+    from kaggle_runner import submissions
+
+    ctx = _context()
+    comp = _competition(ctx, competition)
+    subs = submissions.refresh(ctx, comp)
+    if as_json:
+        _json(subs)
+        return
+    _table(f"{comp}: {len(subs)} submissions", ["ref", "date", "from", "status", "public", "private", "description"],
+           [[s["ref"], (s["date"] or "")[:16].replace("T", " "), s["source"] or "(outside kr)", s["status"],
+             s["public_score"], s["private_score"], s["description"]] for s in subs], right=("ref", "public", "private"))
+
+
+@app.command("ls")
+def ls_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+        sort: str = typer.Option("id", "--sort", help="id, kernel, status, duration, metric, public or created; "
+                                 "scores sort best (highest) first; add :asc or :desc to choose.")) -> None:
+    """Every run and merge: status, duration, headline validation metric, public score, message, commit."""
+    from kaggle_runner import reports
+
+    ctx = _project()
+    rows = reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric, sort)
+    if as_json:
+        _json(rows)
+        return
+    names = {r["metric_name"] for r in rows if r["metric_name"]}
+    metric_title = names.pop() if len(names) == 1 else "val metric"
+    _table(None, ["id", "kernel", "accel", "status", "time", metric_title, "public", "message", "commit"],
+           [[r["id"], r["kernel"], r["accelerator"], r["status"], _duration(r["duration"]),
+             _num(r["metric"]) + (f" {r['metric_name']}" if len(names) > 0 and r["metric_name"] != metric_title else ""),
+             _num(r["public"]), r["message"] + "".join(f"  [{n}]" for n in r["notes"]),
+             (r["git_commit"] or "")[:7] + ("*" if r["git_dirty"] else "")] for r in rows],
+           right=("time", metric_title, "public"))
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+@app.command()
+def show(target: str = typer.Argument("latest", help="v23, KERNEL:v23, latest or m3."),
+         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """One run or merge: what changed in kr.yaml since the previous version, metrics, files, submissions, notes."""
+    from kaggle_runner import reports
+
+    ctx = _project()
+    item = ctx.ledger.resolve_any(target, ctx.cfg.default_kernel)
+    info = reports.show(ctx.ledger, item, ctx.cfg.default_kernel, ctx.cfg.metric)
+    if as_json:
+        _json(info)
+        return
+    typer.echo(f"{info['id']}  {info['message']}")
+    if info["kind"] == "run":
+        commit = (info["git_commit"] or "no git")[:12] + (" (uncommitted changes)" if info["git_dirty"] else "")
+        typer.echo(f"  {info['ref']}  {info['accelerator']}  {info['status']}  {_duration(info['duration'])}  {commit}")
+        if info["failure"]:
+            typer.echo(f"  failure: {info['failure']}")
+        if info["previous"]:
+            typer.echo(f"\nkr.yaml since {info['previous']}:" + ("" if info["config_diff"] else " unchanged"))
+            for line in info["config_diff"][2:]:
+                typer.echo(f"  {line}")
+        if info["metrics"]:
+            _table("metrics", ["series", "last", "min", "max", "points"],
+                   [[m["series"], _num(m["last"], 6), _num(m["min"], 6), _num(m["max"], 6), m["points"]]
+                    for m in info["metrics"]], right=("last", "min", "max", "points"))
+        if info["files"]:
+            _table("files", ["path", "bytes", "sha256"], [[f["path"], f["size"], f["sha256"][:12]] for f in info["files"]],
+                   right=("bytes",))
+    else:
+        typer.echo(f"  {info['rows']} rows -> {info['output']} (sha256 {info['output_sha256'][:12]})")
+        for i in info["inputs"]:
+            typer.echo(f"  input {i['source']}: {i['path']} (sha256 {i['sha256'][:12]})")
+        for column, matrix in info["correlation"].items():
+            _correlation_table(column, [i["source"] for i in info["inputs"]], matrix, info["method"])
+    if info["submissions"]:
+        _table("submissions", ["ref", "date", "status", "public", "private", "description"],
+               [[s["ref"], (s["date"] or "")[:16].replace("T", " "), s["status"], s["public_score"], s["private_score"],
+                 s["description"]] for s in info["submissions"]], right=("ref", "public", "private"))
+    for note in info["notes"]:
+        typer.echo(f"note: {note}")
+
+
+def _correlation_table(column: str, labels: list[str], matrix: list, method: str) -> None:
+    what = "agreement" if method == "vote" else "correlation"
+    _table(f"{column}: {what}", ["", *labels], [[a, *[_num(v, 4) for v in row]] for a, row in zip(labels, matrix)],
+           right=tuple(labels))
+
+
+@app.command()
+def compare(targets: list[str] = typer.Argument(..., help="Two or more of v23, KERNEL:v23, latest, m3."),
+            as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """Runs and merges side by side: each metric's last value, the public score, and the kr.yaml keys that differ."""
+    from kaggle_runner import reports
+
+    ctx = _project()
+    items = [ctx.ledger.resolve_any(t, ctx.cfg.default_kernel) for t in targets]
+    labels = [i.label if not hasattr(i, "kernel") else ctx.ledger.run_label(i, ctx.cfg.default_kernel) for i in items]
+    info = reports.compare(ctx.ledger, items, labels)
+    if as_json:
+        _json(info)
+        return
+    rows = [["public score", *[_num(v) for v in info["public"]]]]
+    rows += [[k, *[_num(v, 6) for v in vs]] for k, vs in info["metrics"].items()]
+    rows += [[f"kr.yaml {k}", *[_num(v) for v in vs]] for k, vs in info["config"].items()]
+    _table(None, ["", *labels], rows, right=tuple(labels))
+
+
+@app.command()
+def plot(targets: list[str] = typer.Argument(None, help="Runs to draw (v21 v22 ...)."),
+         metric: Optional[str] = typer.Option(None, "--metric", help="Series or name to draw, e.g. validation.auc or loss."),
+         scores_: bool = typer.Option(False, "--scores", help="Draw the public score of every run and merge instead."),
+         out: Path = typer.Option(..., "-o", "--output", help="PNG file to write.")) -> None:
+    """Learning curves of runs (--metric), or public score by version (--scores), as a PNG."""
+    from kaggle_runner import plots, reports
+
+    ctx = _project()
+    if scores_:
+        n = plots.scores(reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric), out)
+        typer.echo(f"{out}: public scores of {n} runs and merges")
+        return
+    if not targets or not metric:
+        raise UserError("kr plot needs runs and --metric (kr plot v1 v2 --metric validation.auc -o curves.png), or --scores")
+    runs = []
+    for t in targets:
+        run = ctx.ledger.resolve(t, ctx.cfg.default_kernel)
+        runs.append((ctx.ledger.run_label(run, ctx.cfg.default_kernel), ctx.ledger.metrics(run.id)))
+    n = plots.curves(runs, metric, out)
+    typer.echo(f"{out}: {n} curves of {metric}")
+
+
+@app.command()
+def note(target: str = typer.Argument(..., help="v23, KERNEL:v23, latest or m3."),
+         text: str = typer.Argument(..., help="The note, e.g. 'smooth 0.05 helps; try 0.1'.")) -> None:
+    """Attach a note to a run or merge (shown by kr ls and kr show)."""
+    from kaggle_runner.ledger import Merge
+
+    ctx = _project()
+    item = ctx.ledger.resolve_any(target, ctx.cfg.default_kernel)
+    if isinstance(item, Merge):
+        ctx.ledger.add_note(text, merge_id=item.id)
+    else:
+        ctx.ledger.add_note(text, run_id=item.id)
+    typer.echo(f"noted on {target}")
+
+
+@app.command()
+def merge(inputs: list[str] = typer.Argument(..., help="Two or more runs (v21), merges (m2) or CSV files."),
+          out: Optional[Path] = typer.Option(None, "-o", "--output", help="Where to write the merged CSV "
+                                             "(it is also kept as .kr/merges/mK.csv)."),
+          method: str = typer.Option("mean", "--method", help="mean | weighted | rank | geo | power | vote."),
+          weights: Optional[str] = typer.Option(None, "--weights", help="One weight per input, e.g. 0.6,0.4."),
+          power: Optional[float] = typer.Option(None, "--power", help="K for --method power: (mean of x^K)^(1/K)."),
+          id_column: Optional[str] = typer.Option(None, "--id", help="The id column (default: the first)."),
+          as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """Ensemble submissions: rows aligned on the id column, each target column combined, recorded as mK."""
+    from kaggle_runner import config, merge as merging
+
+    w = merging.parse_weights(weights)
+    merging.check_options(method, w, power, len(inputs))
+    try:
+        ctx = _project()
+    except config.ConfigError:
+        ctx = None  # outside a project: plain files merge fine, there is just no ledger to record in
+    paths, sources = _merge_inputs(ctx, inputs)
+    result = merging.merge(paths, method, w, power, id_column)
+    if ctx is None:
+        if out is None:
+            raise UserError("-o: where should the merge go? (outside a kr project nothing is kept in .kr/merges)")
+        merging.write(result, out)
+        info = {"id": None, "output": str(out), "rows": result.rows, "correlation": result.correlation}
+    else:
+        info = _record_merge(ctx, result, paths, sources, method, w, power, out)
+    if as_json:
+        _json(info)
+        return
+    name = info["id"] or "merge"
+    typer.echo(f"{name}: {method} of {' + '.join(sources)} -> {info['output']} ({result.rows} rows)")
+    for column, matrix in result.correlation.items():
+        _correlation_table(column, sources, matrix, method)
+        high = [(sources[i], sources[j], matrix[i][j]) for i in range(len(sources)) for j in range(i + 1, len(sources))
+                if matrix[i][j] is not None and matrix[i][j] > 0.98]
+        for a, b, r in high:
+            _err(f"note: {a} and {b} agree at {r:.4f} on {column}; merging near-copies gains little")
+
+
+def _merge_inputs(ctx, inputs: list[str]) -> tuple[list[Path], list[str]]:
+    from kaggle_runner.ledger import is_reference
+
+    paths, sources = [], []
+    for text in inputs:
+        if is_reference(text):
+            if ctx is None:
+                raise UserError(f"{text}: versions and merges need a kr project (kr.yaml); outside one, pass files")
+            from kaggle_runner.submissions import source_of
+
+            path, item = source_of(ctx, text)
+            label = item.label if not hasattr(item, "kernel") else ctx.ledger.run_label(item, ctx.cfg.default_kernel)
+            paths.append(path)
+            sources.append(label)
+        else:
+            if not Path(text).is_file():
+                raise UserError(f"{text}: no such file, and not a version (v23, KERNEL:v23, latest) or merge (m3)")
+            paths.append(Path(text))
+            sources.append(text)
+    return paths, sources
+
+
+def _record_merge(ctx, result, paths, sources, method, weights, power, out) -> dict:
+    import os
+    import shutil
+
+    from kaggle_runner import merge as merging
+    from kaggle_runner.packaging import sha256_file
+    from kaggle_runner.submissions import merge_file
+
+    folder = ctx.cfg.root / ".kr" / "merges"
+    staged = folder / f".staged-{os.getpid()}.csv"
+    merging.write(result, staged)
+    try:
+        digest = sha256_file(staged)
+        inputs = [{"source": s, "path": str(p), "sha256": sha256_file(p)} for s, p in zip(sources, paths)]
+        merge_id = ctx.ledger.add_merge(method, weights, power, result.id_column, inputs, str(out or ""), digest,
+                                        result.rows, result.correlation)
+        kept = merge_file(ctx.cfg.root, merge_id)
+        os.replace(staged, kept)
+    finally:
+        if staged.exists():
+            staged.unlink()
+    target = out or kept
+    if out is not None:
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+        try:
+            os.link(kept, tmp)  # same bytes as the ledger's copy without a second write
+        except OSError:
+            shutil.copyfile(kept, tmp)
+        os.replace(tmp, out)
+    ctx.ledger.set_merge_output(merge_id, str(target))
+    return {"id": f"m{merge_id}", "output": str(target), "kept": str(kept), "rows": result.rows, "sha256": digest,
+            "inputs": inputs, "correlation": result.correlation}
 
 
 @emulator_app.command("init")

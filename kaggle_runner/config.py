@@ -52,6 +52,7 @@ class Config:
     root: Path
     owner: str | None
     competition: str | None
+    metric: str | None  # the headline validation series for `kr ls` (e.g. validation.auc); None: guessed from logs
     kernels: dict[str, KernelSpec]
     datasets: dict[str, DatasetSpec]
     packages: list[str]
@@ -121,7 +122,7 @@ def load(root: Path | None = None) -> Config:
 def parse(raw: Any, root: Path) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{CONFIG_NAME}: the top level must be a mapping (owner:, competition:, kernels:, ...)")
-    known = {"owner", "competition", "kernels", "datasets", "code", "default_kernel"}
+    known = {"owner", "competition", "metric", "kernels", "datasets", "code", "default_kernel"}
     for key in raw:
         if key not in known:
             raise _err(str(key), "unknown key", f"use one of {', '.join(sorted(known))}")
@@ -131,6 +132,9 @@ def parse(raw: Any, root: Path) -> Config:
     competition = raw.get("competition")
     if competition is not None:
         _typed(competition, str, "competition", "a competition slug")
+    metric = raw.get("metric")
+    if metric is not None:
+        _typed(metric, str, "metric", "a series name as `kr metrics` shows it (e.g. validation.auc)")
 
     datasets: dict[str, DatasetSpec] = {}
     for name, spec in _typed(raw.get("datasets") or {}, dict, "datasets", "a mapping of name -> spec").items():
@@ -205,4 +209,4 @@ def parse(raw: Any, root: Path) -> Config:
     if "code" in raw:
         default_slug = f"{kernels[default].slug[:45]}-code"
         code_slug = _slug(_typed(code.get("slug", default_slug), str, "code.slug", "a slug"), "code.slug")
-    return Config(root, owner, competition, kernels, datasets, packages, code_slug, default, raw)
+    return Config(root, owner, competition, metric, kernels, datasets, packages, code_slug, default, raw)

@@ -245,6 +245,84 @@ class KaggleApi:
 
         self.call(f"downloading {dest.name}", get)
 
+    # -- competitions ----------------------------------------------------------------------------
+    @property
+    def _competitions(self) -> Any:
+        return self.client.competitions.competition_api_client
+
+    def start_submission_upload(self, competition: str, path: Path) -> Any:
+        from kagglesdk.competitions.types.competition_api_service import ApiStartSubmissionUploadRequest
+
+        req = ApiStartSubmissionUploadRequest()
+        req.competition_name, req.file_name = competition, path.name
+        req.content_length, req.last_modified_epoch_seconds = path.stat().st_size, int(path.stat().st_mtime)
+        return self.call(f"starting the upload to {competition}", lambda: self._competitions.start_submission_upload(req))
+
+    def create_submission(self, competition: str, token: str, description: str,
+                          took_effect: Callable[[], Any]) -> Any:
+        from kagglesdk.competitions.types.competition_api_service import ApiCreateSubmissionRequest
+
+        req = ApiCreateSubmissionRequest()
+        req.competition_name, req.blob_file_tokens, req.submission_description = competition, token, description
+        return self.call(f"submitting to {competition}", lambda: self._competitions.create_submission(req),
+                         idempotent=False, took_effect=took_effect)
+
+    def get_submission(self, ref: int) -> Any | None:
+        """The submission, or None while Kaggle does not know it yet (404, as the official CLI treats it)."""
+        from kagglesdk.competitions.types.competition_api_service import ApiGetSubmissionRequest
+
+        req = ApiGetSubmissionRequest()
+        req.ref = ref
+
+        def get() -> Any:
+            try:
+                return self._competitions.get_submission(req)
+            except requests.HTTPError as e:
+                if e.response is not None and e.response.status_code == 404:
+                    return None
+                raise
+
+        return self.call(f"reading submission {ref}", get)
+
+    def list_submissions(self, competition: str) -> list[Any]:
+        """Every submission of the user to the competition, newest first (all pages)."""
+        from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
+
+        out, token = [], ""
+        for _ in range(1000):
+            req = ApiListSubmissionsRequest()
+            req.competition_name, req.page_size, req.page_token = competition, 100, token
+            resp = self.call(f"listing submissions to {competition}", lambda: self._competitions.list_submissions(req))
+            out.extend(resp.submissions or [])
+            token = resp.next_page_token or ""
+            if not token:
+                break
+        return out
+
+    def download_competition_file(self, competition: str, name: str, dest: Path) -> bool:
+        """Download one competition data file (e.g. sample_submission.csv); False if the competition has none."""
+        from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFileRequest
+
+        req = ApiDownloadDataFileRequest()
+        req.competition_name, req.file_name = competition, name
+
+        def get() -> bool:
+            try:
+                r = self._competitions.download_data_file(req)
+            except requests.HTTPError as e:
+                if e.response is not None and e.response.status_code == 404:
+                    return False
+                raise
+            tmp = dest.with_name(dest.name + ".part")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with r, open(tmp, "wb") as f:
+                for chunk in r.iter_content(2**20):
+                    f.write(chunk)
+            os.replace(tmp, dest)
+            return True
+
+        return self.call(f"downloading {name} of {competition}", get)
+
 
 def parse_log(text: str) -> list[dict[str, Any]]:
     """Kaggle's persisted log (a JSON array of {stream_name, time, data}); other text as one event per line."""

@@ -40,9 +40,39 @@ MIGRATIONS = [
         PRIMARY KEY (slug, version)
     );
     """,
+    """
+    CREATE TABLE metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,            -- order in the log
+        name TEXT NOT NULL, split TEXT, epoch INTEGER, step INTEGER, value REAL NOT NULL, line INTEGER,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE TABLE merges (
+        id INTEGER PRIMARY KEY,          -- shown as mK
+        method TEXT NOT NULL, weights TEXT, power REAL, id_column TEXT NOT NULL,
+        inputs TEXT NOT NULL,            -- JSON: [{"source", "path", "sha256"}]
+        output TEXT NOT NULL, output_sha256 TEXT NOT NULL, rows INTEGER NOT NULL,
+        correlation TEXT, created REAL NOT NULL
+    );
+    CREATE TABLE submissions (
+        competition TEXT NOT NULL, ref INTEGER NOT NULL,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        merge_id INTEGER REFERENCES merges(id) ON DELETE SET NULL,
+        file_name TEXT, file_sha256 TEXT, description TEXT, date TEXT,
+        status TEXT, public_score TEXT, private_score TEXT, error TEXT,   -- scores as Kaggle prints them
+        PRIMARY KEY (competition, ref)
+    );
+    CREATE TABLE notes (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id) ON DELETE CASCADE,
+        merge_id INTEGER REFERENCES merges(id) ON DELETE CASCADE,
+        text TEXT NOT NULL, created REAL NOT NULL
+    );
+    """,
 ]
 FINAL = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")
 REF_RE = re.compile(r"^(?:(?P<kernel>[A-Za-z0-9_.-]+):)?(?:v(?P<version>\d+)|(?P<latest>latest))$")
+MERGE_RE = re.compile(r"^m(?P<id>\d+)$")
 
 
 class LedgerError(UserError):
@@ -77,6 +107,30 @@ class Run:
     def owner_slug(self) -> tuple[str, str]:
         owner, _, slug = self.ref.partition("/")
         return owner, slug
+
+
+@dataclass
+class Merge:
+    id: int
+    method: str
+    weights: list[float] | None
+    power: float | None
+    id_column: str
+    inputs: list[dict[str, Any]]
+    output: str
+    output_sha256: str
+    rows: int
+    correlation: dict[str, Any]
+    created: float
+
+    @property
+    def label(self) -> str:
+        return f"m{self.id}"
+
+
+def is_reference(text: str) -> bool:
+    """Whether text names a run or a merge (v23, KERNEL:v23, latest, m3) rather than a file."""
+    return bool(REF_RE.match(text.strip()) or MERGE_RE.match(text.strip()))
 
 
 class Ledger:
@@ -193,6 +247,107 @@ class Ledger:
                    r["machine_shape"], r["message"], r["git_commit"], bool(r["git_dirty"]),
                    json.loads(r["config"] or "{}"), json.loads(r["bundles"] or "{}"), r["failure"], r["created"],
                    r["finished"], r["pulled"])
+
+    def run_label(self, run: Run, default_kernel: str) -> str:
+        return run.label if run.kernel == default_kernel else f"{run.kernel}:{run.label}"
+
+    def run_by_id(self, run_id: int) -> Run:
+        return self._run(self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
+
+    def previous_run(self, run: Run) -> Run | None:
+        row = self.db.execute("SELECT * FROM runs WHERE kernel = ? AND state = 'pushed' AND version < ?"
+                              " ORDER BY version DESC LIMIT 1", (run.kernel, run.version)).fetchone()
+        return self._run(row) if row else None
+
+    def resolve_any(self, text: str, default_kernel: str) -> Run | Merge:
+        m = MERGE_RE.match(text.strip())
+        if m:
+            return self.merge(int(m.group("id")))
+        return self.resolve(text, default_kernel)
+
+    # -- metrics ---------------------------------------------------------------------------------
+    def record_metrics(self, run_id: int, points: list[dict[str, Any]]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(run_id, i, p["name"], p.get("split"), p.get("epoch"), p.get("step"), p["value"],
+                             p.get("line")) for i, p in enumerate(points)])
+
+    def metrics(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT name, split, epoch, step, value, line FROM metrics WHERE run_id = ? ORDER BY seq",
+                               (run_id,))
+        return [{k: r[k] for k in r.keys() if r[k] is not None} for r in rows]
+
+    # -- merges ----------------------------------------------------------------------------------
+    def add_merge(self, method: str, weights: list[float] | None, power: float | None, id_column: str,
+                  inputs: list[dict[str, Any]], output: str, output_sha256: str, rows: int,
+                  correlation: dict[str, Any]) -> int:
+        with self.transaction() as db:
+            cur = db.execute("INSERT INTO merges (method, weights, power, id_column, inputs, output, output_sha256, rows,"
+                             " correlation, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             (method, json.dumps(weights) if weights else None, power, id_column, json.dumps(inputs),
+                              output, output_sha256, rows, json.dumps(correlation), time.time()))
+            return int(cur.lastrowid)
+
+    def set_merge_output(self, merge_id: int, output: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE merges SET output = ? WHERE id = ?", (output, merge_id))
+
+    def merge(self, merge_id: int) -> Merge:
+        row = self.db.execute("SELECT * FROM merges WHERE id = ?", (merge_id,)).fetchone()
+        if row is None:
+            known = [f"m{r[0]}" for r in self.db.execute("SELECT id FROM merges ORDER BY id")]
+            hint = f"known: {', '.join(known[-5:])}" if known else "no merges yet; run `kr merge`"
+            raise LedgerError(f"no merge m{merge_id} in the ledger ({hint})")
+        return self._merge(row)
+
+    def merges(self) -> list[Merge]:
+        return [self._merge(r) for r in self.db.execute("SELECT * FROM merges ORDER BY id")]
+
+    def _merge(self, r: sqlite3.Row) -> Merge:
+        return Merge(r["id"], r["method"], json.loads(r["weights"]) if r["weights"] else None, r["power"],
+                     r["id_column"], json.loads(r["inputs"]), r["output"], r["output_sha256"], r["rows"],
+                     json.loads(r["correlation"] or "{}"), r["created"])
+
+    # -- submissions -----------------------------------------------------------------------------
+    def record_submission(self, competition: str, ref: int, **fields: Any) -> None:
+        """Insert or update by (competition, ref); fields left out keep what is recorded."""
+        cols = ("run_id", "merge_id", "file_name", "file_sha256", "description", "date", "status", "public_score",
+                "private_score", "error")
+        unknown = set(fields) - set(cols)
+        if unknown:
+            raise ValueError(f"unknown submission fields {unknown}")
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO submissions (competition, ref) VALUES (?, ?)", (competition, ref))
+            if fields:
+                db.execute(f"UPDATE submissions SET {', '.join(f'{k} = ?' for k in fields)} WHERE competition = ? AND ref = ?",
+                           (*fields.values(), competition, ref))
+
+    def submissions(self, run_id: int | None = None, merge_id: int | None = None) -> list[dict[str, Any]]:
+        where, args = "", ()
+        if run_id is not None:
+            where, args = "WHERE run_id = ?", (run_id,)
+        elif merge_id is not None:
+            where, args = "WHERE merge_id = ?", (merge_id,)
+        return [dict(r) for r in self.db.execute(f"SELECT * FROM submissions {where} ORDER BY date, ref", args)]
+
+    def owner_of_file(self, sha256: str) -> tuple[int | None, int | None]:
+        """(run_id, merge_id) of a pulled output or merge with this content, so `kr submit FILE` is linked."""
+        row = self.db.execute("SELECT id FROM merges WHERE output_sha256 = ? ORDER BY id DESC LIMIT 1", (sha256,)).fetchone()
+        if row:
+            return None, row[0]
+        row = self.db.execute("SELECT run_id FROM files WHERE sha256 = ? ORDER BY run_id DESC LIMIT 1", (sha256,)).fetchone()
+        return (row[0], None) if row else (None, None)
+
+    # -- notes -----------------------------------------------------------------------------------
+    def add_note(self, text: str, run_id: int | None = None, merge_id: int | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO notes (run_id, merge_id, text, created) VALUES (?, ?, ?, ?)",
+                       (run_id, merge_id, text, time.time()))
+
+    def notes(self, run_id: int | None = None, merge_id: int | None = None) -> list[str]:
+        column, value = ("run_id", run_id) if run_id is not None else ("merge_id", merge_id)
+        return [r[0] for r in self.db.execute(f"SELECT text FROM notes WHERE {column} = ? ORDER BY id", (value,))]
 
     # -- bundles ---------------------------------------------------------------------------------
     def last_bundle(self, slug: str) -> sqlite3.Row | None:

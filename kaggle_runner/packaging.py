@@ -67,26 +67,33 @@ def upload_file(api: KaggleApi, path: Path, name: str) -> str:
     req.type, req.name, req.content_length = ApiBlobType.DATASET, name, size
     req.last_modified_epoch_seconds = int(path.stat().st_mtime)
     start = api.call(f"starting the upload of {name}", lambda: api.client.blobs.blob_api_client.start_blob_upload(req))
+    put_file(api, start.create_url, path, name)
+    return start.token
+
+
+def put_file(api: KaggleApi, url: str, path: Path, name: str) -> None:
+    """A streamed PUT to an upload URL that resumes from the server's Range after a drop."""
+    size = path.stat().st_size
     offset = 0
     for attempt in range(api.retries + 1):
         try:
             with open(path, "rb") as f:
                 f.seek(offset)
                 headers = {"Content-Range": f"bytes {offset}-{size - 1}/{size}"} if offset else {}
-                r = requests.put(start.create_url, data=f if size else b"", headers=headers, timeout=(10, 600))
+                r = requests.put(url, data=f if size else b"", headers=headers, timeout=(10, 600))
             if r.status_code in (200, 201):
-                return start.token
+                return
             if r.status_code not in (308, 429, 500, 502, 503, 504):
                 raise KaggleError(f"uploading {name}: HTTP {r.status_code} {r.text[:200]}")
         except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(min(30.0, api.base_delay * 2**attempt))
         try:  # ask how much arrived (GCS resumable protocol)
-            probe = requests.put(start.create_url, data=b"", headers={"Content-Range": f"bytes */{size}"}, timeout=(10, 60))
+            probe = requests.put(url, data=b"", headers={"Content-Range": f"bytes */{size}"}, timeout=(10, 60))
         except (requests.ConnectionError, requests.Timeout):
             continue
         if probe.status_code in (200, 201):
-            return start.token
+            return
         rng = probe.headers.get("Range", "")
         offset = int(rng.rsplit("-", 1)[1]) + 1 if probe.status_code == 308 and rng else 0
     raise KaggleError(f"uploading {name}: gave up after {api.retries + 1} attempts")

@@ -233,5 +233,8 @@ def pull(ctx: Context, run: Run, say: Say) -> Path:
         say(f"downloading {name}")
         ctx.api.download(url, target)
     (folder / f"{slug}.log").write_text(log, encoding="utf-8")
+    from kaggle_runner.logs import extract
+
+    ctx.ledger.record_metrics(run.id, extract(log))
     ctx.ledger.record_files(run.id, [(name, sha256_file(t), t.stat().st_size) for name, t, _ in files])
     return folder

@@ -1,5 +1,5 @@
-"""`make demo`: start a local Kaggle and run one iteration of the loop on kernels/smoke, printing what a user sees.
-kr pushes, waits, shows the log and pulls; the official `kaggle` CLI submits until `kr submit` exists."""
+"""`make demo`: start a local Kaggle and run the whole loop on kernels/smoke, printing what a user sees:
+two versions pushed and waited for, both submitted, merged, the merge submitted, and `kr ls` with three scores."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,29 +60,33 @@ def main() -> None:
         kr_env.pop("HTTP_PROXY")
         print(f"project {project}: kr.yaml names kernels/smoke; kr reaches the emulator with KR_KAGGLE_URL={url}")
 
-        say("2. Push the smoke kernel (recorded in the ledger as v1)")
-        run(["kr", "push", "-m", "smoke baseline"], kr_env, cwd=project)
+        say("2. Push the smoke kernel (v1), then a changed learning rate (v2), like an experiment loop")
+        run(["kr", "push", "-m", "baseline lr 0.5"], kr_env, cwd=project)
+        main_py = project / "kernels" / "smoke" / "main.py"
+        main_py.write_text(main_py.read_text().replace("LR = 0.5", "LR = 0.1"))
+        print("$ sed -i 's/LR = 0.5/LR = 0.1/' kernels/smoke/main.py")
+        run(["kr", "push", "-m", "lr 0.1"], kr_env, cwd=project)
 
-        say("3. Wait for it (outputs are pulled on COMPLETE)")
+        say("3. Wait for both (outputs and metrics are pulled on COMPLETE)")
         run(["kr", "wait", "v1"], kr_env, cwd=project)
+        run(["kr", "wait", "v2"], kr_env, cwd=project)
 
-        say("4. Its log, its status for scripts, and the pulled files")
-        run(["kr", "logs", "v1"], kr_env, cwd=project)
-        run(["kr", "status", "v1", "--json"], kr_env, cwd=project)
-        outdir = project / ".kr" / "runs" / "v1"
-        print("$ ls .kr/runs/v1\n" + "  ".join(sorted(p.name for p in outdir.iterdir())))
+        say("4. The metrics kr read from v2's log, and what changed since v1")
+        run(["kr", "logs", "v2", "--metrics"], kr_env, cwd=project)
+        run(["kr", "compare", "v1", "v2"], kr_env, cwd=project)
 
-        say("5. Submit submission.csv and read the public score")
-        run(["kaggle", "competitions", "submit", "-c", "tiny-toxic", "-f", str(outdir / "submission.csv"),
-             "-m", "smoke kernel v1"], env)
-        print()
-        for _ in range(40):
-            listing = run(["kaggle", "competitions", "submissions", "tiny-toxic"], env, show=False)
-            if "PENDING" not in listing:
-                break
-            time.sleep(0.25)
-        print("$ kaggle competitions submissions tiny-toxic")
-        print(listing.rstrip())
+        say("5. Submit both (checked against sample_submission.csv first) and wait for the public scores")
+        run(["kr", "submit", "v1", "--wait"], kr_env, cwd=project)
+        run(["kr", "submit", "v2", "--wait"], kr_env, cwd=project)
+
+        say("6. Merge them (rank average, aligned on id) and submit the merge")
+        run(["kr", "merge", "v1", "v2", "--method", "rank", "-o", "submission.csv"], kr_env, cwd=project)
+        run(["kr", "submit", "m1", "-m", "rank v1+v2", "--wait"], kr_env, cwd=project)
+
+        say("7. The ledger: every run and merge with its validation metric and public score")
+        run(["kr", "ls"], kr_env, cwd=project)
+        run(["kr", "note", "m1", "rank merge of lr 0.5 and 0.1"], kr_env, cwd=project, show=False)
+        run(["kr", "plot", "--scores", "-o", str(work / "lb.png")], kr_env, cwd=project)
         say(f"Done. The emulator's state is in {state}; serve it again with: kr emulator serve --state {state}")
     finally:
         server.terminate()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kaggle_runner.ledger import LedgerError, open_ledger
+from kaggle_runner.ledger import MIGRATIONS, LedgerError, open_ledger
 
 
 def _pushed(ledger, kernel: str, version: int) -> int:
@@ -37,7 +37,7 @@ def test_reopening_keeps_data_and_schema(tmp_path: Path) -> None:
     _pushed(ledger, "main", 1)
     ledger.close()
     again = open_ledger(tmp_path)
-    assert again.db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert again.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert [r.version for r in again.runs()] == [1]
 
 
@@ -58,3 +58,23 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     runs = open_ledger(tmp_path).runs()
     assert sorted((r.kernel, r.version) for r in runs) == sorted((k, i) for k in "ab" for i in range(1, 101))
+
+
+def test_migration_from_the_first_schema_keeps_runs(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / ".kr" / "ledger.sqlite"
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + ";PRAGMA user_version=1;")
+    db.execute("INSERT INTO runs (kernel, ref, version, state, created) VALUES ('main', 'testuser/main', 4, 'pushed', 1.0)")
+    db.commit()
+    db.close()
+    ledger = open_ledger(tmp_path)
+    run = ledger.resolve("v4", "main")
+    ledger.record_metrics(run.id, [{"name": "auc", "value": 0.5, "split": "validation", "line": 3}])
+    assert ledger.metrics(run.id) == [{"name": "auc", "split": "validation", "value": 0.5, "line": 3}]
+    ledger.record_submission("comp", 7, run_id=run.id, status="PENDING")
+    ledger.record_submission("comp", 7, status="COMPLETE", public_score="0.93600")
+    (sub,) = ledger.submissions(run_id=run.id)
+    assert (sub["status"], sub["public_score"]) == ("COMPLETE", "0.93600")  # an update keeps the link to the run

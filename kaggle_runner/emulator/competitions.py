@@ -29,6 +29,7 @@ class Competitions:
             s + "ListSubmissions": (self.list_submissions, True),
             s + "GetSubmission": (self.get_submission, True),
             s + "GetSubmissionLimits": (self.limits, True),
+            s + "DownloadDataFile": (self.download_file, True),
         }
 
     # -- definitions -----------------------------------------------------------------------------
@@ -49,6 +50,30 @@ class Competitions:
 
     def data_dir(self, slug: str) -> Path:
         return self.dir / slug / "data"
+
+    def download_file(self, req: Any) -> Any:
+        """One file of the competition's data (what kernels see), as a redirect to a signed URL."""
+        from kaggle_runner.emulator.server import Redirect
+
+        body = Body(req.body_json())
+        slug, name = body.str("competitionName"), body.str("fileName")
+        self.definition(slug)
+        path = (self.data_dir(slug) / name).resolve()
+        if not name or self.data_dir(slug).resolve() not in path.parents or not path.is_file():
+            raise ApiError(404, f"competition '{slug}' has no data file '{name}'")
+        return Redirect(self.em.file_url(req.base_url, f"competitions/{slug}/{name}"))
+
+    def file_path(self, rest: str) -> Any:
+        """Resolve a signed 'slug/<file>' to a data file to serve."""
+        from kaggle_runner.emulator.server import FileResponse
+
+        slug, _, name = rest.partition("/")
+        if not self.exists(slug):
+            raise ApiError(404, "no such competition")
+        path = (self.data_dir(slug) / name).resolve()
+        if self.data_dir(slug).resolve() not in path.parents or not path.is_file():
+            raise ApiError(404, "no such file")
+        return FileResponse(path, "text/csv" if name.endswith(".csv") else "application/octet-stream")
 
     # -- submissions -----------------------------------------------------------------------------
     def _mine(self, slug: str, user: str) -> list[dict[str, Any]]:

@@ -202,7 +202,8 @@ class Emulator:
         if not hmac.compare_digest(sig, self.sign(rel)):
             raise ApiError(403, "bad or expired file signature")
         kind, _, rest = rel.partition("/")
-        resolver = {"kernels": self.kernels.output_path, "datasets": self.datasets.download_path}.get(kind)
+        resolver = {"kernels": self.kernels.output_path, "datasets": self.datasets.download_path,
+                    "competitions": self.competitions.file_path}.get(kind)
         if resolver is None:
             raise ApiError(404, "no such file")
         return resolver(rest)

@@ -31,7 +31,8 @@ random.Random(0).shuffle(train)
 split = int(len(train) * 0.8)
 fit_rows, val_rows = train[:split], train[split:]
 vocab = {w: i for i, w in enumerate(sorted({w for r in train for w in r["comment_text"].split()}))}
-weights, bias, lr = [0.0] * len(vocab), 0.0, 0.5
+LR = 0.5
+weights, bias = [0.0] * len(vocab), 0.0
 
 
 def predict(text):
@@ -46,8 +47,8 @@ for epoch in range(5):
         loss -= y * math.log(p + 1e-12) + (1 - y) * math.log(1 - p + 1e-12)
         g = p - y
         for i in features(r["comment_text"], vocab):
-            weights[i] -= lr * g
-        bias -= lr * g
+            weights[i] -= LR * g
+        bias -= LR * g
     val_p = [predict(r["comment_text"]) for r in val_rows]
     val_y = [int(r["toxic"]) for r in val_rows]
     print(f"[RESULT]: Train. Epoch: {epoch}, loss: {loss / len(fit_rows):.5f}")

@@ -1,0 +1,73 @@
+"""`kr plot`: learning curves of runs and public scores by version, drawn to a PNG with matplotlib.
+The only module that imports matplotlib, and only when a plot is asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kaggle_runner.errors import UserError
+from kaggle_runner.logs import series
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on a server or in CI
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def curves(runs: list[tuple[str, list[dict[str, Any]]]], metric: str, out: Path) -> int:
+    """One line per run and matching series: `metric` matches a series (validation.loss) or a name (loss)."""
+    lines = []
+    for label, points in runs:
+        by_series: dict[str, list[dict[str, Any]]] = {}
+        for p in points:
+            if metric in (series(p), p["name"]):
+                by_series.setdefault(series(p), []).append(p)
+        for name, pts in by_series.items():
+            axis = "epoch" if all("epoch" in p for p in pts) else "step" if all("step" in p for p in pts) else None
+            xs = [p[axis] for p in pts] if axis else list(range(1, len(pts) + 1))
+            lines.append((f"{label} {name}" if len(by_series) > 1 or name != metric else label, xs,
+                          [p["value"] for p in pts], axis or "point"))
+    if not lines:
+        known = sorted({series(p) for _, pts in runs for p in pts})
+        hint = f"series: {', '.join(known[:12])}" if known else "no metrics recorded; `kr pull` reads them from the log"
+        raise UserError(f"--metric: no series '{metric}' in {', '.join(label for label, _ in runs)} ({hint})")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for label, xs, ys, _ in lines:
+        ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, label=label)
+    ax.set_xlabel(lines[0][3])
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return len(lines)
+
+
+def scores(rows: list[dict[str, Any]], out: Path) -> int:
+    """Public score of every run and merge with one, in the order they were made; merges drawn apart."""
+    scored = sorted((r for r in rows if r["public"] is not None), key=lambda r: r["created"])
+    if not scored:
+        raise UserError("no public scores in the ledger yet; `kr submit vN --wait` or `kr scores` records them")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(6, len(scored) * 0.6), 5))
+    xs = range(len(scored))
+    ax.plot(xs, [r["public"] for r in scored], color="0.7", zorder=1)
+    for kind, marker, color in (("run", "o", "tab:blue"), ("merge", "D", "tab:orange")):
+        pts = [(x, r["public"]) for x, r in zip(xs, scored) if r["kind"] == kind]
+        if pts:
+            ax.scatter(*zip(*pts), marker=marker, color=color, label=kind + "s", zorder=2)
+    ax.set_xticks(list(xs), [r["id"] for r in scored], rotation=45 if len(scored) > 8 else 0)
+    ax.set_ylabel("public score")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return len(scored)

@@ -1,0 +1,158 @@
+"""`kr submit` and `kr scores`: which file a run or merge stands for, the checks before upload, the upload,
+polling for the score, and the ledger's copy of the competition's submission list."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from kaggle_runner.csvtable import CsvError, align, read
+from kaggle_runner.errors import UserError
+from kaggle_runner.ledger import Ledger, Merge, Run, is_reference
+from kaggle_runner.packaging import sha256_file
+
+SAMPLE = "sample_submission.csv"
+
+
+def merge_file(root: Path, merge_id: int) -> Path:
+    return root / ".kr" / "merges" / f"m{merge_id}.csv"
+
+
+def source_of(ctx: Any, target: str) -> tuple[Path, Run | Merge | None]:
+    """The file that `target` (v23, KERNEL:v23, latest, m3 or a path) stands for, and its run or merge.
+    A run that finished but was never pulled is pulled first."""
+    if not is_reference(target):
+        path = Path(target)
+        if not path.is_file():
+            raise UserError(f"{target}: no such file, and not a version (v23, KERNEL:v23, latest) or merge (m3)")
+        return path, None
+    item = ctx.ledger.resolve_any(target, ctx.cfg.default_kernel)
+    if isinstance(item, Merge):
+        path = merge_file(ctx.cfg.root, item.id)
+        if not path.is_file() or sha256_file(path) != item.output_sha256:
+            raise UserError(f"{path}: missing or changed since {item.label} was recorded; run the merge again")
+        return path, item
+    from kaggle_runner import workflows
+
+    folder = workflows.run_dir(ctx, item)
+    path = folder / "submission.csv"
+    if not path.is_file() and item.pulled is None:
+        if ctx.api is None:
+            raise UserError(f"{item.kernel} {item.label} has not been pulled; run `kr pull {target}` first")
+        state, _ = workflows.status(ctx, item)
+        if state != "COMPLETE":
+            raise UserError(f"{item.kernel} {item.label} is {state}; it has no outputs to submit yet (kr wait {target})")
+        workflows.pull(ctx, item, lambda _: None)
+    if not path.is_file():
+        csvs = sorted(p.name for p in folder.glob("*.csv"))
+        hint = f"its CSV outputs: {', '.join(csvs)}; submit one by path" if csvs else "it wrote no CSV file"
+        raise UserError(f"{item.kernel} {item.label} has no submission.csv ({hint})")
+    return path, item
+
+
+def sample_for(ctx: Any, competition: str) -> Path | None:
+    """The competition's sample submission, downloaded once into .kr/competitions/<slug>/."""
+    path = ctx.cfg.root / ".kr" / "competitions" / competition / SAMPLE
+    if path.is_file():
+        return path
+    return path if ctx.api.download_competition_file(competition, SAMPLE, path) else None
+
+
+def check(path: Path, sample: Path | None) -> int:
+    """Refuse a file Kaggle would reject or score wrongly; returns its row count."""
+    table = read(path, labels=True)  # blanks and NaN refused in every column, numbers or labels
+    if sample is None:
+        return len(table)
+    ref = read(sample, labels=True)
+    if table.header[0] != ref.header[0]:
+        raise CsvError(f"{path}: line 1: the first column is '{table.header[0]}'; the sample submission's is "
+                       f"'{ref.header[0]}' ({', '.join(ref.header)})")
+    missing = [c for c in ref.header if c not in table.header]
+    extra = [c for c in table.header if c not in ref.header]
+    if missing or extra:
+        what = f"lacks column '{missing[0]}'" if missing else f"has column '{extra[0]}'"
+        raise CsvError(f"{path}: line 1: {what}; the sample submission has {', '.join(ref.header)}")
+    align(ref, table)  # every id of the sample exactly once, nothing else
+    return len(table)
+
+
+def submit(ctx: Any, target: str, message: str, competition: str, say: Callable[[str], None]) -> dict[str, Any]:
+    path, item = source_of(ctx, target)
+    sample = sample_for(ctx, competition)
+    rows = check(path, sample)
+    say(f"{path.name}: {rows} rows" + (f", ids and columns match {SAMPLE}" if sample else
+                                        f" (the competition has no {SAMPLE} to check against)"))
+    digest = sha256_file(path)
+    run_id = item.id if isinstance(item, Run) else None
+    merge_id = item.id if isinstance(item, Merge) else None
+    if item is None:
+        run_id, merge_id = ctx.ledger.owner_of_file(digest)
+    label = _label(ctx, item, run_id, merge_id)
+    description = " ".join(x for x in (label, message) if x)
+    before = {s.ref for s in ctx.api.list_submissions(competition)}
+    start = ctx.api.start_submission_upload(competition, path)
+    from kaggle_runner.packaging import put_file
+
+    put_file(ctx.api, start.create_url, path, path.name)
+
+    def took_effect() -> Any:
+        for s in ctx.api.list_submissions(competition):
+            if s.ref not in before and (s.description or "") == description:
+                return s
+        return None
+
+    resp = ctx.api.create_submission(competition, start.token, description, took_effect)
+    ref = int(resp.ref)
+    if not ref:
+        raise UserError(f"Kaggle did not accept the submission: {getattr(resp, 'message', '') or 'no reason given'}")
+    ctx.ledger.record_submission(competition, ref, run_id=run_id, merge_id=merge_id, file_name=path.name,
+                                 file_sha256=digest, description=description, status="PENDING",
+                                 date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    return {"ref": ref, "competition": competition, "source": label, "file": str(path), "status": "PENDING"}
+
+
+def _label(ctx: Any, item: Any, run_id: int | None, merge_id: int | None) -> str:
+    if merge_id is not None:
+        return f"m{merge_id}"
+    if run_id is not None:
+        return ctx.ledger.run_label(ctx.ledger.run_by_id(run_id), ctx.cfg.default_kernel)
+    return ""
+
+
+def _record(ledger: Ledger, competition: str, s: Any) -> dict[str, Any]:
+    status = getattr(s.status, "name", str(s.status))
+    fields = {"status": status, "public_score": s.public_score or None, "private_score": s.private_score or None,
+              "error": s.error_description or None, "description": s.description or "", "file_name": s.file_name}
+    if s.date:
+        fields["date"] = s.date.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(s.date, "strftime") else str(s.date)
+    ledger.record_submission(competition, int(s.ref), **fields)
+    return {"ref": int(s.ref), **fields}
+
+
+def wait_score(ctx: Any, competition: str, ref: int, on_tick: Callable[[str, float], None]) -> dict[str, Any]:
+    """Poll GetSubmission until Kaggle has scored (COMPLETE) or refused (ERROR) the submission."""
+    from kaggle_runner.workflows import poll_intervals
+
+    started = time.time()
+    for delay in poll_intervals():
+        s = ctx.api.get_submission(ref)
+        status = getattr(s.status, "name", "PENDING") if s is not None else "PENDING"
+        on_tick(status, time.time() - started)
+        if s is not None and status in ("COMPLETE", "ERROR"):
+            return _record(ctx.ledger, competition, s)
+        time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def refresh(ctx: Any, competition: str) -> list[dict[str, Any]]:
+    """Bring every submission's status and scores up to date, including ones made outside kr."""
+    for s in ctx.api.list_submissions(competition):
+        _record(ctx.ledger, competition, s)
+    return [_with_source(ctx, s) for s in ctx.ledger.submissions() if s["competition"] == competition]
+
+
+def _with_source(ctx: Any, s: dict[str, Any]) -> dict[str, Any]:
+    out = dict(s)
+    out["source"] = _label(ctx, None, s["run_id"], s["merge_id"]) or None
+    return out

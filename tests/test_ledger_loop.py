@@ -1,0 +1,131 @@
+"""End to end, the ledger's side of the loop: two versions pushed, waited, submitted, merged, the merge submitted,
+and `kr ls` showing three public scores from the emulator's scorer; then scores, show, compare, plot and note."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def kr(emulator, tmp_path: Path):
+    project = tmp_path / "proj"
+    shutil.copytree(ROOT / "kernels" / "smoke", project / "kernels" / "smoke")
+    (project / "kr.yaml").write_text("competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n"
+                                     "    title: Smoke Kernel\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
+    env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=emulator.url, KAGGLE_CONFIG_DIR=str(emulator.store.root),
+               KR_POLL_SECONDS="0.2", KR_RETRY_BASE_SECONDS="0.02")
+
+    def run(*args: str, check: int | None = 0) -> subprocess.CompletedProcess:
+        r = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", *args], cwd=project, capture_output=True,
+                           text=True, timeout=120, env=env)
+        if check is not None:
+            assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r
+
+    run.project = project
+    return run
+
+
+def test_two_versions_submitted_merged_and_listed(kr, emulator, kaggle) -> None:
+    project = kr.project
+    kr("push", "-m", "baseline lr 0.5")
+    main = project / "kernels" / "smoke" / "main.py"
+    main.write_text(main.read_text().replace("LR = 0.5", "LR = 0.1"))
+    kr("push", "-m", "lr 0.1")
+    kr("wait", "v1")
+    kr("wait", "v2")
+
+    first = json.loads(kr("submit", "v1", "--wait", "--json").stdout)
+    second = json.loads(kr("submit", "v2", "-m", "slower", "--wait", "--json").stdout)
+    assert first["status"] == second["status"] == "COMPLETE"
+    merged = json.loads(kr("merge", "v1", "v2", "-o", "ens.csv", "--json").stdout)
+    assert merged["id"] == "m1" and [i["source"] for i in merged["inputs"]] == ["v1", "v2"]
+    third = json.loads(kr("submit", "m1", "--wait", "--json").stdout)
+
+    scored = {int(ref): s for ref, s in emulator.store.state["submissions"].items()}
+    rows = {r["id"]: r for r in json.loads(kr("ls", "--json").stdout)}
+    assert list(rows) == ["v1", "v2", "m1"]
+    for label, sub in (("v1", first), ("v2", second), ("m1", third)):
+        assert rows[label]["public"] == float(scored[sub["ref"]]["publicScore"])
+        assert sub["public_score"] == scored[sub["ref"]]["publicScore"]
+    assert scored[second["ref"]]["description"] == "v2 slower"
+
+    # the metrics of each run were read from its log when it was pulled
+    points = json.loads(kr("metrics", str(project / ".kr" / "runs" / "v2" / "smoke.log"), "--json").stdout)
+    last_auc = [p["value"] for p in points if p["name"] == "auc"][-1]
+    assert rows["v2"]["metric_name"] == "validation.auc" and rows["v2"]["metric"] == last_auc
+    assert rows["m1"]["message"] == "mean(v1 + v2)"
+
+    best_first = [r["id"] for r in json.loads(kr("ls", "--json", "--sort", "public").stdout)]
+    assert rows[best_first[0]]["public"] == max(r["public"] for r in rows.values())
+
+    # a submission made outside kr is imported by `kr scores`
+    kaggle("competitions", "submit", "-c", "tiny-toxic", "-f", str(project / "ens.csv"), "-m", "by hand")
+    subs = json.loads(kr("scores", "--json").stdout)
+    assert len(subs) == 4
+    outside = [s for s in subs if s["description"] == "by hand"]
+    assert len(outside) == 1 and outside[0]["source"] is None and outside[0]["run_id"] is None
+
+    # show, compare, note, plot
+    shown = json.loads(kr("show", "v2", "--json").stdout)
+    assert shown["previous"] == "v1" and {f["path"] for f in shown["files"]} == {"submission.csv"}
+    assert [s["ref"] for s in shown["submissions"]] == [second["ref"]]
+    assert any(m["series"] == "validation.auc" and m["last"] == last_auc for m in shown["metrics"])
+    cmp = json.loads(kr("compare", "v1", "v2", "m1", "--json").stdout)
+    assert cmp["columns"] == ["v1", "v2", "m1"] and cmp["metrics"]["validation.auc"][1] == last_auc
+    assert cmp["public"] == [rows["v1"]["public"], rows["v2"]["public"], rows["m1"]["public"]]
+    kr("note", "v1", "too fast a learning rate?")
+    assert json.loads(kr("ls", "--json").stdout)[0]["notes"] == ["too fast a learning rate?"]
+    kr("plot", "v1", "v2", "--metric", "validation.auc", "-o", "curves.png")
+    kr("plot", "--scores", "-o", "lb.png")
+    for png in ("curves.png", "lb.png"):
+        assert (project / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    missing = kr("plot", "v1", "--metric", "nope", "-o", "x.png", check=2)
+    assert "no series 'nope'" in missing.stderr and "validation.auc" in missing.stderr
+    assert not (project / "x.png").exists()
+
+
+def test_submit_refuses_a_bad_file_before_uploading(kr, emulator) -> None:
+    project = kr.project
+    sample = (emulator.store.root / "competitions" / "tiny-toxic" / "data" / "sample_submission.csv").read_text()
+    lines = sample.splitlines()
+    cases = {
+        "short.csv": ("\n".join(lines[:-1]) + "\n", "has no row for id"),
+        "stranger.csv": ("\n".join(lines[:-1] + ["999999,0.5"]) + "\n", "line 201: id '999999' is not in sample_submission.csv"),
+        "nan.csv": ("\n".join(lines[:3] + [lines[3].split(",")[0] + ",nan"] + lines[4:]) + "\n", "line 4: column 'toxic' is blank or NaN"),
+        "header.csv": ("\n".join(["id,score"] + lines[1:]) + "\n", "line 1: lacks column 'toxic'"),
+        "dup.csv": ("\n".join(lines + [lines[5]]) + "\n", "repeats line 6"),
+    }
+    before = len(emulator.requests)
+    for name, (text, message) in cases.items():
+        (project / name).write_text(text)
+        r = kr("submit", name, check=None)
+        assert r.returncode != 0 and message in r.stderr and r.stderr.count("\n") == 1, (name, r.stderr)
+    routes = [q["route"] for q in emulator.requests[before:]]
+    assert not any("StartSubmissionUpload" in r or "CreateSubmission" in r for r in routes)
+    assert sum("DownloadDataFile" in r for r in routes) == 1  # the sample is fetched once, then cached
+    (project / "good.csv").write_text(sample)
+    ok = json.loads(kr("submit", "good.csv", "--json").stdout)
+    assert ok["status"] == "PENDING" and ok["source"] == ""
+    bad_version = kr("submit", "v7", check=None)
+    assert bad_version.returncode == 2 and "no run v7" in bad_version.stderr
+
+
+def test_ls_imports_nothing_heavy(kr) -> None:
+    code = ("import sys\nsys.argv = ['kr', 'ls']\nimport kaggle_runner.cli as c\n"
+            "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'transformers', 'pandas', 'pyarrow', 'matplotlib', 'numpy', 'kagglesdk')"
+            " if m in sys.modules]\nprint('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=kr.project)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
