@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.csvtable import CsvError, Table, align, read
+from kaggle_runner.csvtable import CsvError, Table, align, check_unique, arrow_view, numpy_view, read
 
 METHODS = ("mean", "weighted", "rank", "geo", "power", "vote")
 
@@ -55,6 +55,7 @@ def parse_weights(text: str | None) -> list[float] | None:
 def load(paths: list[Path], id_column: str | None, method: str) -> list[Table]:
     tables = [read(p, id_column, labels=(method == "vote")) for p in paths]
     first = tables[0]
+    check_unique(first)  # the others are checked as they are aligned to it
     for t in tables[1:]:
         if t.id_column != first.id_column:
             raise CsvError(f"{t.path}: the id column is '{t.id_column}' but {first.name}'s is '{first.id_column}'; "
@@ -125,7 +126,7 @@ def _vote(stack: list[Any], w: Any) -> Any:
     import pyarrow.compute as pc
 
     encoded = pc.dictionary_encode(pa.concat_arrays(stack))
-    codes = encoded.indices.to_numpy().reshape(len(stack), -1)
+    codes = numpy_view(encoded.indices).reshape(len(stack), -1)
     best_score = np.full(codes.shape[1], -1.0)
     best = codes[0].copy()
     for j in range(len(stack)):
@@ -135,14 +136,12 @@ def _vote(stack: list[Any], w: Any) -> Any:
         better = score > best_score + 1e-12
         best = np.where(better, codes[j], best)
         best_score = np.where(better, score, best_score)
-    return encoded.dictionary.take(pa.array(best))
+    return encoded.dictionary.take(arrow_view(best.astype(np.int64)))
 
 
 def merge(paths: list[Path], method: str = "mean", weights: list[float] | None = None, power: float | None = None,
           id_column: str | None = None) -> Result:
     """Read, check and combine; raises CsvError (naming file and line) before anything is written."""
-    import numpy as np
-    import pyarrow as pa
 
     w = check_options(method, weights, power, len(paths))
     tables = load(paths, id_column, method)
@@ -154,21 +153,78 @@ def merge(paths: list[Path], method: str = "mean", weights: list[float] | None =
         stack = []
         for t, order in zip(tables, orders):
             values = t.columns[name]
-            stack.append(values if order is None else (values.take(pa.array(order)) if method == "vote" else values[order]))
+            stack.append(values if order is None else (values.take(arrow_view(order)) if method == "vote" else values[order]))
         columns[name] = combine(method, stack, w, power, tables, name)
-        if method == "vote":
-            k = len(stack)
-            correlation[name] = [[float(np.mean(pa.compute.equal(stack[i], stack[j]).to_numpy(zero_copy_only=False)))
-                                  for j in range(k)] for i in range(k)]
-        else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                r = np.corrcoef(np.vstack(stack))
-            correlation[name] = [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in np.atleast_2d(r)]
+        correlation[name] = _agreement(stack) if method == "vote" else _pearson(stack)
     return Result(tables, first.id_column, columns, correlation, len(first))
+
+
+def _pearson(stack: list[Any]) -> list[list[float | None]]:
+    """Pairwise Pearson r of the inputs (None where an input is constant). From dot products of the raw
+    columns, which needs no copies; centred copies only when the spread is too small for that to be exact."""
+    import numpy as np
+
+    n, k = len(stack[0]), len(stack)
+    means = np.array([x.mean() for x in stack])
+    second = np.array([[float(np.dot(stack[i], stack[j])) if j >= i else 0.0 for j in range(k)] for i in range(k)])
+    second = np.triu(second) + np.triu(second, 1).T
+    cov = second / n - np.outer(means, means)
+    if (np.diag(cov) < 1e-8 * np.maximum(means ** 2, 1e-300)).any():
+        centred = [x - m for x, m in zip(stack, means)]
+        cov = np.array([[float(np.dot(a, b)) / n for b in centred] for a in centred])
+    scale = np.sqrt(np.maximum(np.diag(cov), 0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cov / np.outer(scale, scale)
+    return [[None if np.isnan(v) else round(float(min(1.0, max(-1.0, v))), 6) for v in row] for row in r]
+
+
+def _agreement(stack: list[Any]) -> list[list[float]]:
+    """For labels: the share of rows on which each pair of inputs agrees."""
+    import pyarrow.compute as pc
+
+    k = len(stack)
+    n = len(stack[0])
+    return [[pc.sum(pc.equal(stack[i], stack[j])).as_py() / n for j in range(k)] for i in range(k)]
 
 
 def write(result: Result, dest: Path) -> None:
     """The first input's header and id text, then the merged columns (shortest round-trip floats); atomic."""
+    import pyarrow as pa
+
+    first = result.inputs[0]
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(first.header_line + b"\n")
+            if not first.quoted:  # nothing in the ids needs quotes: pyarrow's own writer, many threads
+                try:
+                    _write_table(f, result)
+                except pa.ArrowInvalid:  # a label holds a comma or quote: write it quoted, line by line below
+                    f.seek(len(first.header_line) + 1)
+                    f.truncate()
+                    _write_lines(f, result)
+            else:
+                _write_lines(f, result)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_table(f: Any, result: Result) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    first = result.inputs[0]
+    columns = [first.ids if n == result.id_column else result.columns[n] for n in first.header]
+    table = pa.Table.from_arrays([c if isinstance(c, (pa.Array, pa.ChunkedArray)) else arrow_view(c) for c in columns],
+                                 names=[f"c{i}" for i in range(len(columns))])
+    pcsv.write_csv(table, f, pcsv.WriteOptions(include_header=False, quoting_style="none"))
+
+
+def _write_lines(f: Any, result: Result) -> None:
+    """Each line joined from the id text as written and the merged columns: keeps quoted ids exactly."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -179,7 +235,7 @@ def write(result: Result, dest: Path) -> None:
             parts.append(pc.cast(first.raw_ids(), pa.large_string()))
         else:
             values = result.columns[name]
-            text = pc.cast(pa.array(values) if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values,
+            text = pc.cast(arrow_view(values) if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values,
                            pa.large_string())
             if isinstance(values, (pa.Array, pa.ChunkedArray)):  # labels: quote those that need it
                 needs = pc.match_substring_regex(text, r'[,"\r\n]')
@@ -190,17 +246,8 @@ def write(result: Result, dest: Path) -> None:
     sep, nothing = pa.scalar(",", pa.large_string()), pa.scalar("", pa.large_string())
     lines = pc.binary_join_element_wise(*parts, sep)
     lines = pc.binary_join_element_wise(lines, nothing, pa.scalar("\n", pa.large_string()))  # each line + "\n"
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(first.header_line + b"\n")
-            for chunk in (lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]):
-                _write_strings(f, chunk)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    for chunk in (lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]):
+        _write_strings(f, chunk)
 
 
 def _write_strings(f: Any, arr: Any) -> None:

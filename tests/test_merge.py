@@ -31,11 +31,12 @@ def _write(path: Path, ids: list[str], columns: dict[str, list], order: np.ndarr
     return path
 
 
-@pytest.fixture
-def inputs(tmp_path: Path) -> tuple[list[Path], list[str], list[dict[str, np.ndarray]]]:
-    """Three files with the same ids (leading zeros) in different orders; values rounded so ranks tie."""
+@pytest.fixture(params=["digits", "text"])
+def inputs(request, tmp_path: Path) -> tuple[list[Path], list[str], list[dict[str, np.ndarray]]]:
+    """Three files with the same ids in different orders; values rounded so ranks tie. Number-like ids
+    (leading zeros kept) and text ids take different alignment paths."""
     rng = np.random.default_rng(7)
-    ids = [f"{i:06d}" for i in rng.permutation(N) * 3]
+    ids = [f"{i:06d}" if request.param == "digits" else f"u{i * 7919:x}" for i in rng.permutation(N) * 3]
     values = [{"toxic": np.round(rng.uniform(0.01, 1, N), 2), "severe": np.round(rng.uniform(0.01, 1, N), 3)}
               for _ in range(3)]
     paths = [_write(tmp_path / f"in{k}.csv", ids, {c: list(map(float, v)) for c, v in values[k].items()},
@@ -137,11 +138,10 @@ def test_id_option_picks_a_later_column(tmp_path: Path) -> None:
 
 
 BAD = {
-    "extra id": ("id,toxic,severe\n000000,0.1,0.1\n999999,0.2,0.2\n", r"bad.csv: line 3: id '999999' is not in in0.csv"),
-    "missing id": ("id,toxic,severe\n000000,0.1,0.1\n", r"bad.csv: has no row for id '\d+' \(line \d+ of in0.csv\)"),
+    "extra id": ("id,toxic,severe\n{0},0.1,0.1\n999999,0.2,0.2\n", r"bad.csv: line 3: id '999999' is not in in0.csv"),
+    "missing id": ("id,toxic,severe\n{0},0.1,0.1\n", r"bad.csv: has no row for id '\w+' \(line \d+ of in0.csv\)"),
     "columns": ("id,toxic\n000000,0.1\n", r"bad.csv: lacks column 'severe'"),
-    "duplicate": ("id,toxic,severe\n000000,0.1,0.1\n000003,0.1,0.1\n000000,0.3,0.3\n",
-                  r"bad.csv: line 4: id '000000' repeats line 2"),
+    "duplicate": ("id,toxic,severe\n{0},0.1,0.1\n{1},0.1,0.1\n{0},0.3,0.3\n", r"bad.csv: line 4: id '\w+' repeats line 2"),
     "nan": ("id,toxic,severe\n000000,0.1,0.1\n000003,NaN,0.1\n", r"bad.csv: line 3: column 'toxic' is blank or NaN"),
     "blank": ("id,toxic,severe\n000000,0.1,0.1\n000003,0.1,\n", r"bad.csv: line 3: column 'severe' is blank or NaN"),
     "text": ("id,toxic,severe\n000000,0.1,0.1\n000003,0.1,high\n", r"bad.csv: line 3: column 'severe' is not a number: 'high'"),
@@ -151,10 +151,10 @@ BAD = {
 
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_refusals_name_file_and_line(inputs, tmp_path: Path, case: str) -> None:
-    paths, _, _ = inputs
+    paths, ids, _ = inputs
     text, pattern = BAD[case]
     bad = tmp_path / "bad.csv"
-    bad.write_text(text)
+    bad.write_text(text.format(ids[0], ids[1]))
     with pytest.raises(CsvError, match=pattern):
         merge.merge([paths[0], bad])
 
@@ -185,7 +185,7 @@ def test_cli_records_merge_and_refuses_without_writing(inputs, tmp_path: Path) -
     (project / "k" / "main.py").write_text("print(1)\n")
     (project / "kr.yaml").write_text("kernels:\n  main: {folder: k, entry: main.py, title: Main Kernel}\n")
     bad = tmp_path / "bad.csv"
-    bad.write_text(BAD["duplicate"][0])
+    bad.write_text(BAD["duplicate"][0].format(ids[0], ids[1]))
     refused = _kr(project, "merge", str(paths[0]), str(bad), "-o", "out.csv")
     assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "bad.csv: line 4" in refused.stderr
     assert not (project / "out.csv").exists()
@@ -211,3 +211,12 @@ def test_cli_records_merge_and_refuses_without_writing(inputs, tmp_path: Path) -
     outside = _kr(tmp_path, "merge", str(paths[0]), str(paths[1]), "-o", "plain.csv")
     assert outside.returncode == 0, outside.stderr
     assert (tmp_path / "plain.csv").read_text().splitlines()[1].split(",")[0] == ids[0]
+
+
+def test_correlation_matches_numpy_and_flags_constant_inputs(inputs, tmp_path: Path) -> None:
+    paths, ids, values = inputs
+    result = merge.merge(paths)
+    X = np.array([v["toxic"] for v in values])
+    np.testing.assert_allclose(np.array(result.correlation["toxic"], dtype=float), np.corrcoef(X), atol=2e-6)
+    flat = _write(tmp_path / "flat.csv", ids, {"toxic": [0.5] * N, "severe": [0.25] * N}, np.arange(N))
+    assert merge.merge([paths[0], flat]).correlation["toxic"][0][1] is None
