@@ -1,6 +1,6 @@
 """Benchmark: the emulator's SaveKernel -> COMPLETE time for a print-only kernel, and its status-call rate.
 Peers measured in the same run: a bare `python -c print` (the floor of running any kernel) and a bare
-stdlib HTTP server answering `{}` (the floor of any JSON-over-HTTP answer). Prints ratios; asserts nothing."""
+stdlib HTTP server answering `{}` (the floor of any JSON-over-HTTP answer)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Row  # noqa: E402
 from kaggle_runner.emulator import Emulator  # noqa: E402
 from kaggle_runner.emulator.seed import init_state  # noqa: E402
 
@@ -45,11 +47,11 @@ def bare_python() -> float:
     return time.perf_counter() - t0
 
 
-def calls_per_second(session: requests.Session, url: str, body: dict) -> float:
+def calls_per_second(session: requests.Session, url: str, body: dict, calls: int) -> float:
     t0 = time.perf_counter()
-    for _ in range(CALLS):
+    for _ in range(calls):
         session.post(url, json=body, timeout=30).raise_for_status()
-    return CALLS / (time.perf_counter() - t0)
+    return calls / (time.perf_counter() - t0)
 
 
 class Echo(BaseHTTPRequestHandler):
@@ -68,7 +70,8 @@ class Echo(BaseHTTPRequestHandler):
         pass
 
 
-def main() -> None:
+def run(quick: bool = False) -> list[Row]:
+    runs, calls = (3, 300) if quick else (RUNS, CALLS)
     state = Path(tempfile.mkdtemp(prefix="kr-bench-")) / "state"
     init_state(state)
     creds = json.loads((state / "kaggle.json").read_text())
@@ -76,24 +79,24 @@ def main() -> None:
         s = requests.Session()
         s.auth = (creds["username"], creds["key"])
         save_to_complete(s, em.url, 1)  # warm-up
-        roundtrips = [save_to_complete(s, em.url, n) for n in range(2, RUNS + 2)]
+        roundtrips = [save_to_complete(s, em.url, n) for n in range(2, runs + 2)]
         status_rps = calls_per_second(s, f"{em.url}/v1/kernels.KernelsApiService/GetKernelSessionStatus",
-                                      {"userName": "testuser", "kernelSlug": "print-only"})
-    floors = [bare_python() for _ in range(RUNS)]
+                                      {"userName": "testuser", "kernelSlug": "print-only"}, calls)
+    floors = [bare_python() for _ in range(runs)]
     echo = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=echo.serve_forever, daemon=True).start()
-    echo_rps = calls_per_second(requests.Session(), f"http://127.0.0.1:{echo.server_address[1]}/", {})
+    echo_rps = calls_per_second(requests.Session(), f"http://127.0.0.1:{echo.server_address[1]}/", {}, calls)
     echo.shutdown()
-
     rt, floor = statistics.median(roundtrips), statistics.median(floors)
-    print("| figure | kr emulator | peer | ratio | target |")
-    print("|---|---|---|---|---|")
-    print(f"| SaveKernel -> COMPLETE, print-only kernel (median of {RUNS}) | {rt:.3f} s | "
-          f"{floor:.3f} s (bare `python -c print`) | {rt / floor:.1f}x | under 2 s: {'met' if rt < 2 else 'MISSED'} |")
-    print(f"| GetKernelSessionStatus calls/s ({CALLS}, one client) | {status_rps:.0f}/s | "
-          f"{echo_rps:.0f}/s (stdlib server answering {{}}) | {status_rps / echo_rps:.2f}x | |")
-    print("command: make bench  (bench/emulator_roundtrip.py)")
+    cmd = "python bench/emulator_roundtrip.py"
+    return [
+        Row(f"emulator: SaveKernel -> COMPLETE, print-only kernel (median of {runs})", f"{rt:.3f} s",
+            f"{floor:.3f} s (bare `python -c print`)", f"{rt / floor:.1f}x the time", "under 2 s", rt < 2, cmd),
+        Row(f"emulator: GetKernelSessionStatus calls/s ({calls}, one client)", f"{status_rps:.0f}/s",
+            f"{echo_rps:.0f}/s (stdlib server answering {{}})", f"{status_rps / echo_rps:.2f}x the rate", "", None, cmd),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    for row in run(quick="--quick" in sys.argv):
+        print(row)

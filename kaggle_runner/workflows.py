@@ -133,9 +133,11 @@ def status(ctx: Context, run: Run) -> tuple[str, str | None]:
     return state, failure
 
 
-def poll_intervals(start: float | None = None, cap: float = 60.0) -> Iterator[float]:
-    """5 s growing to 60 s (KR_POLL_SECONDS sets the start, for the emulator and tests)."""
+def poll_intervals(start: float | None = None) -> Iterator[float]:
+    """5 s growing by half each time to 60 s, which bounds how late the end of a run is noticed.
+    KR_POLL_SECONDS sets the start (emulator, tests, benchmarks); the cap keeps its ratio of 12."""
     delay = start if start is not None else float(os.environ.get("KR_POLL_SECONDS", "5"))
+    cap = 12 * delay
     while True:
         yield delay
         delay = min(cap, delay * 1.5)
