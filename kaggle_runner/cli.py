@@ -449,7 +449,10 @@ def merge(inputs: list[str] = typer.Argument(..., help="Two or more runs (v21), 
     if ctx is None:
         if out is None:
             raise UserError("-o: where should the merge go? (outside a kr project nothing is kept in .kr/merges)")
-        merging.write(result, out)
+        try:
+            merging.write(result, out)
+        except OSError as e:
+            raise UserError(f"{out}: cannot write ({e.strerror})") from e
         info = {"id": None, "output": str(out), "rows": result.rows, "correlation": result.correlation}
     else:
         info = _record_merge(ctx, result, paths, sources, method, w, power, out)
@@ -513,10 +516,13 @@ def _record_merge(ctx, result, paths, sources, method, weights, power, out) -> d
     if out is not None:
         tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
         try:
-            os.link(kept, tmp)  # same bytes as the ledger's copy without a second write
-        except OSError:
-            shutil.copyfile(kept, tmp)
-        os.replace(tmp, out)
+            try:
+                os.link(kept, tmp)  # same bytes as the ledger's copy without a second write
+            except OSError:
+                shutil.copyfile(kept, tmp)
+            os.replace(tmp, out)
+        except OSError as e:
+            raise UserError(f"{out}: cannot write ({e.strerror}); the merge is kept as m{merge_id} in {kept}") from e
     ctx.ledger.set_merge_output(merge_id, str(target))
     return {"id": f"m{merge_id}", "output": str(target), "kept": str(kept), "rows": result.rows, "sha256": digest,
             "inputs": inputs, "correlation": result.correlation}

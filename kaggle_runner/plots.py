@@ -41,12 +41,7 @@ def curves(runs: list[tuple[str, list[dict[str, Any]]]], metric: str, out: Path)
     for label, xs, ys, _ in lines:
         ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, label=label)
     ax.set_xlabel(lines[0][3])
-    ax.set_ylabel(metric)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    _finish(plt, fig, ax, metric, out)
     return len(lines)
 
 
@@ -64,10 +59,18 @@ def scores(rows: list[dict[str, Any]], out: Path) -> int:
         if pts:
             ax.scatter(*zip(*pts), marker=marker, color=color, label=kind + "s", zorder=2)
     ax.set_xticks(list(xs), [r["id"] for r in scored], rotation=45 if len(scored) > 8 else 0)
-    ax.set_ylabel("public score")
+    _finish(plt, fig, ax, "public score", out)
+    return len(scored)
+
+
+def _finish(plt: Any, fig: Any, ax: Any, ylabel: str, out: Path) -> None:
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return len(scored)
+    try:
+        fig.savefig(out, dpi=120)
+    except OSError as e:
+        raise UserError(f"{out}: cannot write ({e.strerror})") from e
+    finally:
+        plt.close(fig)

@@ -45,6 +45,8 @@ def test_two_versions_submitted_merged_and_listed(kr, emulator, kaggle) -> None:
     kr("push", "-m", "lr 0.1")
     kr("wait", "v1")
     kr("wait", "v2")
+    table = kr("logs", "v2", "--metrics").stdout
+    assert "validation.auc" in table and "train.loss" in table
 
     first = json.loads(kr("submit", "v1", "--wait", "--json").stdout)
     second = json.loads(kr("submit", "v2", "-m", "slower", "--wait", "--json").stdout)

@@ -139,3 +139,13 @@ def _wait_scored(kaggle) -> str:
             return out
         time.sleep(0.1)
     raise AssertionError("submission never scored")
+
+
+def test_official_cli_downloads_a_competition_file(kaggle, emulator, tmp_path: Path) -> None:
+    kaggle("competitions", "download", "-c", "tiny-toxic", "-f", "sample_submission.csv", "-p", str(tmp_path / "dl"))
+    got = list((tmp_path / "dl").iterdir())
+    assert [p.name for p in got] == ["sample_submission.csv"]
+    assert got[0].read_bytes() == (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_bytes()
+    hidden = kaggle("competitions", "download", "-c", "tiny-toxic", "-f", "../solution.csv", "-p", str(tmp_path / "x"),
+                    check=False)
+    assert hidden.returncode != 0 and not (tmp_path / "x" / "solution.csv").exists()
