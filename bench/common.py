@@ -86,4 +86,7 @@ class Local:
         return list(self.em.requests[mark:])
 
     def close(self) -> None:
+        import shutil
+
         self.em.stop()
+        shutil.rmtree(self.work, ignore_errors=True)  # up to a few GB of uploads

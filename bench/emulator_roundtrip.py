@@ -5,6 +5,7 @@ stdlib HTTP server answering `{}` (the floor of any JSON-over-HTTP answer)."""
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -87,6 +88,7 @@ def run(quick: bool = False) -> list[Row]:
     threading.Thread(target=echo.serve_forever, daemon=True).start()
     echo_rps = calls_per_second(requests.Session(), f"http://127.0.0.1:{echo.server_address[1]}/", {}, calls)
     echo.shutdown()
+    shutil.rmtree(state.parent, ignore_errors=True)
     rt, floor = statistics.median(roundtrips), statistics.median(floors)
     cmd = "python bench/emulator_roundtrip.py"
     return [

@@ -3,6 +3,7 @@ against a straightforward pandas script (read_csv, align, mean, to_csv) and a py
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -50,6 +51,13 @@ def make_inputs(folder: Path, rows: int) -> list[Path]:
 def run(quick: bool = False) -> list[Row]:
     rows, repeats = (200_000, 1) if quick else (ROWS, 3)
     folder = Path(tempfile.mkdtemp(prefix="kr-bench-merge-"))
+    try:
+        return _run(folder, rows, repeats)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(folder: Path, rows: int, repeats: int) -> list[Row]:
     paths = [str(p) for p in make_inputs(folder, rows)]
     kr = [sys.executable, "-m", "kaggle_runner.cli", "merge", *paths, "-o", str(folder / "kr.csv")]
     pandas = [sys.executable, "-c", PANDAS, *paths, str(folder / "pandas.csv")]
