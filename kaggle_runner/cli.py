@@ -67,7 +67,8 @@ def _table(title: Optional[str], columns: list[str], rows: list[list], right: tu
         table.add_column(c, justify="right" if c in right else "left", overflow="fold")
     for r in rows:
         table.add_row(*["" if v is None else str(v) for v in r])
-    Console(soft_wrap=True, width=max(120, sum(len(c) for c in columns) * 3)).print(table)
+    # a terminal gets its own width; piped output (files, grep) is not folded at rich's default of 80 columns
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 def _num(v, digits: int = 5) -> str:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.csvtable import CsvError, Table, align, check_unique, arrow_view, numpy_view, read
+from kaggle_runner.csvtable import CsvError, Table, align, arrow_view, check_unique, numpy_view, read
+from kaggle_runner.errors import UserError
 
 METHODS = ("mean", "weighted", "rank", "geo", "power", "vote")
 
@@ -25,21 +26,21 @@ class Result:
 def check_options(method: str, weights: list[float] | None, power: float | None, n_inputs: int) -> list[float]:
     """Validated weights (all 1.0 when none are given)."""
     if method not in METHODS:
-        raise CsvError(f"--method: '{method}' is unknown; use one of {', '.join(METHODS)}")
+        raise UserError(f"--method: '{method}' is unknown; use one of {', '.join(METHODS)}")
     if n_inputs < 2:
-        raise CsvError("a merge needs at least two inputs")
+        raise UserError("a merge needs at least two inputs")
     if method == "weighted" and not weights:
-        raise CsvError("--method weighted needs --weights, one per input, e.g. --weights 0.6,0.4")
+        raise UserError("--method weighted needs --weights, one per input, e.g. --weights 0.6,0.4")
     if power is not None and method != "power":
-        raise CsvError("--power is for --method power")
+        raise UserError("--power is for --method power")
     if method == "power" and (power is None or power == 0):
-        raise CsvError("--method power needs a non-zero --power K (e.g. --power 2; geo is the K -> 0 limit)")
+        raise UserError("--method power needs a non-zero --power K (e.g. --power 2; geo is the K -> 0 limit)")
     if weights is None:
         return [1.0] * n_inputs
     if len(weights) != n_inputs:
-        raise CsvError(f"--weights: {len(weights)} weights for {n_inputs} inputs; give one per input")
+        raise UserError(f"--weights: {len(weights)} weights for {n_inputs} inputs; give one per input")
     if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise CsvError("--weights: weights must be >= 0 and not all 0")
+        raise UserError("--weights: weights must be >= 0 and not all 0")
     return list(weights)
 
 
@@ -49,7 +50,7 @@ def parse_weights(text: str | None) -> list[float] | None:
     try:
         return [float(w) for w in text.split(",")]
     except ValueError:
-        raise CsvError(f"--weights: '{text}' is not a comma-separated list of numbers (e.g. 0.6,0.4)") from None
+        raise UserError(f"--weights: '{text}' is not a comma-separated list of numbers (e.g. 0.6,0.4)") from None
 
 
 def load(paths: list[Path], id_column: str | None, method: str) -> list[Table]:

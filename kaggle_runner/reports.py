@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+from kaggle_runner.errors import UserError
 from kaggle_runner.ledger import Ledger, Merge, Run
 from kaggle_runner.logs import series
 
@@ -74,8 +75,6 @@ def ls_rows(ledger: Ledger, default_kernel: str, metric: str | None, sort: str =
     """One row per run and merge. `sort` is a key of SORT_KEYS, optionally with :asc or :desc."""
     key, _, direction = sort.partition(":")
     if key not in SORT_KEYS or direction not in ("", "asc", "desc"):
-        from kaggle_runner.errors import UserError
-
         raise UserError(f"--sort: '{sort}' is unknown; use one of {', '.join(SORT_KEYS)}, optionally with :asc or :desc")
     rows = [run_row(ledger, r, default_kernel, metric) for r in ledger.runs()] + [merge_row(ledger, m) for m in ledger.merges()]
     numeric = key in ("duration", "metric", "public")
