@@ -188,6 +188,15 @@ def _int_keys(t: Table) -> Any:
     return t._keys or None
 
 
+def same_columns(first: Table, t: Table) -> None:
+    """Refuse t unless it has exactly first's columns (in any order), naming the first one that differs."""
+    missing = [c for c in first.header if c not in t.header]
+    extra = [c for c in t.header if c not in first.header]
+    if missing or extra:
+        what = f"lacks column '{missing[0]}'" if missing else f"has column '{extra[0]}'"
+        raise CsvError(f"{t.path}: line 1: {what}; {first.name} has {', '.join(first.header)}")
+
+
 def _lookup(t: Table) -> tuple[Any, int] | None:
     """(table, lowest key) with table[key - lowest] = the row of that key or -1, for dense int keys; built once."""
     import numpy as np

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.csvtable import CsvError, Table, align, arrow_view, check_unique, numpy_view, read
+from kaggle_runner.csvtable import CsvError, Table, align, arrow_view, check_unique, numpy_view, read, same_columns
 from kaggle_runner.errors import UserError
 
 METHODS = ("mean", "weighted", "rank", "geo", "power", "vote")
@@ -61,11 +61,7 @@ def load(paths: list[Path], id_column: str | None, method: str) -> list[Table]:
         if t.id_column != first.id_column:
             raise CsvError(f"{t.path}: the id column is '{t.id_column}' but {first.name}'s is '{first.id_column}'; "
                            "pass --id")
-        missing = [c for c in first.header if c not in t.header]
-        extra = [c for c in t.header if c not in first.header]
-        if missing or extra:
-            what = f"lacks column '{missing[0]}'" if missing else f"has column '{extra[0]}'"
-            raise CsvError(f"{t.path}: {what}, unlike {first.name} ({', '.join(first.header)}); inputs need the same columns")
+        same_columns(first, t)
     return tables
 
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from kaggle_runner.csvtable import CsvError, align, check_unique, read
+from kaggle_runner.csvtable import CsvError, align, check_unique, read, same_columns
 from kaggle_runner.errors import UserError
 from kaggle_runner.ledger import Ledger, Merge, Run, is_reference
 from kaggle_runner.packaging import sha256_file
@@ -70,11 +70,7 @@ def check(path: Path, sample: Path | None) -> int:
     if table.header[0] != ref.header[0]:
         raise CsvError(f"{path}: line 1: the first column is '{table.header[0]}'; the sample submission's is "
                        f"'{ref.header[0]}' ({', '.join(ref.header)})")
-    missing = [c for c in ref.header if c not in table.header]
-    extra = [c for c in table.header if c not in ref.header]
-    if missing or extra:
-        what = f"lacks column '{missing[0]}'" if missing else f"has column '{extra[0]}'"
-        raise CsvError(f"{path}: line 1: {what}; the sample submission has {', '.join(ref.header)}")
+    same_columns(ref, table)
     align(ref, table)  # every id of the sample exactly once, nothing else
     return len(table)
 

@@ -141,7 +141,7 @@ def test_id_option_picks_a_later_column(tmp_path: Path) -> None:
 BAD = {
     "extra id": ("id,toxic,severe\n{0},0.1,0.1\n999999,0.2,0.2\n", r"bad.csv: line 3: id '999999' is not in in0.csv"),
     "missing id": ("id,toxic,severe\n{0},0.1,0.1\n", r"bad.csv: has no row for id '\w+' \(line \d+ of in0.csv\)"),
-    "columns": ("id,toxic\n000000,0.1\n", r"bad.csv: lacks column 'severe'"),
+    "columns": ("id,toxic\n000000,0.1\n", r"bad.csv: line 1: lacks column 'severe'; in0.csv has id, toxic, severe"),
     "duplicate": ("id,toxic,severe\n{0},0.1,0.1\n{1},0.1,0.1\n{0},0.3,0.3\n", r"bad.csv: line 4: id '\w+' repeats line 2"),
     "nan": ("id,toxic,severe\n000000,0.1,0.1\n000003,NaN,0.1\n", r"bad.csv: line 3: column 'toxic' is blank or NaN"),
     "blank": ("id,toxic,severe\n000000,0.1,0.1\n000003,0.1,\n", r"bad.csv: line 3: column 'severe' is blank or NaN"),
