@@ -55,17 +55,17 @@ def main() -> None:
         shutil.copytree(ROOT / "kernels" / "smoke", project / "kernels" / "smoke")
         (project / "kr.yaml").write_text(
             "competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n    entry: main.py\n"
-            "    title: Smoke\n    accelerator: cpu\n")
+            "    title: Smoke\n    accelerator: cpu\ncode: {}  # the code bundle: kaggle_runner.runtime, for the kernel\n")
         kr_env = {**env, "KR_KAGGLE_URL": url, "KAGGLE_CONFIG_DIR": str(state), "KR_POLL_SECONDS": "0.5"}
         kr_env.pop("HTTP_PROXY")
         print(f"project {project}: kr.yaml names kernels/smoke; kr reaches the emulator with KR_KAGGLE_URL={url}")
 
         say("2. Push the smoke kernel (v1), then a changed learning rate (v2), like an experiment loop")
-        run(["kr", "push", "-m", "baseline lr 0.5"], kr_env, cwd=project)
+        run(["kr", "push", "-m", "baseline lr 1e-2"], kr_env, cwd=project)
         main_py = project / "kernels" / "smoke" / "main.py"
-        main_py.write_text(main_py.read_text().replace("LR = 0.5", "LR = 0.1"))
-        print("$ sed -i 's/LR = 0.5/LR = 0.1/' kernels/smoke/main.py")
-        run(["kr", "push", "-m", "lr 0.1"], kr_env, cwd=project)
+        main_py.write_text(main_py.read_text().replace("LR = 1e-2", "LR = 2e-2"))
+        print("$ sed -i 's/LR = 1e-2/LR = 2e-2/' kernels/smoke/main.py")
+        run(["kr", "push", "-m", "lr 2e-2"], kr_env, cwd=project)
 
         say("3. Wait for both (outputs and metrics are pulled on COMPLETE)")
         run(["kr", "wait", "v1"], kr_env, cwd=project)
@@ -85,7 +85,7 @@ def main() -> None:
 
         say("7. The ledger: every run and merge with its validation metric and public score")
         run(["kr", "ls"], kr_env, cwd=project)
-        run(["kr", "note", "m1", "rank merge of lr 0.5 and 0.1"], kr_env, cwd=project, show=False)
+        run(["kr", "note", "m1", "rank merge of lr 1e-2 and 2e-2"], kr_env, cwd=project, show=False)
         run(["kr", "plot", "--scores", "-o", str(work / "lb.png")], kr_env, cwd=project)
         say(f"Done. The emulator's state is in {state}; serve it again with: kr emulator serve --state {state}")
     finally:

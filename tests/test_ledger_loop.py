@@ -21,7 +21,7 @@ def kr(emulator, tmp_path: Path):
     project = tmp_path / "proj"
     shutil.copytree(ROOT / "kernels" / "smoke", project / "kernels" / "smoke")
     (project / "kr.yaml").write_text("competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n"
-                                     "    title: Smoke Kernel\n")
+                                     "    title: Smoke Kernel\ncode: {}  # the code bundle carries kaggle_runner.runtime\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
     env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=emulator.url, KAGGLE_CONFIG_DIR=str(emulator.store.root),
                KR_POLL_SECONDS="0.2", KR_RETRY_BASE_SECONDS="0.02")
@@ -39,10 +39,10 @@ def kr(emulator, tmp_path: Path):
 
 def test_two_versions_submitted_merged_and_listed(kr, emulator, kaggle) -> None:
     project = kr.project
-    kr("push", "-m", "baseline lr 0.5")
+    kr("push", "-m", "baseline lr 1e-2")
     main = project / "kernels" / "smoke" / "main.py"
-    main.write_text(main.read_text().replace("LR = 0.5", "LR = 0.1"))
-    kr("push", "-m", "lr 0.1")
+    main.write_text(main.read_text().replace("LR = 1e-2", "LR = 2e-2"))
+    kr("push", "-m", "lr 2e-2")
     kr("wait", "v1")
     kr("wait", "v2")
     table = kr("logs", "v2", "--metrics").stdout
@@ -81,7 +81,7 @@ def test_two_versions_submitted_merged_and_listed(kr, emulator, kaggle) -> None:
 
     # show, compare, note, plot
     shown = json.loads(kr("show", "v2", "--json").stdout)
-    assert shown["previous"] == "v1" and {f["path"] for f in shown["files"]} == {"submission.csv"}
+    assert shown["previous"] == "v1" and {f["path"] for f in shown["files"]} == {"submission.csv", "best.pt"}
     assert [s["ref"] for s in shown["submissions"]] == [second["ref"]]
     assert any(m["series"] == "validation.auc" and m["last"] == last_auc for m in shown["metrics"])
     cmp = json.loads(kr("compare", "v1", "v2", "m1", "--json").stdout)
@@ -127,7 +127,7 @@ def test_submit_refuses_a_bad_file_before_uploading(kr, emulator) -> None:
 def test_ls_imports_nothing_heavy(kr) -> None:
     code = ("import sys\nsys.argv = ['kr', 'ls']\nimport kaggle_runner.cli as c\n"
             "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('torch', 'transformers', 'pandas', 'pyarrow', 'matplotlib', 'numpy', 'kagglesdk')"
+            "heavy = [m for m in ('torch', 'transformers', 'kaggle_runner.runtime', 'pandas', 'pyarrow', 'matplotlib', 'numpy', 'kagglesdk')"
             " if m in sys.modules]\nprint('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=kr.project)
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr

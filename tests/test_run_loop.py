@@ -172,7 +172,7 @@ def test_user_errors_are_one_clear_line(kr, project: Path, case: str, tmp_path: 
 def test_help_imports_nothing_heavy() -> None:
     code = ("import sys\nsys.argv = ['kr', '--help']\nimport kaggle_runner.cli as c\n"
             "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('torch', 'transformers', 'pandas', 'pyarrow', 'matplotlib', 'numpy', 'kagglesdk')"
+            "heavy = [m for m in ('torch', 'transformers', 'kaggle_runner.runtime', 'pandas', 'pyarrow', 'matplotlib', 'numpy', 'kagglesdk')"
             " if m in sys.modules]\nprint('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "HEAVY []" in out
