@@ -15,6 +15,9 @@ app = typer.Typer(help="kr: run your Kaggle experiment loop from the command lin
                   add_completion=False, pretty_exceptions_enable=False)
 emulator_app = typer.Typer(help="A local Kaggle for dry runs and tests.", no_args_is_help=True)
 app.add_typer(emulator_app, name="emulator")
+datasets_app = typer.Typer(help="Dataset specs (datasets/NAME/dataset.yaml or kr.yaml datasets:) as Kaggle datasets.",
+                           no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
 
 _state: dict = {"debug": False, "url": None}
 
@@ -527,6 +530,41 @@ def _record_merge(ctx, result, paths, sources, method, weights, power, out) -> d
     ctx.ledger.set_merge_output(merge_id, str(target))
     return {"id": f"m{merge_id}", "output": str(target), "kept": str(kept), "rows": result.rows, "sha256": digest,
             "inputs": inputs, "correlation": result.correlation}
+
+
+@datasets_app.command("push")
+def datasets_push(name: str = typer.Argument(..., help="The spec's name: datasets/NAME/ or a kr.yaml datasets: key."),
+                  as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """Run the spec's prepare step, upload its files as a new dataset version if they changed, wait until READY."""
+    from kaggle_runner import workflows
+
+    out = workflows.push_dataset(_context(), name, _err)
+    if as_json:
+        _json(out)
+    else:
+        typer.echo(f"{out['ref']} v{out['version']} {'uploaded' if out['uploaded'] else 'unchanged'}")
+
+
+@datasets_app.command("ls")
+def datasets_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """The project's dataset specs and the version of each that kr last uploaded."""
+    from kaggle_runner import workflows
+
+    ctx = _project()
+    if not ctx.owner:  # the ledger names datasets owner/slug; the owner defaults to the credentials' user
+        from kaggle_runner.kaggle_api import find_credentials
+
+        try:
+            ctx.owner = find_credentials().username or ""
+        except UserError:
+            pass
+    rows = workflows.dataset_specs(ctx)
+    if as_json:
+        _json(rows)
+        return
+    _table(None, ["name", "dataset", "spec", "paths", "prepare", "version"],
+           [[r["name"], r["ref"], r["spec"], " ".join(r["paths"]), r["prepare"] or "",
+             f"v{r['version']}" if r["version"] else "never pushed"] for r in rows])
 
 
 @emulator_app.command("init")

@@ -23,8 +23,10 @@ class ConfigError(UserError):
 class DatasetSpec:
     name: str
     slug: str
-    paths: list[str]
-    prepare: str | None = None
+    paths: list[str]  # globs relative to `folder`
+    prepare: str | None = None  # a shell command run in `folder` before packaging
+    folder: Path = Path(".")
+    where: str = ""  # where the spec is written, for messages: "kr.yaml: datasets.NAME" or "datasets/NAME/dataset.yaml"
 
 
 @dataclass
@@ -103,6 +105,43 @@ def _slug(value: str, key: str) -> str:
     return value
 
 
+DATASET_SPEC = "dataset.yaml"
+
+
+def dataset_spec(name: str, spec: Any, key: str, folder: Path, where: str) -> DatasetSpec:
+    """One dataset spec (paths:, slug:, prepare:), from kr.yaml's `datasets:` or a datasets/NAME/dataset.yaml."""
+    spec = _typed(spec or {}, dict, key, "a mapping (paths:, slug:, prepare:)")
+    unknown = set(spec) - {"paths", "slug", "prepare"}
+    if unknown:
+        raise _err(f"{key}.{sorted(unknown)[0]}", "unknown key", "use paths, slug or prepare")
+    paths = _str_list(spec.get("paths"), f"{key}.paths")
+    if not paths:
+        raise _err(f"{key}.paths", "missing", "list the files or globs to package, e.g. paths: [data/*.csv]")
+    slug = _slug(_typed(spec.get("slug", name.replace("_", "-").lower()), str, f"{key}.slug", "a slug"), f"{key}.slug")
+    prepare = spec.get("prepare")
+    if prepare is not None:
+        _typed(prepare, str, f"{key}.prepare", "a shell command")
+    return DatasetSpec(name, slug, paths, prepare, folder, where)
+
+
+def dataset_folders(root: Path) -> dict[str, DatasetSpec]:
+    """Specs kept beside their data: datasets/NAME/dataset.yaml, paths relative to that folder."""
+    import yaml
+
+    specs: dict[str, DatasetSpec] = {}
+    for path in sorted((root / "datasets").glob(f"*/{DATASET_SPEC}")):
+        rel = path.relative_to(root).as_posix()
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{rel}: cannot read it as YAML ({type(e).__name__}); fix the file") from e
+        try:
+            specs[path.parent.name] = dataset_spec(path.parent.name, raw, "dataset", path.parent, rel)
+        except ConfigError as e:
+            raise ConfigError(str(e).replace(f"{CONFIG_NAME}: dataset", f"{rel}: ", 1).replace(": .", ": ", 1)) from e
+    return specs
+
+
 def load(root: Path | None = None) -> Config:
     import yaml
 
@@ -136,21 +175,11 @@ def parse(raw: Any, root: Path) -> Config:
     if metric is not None:
         _typed(metric, str, "metric", "a series name as `kr metrics` shows it (e.g. validation.auc)")
 
-    datasets: dict[str, DatasetSpec] = {}
+    datasets = dataset_folders(root)
     for name, spec in _typed(raw.get("datasets") or {}, dict, "datasets", "a mapping of name -> spec").items():
-        key = f"datasets.{name}"
-        spec = _typed(spec or {}, dict, key, "a mapping (paths:, slug:, prepare:)")
-        unknown = set(spec) - {"paths", "slug", "prepare"}
-        if unknown:
-            raise _err(f"{key}.{sorted(unknown)[0]}", "unknown key", "use paths, slug or prepare")
-        paths = _str_list(spec.get("paths"), f"{key}.paths")
-        if not paths:
-            raise _err(f"{key}.paths", "missing", "list the files or globs to package, e.g. paths: [data/*.csv]")
-        slug = _slug(_typed(spec.get("slug", str(name)), str, f"{key}.slug", "a slug"), f"{key}.slug")
-        prepare = spec.get("prepare")
-        if prepare is not None:
-            _typed(prepare, str, f"{key}.prepare", "a shell command")
-        datasets[str(name)] = DatasetSpec(str(name), slug, paths, prepare)
+        if str(name) in datasets:
+            raise _err(f"datasets.{name}", f"also defined in {datasets[str(name)].where}", "keep one of the two")
+        datasets[str(name)] = dataset_spec(str(name), spec, f"datasets.{name}", root, f"{CONFIG_NAME}: datasets.{name}")
 
     kernels: dict[str, KernelSpec] = {}
     kraw = _typed(raw.get("kernels") or {}, dict, "kernels", "a mapping of name -> spec")

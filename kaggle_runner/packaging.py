@@ -7,6 +7,7 @@ import glob
 import hashlib
 import json
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -31,14 +32,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def manifest(root: Path, spec: DatasetSpec) -> dict[str, dict[str, Any]]:
+def manifest(spec: DatasetSpec) -> dict[str, dict[str, Any]]:
     """Name in the dataset -> {sha256, size, path} for every file the spec's globs select.
     A matched file keeps its name; a matched folder contributes its contents (paths inside it)."""
     files: dict[str, dict[str, Any]] = {}
     for pattern in spec.paths:
-        matches = sorted(glob.glob(str(root / pattern), recursive=True))
+        matches = sorted(glob.glob(str(spec.folder / pattern), recursive=True))
         if not matches:
-            raise UserError(f"kr.yaml: datasets.{spec.name}.paths: '{pattern}' matches no file; fix the glob or "
+            raise UserError(f"{spec.where}: paths: '{pattern}' matches no file in {spec.folder}; fix the glob or "
                             f"create the data (prepare: runs first if set)")
         for m in matches:
             p = Path(m)
@@ -46,7 +47,7 @@ def manifest(root: Path, spec: DatasetSpec) -> dict[str, dict[str, Any]]:
             for f in ([p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file())):
                 rel = f.relative_to(base).as_posix()
                 if rel in files and files[rel]["path"] != str(f):
-                    raise UserError(f"kr.yaml: datasets.{spec.name}.paths: two files would both be '{rel}' in the "
+                    raise UserError(f"{spec.where}: paths: two files would both be '{rel}' in the "
                                     f"dataset ({files[rel]['path']} and {f}); narrow the globs")
                 files[rel] = {"sha256": sha256_file(f), "size": f.stat().st_size, "path": str(f)}
     return files
@@ -188,13 +189,14 @@ def sync_code(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, slug: str
     return sync_bundle(api, ledger, owner, slug, "code", files, stage, say)
 
 
-def sync_dataset(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, spec: DatasetSpec,
+def sync_dataset(api: KaggleApi, ledger: Ledger, owner: str, spec: DatasetSpec,
                  say: Callable[[str], None]) -> dict[str, Any]:
+    """Run the spec's prepare step (its output goes to stderr, beside kr's progress), then sync its files."""
     if spec.prepare:
         say(f"preparing {spec.name}: {spec.prepare}")
-        if subprocess.run(spec.prepare, shell=True, cwd=cfg.root).returncode != 0:
-            raise UserError(f"kr.yaml: datasets.{spec.name}.prepare: `{spec.prepare}` failed")
-    files = manifest(cfg.root, spec)
+        if subprocess.run(spec.prepare, shell=True, cwd=spec.folder, stdout=sys.stderr).returncode != 0:
+            raise UserError(f"{spec.where}: prepare: `{spec.prepare}` failed (its own message is above)")
+    files = manifest(spec)
     return sync_bundle(api, ledger, owner, spec.slug, spec.name, files, lambda tmp: _staged(files, tmp), say)
 
 

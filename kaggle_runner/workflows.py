@@ -78,7 +78,7 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
         if "/" in name:
             dataset_refs.append(name)
             continue
-        bundles[name] = sync_dataset(ctx.api, ctx.ledger, ctx.cfg, ctx.owner, ctx.cfg.datasets[name], say)
+        bundles[name] = sync_dataset(ctx.api, ctx.ledger, ctx.owner, ctx.cfg.datasets[name], say)
         dataset_refs.append(bundles[name]["slug"])
 
     ref = f"{ctx.owner}/{spec.slug}"
@@ -124,6 +124,33 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
 class _Landed:
     version_number: int
     error: None = None
+
+
+def push_dataset(ctx: Context, name: str, say: Say) -> dict[str, Any]:
+    """`kr datasets push NAME`: prepare and upload one dataset spec (nothing when unchanged), READY on return."""
+    from kaggle_runner.packaging import sync_dataset
+
+    if name not in ctx.cfg.datasets:
+        known = ", ".join(ctx.cfg.datasets) or "none yet: add datasets/NAME/dataset.yaml or kr.yaml datasets:"
+        raise UserError(f"no dataset spec named '{name}' (specs: {known})")
+    spec = ctx.cfg.datasets[name]
+    before = ctx.ledger.last_bundle(f"{ctx.owner}/{spec.slug}")
+    bundle = sync_dataset(ctx.api, ctx.ledger, ctx.owner, spec, say)
+    uploaded = before is None or before["version"] != bundle["version"]
+    return {"name": name, "ref": bundle["slug"], "version": bundle["version"], "uploaded": uploaded,
+            "manifest": bundle["manifest"]}
+
+
+def dataset_specs(ctx: Context) -> list[dict[str, Any]]:
+    """Every dataset spec with where it is written and the last version kr uploaded."""
+    rows = []
+    for name, spec in ctx.cfg.datasets.items():
+        ref = f"{ctx.owner}/{spec.slug}" if ctx.owner else spec.slug
+        last = ctx.ledger.last_bundle(ref) if ctx.owner else None
+        rows.append({"name": name, "ref": ref, "spec": spec.where, "paths": spec.paths, "prepare": spec.prepare,
+                     "version": last["version"] if last else None, "files": last["files"] if last else None,
+                     "bytes": last["bytes"] if last else None})
+    return rows
 
 
 def status(ctx: Context, run: Run) -> tuple[str, str | None]:
