@@ -194,6 +194,8 @@ def fit(model: torch.nn.Module, train: Dataset, valid: Dataset | None = None, *,
         batches = 0
         for i, (_, batch) in enumerate(proc.loader(loader)):
             inputs, labels = _split(batch)
+            if labels is None:
+                raise ValueError("fit: the training items have no target: give them a 'labels' key or make them (x, y) pairs")
             boundary = (i + 1) % accumulate == 0 or i + 1 == len(loader)
             no_sync = net.no_sync() if proc.ddp and not boundary else contextlib.nullcontext()
             with no_sync:

@@ -183,3 +183,10 @@ def test_transformers_model_trains_from_dict_batches(tmp_path: Path, monkeypatch
                      proc=Proc("cpu"))
     assert history.epochs[-1]["train_loss"] < history.epochs[0]["train_loss"]
     assert history.best > 0.8
+
+
+def test_training_data_without_labels_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    model, _ = _small()
+    with pytest.raises(ValueError, match="the training items have no target"):
+        rt.fit(model, rt.Columns(x=torch.randn(8, 4)), proc=Proc("cpu"))
