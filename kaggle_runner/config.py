@@ -109,18 +109,19 @@ DATASET_SPEC = "dataset.yaml"
 
 
 def dataset_spec(name: str, spec: Any, key: str, folder: Path, where: str) -> DatasetSpec:
-    """One dataset spec (paths:, slug:, prepare:), from kr.yaml's `datasets:` or a datasets/NAME/dataset.yaml."""
-    spec = _typed(spec or {}, dict, key, "a mapping (paths:, slug:, prepare:)")
+    """One dataset spec (paths:, slug:, prepare:): kr.yaml's `datasets.NAME` (key) or a dataset.yaml (key "")."""
+    sub = lambda k: f"{key}.{k}" if key else k  # noqa: E731
+    spec = _typed(spec or {}, dict, key or "the file", "a mapping (paths:, slug:, prepare:)")
     unknown = set(spec) - {"paths", "slug", "prepare"}
     if unknown:
-        raise _err(f"{key}.{sorted(unknown)[0]}", "unknown key", "use paths, slug or prepare")
-    paths = _str_list(spec.get("paths"), f"{key}.paths")
+        raise _err(sub(sorted(unknown)[0]), "unknown key", "use paths, slug or prepare")
+    paths = _str_list(spec.get("paths"), sub("paths"))
     if not paths:
-        raise _err(f"{key}.paths", "missing", "list the files or globs to package, e.g. paths: [data/*.csv]")
-    slug = _slug(_typed(spec.get("slug", name.replace("_", "-").lower()), str, f"{key}.slug", "a slug"), f"{key}.slug")
+        raise _err(sub("paths"), "missing", "list the files or globs to package, e.g. paths: [data/*.csv]")
+    slug = _slug(_typed(spec.get("slug", name.replace("_", "-").lower()), str, sub("slug"), "a slug"), sub("slug"))
     prepare = spec.get("prepare")
     if prepare is not None:
-        _typed(prepare, str, f"{key}.prepare", "a shell command")
+        _typed(prepare, str, sub("prepare"), "a shell command")
     return DatasetSpec(name, slug, paths, prepare, folder, where)
 
 
@@ -136,9 +137,9 @@ def dataset_folders(root: Path) -> dict[str, DatasetSpec]:
         except (yaml.YAMLError, OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"{rel}: cannot read it as YAML ({type(e).__name__}); fix the file") from e
         try:
-            specs[path.parent.name] = dataset_spec(path.parent.name, raw, "dataset", path.parent, rel)
-        except ConfigError as e:
-            raise ConfigError(str(e).replace(f"{CONFIG_NAME}: dataset", f"{rel}: ", 1).replace(": .", ": ", 1)) from e
+            specs[path.parent.name] = dataset_spec(path.parent.name, raw, "", path.parent, rel)
+        except ConfigError as e:  # the helpers name kr.yaml; this spec lives in its own file
+            raise ConfigError(f"{rel}: {str(e).removeprefix(CONFIG_NAME + ': ')}") from e
     return specs
 
 

@@ -47,6 +47,7 @@ def test_two_versions_submitted_merged_and_listed(kr, emulator, kaggle) -> None:
     kr("wait", "v2")
     table = kr("logs", "v2", "--metrics").stdout
     assert "validation.auc" in table and "train.loss" in table
+    assert "trained on cpu x1" in kr("logs", "v1").stdout  # the smoke kernel ran through kaggle_runner.runtime
 
     first = json.loads(kr("submit", "v1", "--wait", "--json").stdout)
     second = json.loads(kr("submit", "v2", "-m", "slower", "--wait", "--json").stdout)

@@ -50,6 +50,7 @@ def test_multiclass_accuracy_and_mcc_use_argmax() -> None:
     y = np.array([0, 1, 2, 2, 1])
     p = np.array([[0.8, 0.1, 0.1], [0.1, 0.7, 0.2], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1], [0.1, 0.8, 0.1]])
     assert metrics.accuracy(y, p) == pytest.approx(0.8)
-    assert metrics.mcc(y, p) == pytest.approx(np.corrcoef(np.eye(3)[y].ravel(), np.eye(3)[p.argmax(1)].ravel())[0, 1],
-                                               abs=0.2)  # same sign and size as the one-hot correlation
+    truth, pred = np.eye(3)[y], np.eye(3)[p.argmax(1)]  # Gorodkin's R_K: covariance of the one-hot matrices
+    cov = lambda a, b: float(((a - a.mean(0)) * (b - b.mean(0))).sum())  # noqa: E731
+    assert metrics.mcc(y, p) == pytest.approx(cov(truth, pred) / np.sqrt(cov(truth, truth) * cov(pred, pred)))
     assert metrics.mcc(y, np.eye(3)[y]) == pytest.approx(1.0)
