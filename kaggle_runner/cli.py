@@ -32,8 +32,9 @@ def _root(
     _state["url"] = kaggle_url
 
 
-def _context():  # -> workflows.Context; heavy imports stay out of `kr --help`
+def _context():  # -> Context; heavy imports stay out of `kr --help`
     from kaggle_runner import config, workflows
+    from kaggle_runner.context import Context
     from kaggle_runner.kaggle_api import KaggleApi, find_credentials
     from kaggle_runner.ledger import open_ledger
 
@@ -42,17 +43,18 @@ def _context():  # -> workflows.Context; heavy imports stay out of `kr --help`
     owner = cfg.owner or creds.username
     if not owner:
         raise UserError("kr.yaml: owner: missing and the credentials name no user; add `owner: <your Kaggle username>`")
-    ctx = workflows.Context(cfg, KaggleApi(_state["url"], creds), open_ledger(cfg.root), owner)
+    ctx = Context(cfg, KaggleApi(_state["url"], creds), open_ledger(cfg.root), owner)
     workflows.reconcile(ctx, _err)  # a push cut off by a crash or Ctrl-C is finished by the next command
     return ctx
 
 
-def _project():  # -> workflows.Context without Kaggle: for commands that read or write only the ledger
-    from kaggle_runner import config, workflows
+def _project():  # -> Context without Kaggle: for commands that read or write only the ledger
+    from kaggle_runner import config
+    from kaggle_runner.context import Context
     from kaggle_runner.ledger import open_ledger
 
     cfg = config.load()
-    return workflows.Context(cfg, None, open_ledger(cfg.root), cfg.owner or "")
+    return Context(cfg, None, open_ledger(cfg.root), cfg.owner or "")
 
 
 def _json(obj) -> None:
@@ -440,6 +442,12 @@ def merge(inputs: list[str] = typer.Argument(..., help="Two or more runs (v21), 
           id_column: Optional[str] = typer.Option(None, "--id", help="The id column (default: the first)."),
           as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """Ensemble submissions: rows aligned on the id column, each target column combined, recorded as mK."""
+    import os
+
+    # pyarrow's allocator (mimalloc) hands freed pages back to the OS after 10 ms. A merge frees and allocates the
+    # same few hundred MB file after file, and faulting them back in cost a fifth of its time on a VM. Read when
+    # pyarrow loads, which is below.
+    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "1000")
     from kaggle_runner import config, merge as merging
 
     w = merging.parse_weights(weights)

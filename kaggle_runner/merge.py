@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.csvtable import CsvError, Table, align, arrow_view, check_unique, numpy_view, read, same_columns
+from kaggle_runner.csvtable import CsvError, Index, Table, arrow_view, chunk_views, numpy_view, read, same_columns
 from kaggle_runner.errors import UserError
 
 METHODS = ("mean", "weighted", "rank", "geo", "power", "vote")
@@ -16,7 +16,7 @@ METHODS = ("mean", "weighted", "rank", "geo", "power", "vote")
 
 @dataclass
 class Result:
-    inputs: list[Table]
+    first: Table                          # the first input: its order, header and id text are the output's
     id_column: str
     columns: dict[str, Any]               # merged target columns in the first input's order
     correlation: dict[str, list[list[float]]]  # per column: the inputs' pairwise Pearson r (vote: agreement)
@@ -53,16 +53,37 @@ def parse_weights(text: str | None) -> list[float] | None:
         raise UserError(f"--weights: '{text}' is not a comma-separated list of numbers (e.g. 0.6,0.4)") from None
 
 
-def load(paths: list[Path], id_column: str | None, method: str) -> list[Table]:
-    tables = [read(p, id_column, labels=(method == "vote")) for p in paths]
-    first = tables[0]
-    check_unique(first)  # the others are checked as they are aligned to it
-    for t in tables[1:]:
-        if t.id_column != first.id_column:
-            raise CsvError(f"{t.path}: the id column is '{t.id_column}' but {first.name}'s is '{first.id_column}'; "
-                           "pass --id")
-        same_columns(first, t)
-    return tables
+def _read_ahead(paths: list[Path], id_column: str | None, labels: bool) -> Any:
+    """Each input in turn, the next two being read meanwhile: pyarrow's parser leaves a core partly idle, so two
+    files parse faster side by side, and the alignment of one input fills the gaps. At most three are in memory."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        pending = deque(pool.submit(read, p, id_column, labels) for p in paths[:2])
+        for following in [*paths[2:], None, None]:
+            table = pending.popleft().result()
+            if following is not None:
+                pending.append(pool.submit(read, following, id_column, labels))
+            yield table
+
+
+def _placed(values: Any, where: Any, labels: bool) -> Any:
+    """One input's column in the first input's order (where: Index.positions, per chunk); contiguous."""
+    import numpy as np
+
+    if where is None:
+        return values.combine_chunks() if labels else numpy_view(values)
+    if labels:
+        order, start = np.empty(len(values), dtype=np.int64), 0
+        for rows in where:
+            order[rows] = np.arange(start, start + len(rows))
+            start += len(rows)
+        return values.combine_chunks().take(arrow_view(order))
+    out = np.empty(len(values))
+    for rows, chunk in zip(where, chunk_views(values), strict=True):  # every column of a table has the same chunks
+        out[rows] = chunk
+    return out
 
 
 def rank_average(x: Any) -> Any:
@@ -80,9 +101,9 @@ def rank_average(x: Any) -> Any:
     return ranks
 
 
-def combine(method: str, stack: list[Any], weights: list[float], power: float | None, tables: list[Table],
-            column: str) -> Any:
-    """One target column of the merge; `stack` holds each input's aligned values."""
+def combine(method: str, stack: list[Any], weights: list[float], power: float | None, paths: list[Path],
+            first: Table, column: str) -> Any:
+    """One target column of the merge; `stack` holds each input's values in the first input's order."""
     import numpy as np
 
     w = np.asarray(weights, dtype=np.float64) / sum(weights)
@@ -97,13 +118,13 @@ def combine(method: str, stack: list[Any], weights: list[float], power: float | 
             out += wi * rank_average(x) / len(x)
         return out
     if method in ("geo", "power"):
-        for t, x in zip(tables, stack):
+        for path, x in zip(paths, stack):
             bad = (x <= 0) if method == "geo" else (x < 0)
             if bad.any():
                 row = int(np.argmax(bad))
                 need = "positive" if method == "geo" else "non-negative"
-                raise CsvError(f"{t.path}: column '{column}' has {float(x[row])!r}; --method {method} needs {need} values "
-                               f"(id {tables[0].ids[row].as_py()!r})")
+                raise CsvError(f"{path}: column '{column}' has {float(x[row])!r}; --method {method} needs {need} values "
+                               f"(id {first.ids[row].as_py()!r})")
         if method == "geo":
             out = np.zeros(len(stack[0]))
             for wi, x in zip(w, stack):
@@ -141,19 +162,27 @@ def merge(paths: list[Path], method: str = "mean", weights: list[float] | None =
     """Read, check and combine; raises CsvError (naming file and line) before anything is written."""
 
     w = check_options(method, weights, power, len(paths))
-    tables = load(paths, id_column, method)
-    first = tables[0]
-    orders = [None] + [align(first, t) for t in tables[1:]]
+    labels = method == "vote"
+    first: Any = None
+    stacks: dict[str, list[Any]] = {}
+    for t in _read_ahead(paths, id_column, labels):
+        if first is None:
+            first, index = t, Index(t)  # refuses a repeated id in the first input
+            stacks = {name: [_placed(t.columns[name], None, labels)] for name in t.targets}
+            continue
+        if t.id_column != first.id_column:
+            raise CsvError(f"{t.path}: the id column is '{t.id_column}' but {first.name}'s is '{first.id_column}'; "
+                           "pass --id")
+        same_columns(first, t)
+        where = index.positions(t)
+        for name in first.targets:
+            stacks[name].append(_placed(t.columns[name], where, labels))
     columns: dict[str, Any] = {}
     correlation: dict[str, list[list[float]]] = {}
-    for name in first.targets:
-        stack = []
-        for t, order in zip(tables, orders):
-            values = t.columns[name]
-            stack.append(values if order is None else (values.take(arrow_view(order)) if method == "vote" else values[order]))
-        columns[name] = combine(method, stack, w, power, tables, name)
+    for name, stack in stacks.items():
+        columns[name] = combine(method, stack, w, power, paths, first, name)
         correlation[name] = _agreement(stack) if method == "vote" else _pearson(stack)
-    return Result(tables, first.id_column, columns, correlation, len(first))
+    return Result(first, first.id_column, columns, correlation, len(first))
 
 
 def _pearson(stack: list[Any]) -> list[list[float | None]]:
@@ -163,12 +192,13 @@ def _pearson(stack: list[Any]) -> list[list[float | None]]:
 
     n, k = len(stack[0]), len(stack)
     means = np.array([x.mean() for x in stack])
-    second = np.array([[float(np.dot(stack[i], stack[j])) if j >= i else 0.0 for j in range(k)] for i in range(k)])
+    dot = lambda a, b: float(np.einsum("i,i->", a, b))  # not np.dot: BLAS threads would spin on the cores the writer needs
+    second = np.array([[dot(stack[i], stack[j]) if j >= i else 0.0 for j in range(k)] for i in range(k)])
     second = np.triu(second) + np.triu(second, 1).T
     cov = second / n - np.outer(means, means)
     if (np.diag(cov) < 1e-8 * np.maximum(means ** 2, 1e-300)).any():
         centred = [x - m for x, m in zip(stack, means)]
-        cov = np.array([[float(np.dot(a, b)) / n for b in centred] for a in centred])
+        cov = np.array([[dot(a, b) / n for b in centred] for a in centred])
     scale = np.sqrt(np.maximum(np.diag(cov), 0))
     with np.errstate(invalid="ignore", divide="ignore"):
         r = cov / np.outer(scale, scale)
@@ -188,7 +218,7 @@ def write(result: Result, dest: Path) -> None:
     """The first input's header and id text, then the merged columns (shortest round-trip floats); atomic."""
     import pyarrow as pa
 
-    first = result.inputs[0]
+    first = result.first
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -213,11 +243,30 @@ def _write_table(f: Any, result: Result) -> None:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    first = result.inputs[0]
+    first = result.first
     columns = [first.ids if n == result.id_column else result.columns[n] for n in first.header]
     table = pa.Table.from_arrays([c if isinstance(c, (pa.Array, pa.ChunkedArray)) else arrow_view(c) for c in columns],
                                  names=[f"c{i}" for i in range(len(columns))])
-    pcsv.write_csv(table, f, pcsv.WriteOptions(include_header=False, quoting_style="none"))
+    options = pcsv.WriteOptions(include_header=False, quoting_style="none")
+
+    def text(part: Any) -> Any:
+        sink = pa.BufferOutputStream()
+        pcsv.write_csv(part, sink, options)
+        return sink.getvalue()
+
+    # pyarrow formats a table on one core; slices formatted side by side (it releases the GIL) take about 60% of
+    # the time. A few slices in flight keep the memory bounded whatever the row count.
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows, pending = 1 << 19, deque()
+    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+        for start in range(0, table.num_rows, rows):
+            pending.append(pool.submit(text, table.slice(start, rows)))
+            if len(pending) > 3:
+                f.write(pending.popleft().result())
+        while pending:
+            f.write(pending.popleft().result())
 
 
 def _write_lines(f: Any, result: Result) -> None:
@@ -225,7 +274,7 @@ def _write_lines(f: Any, result: Result) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    first = result.inputs[0]
+    first = result.first
     parts = []
     for name in first.header:
         if name == result.id_column:

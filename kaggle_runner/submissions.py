@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from kaggle_runner.csvtable import CsvError, align, check_unique, read, same_columns
+from kaggle_runner.csvtable import CsvError, Index, read, same_columns
 from kaggle_runner.errors import UserError
 from kaggle_runner.ledger import Ledger, Merge, Run, is_reference
 from kaggle_runner.packaging import sha256_file
@@ -62,16 +62,16 @@ def sample_for(ctx: Any, competition: str) -> Path | None:
 def check(path: Path, sample: Path | None) -> int:
     """Refuse a file Kaggle would reject or score wrongly; returns its row count."""
     table = read(path, labels=True)  # blanks and NaN refused in every column, numbers or labels
-    check_unique(table)
+    Index(table)  # refuses a repeated id
     if sample is None:
         return len(table)
     ref = read(sample, labels=True)
-    check_unique(ref)
+    index = Index(ref)
     if table.header[0] != ref.header[0]:
         raise CsvError(f"{path}: line 1: the first column is '{table.header[0]}'; the sample submission's is "
                        f"'{ref.header[0]}' ({', '.join(ref.header)})")
     same_columns(ref, table)
-    align(ref, table)  # every id of the sample exactly once, nothing else
+    index.positions(table)  # every id of the sample exactly once, nothing else
     return len(table)
 
 

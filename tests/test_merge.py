@@ -32,12 +32,19 @@ def _write(path: Path, ids: list[str], columns: dict[str, list], order: np.ndarr
     return path
 
 
-@pytest.fixture(params=["digits", "text"])
+ID_KINDS = {
+    "digits": lambda i: f"{i:06d}",          # number-like with leading zeros: a table of positions
+    "sparse": lambda i: str(10 ** 12 + i * 1_000_003),  # numbers too far apart for a table: sorted numbers
+    "text": lambda i: f"u{i * 7919:x}",      # sorted text
+}
+
+
+@pytest.fixture(params=sorted(ID_KINDS))
 def inputs(request, tmp_path: Path) -> tuple[list[Path], list[str], list[dict[str, np.ndarray]]]:
-    """Three files with the same ids in different orders; values rounded so ranks tie. Number-like ids
-    (leading zeros kept) and text ids take different alignment paths."""
+    """Three files with the same ids in different orders; values rounded so ranks tie. Each kind of id takes
+    its own alignment path."""
     rng = np.random.default_rng(7)
-    ids = [f"{i:06d}" if request.param == "digits" else f"u{i * 7919:x}" for i in rng.permutation(N) * 3]
+    ids = [ID_KINDS[request.param](i) for i in rng.permutation(N) * 3]
     values = [{"toxic": np.round(rng.uniform(0.01, 1, N), 2), "severe": np.round(rng.uniform(0.01, 1, N), 3)}
               for _ in range(3)]
     paths = [_write(tmp_path / f"in{k}.csv", ids, {c: list(map(float, v)) for c, v in values[k].items()},
@@ -147,6 +154,8 @@ BAD = {
     "blank": ("id,toxic,severe\n000000,0.1,0.1\n000003,0.1,\n", r"bad.csv: line 3: column 'severe' is blank or NaN"),
     "text": ("id,toxic,severe\n000000,0.1,0.1\n000003,0.1,high\n", r"bad.csv: line 3: column 'severe' is not a number: 'high'"),
     "empty": ("", r"bad.csv: empty file"),
+    "empty id": ("id,toxic,severe\n{0},0.1,0.1\n,0.2,0.2\n", r"bad.csv: line 3: the id is empty"),
+    "infinite": ("id,toxic,severe\n{0},0.1,0.1\n{1},inf,0.2\n", r"bad.csv: line 3: column 'toxic' is infinite"),
 }
 
 
@@ -158,6 +167,45 @@ def test_refusals_name_file_and_line(inputs, tmp_path: Path, case: str) -> None:
     bad.write_text(text.format(ids[0], ids[1]))
     with pytest.raises(CsvError, match=pattern):
         merge.merge([paths[0], bad])
+
+
+def test_ids_written_another_way_are_other_ids(tmp_path: Path) -> None:
+    padded = tmp_path / "padded.csv"
+    padded.write_text("id,p\n001,0.1\n002,0.2\n")
+    plain = tmp_path / "plain.csv"
+    plain.write_text("id,p\n2,0.2\n1,0.1\n")
+    with pytest.raises(CsvError, match=r"plain.csv: line 2: id '2' is not in padded.csv"):
+        merge.merge([padded, plain])
+
+
+def test_many_chunks_give_the_same_merge_and_lines(inputs, tmp_path: Path, monkeypatch) -> None:
+    """Big files reach the merge as many chunks; alignment, refusals and line numbers must not depend on that."""
+    from kaggle_runner import csvtable
+
+    paths, ids, values = inputs
+    whole = merge.merge(paths, "weighted", [3, 2, 1])
+    monkeypatch.setattr(csvtable, "BLOCK", 1024)
+    assert csvtable.read(paths[1]).ids.num_chunks > 5
+    chunked = merge.merge(paths, "weighted", [3, 2, 1])
+    for column in ("toxic", "severe"):
+        np.testing.assert_array_equal(chunked.columns[column], whole.columns[column])
+    assert chunked.correlation == whole.correlation
+    lines = paths[2].read_text().splitlines()
+    late = tmp_path / "late.csv"
+    late.write_text("\n".join(lines[:-1] + [lines[3]]) + "\n")  # the last row repeats the third
+    with pytest.raises(CsvError, match=rf"late.csv: line {N + 1}: id '\w+' repeats line 4"):
+        merge.merge([paths[0], late])
+    fields = lines[350].split(",")
+    for text, problem in (("nan", "blank or NaN"), ("-inf", "infinite")):
+        late.write_text("\n".join(lines[:350] + [",".join([fields[0], text, fields[2]])] + lines[351:]) + "\n")
+        with pytest.raises(CsvError, match=rf"late.csv: line 351: column 'toxic' is {problem}"):
+            merge.merge([paths[0], late])
+    late.write_text("\n".join(lines[:350] + ["," + lines[350].split(",", 1)[1]] + lines[351:]) + "\n")
+    with pytest.raises(CsvError, match=r"late.csv: line 351: the id is empty"):
+        merge.merge([paths[0], late])
+    late.write_text("\n".join(lines[:-1] + ["x" + lines[-1]]) + "\n")
+    with pytest.raises(CsvError, match=rf"late.csv: line {N + 1}: id 'x\w+' is not in in0.csv"):
+        merge.merge([paths[0], late])
 
 
 def test_geo_refuses_zero_and_options_are_checked(inputs, tmp_path: Path) -> None:
