@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.csvtable import CsvError, Index, Table, arrow_view, chunk_views, numpy_view, read, same_columns
+from kaggle_runner.csvtable import CsvError, Index, Table, arrow_view, chunk_views, numpy_view, pooled, read, same_columns
 from kaggle_runner.errors import UserError
 
 METHODS = ("mean", "weighted", "rank", "geo", "power", "vote")
@@ -80,7 +80,7 @@ def _placed(values: Any, where: Any, labels: bool) -> Any:
             order[rows] = np.arange(start, start + len(rows))
             start += len(rows)
         return values.combine_chunks().take(arrow_view(order))
-    out = np.empty(len(values))
+    out = pooled(len(values), np.float64)
     for rows, chunk in zip(where, chunk_views(values), strict=True):  # every column of a table has the same chunks
         out[rows] = chunk
     return out
@@ -101,40 +101,75 @@ def rank_average(x: Any) -> Any:
     return ranks
 
 
-def combine(method: str, stack: list[Any], weights: list[float], power: float | None, paths: list[Path],
-            first: Table, column: str) -> Any:
-    """One target column of the merge; `stack` holds each input's values in the first input's order."""
-    import numpy as np
+class _Running:
+    """One target column, combined as the inputs arrive: the weighted sum of each input's term (the value, its rank,
+    log or power), and the dot products for the correlation. Little is then left after the last input is read."""
 
-    w = np.asarray(weights, dtype=np.float64) / sum(weights)
-    if method in ("mean", "weighted"):
-        out = np.zeros(len(stack[0]))
-        for wi, x in zip(w, stack):
-            out += wi * x
-        return out
-    if method == "rank":
-        out = np.zeros(len(stack[0]))
-        for wi, x in zip(w, stack):
-            out += wi * rank_average(x) / len(x)
-        return out
-    if method in ("geo", "power"):
-        for path, x in zip(paths, stack):
+    def __init__(self, method: str, weights: list[float], power: float | None, first: Table, column: str):
+        self.method, self.power, self.first, self.column = method, power, first, column
+        self.w = [wi / sum(weights) for wi in weights]
+        self.stack: list[Any] = []       # every input's values in the first input's order
+        self.total: Any = None
+        self.dots: list[list[float]] = []  # dots[i][j] = x_i . x_j for j <= i
+
+    def add(self, x: Any, path: Path) -> None:
+        import numpy as np
+
+        self.stack.append(x)
+        if self.method == "vote":
+            return
+        i, method = len(self.stack) - 1, self.method
+        if method in ("geo", "power"):
             bad = (x <= 0) if method == "geo" else (x < 0)
             if bad.any():
                 row = int(np.argmax(bad))
                 need = "positive" if method == "geo" else "non-negative"
-                raise CsvError(f"{path}: column '{column}' has {float(x[row])!r}; --method {method} needs {need} values "
-                               f"(id {first.ids[row].as_py()!r})")
-        if method == "geo":
-            out = np.zeros(len(stack[0]))
-            for wi, x in zip(w, stack):
-                out += wi * np.log(x)
-            return np.exp(out)
-        out = np.zeros(len(stack[0]))
-        for wi, x in zip(w, stack):
-            out += wi * np.power(x, power)
-        return np.power(out, 1.0 / power)
-    return _vote(stack, w)
+                raise CsvError(f"{path}: column '{self.column}' has {float(x[row])!r}; --method {method} needs {need} "
+                               f"values (id {self.first.ids[row].as_py()!r})")
+        term = {"rank": lambda: rank_average(x) / len(x), "geo": lambda: np.log(x),
+                "power": lambda: np.power(x, self.power)}.get(method, lambda: x)()
+        if self.total is None:
+            self.total = self.w[i] * term
+        else:
+            self.total += self.w[i] * term
+        self.dots.append([_dot(x, other) for other in self.stack])
+
+    def values(self) -> Any:
+        import numpy as np
+
+        if self.method == "vote":
+            return _vote(self.stack, self.w)
+        if self.method == "geo":
+            return np.exp(self.total)
+        if self.method == "power":
+            return np.power(self.total, 1.0 / self.power)
+        return self.total
+
+    def correlation(self) -> list[list[float | None]]:
+        """Pairwise Pearson r of the inputs (None where an input is constant), from the dot products of the raw
+        columns; centred copies only when the spread is too small for that to be exact. Vote: agreement."""
+        import numpy as np
+
+        stack = self.stack
+        if self.method == "vote":
+            return _agreement(stack)
+        n, k = len(stack[0]), len(stack)
+        means = np.array([x.mean() for x in stack])
+        second = np.array([[self.dots[max(i, j)][min(i, j)] for j in range(k)] for i in range(k)])
+        cov = second / n - np.outer(means, means)
+        if (np.diag(cov) < 1e-8 * np.maximum(means ** 2, 1e-300)).any():
+            centred = [x - m for x, m in zip(stack, means)]
+            cov = np.array([[_dot(a, b) / n for b in centred] for a in centred])
+        scale = np.sqrt(np.maximum(np.diag(cov), 0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = cov / np.outer(scale, scale)
+        return [[None if np.isnan(v) else round(float(min(1.0, max(-1.0, v))), 6) for v in row] for row in r]
+
+
+def _dot(a: Any, b: Any) -> float:
+    import numpy as np
+
+    return float(np.einsum("i,i->", a, b))  # not np.dot: BLAS threads would spin on the cores the writer needs
 
 
 def _vote(stack: list[Any], w: Any) -> Any:
@@ -164,45 +199,22 @@ def merge(paths: list[Path], method: str = "mean", weights: list[float] | None =
     w = check_options(method, weights, power, len(paths))
     labels = method == "vote"
     first: Any = None
-    stacks: dict[str, list[Any]] = {}
-    for t in _read_ahead(paths, id_column, labels):
+    running: dict[str, _Running] = {}
+    for path, t in zip(paths, _read_ahead(paths, id_column, labels)):
         if first is None:
-            first, index = t, Index(t)  # refuses a repeated id in the first input
-            stacks = {name: [_placed(t.columns[name], None, labels)] for name in t.targets}
-            continue
-        if t.id_column != first.id_column:
-            raise CsvError(f"{t.path}: the id column is '{t.id_column}' but {first.name}'s is '{first.id_column}'; "
-                           "pass --id")
-        same_columns(first, t)
-        where = index.positions(t)
-        for name in first.targets:
-            stacks[name].append(_placed(t.columns[name], where, labels))
-    columns: dict[str, Any] = {}
-    correlation: dict[str, list[list[float]]] = {}
-    for name, stack in stacks.items():
-        columns[name] = combine(method, stack, w, power, paths, first, name)
-        correlation[name] = _agreement(stack) if method == "vote" else _pearson(stack)
+            first, index, where = t, Index(t), None  # Index refuses a repeated id in the first input
+            running = {name: _Running(method, w, power, first, name) for name in t.targets}
+        else:
+            if t.id_column != first.id_column:
+                raise CsvError(f"{t.path}: the id column is '{t.id_column}' but {first.name}'s is "
+                               f"'{first.id_column}'; pass --id")
+            same_columns(first, t)
+            where = index.positions(t)
+        for name, column in running.items():
+            column.add(_placed(t.columns[name], where, labels), path)
+    columns = {name: column.values() for name, column in running.items()}
+    correlation = {name: column.correlation() for name, column in running.items()}
     return Result(first, first.id_column, columns, correlation, len(first))
-
-
-def _pearson(stack: list[Any]) -> list[list[float | None]]:
-    """Pairwise Pearson r of the inputs (None where an input is constant). From dot products of the raw
-    columns, which needs no copies; centred copies only when the spread is too small for that to be exact."""
-    import numpy as np
-
-    n, k = len(stack[0]), len(stack)
-    means = np.array([x.mean() for x in stack])
-    dot = lambda a, b: float(np.einsum("i,i->", a, b))  # not np.dot: BLAS threads would spin on the cores the writer needs
-    second = np.array([[dot(stack[i], stack[j]) if j >= i else 0.0 for j in range(k)] for i in range(k)])
-    second = np.triu(second) + np.triu(second, 1).T
-    cov = second / n - np.outer(means, means)
-    if (np.diag(cov) < 1e-8 * np.maximum(means ** 2, 1e-300)).any():
-        centred = [x - m for x, m in zip(stack, means)]
-        cov = np.array([[dot(a, b) / n for b in centred] for a in centred])
-    scale = np.sqrt(np.maximum(np.diag(cov), 0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = cov / np.outer(scale, scale)
-    return [[None if np.isnan(v) else round(float(min(1.0, max(-1.0, v))), 6) for v in row] for row in r]
 
 
 def _agreement(stack: list[Any]) -> list[list[float]]:
@@ -259,11 +271,11 @@ def _write_table(f: Any, result: Result) -> None:
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    rows, pending = 1 << 19, deque()
+    rows, pending = 1 << 17, deque()
     with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         for start in range(0, table.num_rows, rows):
             pending.append(pool.submit(text, table.slice(start, rows)))
-            if len(pending) > 3:
+            if len(pending) > 5:
                 f.write(pending.popleft().result())
         while pending:
             f.write(pending.popleft().result())
