@@ -178,6 +178,27 @@ def test_ids_written_another_way_are_other_ids(tmp_path: Path) -> None:
         merge.merge([padded, plain])
 
 
+def test_counting_ids_in_order_align_without_a_table(tmp_path: Path) -> None:
+    """A first input with ids 1..n in order (as many sample submissions have them) takes its own path."""
+    rng = np.random.default_rng(5)
+    ids = [str(i) for i in range(1, N + 1)]
+    values = [rng.uniform(0.01, 1, N) for _ in range(3)]
+    paths = [_write(tmp_path / f"c{k}.csv", ids, {"p": list(map(float, values[k]))}, np.arange(N) if k == 0 else rng.permutation(N))
+             for k in range(3)]
+    out = tmp_path / "out.csv"
+    merge.write(merge.merge(paths), out)
+    got_ids, got, _ = _read(out)
+    assert got_ids == ids
+    np.testing.assert_allclose(got["p"], np.mean(values, axis=0), rtol=1e-12)
+    lines = paths[1].read_text().splitlines()
+    for bad_line, pattern in ((f"{N + 1},0.5", rf"bad.csv: line {N + 1}: id '{N + 1}' is not in c0.csv"),
+                              (lines[1], rf"bad.csv: line {N + 1}: id '\d+' repeats line 2")):
+        bad = tmp_path / "bad.csv"
+        bad.write_text("\n".join(lines[:-1] + [bad_line]) + "\n")
+        with pytest.raises(CsvError, match=pattern):
+            merge.merge([paths[0], bad])
+
+
 def test_many_chunks_give_the_same_merge_and_lines(inputs, tmp_path: Path, monkeypatch) -> None:
     """Big files reach the merge as many chunks; alignment, refusals and line numbers must not depend on that."""
     from kaggle_runner import csvtable
