@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ class Table:
     def __len__(self) -> int:
         return len(self.ids)
 
-    @property
+    @cached_property
     def quoted(self) -> bool:
         """Whether any field after the header is quoted (then ids are re-read as written)."""
         block = bytearray(1 << 20)  # read through one small buffer: a mapping would count the whole file as ours
@@ -250,8 +251,8 @@ def same_columns(first: Table, t: Table) -> None:
 
 class Index:
     """Where each id of one table (the first input, or the sample submission) is, so that another table's rows
-    can be placed in its order. Building it refuses a repeated id. Positions are computed one chunk at a time:
-    temporaries of a chunk's size are recycled by the allocator, whole-column ones would be fresh memory."""
+    can be placed in its order. Building it refuses a repeated id. Positions are written chunk by chunk into
+    buffers allocated once, so that placing one input after another touches no fresh memory."""
 
     def __init__(self, first: Table):
         import numpy as np

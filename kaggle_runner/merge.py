@@ -126,8 +126,14 @@ class _Running:
                 need = "positive" if method == "geo" else "non-negative"
                 raise CsvError(f"{path}: column '{self.column}' has {float(x[row])!r}; --method {method} needs {need} "
                                f"values (id {self.first.ids[row].as_py()!r})")
-        term = {"rank": lambda: rank_average(x) / len(x), "geo": lambda: np.log(x),
-                "power": lambda: np.power(x, self.power)}.get(method, lambda: x)()
+        if method == "rank":
+            term = rank_average(x) / len(x)
+        elif method == "geo":
+            term = np.log(x)
+        elif method == "power":
+            term = np.power(x, self.power)
+        else:
+            term = x
         if self.total is None:
             self.total = self.w[i] * term
         else:
@@ -200,7 +206,7 @@ def merge(paths: list[Path], method: str = "mean", weights: list[float] | None =
     labels = method == "vote"
     first: Any = None
     running: dict[str, _Running] = {}
-    for path, t in zip(paths, _read_ahead(paths, id_column, labels)):
+    for t in _read_ahead(paths, id_column, labels):
         if first is None:
             first, index, where = t, Index(t), None  # Index refuses a repeated id in the first input
             running = {name: _Running(method, w, power, first, name) for name in t.targets}
@@ -211,7 +217,7 @@ def merge(paths: list[Path], method: str = "mean", weights: list[float] | None =
             same_columns(first, t)
             where = index.positions(t)
         for name, column in running.items():
-            column.add(_placed(t.columns[name], where, labels), path)
+            column.add(_placed(t.columns[name], where, labels), t.path)
     columns = {name: column.values() for name, column in running.items()}
     correlation = {name: column.correlation() for name, column in running.items()}
     return Result(first, first.id_column, columns, correlation, len(first))

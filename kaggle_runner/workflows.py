@@ -11,11 +11,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
 from kaggle_runner import accelerators, bootstrap
-from kaggle_runner.config import Config
 from kaggle_runner.context import Context
 from kaggle_runner.errors import UserError
-from kaggle_runner.kaggle_api import KaggleApi, KaggleError, parse_log
-from kaggle_runner.ledger import FINAL, Ledger, Run
+from kaggle_runner.kaggle_api import KaggleError, parse_log
+from kaggle_runner.ledger import FINAL, Run
 
 Say = Callable[[str], None]
 EXIT = {"COMPLETE": 0, "ERROR": 1, "CANCEL_ACKNOWLEDGED": 3}
