@@ -7,19 +7,20 @@ import os
 import statistics
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 
 @dataclass
 class Row:
-    figure: str       # what is measured
-    kr: str           # kr's value, with its unit
-    peer: str         # the peer's value and who the peer is
-    ratio: str        # kr relative to the peer, the way the target reads (e.g. "4.1x faster")
-    target: str       # "" when the issue sets none
+    figure: str  # what is measured
+    kr: str  # kr's value, with its unit
+    peer: str  # the peer's value and who the peer is
+    ratio: str  # kr relative to the peer, the way the target reads (e.g. "4.1x faster")
+    target: str  # "" when the issue sets none
     met: bool | None  # None when there is no target
-    command: str      # how to re-run exactly this figure
+    command: str  # how to re-run exactly this figure
 
 
 TIME = "/usr/bin/time"
@@ -73,9 +74,16 @@ class Local:
         (home / ".kaggle").mkdir(parents=True)
         (home / ".kaggle" / "kaggle.json").write_text((state / "kaggle.json").read_text())
         (home / ".kaggle" / "kaggle.json").chmod(0o600)
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_")) and "PROXY" not in k.upper()}
-        self.kaggle_env = {**base, "HOME": str(home), "KAGGLE_API_ENVIRONMENT": "LOCALHOST", "HTTP_PROXY": self.em.url,
-                           "TMPDIR": str(self.work)}
+        base = {
+            k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_")) and "PROXY" not in k.upper()
+        }
+        self.kaggle_env = {
+            **base,
+            "HOME": str(home),
+            "KAGGLE_API_ENVIRONMENT": "LOCALHOST",
+            "HTTP_PROXY": self.em.url,
+            "TMPDIR": str(self.work),
+        }
         self.kr_env = {**base, "HOME": str(home), "KR_KAGGLE_URL": self.em.url, "KAGGLE_CONFIG_DIR": str(state)}
         self.user = json.loads((state / "kaggle.json").read_text())["username"]
 

@@ -72,14 +72,42 @@ def _run(folder: Path, rows: int, repeats: int) -> list[Row]:
     size = f"{FILES} x {rows:,} rows x 2 columns"
     cmd = "python bench/merge_bench.py"
     return [
-        Row(f"merge {size}: wall time (median of {repeats})", f"{kr_t:.2f} s", f"pandas {pd_t:.2f} s",
-            f"{pd_t / kr_t:.1f}x faster", ">= 3x faster than pandas", pd_t / kr_t >= 3, cmd),
-        Row(f"merge {size}: peak memory", f"{kr_m:.0f} MiB", f"pandas {pd_m:.0f} MiB", f"{kr_m / pd_m:.2f}x",
-            "less than pandas", kr_m < pd_m, cmd),
-        Row(f"merge {size}: wall time vs a pyarrow read+write floor", f"{kr_t:.2f} s", f"floor {fl_t:.2f} s",
-            f"{kr_t / fl_t:.2f}x the floor", "within 1.5x of the floor", kr_t <= 1.5 * fl_t, cmd),
-        Row(f"merge {size}: peak memory vs the floor", f"{kr_m:.0f} MiB", f"floor {fl_m:.0f} MiB",
-            f"{kr_m / fl_m:.2f}x", "", None, cmd),
+        Row(
+            f"merge {size}: wall time (median of {repeats})",
+            f"{kr_t:.2f} s",
+            f"pandas {pd_t:.2f} s",
+            f"{pd_t / kr_t:.1f}x faster",
+            ">= 3x faster than pandas",
+            pd_t / kr_t >= 3,
+            cmd,
+        ),
+        Row(
+            f"merge {size}: peak memory",
+            f"{kr_m:.0f} MiB",
+            f"pandas {pd_m:.0f} MiB",
+            f"{kr_m / pd_m:.2f}x",
+            "less than pandas",
+            kr_m < pd_m,
+            cmd,
+        ),
+        Row(
+            f"merge {size}: wall time vs a pyarrow read+write floor",
+            f"{kr_t:.2f} s",
+            f"floor {fl_t:.2f} s",
+            f"{kr_t / fl_t:.2f}x the floor",
+            "within 1.5x of the floor",
+            kr_t <= 1.5 * fl_t,
+            cmd,
+        ),
+        Row(
+            f"merge {size}: peak memory vs the floor",
+            f"{kr_m:.0f} MiB",
+            f"floor {fl_m:.0f} MiB",
+            f"{kr_m / fl_m:.2f}x",
+            "",
+            None,
+            cmd,
+        ),
     ]
 
 

@@ -18,8 +18,13 @@ import merge_bench  # noqa: E402
 import startup_bench  # noqa: E402
 import upload_bench  # noqa: E402
 
-BENCHMARKS = [("start-up", startup_bench), ("merge", merge_bench), ("packaging and upload", upload_bench),
-              ("API economy", api_economy_bench), ("the emulator", emulator_roundtrip)]
+BENCHMARKS = [
+    ("start-up", startup_bench),
+    ("merge", merge_bench),
+    ("packaging and upload", upload_bench),
+    ("API economy", api_economy_bench),
+    ("the emulator", emulator_roundtrip),
+]
 
 
 def machine() -> str:
@@ -29,11 +34,14 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-        mem = int(next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1])
+        mem = int(
+            next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1]
+        )
         mem_text = f", {mem / 2**20:.0f} GiB RAM"
     except (OSError, StopIteration, ValueError):
         mem_text = ""
-    return f"{cpu}, {os.cpu_count()} cores{mem_text}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores{mem_text}, {system}, Python {platform.python_version()}"
 
 
 def main() -> None:
@@ -46,12 +54,20 @@ def main() -> None:
             met = "" if row.met is None else ("yes" if row.met else "**no**")
             lines.append(f"| {name} | {row.figure} | {row.kr} | {row.peer} | {row.ratio} | {row.target} | {met} |")
     minutes = (time.time() - started) / 60
-    text = "\n".join([
-        "# Benchmark results", "",
-        f"Measured {time.strftime('%Y-%m-%d')} by `make bench`{' --quick' if quick else ''} in {minutes:.1f} min on: {machine()}.",
-        "Every peer was measured in the same run on the same machine; times are medians where the figure says so.",
-        "Re-run one benchmark with the command in bench/<name>.py's docstring, e.g. `.venv/bin/python bench/merge_bench.py`.",
-        "", *lines, ""])
+    text = "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"Measured {time.strftime('%Y-%m-%d')} by `make bench`{' --quick' if quick else ''} in {minutes:.1f} min "
+            f"on: {machine()}.",
+            "Every peer was measured in the same run on the same machine; times are medians where the figure says so.",
+            "Re-run one benchmark with the command in bench/<name>.py's docstring, "
+            "e.g. `.venv/bin/python bench/merge_bench.py`.",
+            "",
+            *lines,
+            "",
+        ]
+    )
     print(text)
     if not quick:
         (HERE / "results.md").write_text(text)

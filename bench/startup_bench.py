@@ -19,7 +19,9 @@ def _project(local: Local) -> Path:
     root = local.work / "proj"
     (root / "k").mkdir(parents=True)
     (root / "k" / "main.py").write_text("print('hello')\n")
-    (root / "kr.yaml").write_text("competition: tiny-toxic\nkernels:\n  main: {folder: k, entry: main.py, title: Main Kernel}\n")
+    (root / "kr.yaml").write_text(
+        "competition: tiny-toxic\nkernels:\n  main: {folder: k, entry: main.py, title: Main Kernel}\n"
+    )
     import subprocess
 
     # one real kernel version (v1) so `kr status v1` asks the emulator about something that exists
@@ -28,8 +30,10 @@ def _project(local: Local) -> Path:
     for v in range(2, 101):
         rid = ledger.begin_push("main", f"{local.user}/main", "cpu", "", f"try {v}", "0" * 40, False, {"v": v}, {})
         ledger.finish_push(rid, v)
-        ledger.record_metrics(rid, [{"name": "auc", "split": "validation", "epoch": e, "value": 0.9 + e / 100, "line": e}
-                                    for e in range(5)])
+        ledger.record_metrics(
+            rid,
+            [{"name": "auc", "split": "validation", "epoch": e, "value": 0.9 + e / 100, "line": e} for e in range(5)],
+        )
     ledger.close()
     return root
 
@@ -41,13 +45,27 @@ def run(quick: bool = False) -> list[Row]:
         root = _project(local)
         kaggle_t, kaggle_m = median_of(repeats, lambda: measure([str(BIN / "kaggle"), "--help"], env=local.kaggle_env))
         rows = []
-        for args, note in ((["--help"], ""), (["ls"], " (100 runs in the ledger)"), (["status", "v1"], " (one API call)")):
-            t, m = median_of(repeats, lambda: measure([str(BIN / "kr"), *args], env=local.kr_env, cwd=str(root)))
-            target = "under 0.25 s and faster than kaggle --help" if args == ["--help"] else ""
-            met = (t < 0.25 and t < kaggle_t) if target else None
-            rows.append(Row(f"start-up: kr {' '.join(args)}{note}, median of {repeats}", f"{t:.3f} s, {m:.0f} MiB",
-                            f"kaggle --help {kaggle_t:.3f} s, {kaggle_m:.0f} MiB", f"{t / kaggle_t:.2f}x the time",
-                            target, met, f"kr {' '.join(args)}  (bench/startup_bench.py)"))
+        # targets are ratios to the peer timed in the same run: on a loaded machine both slow down together
+        for args, note, most in (
+            (["--help"], "", 0.5),
+            (["ls"], " (100 runs in the ledger)", 0.75),
+            (["status", "v1"], " (one API call)", None),
+        ):
+            cmd = [str(BIN / "kr"), *args]
+            t, m = median_of(repeats, lambda cmd=cmd: measure(cmd, env=local.kr_env, cwd=str(root)))
+            target = f"at most {most}x kaggle --help" if most else ""
+            met = t / kaggle_t <= most if most else None
+            rows.append(
+                Row(
+                    f"start-up: kr {' '.join(args)}{note}, median of {repeats}",
+                    f"{t:.3f} s, {m:.0f} MiB",
+                    f"kaggle --help {kaggle_t:.3f} s, {kaggle_m:.0f} MiB",
+                    f"{t / kaggle_t:.2f}x the time",
+                    target,
+                    met,
+                    f"kr {' '.join(args)}  (bench/startup_bench.py)",
+                )
+            )
         return rows
     finally:
         local.close()

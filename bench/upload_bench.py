@@ -42,8 +42,10 @@ def run(quick: bool = False) -> list[Row]:
         root = data.parent
         (root / "k").mkdir()
         (root / "k" / "main.py").write_text("print('hello')\n")
-        (root / "kr.yaml").write_text("kernels:\n  main: {folder: k, entry: main.py, title: Upload Bench, datasets: [big]}\n"
-                                      "datasets:\n  big: {paths: [data], slug: big-kr}\n")
+        (root / "kr.yaml").write_text(
+            "kernels:\n  main: {folder: k, entry: main.py, title: Upload Bench, datasets: [big]}\n"
+            "datasets:\n  big: {paths: [data], slug: big-kr}\n"
+        )
         kr = [str(BIN / "kr"), "push"]
         mark = local.mark()
         kr_t, kr_m = measure(kr, env=local.kr_env, cwd=str(root))
@@ -52,29 +54,62 @@ def run(quick: bool = False) -> list[Row]:
         kr2_t, _ = measure(kr, env=local.kr_env, cwd=str(root))
         kr_second = _uploaded(local.since(mark))
 
-        (data / "dataset-metadata.json").write_text(json.dumps({"title": "Upload bench", "id": f"{local.user}/big-kaggle",
-                                                                "licenses": [{"name": "CC0-1.0"}]}))
+        (data / "dataset-metadata.json").write_text(
+            json.dumps({"title": "Upload bench", "id": f"{local.user}/big-kaggle", "licenses": [{"name": "CC0-1.0"}]})
+        )
         kaggle = str(BIN / "kaggle")
         mark = local.mark()
-        kg_t, kg_m = measure([kaggle, "datasets", "create", "-p", str(data), "--dir-mode", "zip", "-q"], env=local.kaggle_env)
+        kg_t, kg_m = measure(
+            [kaggle, "datasets", "create", "-p", str(data), "--dir-mode", "zip", "-q"], env=local.kaggle_env
+        )
         kg_first = _uploaded(local.since(mark))
         mark = local.mark()
-        kg2_t, kg2_m = measure([kaggle, "datasets", "version", "-p", str(data), "-m", "same", "--dir-mode", "zip", "-q"],
-                               env=local.kaggle_env)
+        kg2_t, kg2_m = measure(
+            [kaggle, "datasets", "version", "-p", str(data), "-m", "same", "--dir-mode", "zip", "-q"],
+            env=local.kaggle_env,
+        )
         kg_second = _uploaded(local.since(mark))
     finally:
         local.close()
     mb = f"{total / 1024:.1f} GB" if total >= 1024 else f"{total} MB"
     cmd = "python bench/upload_bench.py"
     return [
-        Row(f"upload {mb} folder, first push: wall time", f"{kr_t:.1f} s (kr push)", f"{kg_t:.1f} s (kaggle datasets create)",
-            f"{kr_t / kg_t:.2f}x the time", "", None, cmd),
-        Row(f"upload {mb} folder, first push: peak memory", f"{kr_m:.0f} MiB", f"{kg_m:.0f} MiB", f"{kr_m / kg_m:.2f}x",
-            "", None, cmd),
-        Row(f"upload {mb} folder, first push: bytes sent", f"{kr_first / 2**20:.0f} MiB", f"{kg_first / 2**20:.0f} MiB",
-            "", "", None, cmd),
-        Row(f"upload {mb} folder, second push, nothing changed: bytes sent", f"{kr_second} B ({kr2_t:.1f} s)",
-            f"{kg_second / 2**20:.0f} MiB ({kg2_t:.1f} s, kaggle datasets version)", "", "0 for kr", kr_second == 0, cmd),
+        Row(
+            f"upload {mb} folder, first push: wall time",
+            f"{kr_t:.1f} s (kr push)",
+            f"{kg_t:.1f} s (kaggle datasets create)",
+            f"{kr_t / kg_t:.2f}x the time",
+            "",
+            None,
+            cmd,
+        ),
+        Row(
+            f"upload {mb} folder, first push: peak memory",
+            f"{kr_m:.0f} MiB",
+            f"{kg_m:.0f} MiB",
+            f"{kr_m / kg_m:.2f}x",
+            "",
+            None,
+            cmd,
+        ),
+        Row(
+            f"upload {mb} folder, first push: bytes sent",
+            f"{kr_first / 2**20:.0f} MiB",
+            f"{kg_first / 2**20:.0f} MiB",
+            "",
+            "",
+            None,
+            cmd,
+        ),
+        Row(
+            f"upload {mb} folder, second push, nothing changed: bytes sent",
+            f"{kr_second} B ({kr2_t:.1f} s)",
+            f"{kg_second / 2**20:.0f} MiB ({kg2_t:.1f} s, kaggle datasets version)",
+            "",
+            "0 for kr",
+            kr_second == 0,
+            cmd,
+        ),
     ]
 
 

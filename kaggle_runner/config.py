@@ -3,16 +3,15 @@ Defaults are filled here so the rest of kr never guesses (slugs, titles, sources
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kaggle_runner import accelerators
 from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle_rules import SLUG_RE, SLUG_RULE
 
 CONFIG_NAME = "kr.yaml"
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 
 
 class ConfigError(UserError):
@@ -101,7 +100,7 @@ def _str_list(value: Any, key: str) -> list[str]:
 
 def _slug(value: str, key: str) -> str:
     if not SLUG_RE.match(value):
-        raise _err(key, f"'{value}' is not a valid Kaggle slug", "use 3-50 lowercase letters, digits and hyphens")
+        raise _err(key, f"'{value}' is not a valid Kaggle slug", f"use {SLUG_RULE}")
     return value
 
 
@@ -185,9 +184,22 @@ def parse(raw: Any, root: Path) -> Config:
     kernels: dict[str, KernelSpec] = {}
     kraw = _typed(raw.get("kernels") or {}, dict, "kernels", "a mapping of name -> spec")
     if not kraw:
-        raise _err("kernels", "no kernels defined", "add one, e.g. kernels: {main: {folder: kernels/main, entry: main.py}}")
-    kernel_keys = {"folder", "entry", "slug", "title", "accelerator", "datasets", "competition_sources",
-                   "kernel_sources", "model_sources", "internet", "timeout"}
+        raise _err(
+            "kernels", "no kernels defined", "add one, e.g. kernels: {main: {folder: kernels/main, entry: main.py}}"
+        )
+    kernel_keys = {
+        "folder",
+        "entry",
+        "slug",
+        "title",
+        "accelerator",
+        "datasets",
+        "competition_sources",
+        "kernel_sources",
+        "model_sources",
+        "internet",
+        "timeout",
+    }
     for name, spec in kraw.items():
         key = f"kernels.{name}"
         spec = _typed(spec or {}, dict, key, "a mapping (folder:, entry:, ...)")
@@ -197,7 +209,9 @@ def parse(raw: Any, root: Path) -> Config:
         folder = root / _typed(spec.get("folder", f"kernels/{name}"), str, f"{key}.folder", "a path")
         entry = _typed(spec.get("entry", "main.py"), str, f"{key}.entry", "a file name")
         if not (folder / entry).is_file():
-            raise _err(f"{key}.entry", f"{folder / entry} does not exist", "point folder/entry at your script or notebook")
+            raise _err(
+                f"{key}.entry", f"{folder / entry} does not exist", "point folder/entry at your script or notebook"
+            )
         slug = _slug(_typed(spec.get("slug", str(name)), str, f"{key}.slug", "a slug"), f"{key}.slug")
         default_title = slug.replace("-", " ").title()
         default_title += " Kernel" if len(default_title) < 5 else ""
@@ -210,18 +224,33 @@ def parse(raw: Any, root: Path) -> Config:
         ds = _str_list(spec.get("datasets"), f"{key}.datasets")
         for i, d in enumerate(ds):
             if "/" not in d and d not in datasets:
-                raise _err(f"{key}.datasets[{i}]", f"'{d}' is neither a dataset defined under datasets: nor owner/slug",
-                           "define it under datasets: or write owner/slug")
+                raise _err(
+                    f"{key}.datasets[{i}]",
+                    f"'{d}' is neither a dataset defined under datasets: nor owner/slug",
+                    "define it under datasets: or write owner/slug",
+                )
         comp = spec.get("competition_sources")
-        comps = _str_list(comp, f"{key}.competition_sources") if comp is not None else ([competition] if competition else [])
+        comps = (
+            _str_list(comp, f"{key}.competition_sources")
+            if comp is not None
+            else ([competition] if competition else [])
+        )
         timeout = spec.get("timeout")
         if timeout is not None:
             _typed(timeout, int, f"{key}.timeout", "seconds as an integer")
         kernels[str(name)] = KernelSpec(
-            str(name), folder, entry, slug, title, accel, ds, comps,
+            str(name),
+            folder,
+            entry,
+            slug,
+            title,
+            accel,
+            ds,
+            comps,
             _str_list(spec.get("kernel_sources"), f"{key}.kernel_sources"),
             _str_list(spec.get("model_sources"), f"{key}.model_sources"),
-            bool(_typed(spec.get("internet", False), bool, f"{key}.internet", "true or false")), timeout,
+            bool(_typed(spec.get("internet", False), bool, f"{key}.internet", "true or false")),
+            timeout,
         )
 
     code = _typed(raw.get("code") or {}, dict, "code", "a mapping (packages:, slug:)")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kaggle_runner.errors import UserError
+
 if TYPE_CHECKING:
     from kaggle_runner.config import Config
     from kaggle_runner.kaggle_api import KaggleApi
@@ -18,3 +20,21 @@ class Context:
     api: KaggleApi | None
     ledger: Ledger
     owner: str
+
+
+def open_project(owner_from_credentials: bool = False) -> Context:
+    """The project around the current folder, without Kaggle: for commands that read or write only the ledger.
+    The owner is kr.yaml's, else (if asked) the credentials' user, since the ledger names datasets owner/slug."""
+    from kaggle_runner import config
+    from kaggle_runner.ledger import open_ledger
+
+    cfg = config.load()
+    owner = cfg.owner or ""
+    if not owner and owner_from_credentials:
+        from kaggle_runner.kaggle_api import find_credentials
+
+        try:
+            owner = find_credentials().username or ""
+        except UserError:
+            pass
+    return Context(cfg, None, open_ledger(cfg.root), owner)

@@ -13,7 +13,6 @@ from typing import Any
 
 from kaggle_runner.errors import UserError
 
-
 _FIELD = re.compile(r'"(?:[^"]|"")*"|[^,]*')
 BLOCK = 1 << 24  # bytes pyarrow parses at a time; each block becomes one chunk of every column
 
@@ -25,14 +24,14 @@ class CsvError(UserError):
 @dataclass
 class Table:
     path: Path
-    header: list[str]          # column names, parsed
-    header_line: bytes         # the first line as written (BOM removed), reused by the merge's output
+    header: list[str]  # column names, parsed
+    header_line: bytes  # the first line as written (BOM removed), reused by the merge's output
     id_column: str
-    ids: Any                   # pyarrow ChunkedArray of strings, parsed (quotes removed)
-    columns: dict[str, Any]    # target columns: pyarrow ChunkedArrays of float64, or of strings when labels=True
-    keys: Any = None           # the ids as int64 numpy arrays, one per chunk, when that is exact (_scan_ids), else None
-    key_format: Any = None     # how keys map back to text: "plain" or a zero-padded width
-    data_start: int = 0        # byte offset of the first row
+    ids: Any  # pyarrow ChunkedArray of strings, parsed (quotes removed)
+    columns: dict[str, Any]  # target columns: pyarrow ChunkedArrays of float64, or of strings when labels=True
+    keys: Any = None  # the ids as int64 numpy arrays, one per chunk, when that is exact (_scan_ids), else None
+    key_format: Any = None  # how keys map back to text: "plain" or a zero-padded width
+    data_start: int = 0  # byte offset of the first row
     _raw_ids: Any = field(default=None, repr=False)
 
     @property
@@ -141,6 +140,7 @@ def _header(path: Path) -> tuple[list[str], bytes, int]:
         raise CsvError(f"{path}: line 1: only one column ('{names[0]}'); a submission has an id column and a target")
     return names, line, bom
 
+
 def read(path: Path, id_column: str | None = None, labels: bool = False) -> Table:
     """Read a submission. Targets are float64 (refusing blanks, NaN and text) unless `labels` is set."""
     import pyarrow as pa
@@ -165,8 +165,9 @@ def read(path: Path, id_column: str | None = None, labels: bool = False) -> Tabl
         raise CsvError(f"{path}: no rows after the header")
     ids = table.column(id_column)
     keys, key_format = _scan_ids(path, ids)
-    columns = {n: (_check_labels if labels else _check_numbers)(path, n, table.column(n), ids)
-               for n in names if n != id_column}
+    columns = {
+        n: (_check_labels if labels else _check_numbers)(path, n, table.column(n), ids) for n in names if n != id_column
+    }
     return Table(path, names, header_line, id_column, ids, columns, keys, key_format, bom + len(header_line))
 
 
@@ -175,15 +176,19 @@ def _check_numbers(path: Path, name: str, col: Any, ids: Any) -> Any:
 
     if col.null_count:  # blank cells
         row = first_true(col.is_null())
-        raise CsvError(f"{path}: line {line_of(row)}: column '{name}' is blank or NaN (id {ids[row].as_py()!r}); "
-                       "every row needs a number")
+        raise CsvError(
+            f"{path}: line {line_of(row)}: column '{name}' is blank or NaN (id {ids[row].as_py()!r}); "
+            "every row needs a number"
+        )
     start = 0
     for values in chunk_views(col):
         if not np.isfinite(values).all():
             row = start + int(np.argmax(~np.isfinite(values)))
             if np.isnan(values[row - start]):
-                raise CsvError(f"{path}: line {line_of(row)}: column '{name}' is blank or NaN (id {ids[row].as_py()!r}); "
-                               "every row needs a number")
+                raise CsvError(
+                    f"{path}: line {line_of(row)}: column '{name}' is blank or NaN (id {ids[row].as_py()!r}); "
+                    "every row needs a number"
+                )
             raise CsvError(f"{path}: line {line_of(row)}: column '{name}' is infinite (id {ids[row].as_py()!r})")
         start += len(values)
     return col
@@ -258,17 +263,18 @@ class Index:
         import numpy as np
 
         self.first = first
-        self._dense: Any = None   # (table, lowest key): table[key - lowest] = the row holding key, or -1;
+        self._dense: Any = None  # (table, lowest key): table[key - lowest] = the row holding key, or -1;
         #                           no table when the keys are lowest, lowest + 1, ... in order (row = key - lowest)
         self._sorted: Any = None  # (sort order, sorted keys or ids)
-        self._rows: Any = None    # buffers that positions() fills, allocated once (see _buffers)
+        self._rows: Any = None  # buffers that positions() fills, allocated once (see _buffers)
         self._hit: Any = None
         n, keys = len(first), first.keys
         if keys is not None:
             lo, hi = min(int(k.min()) for k in keys), max(int(k.max()) for k in keys)
             starts = np.cumsum([0] + [len(k) for k in keys])
-            if hi - lo == n - 1 and all(k[0] == lo + s and np.array_equal(k, np.arange(lo + s, lo + s + len(k)))
-                                        for k, s in zip(keys, starts)):
+            if hi - lo == n - 1 and all(
+                k[0] == lo + s and np.array_equal(k, np.arange(lo + s, lo + s + len(k))) for k, s in zip(keys, starts)
+            ):
                 self._dense = (None, lo)  # ids 0..n-1 or 1..n in order, as many sample submissions have them
                 return
             lo = 0 if 0 <= lo and hi < 8 * n + 4096 else lo  # then keys index the table as they are
@@ -325,7 +331,7 @@ class Index:
         hit.fill(False)
         where, start = [], 0
         for k in keys:
-            part = rows[start:start + len(k)]
+            part = rows[start : start + len(k)]
             if table is None:
                 np.subtract(k, lo, out=part)
             else:
@@ -342,7 +348,9 @@ class Index:
 
         order, ordered = self._sorted
         mine, mine_ordered = _sort(values if not isinstance(values, list) else np.concatenate(values))
-        same = np.array_equal(mine_ordered, ordered) if isinstance(ordered, np.ndarray) else mine_ordered.equals(ordered)
+        same = (
+            np.array_equal(mine_ordered, ordered) if isinstance(ordered, np.ndarray) else mine_ordered.equals(ordered)
+        )
         if not same:
             return None
         where = self._buffers()[0]
@@ -384,8 +392,10 @@ def check_unique(t: Table) -> None:
     repeats = np.flatnonzero(first != np.arange(len(t)))
     if len(repeats):
         row = int(repeats[0])
-        raise CsvError(f"{t.path}: line {line_of(row)}: id {ids[row].as_py()!r} repeats line {line_of(int(first[row]))}; "
-                       "each id must appear once")
+        raise CsvError(
+            f"{t.path}: line {line_of(row)}: id {ids[row].as_py()!r} repeats line {line_of(int(first[row]))}; "
+            "each id must appear once"
+        )
 
 
 def _stray(first: Table, t: Table) -> None:
@@ -396,12 +406,16 @@ def _stray(first: Table, t: Table) -> None:
     where = pc.index_in(mine, value_set=theirs)
     if where.null_count:
         row = first_true(where.is_null())
-        raise CsvError(f"{t.path}: line {line_of(row)}: id {mine[row].as_py()!r} is not in {first.name}; "
-                       "the files must have the same ids")
+        raise CsvError(
+            f"{t.path}: line {line_of(row)}: id {mine[row].as_py()!r} is not in {first.name}; "
+            "the files must have the same ids"
+        )
     back = pc.index_in(theirs, value_set=mine)
     row = first_true(back.is_null())
-    raise CsvError(f"{t.path}: has no row for id {theirs[row].as_py()!r} (line {line_of(row)} of {first.name}); "
-                   "the files must have the same ids")
+    raise CsvError(
+        f"{t.path}: has no row for id {theirs[row].as_py()!r} (line {line_of(row)} of {first.name}); "
+        "the files must have the same ids"
+    )
 
 
 def _arrow_message(e: Exception) -> str:
@@ -414,8 +428,11 @@ def _first_non_number(path: Path, names: list[str], id_column: str) -> None:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    table = pcsv.read_csv(path, read_options=pcsv.ReadOptions(column_names=names, skip_rows=1),
-                          convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}))
+    table = pcsv.read_csv(
+        path,
+        read_options=pcsv.ReadOptions(column_names=names, skip_rows=1),
+        convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}),
+    )
     ids = table.column(id_column)
     for n in names:
         if n == id_column:
@@ -424,8 +441,9 @@ def _first_non_number(path: Path, names: list[str], id_column: str) -> None:
             try:
                 float(text)
             except (TypeError, ValueError):
-                raise CsvError(f"{path}: line {line_of(row)}: column '{n}' is not a number: {text!r} "
-                               f"(id {ids[row].as_py()!r})") from None
+                raise CsvError(
+                    f"{path}: line {line_of(row)}: column '{n}' is not a number: {text!r} (id {ids[row].as_py()!r})"
+                ) from None
 
 
 def _raw_column(t: Table) -> Any:
@@ -435,11 +453,14 @@ def _raw_column(t: Table) -> Any:
     import pyarrow.csv as pcsv
 
     try:
-        raw = pcsv.read_csv(t.path, read_options=pcsv.ReadOptions(column_names=t.header, skip_rows=1, block_size=BLOCK),
-                            parse_options=pcsv.ParseOptions(quote_char=False),
-                            convert_options=pcsv.ConvertOptions(column_types={t.id_column: pa.string()},
-                                                                include_columns=[t.id_column],
-                                                                strings_can_be_null=False))
+        raw = pcsv.read_csv(
+            t.path,
+            read_options=pcsv.ReadOptions(column_names=t.header, skip_rows=1, block_size=BLOCK),
+            parse_options=pcsv.ParseOptions(quote_char=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types={t.id_column: pa.string()}, include_columns=[t.id_column], strings_can_be_null=False
+            ),
+        )
         column = raw.column(t.id_column).combine_chunks()
         if len(column) == len(t.ids):
             return column

@@ -1,4 +1,4 @@
-"""The only module that talks to Kaggle: credentials, kagglesdk calls, retries and error mapping.
+"""The only module that talks to Kaggle: credentials, kagglesdk calls, uploads, downloads, retries, error mapping.
 Retries 429 (honouring Retry-After), 5xx and dropped connections; never repeats a non-idempotent call blindly."""
 
 from __future__ import annotations
@@ -7,18 +7,21 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from kaggle_runner.errors import UserError
+from kaggle_runner.logs import parse_log
 
 T = TypeVar("T")
 RETRYABLE = (429, 500, 502, 503, 504)
 TIMEOUT = (10, 120)  # connect, read: kagglesdk sets none, and a dead server must not hang `kr wait`
+UPLOAD_TIMEOUT = (10, 600)
 
 
 class KaggleError(UserError):
@@ -64,7 +67,7 @@ def find_credentials() -> Credentials:
         except json.JSONDecodeError as e:
             raise NoCredentials(f"{path}: not valid JSON ({e.msg}); download a new one from kaggle.com/settings") from e
         if not isinstance(values, dict):
-            raise NoCredentials(f"{path}: expected {{\"username\": ..., \"key\": ...}}")
+            raise NoCredentials(f'{path}: expected {{"username": ..., "key": ...}}')
     username = os.environ.get("KAGGLE_USERNAME") or values.get("username")
     key = os.environ.get("KAGGLE_KEY") or values.get("key")
     if username and key:
@@ -101,19 +104,25 @@ class KaggleApi:
         self.url = (url or "https://api.kaggle.com").rstrip("/")
         self.retries = retries
         self.base_delay = float(os.environ.get("KR_RETRY_BASE_SECONDS", "1.0"))
-        self.client = KaggleClient(env=KaggleEnv.PROD, username=self.creds.username, password=self.creds.key,
-                                   api_token=self.creds.token)
+        self.client = KaggleClient(
+            env=KaggleEnv.PROD, username=self.creds.username, password=self.creds.key, api_token=self.creds.token
+        )
         http = self.client._http_client
         http._endpoint = self.url  # PROD keeps paths at /v1/..., as api.kaggle.com serves them
         http._init_session()
         self.session: requests.Session = http._session
-        adapter = _TimeoutAdapter()
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        # Signed upload and download URLs get no Kaggle credentials (they may point at another host), so they go
+        # through a session of their own.
+        self.plain = requests.Session()
+        for session in (self.session, self.plain):
+            adapter = _TimeoutAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
 
     # -- one retry policy ------------------------------------------------------------------------
-    def call(self, what: str, fn: Callable[[], T], idempotent: bool = True,
-             took_effect: Callable[[], T | None] | None = None) -> T:
+    def call(
+        self, what: str, fn: Callable[[], T], idempotent: bool = True, took_effect: Callable[[], T | None] | None = None
+    ) -> T:
         """Run fn with retries. For a non-idempotent call, after an ambiguous failure (5xx, dropped
         connection) `took_effect` is asked first: if it returns a value, the first attempt landed."""
         attempt = 0
@@ -128,8 +137,9 @@ class KaggleApi:
                 ambiguous = status != 429  # a 429 was refused before it ran
             except (requests.ConnectionError, requests.Timeout) as e:
                 if attempt >= self.retries:
-                    raise KaggleError(f"{what}: cannot reach {self.url} ({type(e).__name__}) after "
-                                      f"{attempt + 1} attempts") from None
+                    raise KaggleError(
+                        f"{what}: cannot reach {self.url} ({type(e).__name__}) after {attempt + 1} attempts"
+                    ) from None
                 retry_after, ambiguous = None, True
             if ambiguous and not idempotent and took_effect is not None:
                 found = self._quietly(took_effect)
@@ -151,9 +161,23 @@ class KaggleApi:
         except Exception:
             pass
         if status == 401:
-            return KaggleError(f"{what}: Kaggle refused the credentials from {self.creds.source} (401); "
-                               "check the username and key")
+            return KaggleError(
+                f"{what}: Kaggle refused the credentials from {self.creds.source} (401); check the username and key"
+            )
         return KaggleError(f"{what}: {message} (HTTP {status})")
+
+    def _or_none(self, what: str, fn: Callable[[], T]) -> T | None:
+        """fn's answer, or None where Kaggle answers 404 (the thing does not exist, or not yet)."""
+
+        def get() -> T | None:
+            try:
+                return fn()
+            except requests.HTTPError as e:
+                if e.response is not None and e.response.status_code == 404:
+                    return None
+                raise
+
+        return self.call(what, get)
 
     # -- kernels ---------------------------------------------------------------------------------
     @property
@@ -164,8 +188,9 @@ class KaggleApi:
         from kagglesdk.kernels.types.kernels_api_service import ApiSaveKernelRequest
 
         req = ApiSaveKernelRequest.from_dict(body)
-        return self.call("pushing the kernel", lambda: self._kernels.save_kernel(req), idempotent=False,
-                         took_effect=took_effect)
+        return self.call(
+            "pushing the kernel", lambda: self._kernels.save_kernel(req), idempotent=False, took_effect=took_effect
+        )
 
     def get_kernel(self, owner: str, slug: str) -> Any | None:
         """The kernel's metadata, or None if it does not exist (yet)."""
@@ -173,16 +198,7 @@ class KaggleApi:
 
         req = ApiGetKernelRequest()
         req.user_name, req.kernel_slug = owner, slug
-
-        def get() -> Any:
-            try:
-                return self._kernels.get_kernel(req)
-            except requests.HTTPError as e:
-                if e.response is not None and e.response.status_code == 404:
-                    return None
-                raise
-
-        return self.call(f"reading kernel {owner}/{slug}", get)
+        return self._or_none(f"reading kernel {owner}/{slug}", lambda: self._kernels.get_kernel(req))
 
     def kernel_status(self, owner: str, slug: str, version: int) -> tuple[str, str | None]:
         from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelSessionStatusRequest
@@ -198,24 +214,39 @@ class KaggleApi:
         req = ApiListKernelSessionOutputRequest()
         req.user_name, req.kernel_slug, req.version_label = owner, slug, f"v{version}"
         req.page_size, req.page_token = page_size, page_token
-        return self.call(f"listing the output of {owner}/{slug} v{version}",
-                         lambda: self._kernels.list_kernel_session_output(req))
+        return self.call(
+            f"listing the output of {owner}/{slug} v{version}", lambda: self._kernels.list_kernel_session_output(req)
+        )
 
     def cancel(self, session_id: int) -> str | None:
         from kagglesdk.kernels.types.kernels_api_service import ApiCancelKernelSessionRequest
 
         req = ApiCancelKernelSessionRequest()
         req.kernel_session_id = session_id
-        return self.call("cancelling the session", lambda: self._kernels.cancel_kernel_session(req)).error_message or None
+        return (
+            self.call("cancelling the session", lambda: self._kernels.cancel_kernel_session(req)).error_message or None
+        )
 
     def log_stream(self, owner: str, slug: str, version: int) -> Iterator[dict[str, Any]]:
         """Events of the live log (SSE while running, the JSON log once finished)."""
         url = f"{self.url}/v1/kernels/logs/stream/{owner}/{slug}"
-        r = self.call("opening the log stream", lambda: _checked(self.session.get(
-            url, params={"versionLabel": f"v{version}"}, headers={"Accept": "text/event-stream, */*"},
-            stream=True, timeout=(10, 300))))
+        r = self.call(
+            "opening the log stream",
+            lambda: _checked(
+                self.session.get(
+                    url,
+                    params={"versionLabel": f"v{version}"},
+                    headers={"Accept": "text/event-stream, */*"},
+                    stream=True,
+                    timeout=(10, 300),
+                )
+            ),
+        )
         with r:
-            if "text/event-stream" in r.headers.get("Content-Type", ""):
+            try:
+                if "text/event-stream" not in r.headers.get("Content-Type", ""):
+                    yield from parse_log(r.text)
+                    return
                 for line in r.iter_lines(decode_unicode=True):
                     if not line or not line.startswith("data:"):
                         continue
@@ -226,24 +257,127 @@ class KaggleApi:
                         yield json.loads(payload)
                     except json.JSONDecodeError:
                         yield {"stream_name": "stdout", "data": payload + "\n"}
-            else:
-                yield from parse_log(r.text)
+            except requests.RequestException as e:  # dropped mid-stream (load balancers cut idle streams)
+                raise KaggleError(f"the log stream of {owner}/{slug} v{version} broke ({type(e).__name__})") from None
 
     def download(self, url: str, dest: Path) -> None:
         """Stream a signed file URL to dest (no Kaggle auth, like the official CLI)."""
+
         def get() -> None:
-            with requests.get(url, stream=True, timeout=TIMEOUT) as r:
-                _checked(r)
-                tmp = dest.with_name(dest.name + ".part")
-                with open(tmp, "wb") as f:
-                    for chunk in r.iter_content(2**20):
-                        f.write(chunk)
-                expected = r.headers.get("Content-Length")
-                if expected is not None and tmp.stat().st_size != int(expected):
-                    raise requests.ConnectionError("download cut short")
-                os.replace(tmp, dest)
+            with self.plain.get(url, stream=True, timeout=TIMEOUT) as r:
+                _save(_checked(r), dest)
 
         self.call(f"downloading {dest.name}", get)
+
+    # -- uploads ---------------------------------------------------------------------------------
+    def upload_file(self, path: Path, name: str, hasher: Any = None) -> str:
+        """StartBlobUpload + a streamed, resumable PUT of the file; returns the blob token for Create* calls.
+        `hasher` (a hashlib object) sees every byte of the file once, so the upload is also the hash pass."""
+        from kagglesdk.blobs.types.blob_api_service import ApiBlobType, ApiStartBlobUploadRequest
+
+        st = path.stat()
+        req = ApiStartBlobUploadRequest()
+        req.type, req.name, req.content_length = ApiBlobType.DATASET, name, st.st_size
+        req.last_modified_epoch_seconds = int(st.st_mtime)
+        start = self.call(
+            f"starting the upload of {name}", lambda: self.client.blobs.blob_api_client.start_blob_upload(req)
+        )
+        self.put_file(start.create_url, path, name, hasher)
+        return start.token
+
+    def put_file(self, url: str, path: Path, name: str, hasher: Any = None) -> None:
+        """A streamed PUT to a signed upload URL. After a drop, 5xx or 429 (waiting as Retry-After says) it asks
+        how much arrived (the GCS resumable protocol) and sends the rest; bytes already hashed are not hashed again."""
+        size = path.stat().st_size
+        offset, attempt = 0, 0
+        progress = _Hashed(hasher)
+        while True:
+            retry_after = None
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    headers = {"Content-Range": f"bytes {offset}-{size - 1}/{size}"} if offset else {}
+                    body = _Reading(f, offset, size, progress) if size else b""
+                    r = self.plain.put(url, data=body, headers=headers, timeout=UPLOAD_TIMEOUT)
+                if r.status_code in (200, 201):
+                    progress.finish(path, size)
+                    return
+                if r.status_code not in (308, *RETRYABLE):
+                    raise KaggleError(f"uploading {name}: HTTP {r.status_code} {r.text[:200]}")
+                retry_after = r.headers.get("Retry-After")
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            if attempt >= self.retries:
+                raise KaggleError(f"uploading {name}: gave up after {attempt + 1} attempts")
+            time.sleep(_sleep_for(attempt, retry_after, self.base_delay))
+            attempt += 1
+            try:  # how much arrived?
+                probe = self.plain.put(url, data=b"", headers={"Content-Range": f"bytes */{size}"}, timeout=TIMEOUT)
+            except (requests.ConnectionError, requests.Timeout):
+                continue
+            if probe.status_code in (200, 201):
+                progress.finish(path, size)
+                return
+            rng = probe.headers.get("Range", "")
+            offset = int(rng.rsplit("-", 1)[1]) + 1 if probe.status_code == 308 and rng else 0
+
+    # -- datasets --------------------------------------------------------------------------------
+    @property
+    def _datasets(self) -> Any:
+        return self.client.datasets.dataset_api_client
+
+    def dataset_status(self, owner: str, slug: str) -> tuple[int | None, str | None]:
+        """(current version, processing status such as READY) of a dataset; (None, None) if it does not exist."""
+        from kagglesdk.datasets.types.dataset_api_service import ApiGetDatasetRequest, ApiGetDatasetStatusRequest
+
+        req = ApiGetDatasetRequest()
+        req.owner_slug, req.dataset_slug = owner, slug
+        sreq = ApiGetDatasetStatusRequest()
+        sreq.owner_slug, sreq.dataset_slug = owner, slug
+
+        def get() -> tuple[int | None, str | None]:
+            ds = self._datasets.get_dataset(req)
+            return ds.current_version_number, self._datasets.get_dataset_status(sreq).status.name
+
+        return self._or_none(f"reading dataset {owner}/{slug}", get) or (None, None)
+
+    def create_dataset(
+        self, owner: str, slug: str, title: str, tokens: list[str], took_effect: Callable[[], Any]
+    ) -> None:
+        """A new private dataset from uploaded blobs (CreateDataset); never sent twice blindly."""
+        from kagglesdk.datasets.types.dataset_api_service import ApiCreateDatasetRequest
+
+        req = ApiCreateDatasetRequest()
+        req.owner_slug, req.slug, req.title, req.is_private = owner, slug, title, True
+        req.license_name, req.files = "unknown", _new_files(tokens)
+        resp = self.call(
+            f"creating dataset {owner}/{slug}",
+            lambda: self._datasets.create_dataset(req),
+            idempotent=False,
+            took_effect=took_effect,
+        )
+        _accepted(resp, f"{owner}/{slug}")
+
+    def create_dataset_version(
+        self, owner: str, slug: str, notes: str, tokens: list[str], took_effect: Callable[[], Any]
+    ) -> None:
+        """A new version of an existing dataset from uploaded blobs (CreateDatasetVersion)."""
+        from kagglesdk.datasets.types.dataset_api_service import (
+            ApiCreateDatasetVersionRequest,
+            ApiCreateDatasetVersionRequestBody,
+        )
+
+        body = ApiCreateDatasetVersionRequestBody()
+        body.version_notes, body.files = notes, _new_files(tokens)
+        req = ApiCreateDatasetVersionRequest()
+        req.owner_slug, req.dataset_slug, req.body = owner, slug, body
+        resp = self.call(
+            f"versioning dataset {owner}/{slug}",
+            lambda: self._datasets.create_dataset_version(req),
+            idempotent=False,
+            took_effect=took_effect,
+        )
+        _accepted(resp, f"{owner}/{slug}")
 
     # -- competitions ----------------------------------------------------------------------------
     @property
@@ -256,16 +390,21 @@ class KaggleApi:
         req = ApiStartSubmissionUploadRequest()
         req.competition_name, req.file_name = competition, path.name
         req.content_length, req.last_modified_epoch_seconds = path.stat().st_size, int(path.stat().st_mtime)
-        return self.call(f"starting the upload to {competition}", lambda: self._competitions.start_submission_upload(req))
+        return self.call(
+            f"starting the upload to {competition}", lambda: self._competitions.start_submission_upload(req)
+        )
 
-    def create_submission(self, competition: str, token: str, description: str,
-                          took_effect: Callable[[], Any]) -> Any:
+    def create_submission(self, competition: str, token: str, description: str, took_effect: Callable[[], Any]) -> Any:
         from kagglesdk.competitions.types.competition_api_service import ApiCreateSubmissionRequest
 
         req = ApiCreateSubmissionRequest()
         req.competition_name, req.blob_file_tokens, req.submission_description = competition, token, description
-        return self.call(f"submitting to {competition}", lambda: self._competitions.create_submission(req),
-                         idempotent=False, took_effect=took_effect)
+        return self.call(
+            f"submitting to {competition}",
+            lambda: self._competitions.create_submission(req),
+            idempotent=False,
+            took_effect=took_effect,
+        )
 
     def get_submission(self, ref: int) -> Any | None:
         """The submission, or None while Kaggle does not know it yet (404, as the official CLI treats it)."""
@@ -273,16 +412,7 @@ class KaggleApi:
 
         req = ApiGetSubmissionRequest()
         req.ref = ref
-
-        def get() -> Any:
-            try:
-                return self._competitions.get_submission(req)
-            except requests.HTTPError as e:
-                if e.response is not None and e.response.status_code == 404:
-                    return None
-                raise
-
-        return self.call(f"reading submission {ref}", get)
+        return self._or_none(f"reading submission {ref}", lambda: self._competitions.get_submission(req))
 
     def list_submissions(self, competition: str) -> list[Any]:
         """Every submission of the user to the competition, newest first (all pages)."""
@@ -292,7 +422,9 @@ class KaggleApi:
         for _ in range(1000):
             req = ApiListSubmissionsRequest()
             req.competition_name, req.page_size, req.page_token = competition, 100, token
-            resp = self.call(f"listing submissions to {competition}", lambda: self._competitions.list_submissions(req))
+            resp = self.call(
+                f"listing submissions to {competition}", lambda req=req: self._competitions.list_submissions(req)
+            )
             out.extend(resp.submissions or [])
             token = resp.next_page_token or ""
             if not token:
@@ -307,36 +439,91 @@ class KaggleApi:
         req.competition_name, req.file_name = competition, name
 
         def get() -> bool:
-            try:
-                r = self._competitions.download_data_file(req)
-            except requests.HTTPError as e:
-                if e.response is not None and e.response.status_code == 404:
-                    return False
-                raise
-            tmp = dest.with_name(dest.name + ".part")
+            r = self._competitions.download_data_file(req)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            with r, open(tmp, "wb") as f:
-                for chunk in r.iter_content(2**20):
-                    f.write(chunk)
-            os.replace(tmp, dest)
+            with r:
+                _save(r, dest)
             return True
 
-        return self.call(f"downloading {name} of {competition}", get)
+        return bool(self._or_none(f"downloading {name} of {competition}", get))
 
 
-def parse_log(text: str) -> list[dict[str, Any]]:
-    """Kaggle's persisted log (a JSON array of {stream_name, time, data}); other text as one event per line."""
-    if not text.strip():
-        return []
+def poll_intervals(start: float | None = None, cap_ratio: float = 12) -> Iterator[float]:
+    """How long to wait between polls: `start` growing by half each time to `cap_ratio` x start, which bounds how
+    late an end is noticed. KR_POLL_SECONDS (default 5) sets the start for runs (emulator, tests, benchmarks)."""
+    delay = start if start is not None else float(os.environ.get("KR_POLL_SECONDS", "5"))
+    cap = cap_ratio * delay
+    while True:
+        yield delay
+        delay = min(cap, delay * 1.5)
+
+
+def _new_files(tokens: list[str]) -> list[Any]:
+    from kagglesdk.datasets.types.dataset_api_service import ApiDatasetNewFile
+
+    files = []
+    for token in tokens:
+        f = ApiDatasetNewFile()
+        f.token = token
+        files.append(f)
+    return files
+
+
+def _accepted(resp: Any, ref: str) -> None:
+    if resp is not True and str(getattr(resp, "status", "")).lower() != "ok":
+        raise KaggleError(f"dataset {ref}: Kaggle refused the upload: {getattr(resp, 'error', None) or resp.status}")
+
+
+def _save(r: Any, dest: Path) -> None:
+    """A response body streamed to dest through a .part file, so a file that exists is complete."""
+    tmp = dest.with_name(dest.name + ".part")
     try:
-        events = json.loads(text)
-        if isinstance(events, dict):
-            events = [events]
-        if isinstance(events, list) and all(isinstance(e, dict) for e in events):
-            return events
-    except json.JSONDecodeError:
-        pass
-    return [{"stream_name": "stdout", "data": line} for line in text.splitlines(keepends=True)]
+        with open(tmp, "wb") as f:
+            for chunk in r.iter_content(2**20):
+                f.write(chunk)
+        expected = r.headers.get("Content-Length")
+        if expected is not None and not r.headers.get("Content-Encoding") and tmp.stat().st_size != int(expected):
+            raise requests.ConnectionError("download cut short")
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class _Hashed:
+    """How far into a file `hasher` has seen, across the attempts of one resumable upload."""
+
+    def __init__(self, hasher: Any):
+        self.hasher, self.upto = hasher, 0
+
+    def feed(self, offset: int, data: bytes) -> None:
+        if self.hasher is not None and offset + len(data) > self.upto:
+            self.hasher.update(memoryview(data)[self.upto - offset :])  # offset <= upto: sent bytes were read first
+            self.upto = offset + len(data)
+
+    def finish(self, path: Path, size: int) -> None:
+        """Hash what the server had before this process read it (a resumed upload that was already complete)."""
+        if self.hasher is not None and self.upto < size:
+            with open(path, "rb") as f:
+                f.seek(self.upto)
+                for block in iter(lambda: f.read(2**20), b""):
+                    self.feed(self.upto, block)
+
+
+class _Reading:
+    """A PUT body: the file from `offset` to its end, read in blocks by the HTTP client and fed to the hash."""
+
+    def __init__(self, f: BinaryIO, offset: int, size: int, hashed: _Hashed):
+        self.f, self.pos, self.size, self.hashed = f, offset, size, hashed
+
+    def __len__(self) -> int:
+        return self.size - self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n if n and n > 0 else 2**20)
+        self.hashed.feed(self.pos, data)
+        self.pos += len(data)
+        return data
 
 
 def _checked(r: Any) -> Any:

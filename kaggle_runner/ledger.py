@@ -7,12 +7,15 @@ import json
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+from kaggle_runner import layout
 from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle_rules import FINAL_STATES
 
 MIGRATIONS = [
     """
@@ -70,7 +73,6 @@ MIGRATIONS = [
     );
     """,
 ]
-FINAL = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")
 REF_RE = re.compile(r"^(?:(?P<kernel>[A-Za-z0-9_.-]+):)?(?:v(?P<version>\d+)|(?P<latest>latest))$")
 MERGE_RE = re.compile(r"^m(?P<id>\d+)$")
 
@@ -128,6 +130,13 @@ class Merge:
         return f"m{self.id}"
 
 
+def label(item: Run | Merge, default_kernel: str) -> str:
+    """How a run or merge is named to the user: v23 (default kernel), KERNEL:v23, m3."""
+    if isinstance(item, Merge) or item.kernel == default_kernel:
+        return item.label
+    return f"{item.kernel}:{item.label}"
+
+
 def is_reference(text: str) -> bool:
     """Whether text names a run or a merge (v23, KERNEL:v23, latest, m3) rather than a file."""
     return bool(REF_RE.match(text.strip()) or MERGE_RE.match(text.strip()))
@@ -182,20 +191,43 @@ class Ledger:
         self.db.close()
 
     # -- runs ------------------------------------------------------------------------------------
-    def begin_push(self, kernel: str, ref: str, accelerator: str, machine_shape: str, message: str,
-                   git_commit: str | None, git_dirty: bool, config: dict[str, Any], bundles: dict[str, Any]) -> int:
+    def begin_push(
+        self,
+        kernel: str,
+        ref: str,
+        accelerator: str,
+        machine_shape: str,
+        message: str,
+        git_commit: str | None,
+        git_dirty: bool,
+        config: dict[str, Any],
+        bundles: dict[str, Any],
+    ) -> int:
         """Record a push before SaveKernel is sent, so a crash in between can be reconciled."""
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO runs (kernel, ref, state, accelerator, machine_shape, message, git_commit, git_dirty,"
                 " config, bundles, created) VALUES (?, ?, 'pushing', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (kernel, ref, accelerator, machine_shape, message, git_commit, int(git_dirty),
-                 json.dumps(config, sort_keys=True), json.dumps(bundles, sort_keys=True), time.time()))
+                (
+                    kernel,
+                    ref,
+                    accelerator,
+                    machine_shape,
+                    message,
+                    git_commit,
+                    int(git_dirty),
+                    json.dumps(config, sort_keys=True),
+                    json.dumps(bundles, sort_keys=True),
+                    time.time(),
+                ),
+            )
             return int(cur.lastrowid)
 
     def finish_push(self, run_id: int, version: int) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE runs SET version = ?, state = 'pushed', status = 'QUEUED' WHERE id = ?", (version, run_id))
+            db.execute(
+                "UPDATE runs SET version = ?, state = 'pushed', status = 'QUEUED' WHERE id = ?", (version, run_id)
+            )
 
     def abandon_push(self, run_id: int, reason: str) -> None:
         with self.transaction() as db:
@@ -206,15 +238,20 @@ class Ledger:
 
     def set_status(self, run_id: int, status: str, failure: str | None = None) -> None:
         with self.transaction() as db:
-            finished = time.time() if status in FINAL else None
-            db.execute("UPDATE runs SET status = ?, failure = COALESCE(?, failure),"
-                       " finished = COALESCE(finished, ?) WHERE id = ?", (status, failure, finished, run_id))
+            finished = time.time() if status in FINAL_STATES else None
+            db.execute(
+                "UPDATE runs SET status = ?, failure = COALESCE(?, failure),"
+                " finished = COALESCE(finished, ?) WHERE id = ?",
+                (status, failure, finished, run_id),
+            )
 
     def record_files(self, run_id: int, files: list[tuple[str, str, int]]) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM files WHERE run_id = ?", (run_id,))
-            db.executemany("INSERT INTO files (run_id, path, sha256, size) VALUES (?, ?, ?, ?)",
-                           [(run_id, p, h, s) for p, h, s in files])
+            db.executemany(
+                "INSERT INTO files (run_id, path, sha256, size) VALUES (?, ?, ?, ?)",
+                [(run_id, p, h, s) for p, h, s in files],
+            )
             db.execute("UPDATE runs SET pulled = ? WHERE id = ?", (time.time(), run_id))
 
     def files(self, run_id: int) -> list[sqlite3.Row]:
@@ -230,33 +267,54 @@ class Ledger:
             raise LedgerError(f"'{text}' is not a version; use v23, KERNEL:v23 or latest")
         kernel = m.group("kernel") or default_kernel
         if m.group("latest"):
-            row = self.db.execute("SELECT * FROM runs WHERE kernel = ? AND state = 'pushed' ORDER BY version DESC LIMIT 1",
-                                  (kernel,)).fetchone()
+            row = self.db.execute(
+                "SELECT * FROM runs WHERE kernel = ? AND state = 'pushed' ORDER BY version DESC LIMIT 1", (kernel,)
+            ).fetchone()
         else:
-            row = self.db.execute("SELECT * FROM runs WHERE kernel = ? AND version = ? AND state = 'pushed'",
-                                  (kernel, int(m.group("version")))).fetchone()
+            row = self.db.execute(
+                "SELECT * FROM runs WHERE kernel = ? AND version = ? AND state = 'pushed'",
+                (kernel, int(m.group("version"))),
+            ).fetchone()
         if row is None:
-            known = [f"v{r[0]}" for r in self.db.execute(
-                "SELECT version FROM runs WHERE kernel = ? AND state = 'pushed' ORDER BY version", (kernel,))]
+            known = [
+                f"v{r[0]}"
+                for r in self.db.execute(
+                    "SELECT version FROM runs WHERE kernel = ? AND state = 'pushed' ORDER BY version", (kernel,)
+                )
+            ]
             hint = f"known: {', '.join(known[-5:])}" if known else "nothing pushed yet; run `kr push`"
             raise LedgerError(f"no run {text} of kernel '{kernel}' in the ledger ({hint})")
         return self._run(row)
 
     def _run(self, r: sqlite3.Row) -> Run:
-        return Run(r["id"], r["kernel"], r["ref"], r["version"], r["state"], r["status"], r["accelerator"],
-                   r["machine_shape"], r["message"], r["git_commit"], bool(r["git_dirty"]),
-                   json.loads(r["config"] or "{}"), json.loads(r["bundles"] or "{}"), r["failure"], r["created"],
-                   r["finished"], r["pulled"])
-
-    def run_label(self, run: Run, default_kernel: str) -> str:
-        return run.label if run.kernel == default_kernel else f"{run.kernel}:{run.label}"
+        return Run(
+            r["id"],
+            r["kernel"],
+            r["ref"],
+            r["version"],
+            r["state"],
+            r["status"],
+            r["accelerator"],
+            r["machine_shape"],
+            r["message"],
+            r["git_commit"],
+            bool(r["git_dirty"]),
+            json.loads(r["config"] or "{}"),
+            json.loads(r["bundles"] or "{}"),
+            r["failure"],
+            r["created"],
+            r["finished"],
+            r["pulled"],
+        )
 
     def run_by_id(self, run_id: int) -> Run:
         return self._run(self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
 
     def previous_run(self, run: Run) -> Run | None:
-        row = self.db.execute("SELECT * FROM runs WHERE kernel = ? AND state = 'pushed' AND version < ?"
-                              " ORDER BY version DESC LIMIT 1", (run.kernel, run.version)).fetchone()
+        row = self.db.execute(
+            "SELECT * FROM runs WHERE kernel = ? AND state = 'pushed' AND version < ? ORDER BY version DESC LIMIT 1",
+            (run.kernel, run.version),
+        ).fetchone()
         return self._run(row) if row else None
 
     def resolve_any(self, text: str, default_kernel: str) -> Run | Merge:
@@ -269,24 +327,50 @@ class Ledger:
     def record_metrics(self, run_id: int, points: list[dict[str, Any]]) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
-            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           [(run_id, i, p["name"], p.get("split"), p.get("epoch"), p.get("step"), p["value"],
-                             p.get("line")) for i, p in enumerate(points)])
+            db.executemany(
+                "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, i, p["name"], p.get("split"), p.get("epoch"), p.get("step"), p["value"], p.get("line"))
+                    for i, p in enumerate(points)
+                ],
+            )
 
     def metrics(self, run_id: int) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT name, split, epoch, step, value, line FROM metrics WHERE run_id = ? ORDER BY seq",
-                               (run_id,))
+        rows = self.db.execute(
+            "SELECT name, split, epoch, step, value, line FROM metrics WHERE run_id = ? ORDER BY seq", (run_id,)
+        )
         return [{k: r[k] for k in r.keys() if r[k] is not None} for r in rows]
 
     # -- merges ----------------------------------------------------------------------------------
-    def add_merge(self, method: str, weights: list[float] | None, power: float | None, id_column: str,
-                  inputs: list[dict[str, Any]], output: str, output_sha256: str, rows: int,
-                  correlation: dict[str, Any]) -> int:
+    def add_merge(
+        self,
+        method: str,
+        weights: list[float] | None,
+        power: float | None,
+        id_column: str,
+        inputs: list[dict[str, Any]],
+        output: str,
+        output_sha256: str,
+        rows: int,
+        correlation: dict[str, Any],
+    ) -> int:
         with self.transaction() as db:
-            cur = db.execute("INSERT INTO merges (method, weights, power, id_column, inputs, output, output_sha256, rows,"
-                             " correlation, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             (method, json.dumps(weights) if weights else None, power, id_column, json.dumps(inputs),
-                              output, output_sha256, rows, json.dumps(correlation), time.time()))
+            cur = db.execute(
+                "INSERT INTO merges (method, weights, power, id_column, inputs, output, output_sha256, rows,"
+                " correlation, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    method,
+                    json.dumps(weights) if weights else None,
+                    power,
+                    id_column,
+                    json.dumps(inputs),
+                    output,
+                    output_sha256,
+                    rows,
+                    json.dumps(correlation),
+                    time.time(),
+                ),
+            )
             return int(cur.lastrowid)
 
     def set_merge_output(self, merge_id: int, output: str) -> None:
@@ -305,23 +389,45 @@ class Ledger:
         return [self._merge(r) for r in self.db.execute("SELECT * FROM merges ORDER BY id")]
 
     def _merge(self, r: sqlite3.Row) -> Merge:
-        return Merge(r["id"], r["method"], json.loads(r["weights"]) if r["weights"] else None, r["power"],
-                     r["id_column"], json.loads(r["inputs"]), r["output"], r["output_sha256"], r["rows"],
-                     json.loads(r["correlation"] or "{}"), r["created"])
+        return Merge(
+            r["id"],
+            r["method"],
+            json.loads(r["weights"]) if r["weights"] else None,
+            r["power"],
+            r["id_column"],
+            json.loads(r["inputs"]),
+            r["output"],
+            r["output_sha256"],
+            r["rows"],
+            json.loads(r["correlation"] or "{}"),
+            r["created"],
+        )
 
     # -- submissions -----------------------------------------------------------------------------
     def record_submission(self, competition: str, ref: int, **fields: Any) -> None:
         """Insert or update by (competition, ref); fields left out keep what is recorded."""
-        cols = ("run_id", "merge_id", "file_name", "file_sha256", "description", "date", "status", "public_score",
-                "private_score", "error")
+        cols = (
+            "run_id",
+            "merge_id",
+            "file_name",
+            "file_sha256",
+            "description",
+            "date",
+            "status",
+            "public_score",
+            "private_score",
+            "error",
+        )
         unknown = set(fields) - set(cols)
         if unknown:
             raise ValueError(f"unknown submission fields {unknown}")
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO submissions (competition, ref) VALUES (?, ?)", (competition, ref))
             if fields:
-                db.execute(f"UPDATE submissions SET {', '.join(f'{k} = ?' for k in fields)} WHERE competition = ? AND ref = ?",
-                           (*fields.values(), competition, ref))
+                db.execute(
+                    f"UPDATE submissions SET {', '.join(f'{k} = ?' for k in fields)} WHERE competition = ? AND ref = ?",
+                    (*fields.values(), competition, ref),
+                )
 
     def submissions(self, run_id: int | None = None, merge_id: int | None = None) -> list[dict[str, Any]]:
         where, args = "", ()
@@ -333,17 +439,24 @@ class Ledger:
 
     def owner_of_file(self, sha256: str) -> tuple[int | None, int | None]:
         """(run_id, merge_id) of a pulled output or merge with this content, so `kr submit FILE` is linked."""
-        row = self.db.execute("SELECT id FROM merges WHERE output_sha256 = ? ORDER BY id DESC LIMIT 1", (sha256,)).fetchone()
+        row = self.db.execute(
+            "SELECT id FROM merges WHERE output_sha256 = ? ORDER BY id DESC LIMIT 1", (sha256,)
+        ).fetchone()
         if row:
             return None, row[0]
-        row = self.db.execute("SELECT run_id FROM files WHERE sha256 = ? ORDER BY run_id DESC LIMIT 1", (sha256,)).fetchone()
+        row = self.db.execute(
+            "SELECT run_id FROM files WHERE sha256 = ? ORDER BY run_id DESC LIMIT 1", (sha256,)
+        ).fetchone()
         return (row[0], None) if row else (None, None)
 
     # -- notes -----------------------------------------------------------------------------------
-    def add_note(self, text: str, run_id: int | None = None, merge_id: int | None = None) -> None:
+    def note(self, item: Run | Merge, text: str) -> None:
+        run_id, merge_id = (None, item.id) if isinstance(item, Merge) else (item.id, None)
         with self.transaction() as db:
-            db.execute("INSERT INTO notes (run_id, merge_id, text, created) VALUES (?, ?, ?, ?)",
-                       (run_id, merge_id, text, time.time()))
+            db.execute(
+                "INSERT INTO notes (run_id, merge_id, text, created) VALUES (?, ?, ?, ?)",
+                (run_id, merge_id, text, time.time()),
+            )
 
     def notes(self, run_id: int | None = None, merge_id: int | None = None) -> list[str]:
         column, value = ("run_id", run_id) if run_id is not None else ("merge_id", merge_id)
@@ -355,9 +468,11 @@ class Ledger:
 
     def record_bundle(self, slug: str, version: int, name: str, manifest_sha256: str, files: int, size: int) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (slug, version, name, manifest_sha256, files, size, time.time()))
+            db.execute(
+                "INSERT OR REPLACE INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (slug, version, name, manifest_sha256, files, size, time.time()),
+            )
 
 
 def open_ledger(root: Path) -> Ledger:
-    return Ledger(root / ".kr" / "ledger.sqlite")
+    return Ledger(layout.ledger_file(root))

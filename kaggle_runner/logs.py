@@ -7,7 +7,8 @@ import ast
 import json
 import math
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 Point = dict[str, Any]  # name, value, and where known split, epoch, step, line
 
@@ -15,8 +16,13 @@ MARKER = "kr_metric"  # shape 6: {"kr_metric": 1, "split": ..., "epoch": ..., "s
 NUMBER = r"(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf))"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _WANDB = re.compile(r"wandb:\s?")
+_RUN_SUMMARY = re.compile(r"(?:^|\s)Run summary:?\s*$", re.I)  # the header, when pasted without its `wandb:`
 _KERAS_EPOCH = re.compile(r"(?:^|\s)Epoch (\d+)/(\d+)\s*$")
-_KERAS_STATS = re.compile(r"(?:^|[\s:])(?:(\d+)/(\d+) (?:\[[=>.]*\]|━+) (?:- )?|- )(\d+(?:\.\d+)?)s\b(?: \S+/step)?((?: - [^:]+: " + NUMBER + r")+)\s*$")
+_KERAS_STATS = re.compile(
+    r"(?:^|[\s:])(?:(\d+)/(\d+) (?:\[[=>.]*\]|━+) (?:- )?|- )(\d+(?:\.\d+)?)s\b(?: \S+/step)?((?: - [^:]+: "
+    + NUMBER
+    + r")+)\s*$"
+)
 _KERAS_PAIR = re.compile(r" - ([^:]+?): (" + NUMBER + ")")
 _KERAS_LR = re.compile(r"Epoch (\d+): ReduceLROnPlateau reducing learning rate to (" + NUMBER + r")")
 _SPLIT = r"(Train(?:ing)?|Valid(?:ation)?|Val|Eval(?:uation)?|Test|Dev)"
@@ -24,14 +30,36 @@ _RESULT = re.compile(r"\[RESULT\]:?\s*" + _SPLIT + r"\b\.?\s*(.*)$", re.I)
 _STEP = re.compile(r"(?:^|[\s:])" + _SPLIT + r" Step:? (\d+),?\s*(.*)$", re.I)
 _PAIR = re.compile(r"([A-Za-z_][\w.-]*)\s*:\s*(" + NUMBER + r")(?![\w.])")
 _DURATION = re.compile(r"^(?:(\d+) days?, )?(\d+):(\d\d):(\d\d(?:\.\d+)?)$")
-_SPLITS = {"train": "train", "training": "train", "valid": "validation", "validation": "validation",
-           "val": "validation", "eval": "validation", "evaluation": "validation", "test": "test", "dev": "dev"}
+_SPLITS = {
+    "train": "train",
+    "training": "train",
+    "valid": "validation",
+    "validation": "validation",
+    "val": "validation",
+    "eval": "validation",
+    "evaluation": "validation",
+    "test": "test",
+    "dev": "dev",
+}
+
+
+def parse_log(text: str) -> list[dict[str, Any]]:
+    """Kaggle's persisted log (a JSON array of {stream_name, time, data}); other text as one event per line."""
+    if not text.strip():
+        return []
+    try:
+        events = json.loads(text)
+        if isinstance(events, dict):
+            events = [events]
+        if isinstance(events, list) and all(isinstance(e, dict) for e in events):
+            return events
+    except json.JSONDecodeError:
+        pass
+    return [{"stream_name": "stdout", "data": line} for line in text.splitlines(keepends=True)]
 
 
 def lines_of(text: str) -> list[str]:
     """A log's text lines: Kaggle's JSON log (events) is joined first; carriage returns split progress bars."""
-    from kaggle_runner.kaggle_api import parse_log
-
     stripped = text.lstrip()
     if stripped.startswith("[") and stripped[1:].lstrip().startswith("{"):
         text = "".join(str(e.get("data", "")) for e in parse_log(text))
@@ -40,7 +68,9 @@ def lines_of(text: str) -> list[str]:
 
 def extract(text: str) -> list[Point]:
     """Every metric point in the log, in log order; `line` is 1-based in the (joined) text."""
-    return [p for p in _scan(lines_of(text)) if math.isfinite(p["value"])]  # JSON has no NaN; a NaN loss shows in the log
+    return [
+        p for p in _scan(lines_of(text)) if math.isfinite(p["value"])
+    ]  # JSON has no NaN; a NaN loss shows in the log
 
 
 def series(point: Point) -> str:
@@ -77,7 +107,7 @@ def _scan(lines: list[str]) -> Iterator[Point]:
         # shape 5: the W&B run summary, up to the first line that is not `wandb: name value`
         w = _WANDB.search(raw)
         if w:
-            rest = raw[w.end():].strip()
+            rest = raw[w.end() :].strip()
             if rest.lower().startswith("run summary"):
                 in_wandb_summary = True
                 continue
@@ -90,6 +120,9 @@ def _scan(lines: list[str]) -> Iterator[Point]:
                 if value is not None:
                     yield _point(parts[0].rstrip(":"), value, n)
                 continue  # string entries (model names, paths) are labels
+        elif _RUN_SUMMARY.search(raw):
+            in_wandb_summary = True
+            continue
         else:
             in_wandb_summary = False
 
@@ -100,7 +133,7 @@ def _scan(lines: list[str]) -> Iterator[Point]:
             if head == "{":
                 end = _closing(lines, i - 1, brace)
                 if end is not None:
-                    obj = _literal("\n".join([raw[brace:], *lines[i:end + 1]]))
+                    obj = _literal("\n".join([raw[brace:], *lines[i : end + 1]]))
                     if obj is not None:
                         yield from _from_object(obj, n)
                         i = end + 1
@@ -136,8 +169,9 @@ def _scan(lines: list[str]) -> Iterator[Point]:
             index = {k.lower(): v for k, v in pairs if k.lower() in ("epoch", "step")}
             for k, v in pairs:
                 if k.lower() not in ("epoch", "step"):
-                    yield _point(k, float(v), n, split=split,
-                                 epoch=_int(index.get("epoch")), step=_int(index.get("step")))
+                    yield _point(
+                        k, float(v), n, split=split, epoch=_int(index.get("epoch")), step=_int(index.get("step"))
+                    )
             continue
         m = _STEP.search(raw)
         if m:

@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.csvtable import CsvError, Index, Table, arrow_view, chunk_views, numpy_view, pooled, read, same_columns
+from kaggle_runner.csvtable import (
+    CsvError,
+    Index,
+    Table,
+    arrow_view,
+    chunk_views,
+    numpy_view,
+    pooled,
+    read,
+    same_columns,
+)
 from kaggle_runner.errors import UserError
 
 METHODS = ("mean", "weighted", "rank", "geo", "power", "vote")
@@ -16,9 +26,9 @@ METHODS = ("mean", "weighted", "rank", "geo", "power", "vote")
 
 @dataclass
 class Result:
-    first: Table                          # the first input: its order, header and id text are the output's
+    first: Table  # the first input: its order, header and id text are the output's
     id_column: str
-    columns: dict[str, Any]               # merged target columns in the first input's order
+    columns: dict[str, Any]  # merged target columns in the first input's order
     correlation: dict[str, list[list[float]]]  # per column: the inputs' pairwise Pearson r (vote: agreement)
     rows: int
 
@@ -107,8 +117,11 @@ class _Running:
 
     def __init__(self, method: str, weights: list[float], power: float | None, first: Table, column: str):
         self.method, self.power, self.first, self.column = method, power, first, column
-        self.w = [wi / sum(weights) for wi in weights]
-        self.stack: list[Any] = []       # every input's values in the first input's order
+        # Ranks are summed with the weights as given and divided once at the end: ranks are halves, so with whole
+        # weights the sums are exact and rows with equal rank sums get equal values.
+        self.raw, self.wsum = list(weights), sum(weights)
+        self.w = [wi / self.wsum for wi in weights]
+        self.stack: list[Any] = []  # every input's values in the first input's order
         self.total: Any = None
         self.dots: list[list[float]] = []  # dots[i][j] = x_i . x_j for j <= i
 
@@ -124,10 +137,13 @@ class _Running:
             if bad.any():
                 row = int(np.argmax(bad))
                 need = "positive" if method == "geo" else "non-negative"
-                raise CsvError(f"{path}: column '{self.column}' has {float(x[row])!r}; --method {method} needs {need} "
-                               f"values (id {self.first.ids[row].as_py()!r})")
+                raise CsvError(
+                    f"{path}: column '{self.column}' has {float(x[row])!r}; --method {method} needs {need} "
+                    f"values (id {self.first.ids[row].as_py()!r})"
+                )
+        weight = self.w[i]
         if method == "rank":
-            term = rank_average(x) / len(x)
+            term, weight = rank_average(x), self.raw[i]
         elif method == "geo":
             term = np.log(x)
         elif method == "power":
@@ -135,9 +151,9 @@ class _Running:
         else:
             term = x
         if self.total is None:
-            self.total = self.w[i] * term
+            self.total = weight * term
         else:
-            self.total += self.w[i] * term
+            self.total += weight * term
         self.dots.append([_dot(x, other) for other in self.stack])
 
     def values(self) -> Any:
@@ -149,6 +165,8 @@ class _Running:
             return np.exp(self.total)
         if self.method == "power":
             return np.power(self.total, 1.0 / self.power)
+        if self.method == "rank":
+            return self.total / (self.wsum * len(self.total))
         return self.total
 
     def correlation(self) -> list[list[float | None]]:
@@ -163,7 +181,7 @@ class _Running:
         means = np.array([x.mean() for x in stack])
         second = np.array([[self.dots[max(i, j)][min(i, j)] for j in range(k)] for i in range(k)])
         cov = second / n - np.outer(means, means)
-        if (np.diag(cov) < 1e-8 * np.maximum(means ** 2, 1e-300)).any():
+        if (np.diag(cov) < 1e-8 * np.maximum(means**2, 1e-300)).any():
             centred = [x - m for x, m in zip(stack, means)]
             cov = np.array([[_dot(a, b) / n for b in centred] for a in centred])
         scale = np.sqrt(np.maximum(np.diag(cov), 0))
@@ -198,8 +216,13 @@ def _vote(stack: list[Any], w: Any) -> Any:
     return encoded.dictionary.take(arrow_view(best.astype(np.int64)))
 
 
-def merge(paths: list[Path], method: str = "mean", weights: list[float] | None = None, power: float | None = None,
-          id_column: str | None = None) -> Result:
+def merge(
+    paths: list[Path],
+    method: str = "mean",
+    weights: list[float] | None = None,
+    power: float | None = None,
+    id_column: str | None = None,
+) -> Result:
     """Read, check and combine; raises CsvError (naming file and line) before anything is written."""
 
     w = check_options(method, weights, power, len(paths))
@@ -212,8 +235,9 @@ def merge(paths: list[Path], method: str = "mean", weights: list[float] | None =
             running = {name: _Running(method, w, power, first, name) for name in t.targets}
         else:
             if t.id_column != first.id_column:
-                raise CsvError(f"{t.path}: the id column is '{t.id_column}' but {first.name}'s is "
-                               f"'{first.id_column}'; pass --id")
+                raise CsvError(
+                    f"{t.path}: the id column is '{t.id_column}' but {first.name}'s is '{first.id_column}'; pass --id"
+                )
             same_columns(first, t)
             where = index.positions(t)
         for name, column in running.items():
@@ -263,8 +287,10 @@ def _write_table(f: Any, result: Result) -> None:
 
     first = result.first
     columns = [first.ids if n == result.id_column else result.columns[n] for n in first.header]
-    table = pa.Table.from_arrays([c if isinstance(c, (pa.Array, pa.ChunkedArray)) else arrow_view(c) for c in columns],
-                                 names=[f"c{i}" for i in range(len(columns))])
+    table = pa.Table.from_arrays(
+        [c if isinstance(c, (pa.Array, pa.ChunkedArray)) else arrow_view(c) for c in columns],
+        names=[f"c{i}" for i in range(len(columns))],
+    )
     options = pcsv.WriteOptions(include_header=False, quoting_style="none")
 
     def text(part: Any) -> Any:
@@ -299,18 +325,24 @@ def _write_lines(f: Any, result: Result) -> None:
             parts.append(pc.cast(first.raw_ids(), pa.large_string()))
         else:
             values = result.columns[name]
-            text = pc.cast(arrow_view(values) if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values,
-                           pa.large_string())
+            text = pc.cast(
+                arrow_view(values) if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values, pa.large_string()
+            )
             if isinstance(values, (pa.Array, pa.ChunkedArray)):  # labels: quote those that need it
                 needs = pc.match_substring_regex(text, r'[,"\r\n]')
                 quote = pa.scalar('"', pa.large_string())
-                text = pc.if_else(needs, pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote,
-                                                                     pa.scalar("", pa.large_string())), text)
+                text = pc.if_else(
+                    needs,
+                    pc.binary_join_element_wise(
+                        quote, pc.replace_substring(text, '"', '""'), quote, pa.scalar("", pa.large_string())
+                    ),
+                    text,
+                )
             parts.append(text)
     sep, nothing = pa.scalar(",", pa.large_string()), pa.scalar("", pa.large_string())
     lines = pc.binary_join_element_wise(*parts, sep)
     lines = pc.binary_join_element_wise(lines, nothing, pa.scalar("\n", pa.large_string()))  # each line + "\n"
-    for chunk in (lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]):
+    for chunk in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
         _write_strings(f, chunk)
 
 
@@ -321,5 +353,5 @@ def _write_strings(f: Any, arr: Any) -> None:
     if len(arr) == 0:
         return
     _, offsets, data = arr.buffers()
-    offs = np.frombuffer(offsets, dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
-    f.write(memoryview(data)[int(offs[0]):int(offs[-1])])
+    offs = np.frombuffer(offsets, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    f.write(memoryview(data)[int(offs[0]) : int(offs[-1])])

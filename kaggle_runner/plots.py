@@ -30,8 +30,14 @@ def curves(runs: list[tuple[str, list[dict[str, Any]]]], metric: str, out: Path)
         for name, pts in by_series.items():
             axis = "epoch" if all("epoch" in p for p in pts) else "step" if all("step" in p for p in pts) else None
             xs = [p[axis] for p in pts] if axis else list(range(1, len(pts) + 1))
-            lines.append((f"{label} {name}" if len(by_series) > 1 or name != metric else label, xs,
-                          [p["value"] for p in pts], axis or "point"))
+            lines.append(
+                (
+                    f"{label} {name}" if len(by_series) > 1 or name != metric else label,
+                    xs,
+                    [p["value"] for p in pts],
+                    axis or "point",
+                )
+            )
     if not lines:
         known = sorted({series(p) for _, pts in runs for p in pts})
         hint = f"series: {', '.join(known[:12])}" if known else "no metrics recorded; `kr pull` reads them from the log"

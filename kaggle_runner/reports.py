@@ -1,4 +1,4 @@
-"""What `kr ls`, `kr show` and `kr compare` say, as plain data read from the ledger (the CLI renders it).
+"""What `kr ls`, `kr show`, `kr compare` and `kr plot` say, as plain data read from the ledger (the CLI renders it).
 Also picks each run's headline validation metric: kr.yaml's `metric:`, else the first validation score in its log."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from kaggle_runner.errors import UserError
-from kaggle_runner.ledger import Ledger, Merge, Run
+from kaggle_runner.ledger import Ledger, Merge, Run, label
 from kaggle_runner.logs import series
 
 _VALIDATION = re.compile(r"^(val|valid|validation|dev|eval|best_val|best_validation)[._]", re.I)
@@ -48,13 +48,22 @@ def run_row(ledger: Ledger, run: Run, default_kernel: str, metric: str | None) -
     top = headline(ledger.metrics(run.id), metric)
     sub = _score(ledger.submissions(run_id=run.id))
     return {
-        "id": ledger.run_label(run, default_kernel), "kind": "run", "kernel": run.kernel, "version": run.version,
-        "accelerator": run.accelerator, "status": run.status,
+        "id": label(run, default_kernel),
+        "kind": "run",
+        "kernel": run.kernel,
+        "version": run.version,
+        "accelerator": run.accelerator,
+        "status": run.status,
         "duration": round(run.finished - run.created, 1) if run.finished else None,
-        "metric_name": top[0] if top else None, "metric": top[1] if top else None,
-        "public": _float(sub["public_score"]) if sub else None, "private": _float(sub["private_score"]) if sub else None,
-        "message": run.message or "", "git_commit": run.git_commit, "git_dirty": run.git_dirty,
-        "created": run.created, "notes": ledger.notes(run_id=run.id),
+        "metric_name": top[0] if top else None,
+        "metric": top[1] if top else None,
+        "public": _float(sub["public_score"]) if sub else None,
+        "private": _float(sub["private_score"]) if sub else None,
+        "message": run.message or "",
+        "git_commit": run.git_commit,
+        "git_dirty": run.git_dirty,
+        "created": run.created,
+        "notes": ledger.notes(run_id=run.id),
     }
 
 
@@ -63,11 +72,22 @@ def merge_row(ledger: Ledger, m: Merge) -> dict[str, Any]:
     weights = f" w={','.join(f'{w:g}' for w in m.weights)}" if m.weights else ""
     power = f" K={m.power:g}" if m.power is not None else ""
     return {
-        "id": m.label, "kind": "merge", "kernel": None, "version": None, "accelerator": None, "status": "MERGED",
-        "duration": None, "metric_name": None, "metric": None,
-        "public": _float(sub["public_score"]) if sub else None, "private": _float(sub["private_score"]) if sub else None,
+        "id": m.label,
+        "kind": "merge",
+        "kernel": None,
+        "version": None,
+        "accelerator": None,
+        "status": "MERGED",
+        "duration": None,
+        "metric_name": None,
+        "metric": None,
+        "public": _float(sub["public_score"]) if sub else None,
+        "private": _float(sub["private_score"]) if sub else None,
         "message": f"{m.method}({' + '.join(i['source'] for i in m.inputs)}){weights}{power}",
-        "git_commit": None, "git_dirty": False, "created": m.created, "notes": ledger.notes(merge_id=m.id),
+        "git_commit": None,
+        "git_dirty": False,
+        "created": m.created,
+        "notes": ledger.notes(merge_id=m.id),
     }
 
 
@@ -75,8 +95,12 @@ def ls_rows(ledger: Ledger, default_kernel: str, metric: str | None, sort: str =
     """One row per run and merge. `sort` is a key of SORT_KEYS, optionally with :asc or :desc."""
     key, _, direction = sort.partition(":")
     if key not in SORT_KEYS or direction not in ("", "asc", "desc"):
-        raise UserError(f"--sort: '{sort}' is unknown; use one of {', '.join(SORT_KEYS)}, optionally with :asc or :desc")
-    rows = [run_row(ledger, r, default_kernel, metric) for r in ledger.runs()] + [merge_row(ledger, m) for m in ledger.merges()]
+        raise UserError(
+            f"--sort: '{sort}' is unknown; use one of {', '.join(SORT_KEYS)}, optionally with :asc or :desc"
+        )
+    rows = [run_row(ledger, r, default_kernel, metric) for r in ledger.runs()] + [
+        merge_row(ledger, m) for m in ledger.merges()
+    ]
     numeric = key in ("duration", "metric", "public")
     descending = direction == "desc" or (numeric and direction != "asc")  # scores: best (highest) first by default
     sort_key = "created" if key == "id" else key
@@ -110,9 +134,18 @@ def summary(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | None) -> dict[str, Any]:
     if isinstance(item, Merge):
         out = merge_row(ledger, item)
-        out.update(inputs=item.inputs, output=item.output, output_sha256=item.output_sha256, rows=item.rows,
-                   weights=item.weights, power=item.power, method=item.method, id_column=item.id_column,
-                   correlation=item.correlation, submissions=ledger.submissions(merge_id=item.id))
+        out.update(
+            inputs=item.inputs,
+            output=item.output,
+            output_sha256=item.output_sha256,
+            rows=item.rows,
+            weights=item.weights,
+            power=item.power,
+            method=item.method,
+            id_column=item.id_column,
+            correlation=item.correlation,
+            submissions=ledger.submissions(merge_id=item.id),
+        )
         return out
     out = run_row(ledger, item, default_kernel, metric)
     previous = ledger.previous_run(item)
@@ -123,14 +156,21 @@ def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | N
         a = yaml.safe_dump(previous.config, sort_keys=False).splitlines()
         b = yaml.safe_dump(item.config, sort_keys=False).splitlines()
         diff = list(difflib.unified_diff(a, b, f"{previous.label}/kr.yaml", f"{item.label}/kr.yaml", lineterm="", n=1))
-    out.update(ref=item.ref, failure=item.failure, previous=previous.label if previous else None, config_diff=diff,
-               metrics=summary(ledger.metrics(item.id)),
-               files=[dict(r) for r in ledger.files(item.id)], submissions=ledger.submissions(run_id=item.id))
+    out.update(
+        ref=item.ref,
+        failure=item.failure,
+        previous=previous.label if previous else None,
+        config_diff=diff,
+        metrics=summary(ledger.metrics(item.id)),
+        files=[dict(r) for r in ledger.files(item.id)],
+        submissions=ledger.submissions(run_id=item.id),
+    )
     return out
 
 
-def compare(ledger: Ledger, items: list[Run | Merge], labels: list[str]) -> dict[str, Any]:
+def compare(ledger: Ledger, items: list[Run | Merge], default_kernel: str) -> dict[str, Any]:
     """Side by side: each series' last value, the public score, and the config keys that differ."""
+    labels = [label(i, default_kernel) for i in items]
     metrics: dict[str, list[Any]] = {}
     configs = []
     public = []
@@ -141,10 +181,24 @@ def compare(ledger: Ledger, items: list[Run | Merge], labels: list[str]) -> dict
             configs.append(flatten(item.config))
             sub = _score(ledger.submissions(run_id=item.id))
         else:
-            configs.append({"merge.method": item.method, "merge.inputs": " + ".join(i["source"] for i in item.inputs),
-                            "merge.weights": item.weights, "merge.power": item.power})
+            configs.append(
+                {
+                    "merge.method": item.method,
+                    "merge.inputs": " + ".join(i["source"] for i in item.inputs),
+                    "merge.weights": item.weights,
+                    "merge.power": item.power,
+                }
+            )
             sub = _score(ledger.submissions(merge_id=item.id))
         public.append(_float(sub["public_score"]) if sub else None)
     keys = sorted(set().union(*configs)) if configs else []
-    differ = {k: [c.get(k) for c in configs] for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1}
+    differ = {
+        k: [c.get(k) for c in configs] for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1
+    }
     return {"columns": labels, "public": public, "metrics": metrics, "config": differ}
+
+
+def curves(ledger: Ledger, targets: list[str], default_kernel: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(label, metric points) of each run named, for `kr plot --metric`."""
+    runs = [ledger.resolve(t, default_kernel) for t in targets]
+    return [(label(run, default_kernel), ledger.metrics(run.id)) for run in runs]

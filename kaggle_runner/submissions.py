@@ -4,19 +4,18 @@ polling for the score, and the ledger's copy of the competition's submission lis
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from kaggle_runner import layout
 from kaggle_runner.csvtable import CsvError, Index, read, same_columns
 from kaggle_runner.errors import UserError
-from kaggle_runner.ledger import Ledger, Merge, Run, is_reference
-from kaggle_runner.packaging import sha256_file
+from kaggle_runner.layout import sha256_file
+from kaggle_runner.ledger import Ledger, Merge, Run, is_reference, label
 
 SAMPLE = "sample_submission.csv"
-
-
-def merge_file(root: Path, merge_id: int) -> Path:
-    return root / ".kr" / "merges" / f"m{merge_id}.csv"
+NOT_A_SOURCE = "no such file, and not a version (v23, KERNEL:v23, latest) or merge (m3)"
 
 
 def source_of(ctx: Any, target: str) -> tuple[Path, Run | Merge | None]:
@@ -25,11 +24,11 @@ def source_of(ctx: Any, target: str) -> tuple[Path, Run | Merge | None]:
     if not is_reference(target):
         path = Path(target)
         if not path.is_file():
-            raise UserError(f"{target}: no such file, and not a version (v23, KERNEL:v23, latest) or merge (m3)")
+            raise UserError(f"{target}: {NOT_A_SOURCE}")
         return path, None
     item = ctx.ledger.resolve_any(target, ctx.cfg.default_kernel)
     if isinstance(item, Merge):
-        path = merge_file(ctx.cfg.root, item.id)
+        path = layout.merge_file(ctx.cfg.root, item.id)
         if not path.is_file() or sha256_file(path) != item.output_sha256:
             raise UserError(f"{path}: missing or changed since {item.label} was recorded; run the merge again")
         return path, item
@@ -42,7 +41,9 @@ def source_of(ctx: Any, target: str) -> tuple[Path, Run | Merge | None]:
             raise UserError(f"{item.kernel} {item.label} has not been pulled; run `kr pull {target}` first")
         state, _ = workflows.status(ctx, item)
         if state != "COMPLETE":
-            raise UserError(f"{item.kernel} {item.label} is {state}; it has no outputs to submit yet (kr wait {target})")
+            raise UserError(
+                f"{item.kernel} {item.label} is {state}; it has no outputs to submit yet (kr wait {target})"
+            )
         workflows.pull(ctx, item, lambda _: None)
     if not path.is_file():
         csvs = sorted(p.name for p in folder.glob("*.csv"))
@@ -53,7 +54,7 @@ def source_of(ctx: Any, target: str) -> tuple[Path, Run | Merge | None]:
 
 def sample_for(ctx: Any, competition: str) -> Path | None:
     """The competition's sample submission, downloaded once into .kr/competitions/<slug>/."""
-    path = ctx.cfg.root / ".kr" / "competitions" / competition / SAMPLE
+    path = layout.competition_file(ctx.cfg.root, competition, SAMPLE)
     if path.is_file():
         return path
     return path if ctx.api.download_competition_file(competition, SAMPLE, path) else None
@@ -68,8 +69,10 @@ def check(path: Path, sample: Path | None) -> int:
     ref = read(sample, labels=True)
     index = Index(ref)
     if table.header[0] != ref.header[0]:
-        raise CsvError(f"{path}: line 1: the first column is '{table.header[0]}'; the sample submission's is "
-                       f"'{ref.header[0]}' ({', '.join(ref.header)})")
+        raise CsvError(
+            f"{path}: line 1: the first column is '{table.header[0]}'; the sample submission's is "
+            f"'{ref.header[0]}' ({', '.join(ref.header)})"
+        )
     same_columns(ref, table)
     index.positions(table)  # every id of the sample exactly once, nothing else
     return len(table)
@@ -79,20 +82,20 @@ def submit(ctx: Any, target: str, message: str, competition: str, say: Callable[
     path, item = source_of(ctx, target)
     sample = sample_for(ctx, competition)
     rows = check(path, sample)
-    say(f"{path.name}: {rows} rows" + (f", ids and columns match {SAMPLE}" if sample else
-                                        f" (the competition has no {SAMPLE} to check against)"))
+    say(
+        f"{path.name}: {rows} rows"
+        + (f", ids and columns match {SAMPLE}" if sample else f" (the competition has no {SAMPLE} to check against)")
+    )
     digest = sha256_file(path)
     run_id = item.id if isinstance(item, Run) else None
     merge_id = item.id if isinstance(item, Merge) else None
     if item is None:
         run_id, merge_id = ctx.ledger.owner_of_file(digest)
-    label = _label(ctx, item, run_id, merge_id)
-    description = " ".join(x for x in (label, message) if x)
+    source = _label(ctx, run_id, merge_id)
+    description = " ".join(x for x in (source, message) if x)
     before = {s.ref for s in ctx.api.list_submissions(competition)}
     start = ctx.api.start_submission_upload(competition, path)
-    from kaggle_runner.packaging import put_file
-
-    put_file(ctx.api, start.create_url, path, path.name)
+    ctx.api.put_file(start.create_url, path, path.name)
 
     def took_effect() -> Any:
         for s in ctx.api.list_submissions(competition):
@@ -104,24 +107,38 @@ def submit(ctx: Any, target: str, message: str, competition: str, say: Callable[
     ref = int(resp.ref)
     if not ref:
         raise UserError(f"Kaggle did not accept the submission: {getattr(resp, 'message', '') or 'no reason given'}")
-    ctx.ledger.record_submission(competition, ref, run_id=run_id, merge_id=merge_id, file_name=path.name,
-                                 file_sha256=digest, description=description, status="PENDING",
-                                 date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    return {"ref": ref, "competition": competition, "source": label, "file": str(path), "status": "PENDING"}
+    ctx.ledger.record_submission(
+        competition,
+        ref,
+        run_id=run_id,
+        merge_id=merge_id,
+        file_name=path.name,
+        file_sha256=digest,
+        description=description,
+        status="PENDING",
+        date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    return {"ref": ref, "competition": competition, "source": source, "file": str(path), "status": "PENDING"}
 
 
-def _label(ctx: Any, item: Any, run_id: int | None, merge_id: int | None) -> str:
+def _label(ctx: Any, run_id: int | None, merge_id: int | None) -> str:
     if merge_id is not None:
-        return f"m{merge_id}"
+        return label(ctx.ledger.merge(merge_id), ctx.cfg.default_kernel)
     if run_id is not None:
-        return ctx.ledger.run_label(ctx.ledger.run_by_id(run_id), ctx.cfg.default_kernel)
+        return label(ctx.ledger.run_by_id(run_id), ctx.cfg.default_kernel)
     return ""
 
 
 def _record(ledger: Ledger, competition: str, s: Any) -> dict[str, Any]:
     status = getattr(s.status, "name", str(s.status))
-    fields = {"status": status, "public_score": s.public_score or None, "private_score": s.private_score or None,
-              "error": s.error_description or None, "description": s.description or "", "file_name": s.file_name}
+    fields = {
+        "status": status,
+        "public_score": s.public_score or None,
+        "private_score": s.private_score or None,
+        "error": s.error_description or None,
+        "description": s.description or "",
+        "file_name": s.file_name,
+    }
     if s.date:
         fields["date"] = s.date.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(s.date, "strftime") else str(s.date)
     ledger.record_submission(competition, int(s.ref), **fields)
@@ -130,7 +147,7 @@ def _record(ledger: Ledger, competition: str, s: Any) -> dict[str, Any]:
 
 def wait_score(ctx: Any, competition: str, ref: int, on_tick: Callable[[str, float], None]) -> dict[str, Any]:
     """Poll GetSubmission until Kaggle has scored (COMPLETE) or refused (ERROR) the submission."""
-    from kaggle_runner.workflows import poll_intervals
+    from kaggle_runner.kaggle_api import poll_intervals
 
     started = time.time()
     for delay in poll_intervals():
@@ -152,5 +169,5 @@ def refresh(ctx: Any, competition: str) -> list[dict[str, Any]]:
 
 def _with_source(ctx: Any, s: dict[str, Any]) -> dict[str, Any]:
     out = dict(s)
-    out["source"] = _label(ctx, None, s["run_id"], s["merge_id"]) or None
+    out["source"] = _label(ctx, s["run_id"], s["merge_id"]) or None
     return out

@@ -3,18 +3,20 @@ No printing of tables here: each step returns data, and reports progress through
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from kaggle_runner import accelerators, bootstrap
+from kaggle_runner import accelerators, bootstrap, layout
 from kaggle_runner.context import Context
 from kaggle_runner.errors import UserError
-from kaggle_runner.kaggle_api import KaggleError, parse_log
-from kaggle_runner.ledger import FINAL, Run
+from kaggle_runner.kaggle_api import KaggleError, poll_intervals
+from kaggle_runner.kaggle_rules import FINAL_STATES
+from kaggle_runner.ledger import Run
+from kaggle_runner.logs import parse_log
 
 Say = Callable[[str], None]
 EXIT = {"COMPLETE": 0, "ERROR": 1, "CANCEL_ACKNOWLEDGED": 3}
@@ -35,6 +37,23 @@ def _current_version(ctx: Context, ref: str) -> int | None:
     owner, _, slug = ref.partition("/")
     k = ctx.api.get_kernel(owner, slug)
     return (k.metadata.current_version_number or None) if k is not None else None
+
+
+def connect(url: str | None, say: Say) -> Context:
+    """The project with the Kaggle API at `url` (default api.kaggle.com). A push cut off by a crash or Ctrl-C is
+    finished here, so every command that talks to Kaggle starts from a true ledger."""
+    from kaggle_runner import config
+    from kaggle_runner.kaggle_api import KaggleApi, find_credentials
+    from kaggle_runner.ledger import open_ledger
+
+    cfg = config.load()
+    creds = find_credentials()
+    owner = cfg.owner or creds.username
+    if not owner:
+        raise UserError("kr.yaml: owner: missing and the credentials name no user; add `owner: <your Kaggle username>`")
+    ctx = Context(cfg, KaggleApi(url, creds), open_ledger(cfg.root), owner)
+    reconcile(ctx, say)
+    return ctx
 
 
 def reconcile(ctx: Context, say: Say) -> None:
@@ -59,7 +78,7 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
     if accel == "v3-8":
         say("note: TPU v3-8 is retired on Kaggle; it now runs on TPU v5e-8")
 
-    from kaggle_runner.packaging import sync_code, sync_dataset
+    from kaggle_runner.bundles import sync_code, sync_dataset
 
     bundles: dict[str, Any] = {}
     dataset_refs = []
@@ -77,16 +96,30 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
     commit, dirty = _git(ctx.cfg.root)
     source = (spec.folder / spec.entry).read_text(encoding="utf-8")
     run_id = ctx.ledger.begin_push(spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles)
-    marker = {"run": run_id, "kernel": spec.name, "kind": shape.kind, "label": shape.label,
-              "bundles": {k: v["manifest"][:12] for k, v in bundles.items()},
-              "code": ctx.cfg.code_slug}
+    marker = {
+        "run": run_id,
+        "kernel": spec.name,
+        "kind": shape.kind,
+        "label": shape.label,
+        "bundles": {k: v["manifest"][:12] for k, v in bundles.items()},
+        "code": ctx.cfg.code_slug,
+    }
     text = bootstrap.notebook(source, marker) if spec.kernel_type == "notebook" else bootstrap.script(source, marker)
     body = {
-        "slug": ref, "newTitle": spec.title, "text": text, "language": "python", "kernelType": spec.kernel_type,
-        "isPrivate": True, "enableInternet": spec.internet, "enableGpu": shape.kind == "gpu",
-        "enableTpu": shape.kind == "tpu", "datasetDataSources": dataset_refs,
-        "competitionDataSources": spec.competition_sources, "kernelDataSources": spec.kernel_sources,
-        "modelDataSources": spec.model_sources, "machineShape": shape_name or None,
+        "slug": ref,
+        "newTitle": spec.title,
+        "text": text,
+        "language": "python",
+        "kernelType": spec.kernel_type,
+        "isPrivate": True,
+        "enableInternet": spec.internet,
+        "enableGpu": shape.kind == "gpu",
+        "enableTpu": shape.kind == "tpu",
+        "datasetDataSources": dataset_refs,
+        "competitionDataSources": spec.competition_sources,
+        "kernelDataSources": spec.kernel_sources,
+        "modelDataSources": spec.model_sources,
+        "machineShape": shape_name or None,
         "sessionTimeoutSeconds": spec.timeout,
     }
     body = {k: v for k, v in body.items() if v is not None}
@@ -104,11 +137,21 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
         raise KaggleError(f"Kaggle refused the push: {resp.error}")
     version = resp.version_number
     ctx.ledger.finish_push(run_id, version)
-    invalid = [s for field in ("invalid_dataset_sources", "invalid_competition_sources", "invalid_kernel_sources",
-                               "invalid_model_sources") for s in (getattr(resp, field, None) or [])]
+    invalid = [
+        s
+        for field in (
+            "invalid_dataset_sources",
+            "invalid_competition_sources",
+            "invalid_kernel_sources",
+            "invalid_model_sources",
+        )
+        for s in (getattr(resp, field, None) or [])
+    ]
     if invalid:
-        raise KaggleError(f"Kaggle saved {spec.name} v{version} but dropped unknown sources: {', '.join(invalid)}; "
-                          f"the run will not see them (kr cancel {spec.name}:v{version})")
+        raise KaggleError(
+            f"Kaggle saved {spec.name} v{version} but dropped unknown sources: {', '.join(invalid)}; "
+            f"the run will not see them (kr cancel {spec.name}:v{version})"
+        )
     return ctx.ledger.resolve(f"{spec.name}:v{version}", ctx.cfg.default_kernel)
 
 
@@ -120,7 +163,7 @@ class _Landed:
 
 def push_dataset(ctx: Context, name: str, say: Say) -> dict[str, Any]:
     """`kr datasets push NAME`: prepare and upload one dataset spec (nothing when unchanged), READY on return."""
-    from kaggle_runner.packaging import sync_dataset
+    from kaggle_runner.bundles import sync_dataset
 
     if name not in ctx.cfg.datasets:
         known = ", ".join(ctx.cfg.datasets) or "none yet: add datasets/NAME/dataset.yaml or kr.yaml datasets:"
@@ -129,8 +172,13 @@ def push_dataset(ctx: Context, name: str, say: Say) -> dict[str, Any]:
     before = ctx.ledger.last_bundle(f"{ctx.owner}/{spec.slug}")
     bundle = sync_dataset(ctx.api, ctx.ledger, ctx.owner, spec, say)
     uploaded = before is None or before["version"] != bundle["version"]
-    return {"name": name, "ref": bundle["slug"], "version": bundle["version"], "uploaded": uploaded,
-            "manifest": bundle["manifest"]}
+    return {
+        "name": name,
+        "ref": bundle["slug"],
+        "version": bundle["version"],
+        "uploaded": uploaded,
+        "manifest": bundle["manifest"],
+    }
 
 
 def dataset_specs(ctx: Context) -> list[dict[str, Any]]:
@@ -139,9 +187,18 @@ def dataset_specs(ctx: Context) -> list[dict[str, Any]]:
     for name, spec in ctx.cfg.datasets.items():
         ref = f"{ctx.owner}/{spec.slug}" if ctx.owner else spec.slug
         last = ctx.ledger.last_bundle(ref) if ctx.owner else None
-        rows.append({"name": name, "ref": ref, "spec": spec.where, "paths": spec.paths, "prepare": spec.prepare,
-                     "version": last["version"] if last else None, "files": last["files"] if last else None,
-                     "bytes": last["bytes"] if last else None})
+        rows.append(
+            {
+                "name": name,
+                "ref": ref,
+                "spec": spec.where,
+                "paths": spec.paths,
+                "prepare": spec.prepare,
+                "version": last["version"] if last else None,
+                "files": last["files"] if last else None,
+                "bytes": last["bytes"] if last else None,
+            }
+        )
     return rows
 
 
@@ -152,23 +209,21 @@ def status(ctx: Context, run: Run) -> tuple[str, str | None]:
     return state, failure
 
 
-def poll_intervals(start: float | None = None) -> Iterator[float]:
-    """5 s growing by half each time to 60 s, which bounds how late the end of a run is noticed.
-    KR_POLL_SECONDS sets the start (emulator, tests, benchmarks); the cap keeps its ratio of 12."""
-    delay = start if start is not None else float(os.environ.get("KR_POLL_SECONDS", "5"))
-    cap = 12 * delay
-    while True:
-        yield delay
-        delay = min(cap, delay * 1.5)
-
-
-def wait(ctx: Context, run: Run, on_tick: Callable[[str, float], None]) -> tuple[str, str | None]:
+def wait(ctx: Context, run: Run, on_tick: Callable[[str, float], None], say: Say) -> dict[str, Any]:
+    """Poll until the run ends (5 s growing to 60 s between polls, which bounds how late the end is noticed); a
+    completed run is pulled, a failed one comes back with the tail of its log. `exit` is the command's exit code."""
     started = time.time()
     for delay in poll_intervals():
         state, failure = status(ctx, run)
         on_tick(state, time.time() - started)
-        if state in FINAL:
-            return state, failure
+        if state in FINAL_STATES:
+            out: dict[str, Any] = {"status": state, "failure": failure, "exit": EXIT.get(state, 1)}
+            if state == "COMPLETE":
+                out["folder"] = pull(ctx, run, say)
+            elif state == "ERROR":
+                _, events = log_text(ctx, run)
+                out["log_tail"] = "".join(e.get("data", "") for e in events).splitlines()[-15:]
+            return out
         end = time.time() + delay
         while time.time() < end:  # tick the display every second while waiting
             time.sleep(min(1.0, max(0.0, end - time.time())))
@@ -186,8 +241,10 @@ def cancel(ctx: Context, run: Run) -> str:
     _, events = log_text(ctx, run)
     marker = bootstrap.find_marker("".join(e.get("data", "") for e in events))
     if not marker or not marker.get("session"):
-        raise UserError(f"cannot learn the session id of {run.kernel} {run.label}: its log has no KR_RUN marker "
-                        "with a session yet; wait a few seconds, or cancel it from the kernel's page on kaggle.com")
+        raise UserError(
+            f"cannot learn the session id of {run.kernel} {run.label}: its log has no KR_RUN marker "
+            "with a session yet; wait a few seconds, or cancel it from the kernel's page on kaggle.com"
+        )
     error = ctx.api.cancel(int(marker["session"]))
     if error:
         raise KaggleError(f"Kaggle did not cancel {run.kernel} {run.label}: {error}")
@@ -196,8 +253,6 @@ def cancel(ctx: Context, run: Run) -> str:
 
 def follow(ctx: Context, run: Run) -> Iterator[dict[str, Any]]:
     """Events of the live log; after a dropped connection, events already shown are not repeated."""
-    from requests import RequestException
-
     owner, slug = run.owner_slug
     seen, failures = 0, 0
     while True:
@@ -210,7 +265,7 @@ def follow(ctx: Context, run: Run) -> Iterator[dict[str, Any]]:
                     failures = 0
                     yield event
             return
-        except (KaggleError, RequestException):  # the stream broke: reconnect, skip what was shown
+        except KaggleError:  # the stream broke: reconnect, skip what was shown
             failures += 1
             if failures > 5:
                 raise
@@ -218,21 +273,25 @@ def follow(ctx: Context, run: Run) -> Iterator[dict[str, Any]]:
 
 
 def run_dir(ctx: Context, run: Run) -> Path:
-    base = ctx.cfg.root / ".kr" / "runs"
-    return base / f"v{run.version}" if run.kernel == ctx.cfg.default_kernel else base / run.kernel / f"v{run.version}"
+    return layout.run_dir(ctx.cfg.root, run.kernel, run.version, ctx.cfg.default_kernel)
 
 
 def safe_target(folder: Path, name: str) -> Path:
     """Where a file named by Kaggle goes; refuses names that would land outside `folder`."""
     p = PurePosixPath(name.replace("\\", "/"))
-    if not name or not p.parts or p.is_absolute() or ".." in p.parts or "\x00" in name or (p.parts and ":" in p.parts[0]):
+    if (
+        not name
+        or not p.parts
+        or p.is_absolute()
+        or ".." in p.parts
+        or "\x00" in name
+        or (p.parts and ":" in p.parts[0])
+    ):
         raise KaggleError(f"refusing output file name '{name}': it would be written outside {folder}")
     return folder.joinpath(*p.parts)
 
 
 def pull(ctx: Context, run: Run, say: Say) -> Path:
-    from kaggle_runner.packaging import sha256_file
-
     owner, slug = run.owner_slug
     folder = run_dir(ctx, run)
     folder.mkdir(parents=True, exist_ok=True)
@@ -257,5 +316,5 @@ def pull(ctx: Context, run: Run, say: Say) -> Path:
     from kaggle_runner.logs import extract
 
     ctx.ledger.record_metrics(run.id, extract(log))
-    ctx.ledger.record_files(run.id, [(name, sha256_file(t), t.stat().st_size) for name, t, _ in files])
+    ctx.ledger.record_files(run.id, [(name, layout.sha256_file(t), t.stat().st_size) for name, t, _ in files])
     return folder

@@ -36,8 +36,12 @@ def main() -> None:
     state = work / "state"
     say("1. A local Kaggle: kr emulator serve (user testuser, competition tiny-toxic)")
     server_log = open(work / "emulator.log", "w")
-    server = subprocess.Popen([str(BIN / "kr"), "emulator", "serve", "--state", str(state), "--port", "0"],
-                              stdout=subprocess.PIPE, stderr=server_log, text=True)
+    server = subprocess.Popen(
+        [str(BIN / "kr"), "emulator", "serve", "--state", str(state), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=server_log,
+        text=True,
+    )
     try:
         url = server.stdout.readline().strip()
         if not url.startswith("http"):
@@ -55,7 +59,9 @@ def main() -> None:
         shutil.copytree(ROOT / "kernels" / "smoke", project / "kernels" / "smoke")
         (project / "kr.yaml").write_text(
             "competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n    entry: main.py\n"
-            "    title: Smoke\n    accelerator: cpu\ncode: {}  # the code bundle: kaggle_runner.runtime, for the kernel\n")
+            "    title: Smoke\n    accelerator: cpu\n"
+            "code: {}  # the code bundle: kaggle_runner.runtime, for the kernel\n"
+        )
         kr_env = {**env, "KR_KAGGLE_URL": url, "KAGGLE_CONFIG_DIR": str(state), "KR_POLL_SECONDS": "0.5"}
         kr_env.pop("HTTP_PROXY")
         print(f"project {project}: kr.yaml names kernels/smoke; kr reaches the emulator with KR_KAGGLE_URL={url}")

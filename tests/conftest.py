@@ -6,13 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
+
+from helpers import Api, creds
 from kaggle_runner.emulator import Emulator
 from kaggle_runner.emulator.seed import init_state
-from helpers import Api, creds
 
 FAST = {"dataset_ready_seconds": 0.3, "scoring_seconds": 0.05}
 VENV_BIN = Path(sys.executable).parent
@@ -57,7 +59,9 @@ def kaggle(emulator: Emulator, tmp_path: Path) -> Callable[..., subprocess.Compl
     env.update(HOME=str(home), KAGGLE_API_ENVIRONMENT="LOCALHOST", HTTP_PROXY=emulator.url, TMPDIR=str(tmp_path))
 
     def run(*args: str, cwd: Path = tmp_path, check: bool = True) -> subprocess.CompletedProcess:
-        r = subprocess.run([str(VENV_BIN / "kaggle"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [str(VENV_BIN / "kaggle"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        )
         if check:
             assert r.returncode == 0, f"kaggle {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
         return r

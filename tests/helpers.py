@@ -21,11 +21,19 @@ class Api:
         self.session = requests.Session()
 
     def call(self, rpc: str, body: Any = None, auth: Any = "default", prefix: str = "/v1") -> requests.Response:
-        service = {"kernels": "kernels.KernelsApiService", "datasets": "datasets.DatasetApiService",
-                   "blobs": "blobs.BlobApiService", "competitions": "competitions.CompetitionApiService"}
+        service = {
+            "kernels": "kernels.KernelsApiService",
+            "datasets": "datasets.DatasetApiService",
+            "blobs": "blobs.BlobApiService",
+            "competitions": "competitions.CompetitionApiService",
+        }
         group, _, method = rpc.partition(".")
-        return self.session.post(f"{self.url}{prefix}/{service[group]}/{method}", json=body if body is not None else {},
-                                 auth=self.auth if auth == "default" else auth, timeout=30)
+        return self.session.post(
+            f"{self.url}{prefix}/{service[group]}/{method}",
+            json=body if body is not None else {},
+            auth=self.auth if auth == "default" else auth,
+            timeout=30,
+        )
 
     def ok(self, rpc: str, body: Any = None) -> dict[str, Any]:
         r = self.call(rpc, body)
@@ -33,8 +41,15 @@ class Api:
         return r.json()
 
     def push(self, slug: str, text: str, **fields: Any) -> dict[str, Any]:
-        body = {"slug": f"testuser/{slug}", "newTitle": fields.pop("title", f"Kernel {slug}"), "text": text,
-                "language": "python", "kernelType": "script", "isPrivate": True, **fields}
+        body = {
+            "slug": f"testuser/{slug}",
+            "newTitle": fields.pop("title", f"Kernel {slug}"),
+            "text": text,
+            "language": "python",
+            "kernelType": "script",
+            "isPrivate": True,
+            **fields,
+        }
         return self.ok("kernels.SaveKernel", body)
 
     def status(self, slug: str, version: int | None = None) -> dict[str, Any]:
@@ -43,8 +58,13 @@ class Api:
             body["versionLabel"] = f"v{version}"
         return self.ok("kernels.GetKernelSessionStatus", body)
 
-    def wait(self, slug: str, version: int | None = None, timeout: float = 60,
-             until: tuple[str, ...] = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")) -> dict[str, Any]:
+    def wait(
+        self,
+        slug: str,
+        version: int | None = None,
+        timeout: float = 60,
+        until: tuple[str, ...] = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED"),
+    ) -> dict[str, Any]:
         deadline = time.time() + timeout
         while time.time() < deadline:
             st = self.status(slug, version)

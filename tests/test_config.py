@@ -20,21 +20,29 @@ def test_defaults(tmp_path: Path) -> None:
     cfg = load(_project(tmp_path, "competition: tiny-toxic\nkernels:\n  main: {}\n"))
     k = cfg.kernel(None)
     assert (k.slug, k.title, k.entry, k.accelerator, k.competition_sources) == (
-        "main", "Main Kernel", "main.py", "cpu", ["tiny-toxic"])
+        "main",
+        "Main Kernel",
+        "main.py",
+        "cpu",
+        ["tiny-toxic"],
+    )
     assert k.kernel_type == "script" and cfg.default_kernel == "main"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("kernels:\n  main: {accelerator: tpux}\n", "kernels.main.accelerator: 'tpux' is unknown; use one of"),
-    ("kernels:\n  main: {entry: nope.py}\n", "kernels.main.entry:"),
-    ("kernels:\n  main: {slug: Bad_Slug}\n", "kernels.main.slug: 'Bad_Slug' is not a valid Kaggle slug"),
-    ("kernels:\n  main: {datasets: [missing]}\n", "kernels.main.datasets[0]: 'missing' is neither"),
-    ("kernels:\n  main: {timeout: soon}\n", "kernels.main.timeout: expected seconds as an integer"),
-    ("kernel:\n  main: {}\n", "kernel: unknown key; use one of"),
-    ("kernels: {}\n", "kernels: no kernels defined"),
-    ("kernels:\n  main: {}\ndatasets:\n  d: {slug: dd-data}\n", "datasets.d.paths: missing"),
-    ("kernels:\n  main: {}\n  - broken\n", "not valid YAML at line 3"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("kernels:\n  main: {accelerator: tpux}\n", "kernels.main.accelerator: 'tpux' is unknown; use one of"),
+        ("kernels:\n  main: {entry: nope.py}\n", "kernels.main.entry:"),
+        ("kernels:\n  main: {slug: Bad_Slug}\n", "kernels.main.slug: 'Bad_Slug' is not a valid Kaggle slug"),
+        ("kernels:\n  main: {datasets: [missing]}\n", "kernels.main.datasets[0]: 'missing' is neither"),
+        ("kernels:\n  main: {timeout: soon}\n", "kernels.main.timeout: expected seconds as an integer"),
+        ("kernel:\n  main: {}\n", "kernel: unknown key; use one of"),
+        ("kernels: {}\n", "kernels: no kernels defined"),
+        ("kernels:\n  main: {}\ndatasets:\n  d: {slug: dd-data}\n", "datasets.d.paths: missing"),
+        ("kernels:\n  main: {}\n  - broken\n", "not valid YAML at line 3"),
+    ],
+)
 def test_errors_name_key_and_fix(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as e:
         load(_project(tmp_path, text))

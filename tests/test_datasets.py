@@ -34,12 +34,23 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def kr(emulator, project: Path, tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_", "XNLI_"))}
-    env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=emulator.url, KAGGLE_CONFIG_DIR=str(emulator.store.root),
-               KR_POLL_SECONDS="0.2", KR_RETRY_BASE_SECONDS="0.02")
+    env.update(
+        HOME=str(tmp_path / "home"),
+        KR_KAGGLE_URL=emulator.url,
+        KAGGLE_CONFIG_DIR=str(emulator.store.root),
+        KR_POLL_SECONDS="0.2",
+        KR_RETRY_BASE_SECONDS="0.02",
+    )
 
     def run(*args: str, check: int | None = 0, **extra: str) -> subprocess.CompletedProcess:
-        r = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", *args], cwd=project, capture_output=True,
-                           text=True, timeout=120, env={**env, **extra})
+        r = subprocess.run(
+            [sys.executable, "-m", "kaggle_runner.cli", *args],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, **extra},
+        )
         if check is not None:
             assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
         return r
@@ -112,13 +123,25 @@ def test_xnli_spec_unpacks_a_local_archive_and_pushes(kr, project: Path, tmp_pat
 def test_xnli_prepare_refuses_escaping_members_and_says_when_offline(tmp_path: Path) -> None:
     prepare = ROOT / "datasets" / "xnli" / "prepare.py"
     bad = xnli_zip(tmp_path / "bad.zip", {"../../evil.txt": "x"})
-    r = subprocess.run([sys.executable, str(prepare)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "XNLI_ZIP": str(bad)})
+    r = subprocess.run(
+        [sys.executable, str(prepare)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "XNLI_ZIP": str(bad)},
+    )
     assert r.returncode == 1 and "member '../../evil.txt' would be written outside data/" in r.stderr
     assert not (tmp_path / "data").exists() and not (tmp_path.parent / "evil.txt").exists()
 
     env = {k: v for k, v in os.environ.items() if k != "XNLI_ZIP"}
-    r = subprocess.run([sys.executable, str(prepare)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                       env={**env, "XNLI_URL": "http://127.0.0.1:9/XNLI-1.0.zip"})
+    r = subprocess.run(
+        [sys.executable, str(prepare)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "XNLI_URL": "http://127.0.0.1:9/XNLI-1.0.zip"},
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "cannot download http://127.0.0.1:9/XNLI-1.0.zip" in r.stderr and "XNLI_ZIP" in r.stderr

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import random
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from kaggle_runner import logs
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
-TOXIC, NEUTRAL = ["idiot", "stupid", "hate", "dumb"], ["merci", "gracias", "thanks", "article", "page", "source", "edit"]
+TOXIC, NEUTRAL = (
+    ["idiot", "stupid", "hate", "dumb"],
+    ["merci", "gracias", "thanks", "article", "page", "source", "edit"],
+)
 
 
 def comment(rng: random.Random, toxic: bool) -> str:
@@ -42,11 +42,20 @@ def tiny_xlmr(folder: Path) -> None:
     vocab = {w: i for i, w in enumerate(["<s>", "<pad>", "</s>", "<unk>", *TOXIC, *NEUTRAL, '"'])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                            unk_token="<unk>").save_pretrained(folder)
-    config = XLMRobertaConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                              intermediate_size=32, max_position_embeddings=40, pad_token_id=1, bos_token_id=0,
-                              eos_token_id=2)
+    PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    ).save_pretrained(folder)
+    config = XLMRobertaConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=40,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+    )
     XLMRobertaForMaskedLM(config).save_pretrained(folder)  # as xlm-roberta-large is published: no classifier yet
 
 
@@ -57,7 +66,9 @@ def test_jigsaw_xlmr_cpu_path(tmp_path: Path) -> None:
     train = []
     for i in range(160):
         toxic = rng.random() < 0.3
-        train.append([f"e{i:05d}", comment(rng, toxic), int(toxic), *(int(toxic and rng.random() < 0.5) for _ in TARGETS[1:])])
+        train.append(
+            [f"e{i:05d}", comment(rng, toxic), int(toxic), *(int(toxic and rng.random() < 0.5) for _ in TARGETS[1:])]
+        )
     write(data / "jigsaw-toxic-comment-train.csv", ["id", "comment_text", *TARGETS], train)
     valid = [[i, comment(rng, t := rng.random() < 0.3), rng.choice(["es", "fr", "tr"]), int(t)] for i in range(60)]
     write(data / "validation.csv", ["id", "comment_text", "lang", "toxic"], valid)
@@ -67,10 +78,23 @@ def test_jigsaw_xlmr_cpu_path(tmp_path: Path) -> None:
     work = tmp_path / "working"
     work.mkdir()
 
-    env = {**os.environ, "KAGGLE_INPUT_DIR": str(tmp_path / "input"), "JIGSAW_MAX_LEN": "16", "JIGSAW_EPOCHS": "2",
-           "JIGSAW_LR": "5e-3", "JIGSAW_BATCH": "8", "JIGSAW_PROCESSES": "2"}
-    r = subprocess.run([sys.executable, str(ROOT / "kernels" / "jigsaw_xlmr" / "main.py")], cwd=work, env=env,
-                       capture_output=True, text=True, timeout=240)
+    env = {
+        **os.environ,
+        "KAGGLE_INPUT_DIR": str(tmp_path / "input"),
+        "JIGSAW_MAX_LEN": "16",
+        "JIGSAW_EPOCHS": "2",
+        "JIGSAW_LR": "5e-3",
+        "JIGSAW_BATCH": "8",
+        "JIGSAW_PROCESSES": "2",
+    }
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "kernels" / "jigsaw_xlmr" / "main.py")],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert r.returncode == 0, r.stderr
     assert "xlm-roberta-tiny; 160 training rows on cpu x2" in r.stdout  # 48 toxic + 112 others (3 per toxic > all)
 
@@ -89,8 +113,13 @@ def test_jigsaw_xlmr_cpu_path(tmp_path: Path) -> None:
 
 def test_jigsaw_xlmr_says_when_no_model_is_attached(tmp_path: Path) -> None:
     (tmp_path / "input" / "jigsaw-multilingual-toxic-comment-classification").mkdir(parents=True)
-    r = subprocess.run([sys.executable, str(ROOT / "kernels" / "jigsaw_xlmr" / "main.py")], cwd=tmp_path,
-                       env={**os.environ, "KAGGLE_INPUT_DIR": str(tmp_path / "input")}, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "kernels" / "jigsaw_xlmr" / "main.py")],
+        cwd=tmp_path,
+        env={**os.environ, "KAGGLE_INPUT_DIR": str(tmp_path / "input")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode != 0
     assert r.stderr.strip().splitlines()[-1].startswith("no model under ")

@@ -49,11 +49,13 @@ def test_a_corrupt_ledger_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
-    code = ("import sys\nfrom pathlib import Path\nfrom kaggle_runner.ledger import open_ledger\n"
-            "l = open_ledger(Path(sys.argv[1]))\n"
-            "for i in range(100):\n"
-            "    rid = l.begin_push(sys.argv[2], 'u/' + sys.argv[2], 'cpu', '', '', None, False, {}, {})\n"
-            "    l.finish_push(rid, i + 1)\n")
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom kaggle_runner.ledger import open_ledger\n"
+        "l = open_ledger(Path(sys.argv[1]))\n"
+        "for i in range(100):\n"
+        "    rid = l.begin_push(sys.argv[2], 'u/' + sys.argv[2], 'cpu', '', '', None, False, {}, {})\n"
+        "    l.finish_push(rid, i + 1)\n"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), name]) for name in ("a", "b")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     runs = open_ledger(tmp_path).runs()
@@ -67,7 +69,9 @@ def test_migration_from_the_first_schema_keeps_runs(tmp_path: Path) -> None:
     path.parent.mkdir()
     db = sqlite3.connect(path)
     db.executescript(MIGRATIONS[0] + ";PRAGMA user_version=1;")
-    db.execute("INSERT INTO runs (kernel, ref, version, state, created) VALUES ('main', 'testuser/main', 4, 'pushed', 1.0)")
+    db.execute(
+        "INSERT INTO runs (kernel, ref, version, state, created) VALUES ('main', 'testuser/main', 4, 'pushed', 1.0)"
+    )
     db.commit()
     db.close()
     ledger = open_ledger(tmp_path)

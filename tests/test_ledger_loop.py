@@ -20,15 +20,28 @@ ROOT = Path(__file__).resolve().parents[1]
 def kr(emulator, tmp_path: Path):
     project = tmp_path / "proj"
     shutil.copytree(ROOT / "kernels" / "smoke", project / "kernels" / "smoke")
-    (project / "kr.yaml").write_text("competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n"
-                                     "    title: Smoke Kernel\ncode: {}  # the code bundle carries kaggle_runner.runtime\n")
+    (project / "kr.yaml").write_text(
+        "competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n"
+        "    title: Smoke Kernel\ncode: {}  # the code bundle carries kaggle_runner.runtime\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=emulator.url, KAGGLE_CONFIG_DIR=str(emulator.store.root),
-               KR_POLL_SECONDS="0.2", KR_RETRY_BASE_SECONDS="0.02")
+    env.update(
+        HOME=str(tmp_path / "home"),
+        KR_KAGGLE_URL=emulator.url,
+        KAGGLE_CONFIG_DIR=str(emulator.store.root),
+        KR_POLL_SECONDS="0.2",
+        KR_RETRY_BASE_SECONDS="0.02",
+    )
 
     def run(*args: str, check: int | None = 0) -> subprocess.CompletedProcess:
-        r = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", *args], cwd=project, capture_output=True,
-                           text=True, timeout=120, env=env)
+        r = subprocess.run(
+            [sys.executable, "-m", "kaggle_runner.cli", *args],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
         if check is not None:
             assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
         return r
@@ -105,8 +118,14 @@ def test_submit_refuses_a_bad_file_before_uploading(kr, emulator) -> None:
     lines = sample.splitlines()
     cases = {
         "short.csv": ("\n".join(lines[:-1]) + "\n", "has no row for id"),
-        "stranger.csv": ("\n".join(lines[:-1] + ["999999,0.5"]) + "\n", "line 201: id '999999' is not in sample_submission.csv"),
-        "nan.csv": ("\n".join(lines[:3] + [lines[3].split(",")[0] + ",nan"] + lines[4:]) + "\n", "line 4: column 'toxic' is blank or NaN"),
+        "stranger.csv": (
+            "\n".join(lines[:-1] + ["999999,0.5"]) + "\n",
+            "line 201: id '999999' is not in sample_submission.csv",
+        ),
+        "nan.csv": (
+            "\n".join(lines[:3] + [lines[3].split(",")[0] + ",nan"] + lines[4:]) + "\n",
+            "line 4: column 'toxic' is blank or NaN",
+        ),
         "header.csv": ("\n".join(["id,score"] + lines[1:]) + "\n", "line 1: lacks column 'toxic'"),
         "dup.csv": ("\n".join(lines + [lines[5]]) + "\n", "repeats line 6"),
     }
@@ -126,9 +145,12 @@ def test_submit_refuses_a_bad_file_before_uploading(kr, emulator) -> None:
 
 
 def test_ls_imports_nothing_heavy(kr) -> None:
-    code = ("import sys\nsys.argv = ['kr', 'ls']\nimport kaggle_runner.cli as c\n"
-            "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('torch', 'transformers', 'kaggle_runner.runtime', 'pandas', 'pyarrow', 'matplotlib', 'numpy', 'kagglesdk')"
-            " if m in sys.modules]\nprint('HEAVY', heavy)")
+    code = (
+        "import sys\nsys.argv = ['kr', 'ls']\nimport kaggle_runner.cli as c\n"
+        "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'transformers', 'kaggle_runner.runtime', 'pandas', 'pyarrow', 'matplotlib', "
+        "'numpy', 'kagglesdk')"
+        " if m in sys.modules]\nprint('HEAVY', heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=kr.project)
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr

@@ -20,8 +20,10 @@ Epoch 2/12
 
 Epoch 00002: ReduceLROnPlateau reducing learning rate to 0.00030000001.
 """
-KERAS_NEW = ("Epoch 3/12\n1/1250 [..............................] - ETA: 10s - loss: 0.9000\r"
-             "1250/1250 [==============================] - 41s 33ms/step - loss: 0.2210 - val_loss: 0.1984\n")
+KERAS_NEW = (
+    "Epoch 3/12\n1/1250 [..............................] - ETA: 10s - loss: 0.9000\r"
+    "1250/1250 [==============================] - 41s 33ms/step - loss: 0.2210 - val_loss: 0.1984\n"
+)
 RESULT = """[RESULT]: Train. Epoch: 0, loss: 0.61022, final_score: 0.91244, mc_score: 0.70113, time: 1980.11234
 [RESULT]: Validation. Epoch: 0, loss: 0.66871, final_score: 0.90127, mc_score: 0.52019, time: 31.00412
 Train Step 25, loss: 0.60311, final_score: 0.93002, time: 28.51230
@@ -61,37 +63,61 @@ def _slim(points: list[dict]) -> list[tuple]:
 
 def test_keras_epochs_and_lr_changes() -> None:
     assert _slim(extract(KERAS)) == [
-        ("epoch_seconds", 41.0, None, 1, None), ("loss", 0.221, "train", 1, None), ("F1", 0.3871, "train", 1, None),
-        ("val_loss", 0.1984, "validation", 1, None), ("val_F1", 0.4402, "validation", 1, None),
-        ("epoch_seconds", 39.0, None, 2, None), ("loss", 0.1876, "train", 2, None), ("F1", 0.455, "train", 2, None),
-        ("val_loss", 0.1931, "validation", 2, None), ("val_F1", 0.4711, "validation", 2, None),
+        ("epoch_seconds", 41.0, None, 1, None),
+        ("loss", 0.221, "train", 1, None),
+        ("F1", 0.3871, "train", 1, None),
+        ("val_loss", 0.1984, "validation", 1, None),
+        ("val_F1", 0.4402, "validation", 1, None),
+        ("epoch_seconds", 39.0, None, 2, None),
+        ("loss", 0.1876, "train", 2, None),
+        ("F1", 0.455, "train", 2, None),
+        ("val_loss", 0.1931, "validation", 2, None),
+        ("val_F1", 0.4711, "validation", 2, None),
         ("lr", 0.00030000001, None, 2, None),
     ]
 
 
 def test_keras_progress_bar_form_keeps_only_the_finished_bar() -> None:
-    assert _slim(extract(KERAS_NEW)) == [("epoch_seconds", 41.0, None, 3, None), ("loss", 0.221, "train", 3, None),
-                                         ("val_loss", 0.1984, "validation", 3, None)]
+    assert _slim(extract(KERAS_NEW)) == [
+        ("epoch_seconds", 41.0, None, 3, None),
+        ("loss", 0.221, "train", 3, None),
+        ("val_loss", 0.1984, "validation", 3, None),
+    ]
 
 
 def test_result_and_step_lines_with_prefix_and_missing_comma() -> None:
     points = extract(RESULT)
-    assert _slim(points)[:4] == [("loss", 0.61022, "train", 0, None), ("final_score", 0.91244, "train", 0, None),
-                                 ("mc_score", 0.70113, "train", 0, None), ("time", 1980.11234, "train", 0, None)]
+    assert _slim(points)[:4] == [
+        ("loss", 0.61022, "train", 0, None),
+        ("final_score", 0.91244, "train", 0, None),
+        ("mc_score", 0.70113, "train", 0, None),
+        ("time", 1980.11234, "train", 0, None),
+    ]
     assert ("final_score", 0.90127, "validation", 0, None) in _slim(points)
     assert ("loss", 0.60311, "train", None, 25) in _slim(points)
     debug = [p for p in points if p["line"] == 4]
-    assert [(p["name"], p["value"]) for p in debug] == [("loss", 0.95281), ("lr", 5e-06), ("final_score", 0.4359),
-                                                         ("mc_score", 0.17949), ("time", 21.57958)]
+    assert [(p["name"], p["value"]) for p in debug] == [
+        ("loss", 0.95281),
+        ("lr", 5e-06),
+        ("final_score", 0.4359),
+        ("mc_score", 0.17949),
+        ("time", 21.57958),
+    ]
     assert all(p["step"] == 1 and p["split"] == "train" for p in debug)
     assert series(points[4]) == "validation.loss"
 
 
 def test_pretty_printed_json_stats_with_duration() -> None:
     got = {p["name"]: p["value"] for p in extract("some text before\n" + STATS)}
-    assert got == {"best_epoch": 3.0, "peak_gpu_0_memory_MB": 2048.5, "training_duration": 3723.5,
-                   "training_accuracy": 0.9712, "validation_accuracy": 0.8811, "best_validation_accuracy": 0.8904,
-                   "best_validation_loss": 0.312}
+    assert got == {
+        "best_epoch": 3.0,
+        "peak_gpu_0_memory_MB": 2048.5,
+        "training_duration": 3723.5,
+        "training_accuracy": 0.9712,
+        "validation_accuracy": 0.8811,
+        "best_validation_accuracy": 0.8904,
+        "best_validation_loss": 0.312,
+    }
     assert {p["line"] for p in extract("some text before\n" + STATS)} == {2}
     one_line = json.dumps(json.loads(STATS))
     assert {p["name"]: p["value"] for p in extract(f"[INFO] stats: {one_line}\n")} == got
@@ -99,11 +125,19 @@ def test_pretty_printed_json_stats_with_duration() -> None:
 
 def test_eval_dicts_python_and_nested_json() -> None:
     points = extract(EVAL)
-    assert _slim(points)[:4] == [("prec", 0.9031, None, None, None), ("rec", 0.7112, None, None, None),
-                                 ("f1", 0.7958, None, None, None), ("bacc", 0.842, None, None, None)]
+    assert _slim(points)[:4] == [
+        ("prec", 0.9031, None, None, None),
+        ("rec", 0.7112, None, None, None),
+        ("f1", 0.7958, None, None, None),
+        ("bacc", 0.842, None, None, None),
+    ]
     nested = [(p["name"], p["split"], p["value"]) for p in points[4:]]
-    assert nested[:4] == [("testdic.prec", "testdic", 0.91), ("testdic.rec", "testdic", 0.74),
-                          ("testdic.f1", "testdic", 0.816), ("testdic.bacc", "testdic", 0.86)]
+    assert nested[:4] == [
+        ("testdic.prec", "testdic", 0.91),
+        ("testdic.rec", "testdic", 0.74),
+        ("testdic.f1", "testdic", 0.816),
+        ("testdic.bacc", "testdic", 0.86),
+    ]
     assert ("devdic.f1", "devdic", 0.577) in nested
     assert not any("desc" in p["name"] for p in points)  # a string field is a label
     twice = extract(EVAL + EVAL)
@@ -112,7 +146,11 @@ def test_eval_dicts_python_and_nested_json() -> None:
 
 def test_wandb_summary_names_with_spaces() -> None:
     assert [(p["name"], p["value"]) for p in extract(WANDB)] == [
-        ("Sentence Precision", 0.59375), ("Train Sentence F1 Score", 0.6102), ("lr", 0.002), ("train Totalloss", 0.0921)]
+        ("Sentence Precision", 0.59375),
+        ("Train Sentence F1 Score", 0.6102),
+        ("lr", 0.002),
+        ("train Totalloss", 0.0921),
+    ]
 
 
 def test_kr_structured_lines_are_exact() -> None:
@@ -126,15 +164,18 @@ def test_every_shape_mixed_in_one_log_and_in_kaggles_json_log() -> None:
     text = "booting\n" + "noise line: 12 apples\n".join(parts)
     mixed = _slim(extract(text))
     assert mixed == [p for points in alone for p in points]
-    events = [{"stream_name": "stdout" if i % 2 else "stderr", "time": i * 0.1, "data": line}
-              for i, line in enumerate(text.splitlines(keepends=True))]
+    events = [
+        {"stream_name": "stdout" if i % 2 else "stderr", "time": i * 0.1, "data": line}
+        for i, line in enumerate(text.splitlines(keepends=True))
+    ]
     assert _slim(extract(json.dumps(events))) == mixed
     assert [p["line"] for p in extract(json.dumps(events))] == [p["line"] for p in extract(text)]
 
 
 def test_nan_values_and_plain_text_yield_nothing_to_break_json() -> None:
     assert extract("[RESULT]: Train. Epoch: 0, loss: nan, auc: 0.5\nhello world\n") == [
-        {"name": "auc", "value": 0.5, "split": "train", "epoch": 0, "line": 1}]
+        {"name": "auc", "value": 0.5, "split": "train", "epoch": 0, "line": 1}
+    ]
 
 
 @pytest.mark.parametrize("as_json", [True, False])
@@ -150,6 +191,10 @@ def test_kr_metrics_command(tmp_path: Path, as_json: bool) -> None:
         assert points[-1] == {"name": "auc", "value": 0.93, "split": "validation", "epoch": 1, "step": 120, "line": 5}
     else:
         assert "validation.final_score" in r.stdout and "0.90127" in r.stdout
-    missing = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", "metrics", str(tmp_path / "nope.log")],
-                             capture_output=True, text=True, timeout=60)
+    missing = subprocess.run(
+        [sys.executable, "-m", "kaggle_runner.cli", "metrics", str(tmp_path / "nope.log")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing.returncode != 0 and missing.stderr.count("\n") == 1 and "nope.log" in missing.stderr

@@ -27,15 +27,25 @@ def _write(path: Path, ids: list[str], columns: dict[str, list], order: np.ndarr
         f.write(",".join(["id", *columns]) + "\n")
         for i in order:
             idtext = f'"{ids[i]}"' if quote_ids else ids[i]
-            f.write(",".join([idtext, *[repr(columns[c][i]) if isinstance(columns[c][i], float) else str(columns[c][i])
-                                        for c in columns]]) + "\n")
+            f.write(
+                ",".join(
+                    [
+                        idtext,
+                        *[
+                            repr(columns[c][i]) if isinstance(columns[c][i], float) else str(columns[c][i])
+                            for c in columns
+                        ],
+                    ]
+                )
+                + "\n"
+            )
     return path
 
 
 ID_KINDS = {
-    "digits": lambda i: f"{i:06d}",          # number-like with leading zeros: a table of positions
-    "sparse": lambda i: str(10 ** 12 + i * 1_000_003),  # numbers too far apart for a table: sorted numbers
-    "text": lambda i: f"u{i * 7919:x}",      # sorted text
+    "digits": lambda i: f"{i:06d}",  # number-like with leading zeros: a table of positions
+    "sparse": lambda i: str(10**12 + i * 1_000_003),  # numbers too far apart for a table: sorted numbers
+    "text": lambda i: f"u{i * 7919:x}",  # sorted text
 }
 
 
@@ -45,10 +55,19 @@ def inputs(request, tmp_path: Path) -> tuple[list[Path], list[str], list[dict[st
     its own alignment path."""
     rng = np.random.default_rng(7)
     ids = [ID_KINDS[request.param](i) for i in rng.permutation(N) * 3]
-    values = [{"toxic": np.round(rng.uniform(0.01, 1, N), 2), "severe": np.round(rng.uniform(0.01, 1, N), 3)}
-              for _ in range(3)]
-    paths = [_write(tmp_path / f"in{k}.csv", ids, {c: list(map(float, v)) for c, v in values[k].items()},
-                    np.arange(N) if k == 0 else rng.permutation(N)) for k in range(3)]
+    values = [
+        {"toxic": np.round(rng.uniform(0.01, 1, N), 2), "severe": np.round(rng.uniform(0.01, 1, N), 3)}
+        for _ in range(3)
+    ]
+    paths = [
+        _write(
+            tmp_path / f"in{k}.csv",
+            ids,
+            {c: list(map(float, v)) for c, v in values[k].items()},
+            np.arange(N) if k == 0 else rng.permutation(N),
+        )
+        for k in range(3)
+    ]
     return paths, ids, values
 
 
@@ -56,8 +75,11 @@ def _read(path: Path) -> tuple[list[str], dict[str, np.ndarray], str]:
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     header = rows[0]
-    return [r[0] for r in rows[1:]], {c: np.array([float(r[j]) for r in rows[1:]]) for j, c in enumerate(header) if j}, \
-        path.read_text().splitlines()[0]
+    return (
+        [r[0] for r in rows[1:]],
+        {c: np.array([float(r[j]) for r in rows[1:]]) for j, c in enumerate(header) if j},
+        path.read_text().splitlines()[0],
+    )
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:  # the textbook definition, O(n^2): below + half of the ties
@@ -69,13 +91,22 @@ REFERENCES = {
     "weighted": lambda X, w, K: np.average(X, axis=0, weights=w),
     "rank": lambda X, w, K: np.average(np.array([_ranks(x) / len(x) for x in X]), axis=0, weights=w),
     "geo": lambda X, w, K: np.exp(np.average(np.log(X), axis=0, weights=w)),
-    "power": lambda X, w, K: np.average(X ** K, axis=0, weights=w) ** (1 / K),
+    "power": lambda X, w, K: np.average(X**K, axis=0, weights=w) ** (1 / K),
 }
 
 
-@pytest.mark.parametrize("method,weights,power", [("mean", None, None), ("weighted", [0.5, 0.3, 0.2], None),
-                                                  ("rank", None, None), ("rank", [3, 1, 1], None), ("geo", None, None),
-                                                  ("power", None, 3.5), ("power", [1, 2, 1], 0.5)])
+@pytest.mark.parametrize(
+    "method,weights,power",
+    [
+        ("mean", None, None),
+        ("weighted", [0.5, 0.3, 0.2], None),
+        ("rank", None, None),
+        ("rank", [3, 1, 1], None),
+        ("geo", None, None),
+        ("power", None, 3.5),
+        ("power", [1, 2, 1], 0.5),
+    ],
+)
 def test_methods_match_numpy_on_shuffled_inputs(inputs, tmp_path: Path, method, weights, power) -> None:
     paths, ids, values = inputs
     out = tmp_path / "out.csv"
@@ -91,15 +122,17 @@ def test_methods_match_numpy_on_shuffled_inputs(inputs, tmp_path: Path, method, 
 def test_vote_on_label_columns(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     ids = [f"{i:04d}" for i in range(200)]
-    labels = [{"sentiment": list(rng.choice(["pos", "neg", "neutral, maybe"], 200)), "flag": list(rng.choice([0, 1], 200))}
-              for _ in range(3)]
+    labels = [
+        {"sentiment": list(rng.choice(["pos", "neg", "neutral, maybe"], 200)), "flag": list(rng.choice([0, 1], 200))}
+        for _ in range(3)
+    ]
     paths = []
     for k in range(3):
         p = tmp_path / f"v{k}.csv"
         with open(p, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["id", "sentiment", "flag"])
-            for i in (range(200) if k == 0 else rng.permutation(200)):
+            for i in range(200) if k == 0 else rng.permutation(200):
                 w.writerow([ids[i], labels[k]["sentiment"][i], labels[k]["flag"][i]])
         paths.append(p)
     out = tmp_path / "vote.csv"
@@ -130,7 +163,7 @@ def test_ids_are_written_exactly_as_the_first_input_has_them(tmp_path: Path) -> 
     c = tmp_path / "c.csv"
     c.write_text('"id","target"\n"000123",0.2\n"7",0.4\n')
     d = tmp_path / "d.csv"
-    d.write_text('id,target\n7,0.2\n000123,0.2\n')
+    d.write_text("id,target\n7,0.2\n000123,0.2\n")
     merge.write(merge.merge([c, d]), out)
     assert out.read_text() == '"id","target"\n"000123",0.2\n"7",0.30000000000000004\n'
 
@@ -149,10 +182,16 @@ BAD = {
     "extra id": ("id,toxic,severe\n{0},0.1,0.1\n999999,0.2,0.2\n", r"bad.csv: line 3: id '999999' is not in in0.csv"),
     "missing id": ("id,toxic,severe\n{0},0.1,0.1\n", r"bad.csv: has no row for id '\w+' \(line \d+ of in0.csv\)"),
     "columns": ("id,toxic\n000000,0.1\n", r"bad.csv: line 1: lacks column 'severe'; in0.csv has id, toxic, severe"),
-    "duplicate": ("id,toxic,severe\n{0},0.1,0.1\n{1},0.1,0.1\n{0},0.3,0.3\n", r"bad.csv: line 4: id '\w+' repeats line 2"),
+    "duplicate": (
+        "id,toxic,severe\n{0},0.1,0.1\n{1},0.1,0.1\n{0},0.3,0.3\n",
+        r"bad.csv: line 4: id '\w+' repeats line 2",
+    ),
     "nan": ("id,toxic,severe\n000000,0.1,0.1\n000003,NaN,0.1\n", r"bad.csv: line 3: column 'toxic' is blank or NaN"),
     "blank": ("id,toxic,severe\n000000,0.1,0.1\n000003,0.1,\n", r"bad.csv: line 3: column 'severe' is blank or NaN"),
-    "text": ("id,toxic,severe\n000000,0.1,0.1\n000003,0.1,high\n", r"bad.csv: line 3: column 'severe' is not a number: 'high'"),
+    "text": (
+        "id,toxic,severe\n000000,0.1,0.1\n000003,0.1,high\n",
+        r"bad.csv: line 3: column 'severe' is not a number: 'high'",
+    ),
     "empty": ("", r"bad.csv: empty file"),
     "empty id": ("id,toxic,severe\n{0},0.1,0.1\n,0.2,0.2\n", r"bad.csv: line 3: the id is empty"),
     "infinite": ("id,toxic,severe\n{0},0.1,0.1\n{1},inf,0.2\n", r"bad.csv: line 3: column 'toxic' is infinite"),
@@ -183,16 +222,25 @@ def test_counting_ids_in_order_align_without_a_table(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     ids = [str(i) for i in range(1, N + 1)]
     values = [rng.uniform(0.01, 1, N) for _ in range(3)]
-    paths = [_write(tmp_path / f"c{k}.csv", ids, {"p": list(map(float, values[k]))}, np.arange(N) if k == 0 else rng.permutation(N))
-             for k in range(3)]
+    paths = [
+        _write(
+            tmp_path / f"c{k}.csv",
+            ids,
+            {"p": list(map(float, values[k]))},
+            np.arange(N) if k == 0 else rng.permutation(N),
+        )
+        for k in range(3)
+    ]
     out = tmp_path / "out.csv"
     merge.write(merge.merge(paths), out)
     got_ids, got, _ = _read(out)
     assert got_ids == ids
     np.testing.assert_allclose(got["p"], np.mean(values, axis=0), rtol=1e-12)
     lines = paths[1].read_text().splitlines()
-    for bad_line, pattern in ((f"{N + 1},0.5", rf"bad.csv: line {N + 1}: id '{N + 1}' is not in c0.csv"),
-                              (lines[1], rf"bad.csv: line {N + 1}: id '\d+' repeats line 2")):
+    for bad_line, pattern in (
+        (f"{N + 1},0.5", rf"bad.csv: line {N + 1}: id '{N + 1}' is not in c0.csv"),
+        (lines[1], rf"bad.csv: line {N + 1}: id '\d+' repeats line 2"),
+    ):
         bad = tmp_path / "bad.csv"
         bad.write_text("\n".join(lines[:-1] + [bad_line]) + "\n")
         with pytest.raises(CsvError, match=pattern):
@@ -244,8 +292,14 @@ def test_geo_refuses_zero_and_options_are_checked(inputs, tmp_path: Path) -> Non
 
 def _kr(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    return subprocess.run([sys.executable, "-m", "kaggle_runner.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env={**env, "HOME": str(cwd)})
+    return subprocess.run(
+        [sys.executable, "-m", "kaggle_runner.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "HOME": str(cwd)},
+    )
 
 
 def test_cli_records_merge_and_refuses_without_writing(inputs, tmp_path: Path) -> None:

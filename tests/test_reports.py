@@ -16,8 +16,12 @@ def _p(name, value, split=None, **kw):
 
 
 def test_headline_prefers_a_validation_score_over_losses_and_takes_its_last_value() -> None:
-    points = [_p("loss", 0.6, "train", epoch=0), _p("loss", 0.5, "validation", epoch=0), _p("auc", 0.90, "validation", epoch=0),
-              _p("auc", 0.93, "validation", epoch=1)]
+    points = [
+        _p("loss", 0.6, "train", epoch=0),
+        _p("loss", 0.5, "validation", epoch=0),
+        _p("auc", 0.90, "validation", epoch=0),
+        _p("auc", 0.93, "validation", epoch=1),
+    ]
     assert reports.headline(points) == ("validation.auc", 0.93)
     assert reports.headline(points[:2]) == ("validation.loss", 0.5)  # only a loss: better than nothing
     assert reports.headline([_p("val_F1", 0.4, "validation"), _p("val_loss", 0.2, "validation")]) == ("val_F1", 0.4)
@@ -30,7 +34,9 @@ def _run(ledger, version, message, public=None, config=None):
     ledger.finish_push(rid, version)
     ledger.set_status(rid, "COMPLETE")
     if public is not None:
-        ledger.record_submission("comp", 100 + version, run_id=rid, status="COMPLETE", public_score=public, date=f"2026-01-0{version}")
+        ledger.record_submission(
+            "comp", 100 + version, run_id=rid, status="COMPLETE", public_score=public, date=f"2026-01-0{version}"
+        )
     return rid
 
 
@@ -55,5 +61,10 @@ def test_compare_lists_only_config_keys_that_differ(tmp_path: Path) -> None:
     assert out["config"] == {"kernels.main.accelerator": ["cpu", "tpu"]}
     assert out["metrics"] == {"validation.auc": [0.9, None]}
     shown = reports.show(ledger, ledger.run_by_id(b), "main", None)
-    assert shown["config_diff"][2:] == ["@@ -2,3 +2,3 @@", "   main:", "-    accelerator: cpu", "+    accelerator: tpu",
-                                        "     title: T"]
+    assert shown["config_diff"][2:] == [
+        "@@ -2,3 +2,3 @@",
+        "   main:",
+        "-    accelerator: cpu",
+        "+    accelerator: tpu",
+        "     title: T",
+    ]

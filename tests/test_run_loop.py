@@ -36,24 +36,40 @@ def project(tmp_path: Path) -> Path:
     (root / "data" / "b" / "extra.txt").write_text("extra\n")
     (root / "kr.yaml").write_text(
         "competition: tiny-toxic\n"
-        "kernels:\n  main:\n    folder: kernels/main\n    entry: main.py\n    title: Loop Kernel\n    slug: loop-kernel\n"
+        "kernels:\n  main:\n    folder: kernels/main\n    entry: main.py\n"
+        "    title: Loop Kernel\n    slug: loop-kernel\n"
         "    datasets: [bits, extra]\n"
-        "datasets:\n  bits: {paths: [data/a], slug: train-bits}\n  extra: {paths: [data/b], slug: extra-bits}\n")
+        "datasets:\n  bits: {paths: [data/a], slug: train-bits}\n  extra: {paths: [data/b], slug: extra-bits}\n"
+    )
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init",
-                    "--allow-empty"], cwd=root, check=True)
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init", "--allow-empty"],
+        cwd=root,
+        check=True,
+    )
     return root
 
 
 @pytest.fixture
 def kr(emulator, project: Path, tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=emulator.url, KAGGLE_CONFIG_DIR=str(emulator.store.root),
-               KR_POLL_SECONDS="0.2", KR_RETRY_BASE_SECONDS="0.02")
+    env.update(
+        HOME=str(tmp_path / "home"),
+        KR_KAGGLE_URL=emulator.url,
+        KAGGLE_CONFIG_DIR=str(emulator.store.root),
+        KR_POLL_SECONDS="0.2",
+        KR_RETRY_BASE_SECONDS="0.02",
+    )
 
     def run(*args: str, check: int | None = 0, extra_env: dict | None = None) -> subprocess.CompletedProcess:
-        r = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", *args], cwd=project, capture_output=True,
-                           text=True, timeout=120, env={**env, **(extra_env or {})})
+        r = subprocess.run(
+            [sys.executable, "-m", "kaggle_runner.cli", *args],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, **(extra_env or {})},
+        )
         if check is not None:
             assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
         return r
@@ -120,16 +136,29 @@ def test_cancel_then_wait_exits_3(kr, project: Path, emulator) -> None:
 
 
 def test_faults_on_every_route_still_give_one_version_and_one_row(make_emulator, project: Path, tmp_path: Path) -> None:
-    rules = [Rule(route="kernels.*/SaveKernel", fault="reset_after", times=1),
-             Rule(route="*", fault="429", rate=0.15, retry_after=0),
-             Rule(route="*", fault="500", rate=0.1),
-             Rule(route="*", fault="reset", rate=0.1)]
+    rules = [
+        Rule(route="kernels.*/SaveKernel", fault="reset_after", times=1),
+        Rule(route="*", fault="429", rate=0.15, retry_after=0),
+        Rule(route="*", fault="500", rate=0.1),
+        Rule(route="*", fault="reset", rate=0.1),
+    ]
     em = make_emulator(faults=Faults(rules, seed=3))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=em.url, KAGGLE_CONFIG_DIR=str(em.store.root),
-               KR_POLL_SECONDS="0.2", KR_RETRY_BASE_SECONDS="0.02")
-    r = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", "push", "--wait"], cwd=project, env=env,
-                       capture_output=True, text=True, timeout=180)
+    env.update(
+        HOME=str(tmp_path / "home"),
+        KR_KAGGLE_URL=em.url,
+        KAGGLE_CONFIG_DIR=str(em.store.root),
+        KR_POLL_SECONDS="0.2",
+        KR_RETRY_BASE_SECONDS="0.02",
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "kaggle_runner.cli", "push", "--wait"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert sum(1 for q in em.requests if q["fault"]) >= 5  # faults really happened
     assert len(em.store.state["kernels"]["testuser/loop-kernel"]["versions"]) == 1
@@ -170,10 +199,13 @@ def test_user_errors_are_one_clear_line(kr, project: Path, case: str, tmp_path: 
 
 
 def test_help_imports_nothing_heavy() -> None:
-    code = ("import sys\nsys.argv = ['kr', '--help']\nimport kaggle_runner.cli as c\n"
-            "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('torch', 'transformers', 'kaggle_runner.runtime', 'pandas', 'pyarrow', 'matplotlib', 'numpy', 'kagglesdk')"
-            " if m in sys.modules]\nprint('HEAVY', heavy)")
+    code = (
+        "import sys\nsys.argv = ['kr', '--help']\nimport kaggle_runner.cli as c\n"
+        "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'transformers', 'kaggle_runner.runtime', 'pandas', 'pyarrow', 'matplotlib', "
+        "'numpy', 'kagglesdk')"
+        " if m in sys.modules]\nprint('HEAVY', heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "HEAVY []" in out
 
@@ -182,11 +214,21 @@ def test_init_in_an_empty_folder_pushes_unedited(emulator, tmp_path: Path) -> No
     empty = tmp_path / "fresh-project"
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=emulator.url, KAGGLE_CONFIG_DIR=str(emulator.store.root),
-               KR_POLL_SECONDS="0.2")
+    env.update(
+        HOME=str(tmp_path / "home"),
+        KR_KAGGLE_URL=emulator.url,
+        KAGGLE_CONFIG_DIR=str(emulator.store.root),
+        KR_POLL_SECONDS="0.2",
+    )
     for args in (["init", "--competition", "tiny-toxic"], ["push", "--wait", "-m", "starter"]):
-        r = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", *args], cwd=empty, env=env,
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "kaggle_runner.cli", *args],
+            cwd=empty,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stdout + r.stderr
     sample = (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_text()
     assert (empty / ".kr" / "runs" / "v1" / "submission.csv").read_text() == sample
@@ -195,14 +237,20 @@ def test_init_in_an_empty_folder_pushes_unedited(emulator, tmp_path: Path) -> No
 def test_follow_survives_a_dropped_stream_without_repeating_lines(make_emulator, project: Path, tmp_path: Path) -> None:
     em = make_emulator(faults=Faults([Rule(route="kernels/logs/stream", fault="reset", times=2)]))
     (project / "kernels" / "main" / "main.py").write_text(
-        "import time\nfor i in range(5):\n    print('line', i, flush=True)\n    time.sleep(0.2)\n")
+        "import time\nfor i in range(5):\n    print('line', i, flush=True)\n    time.sleep(0.2)\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    env.update(HOME=str(tmp_path / "home"), KR_KAGGLE_URL=em.url, KAGGLE_CONFIG_DIR=str(em.store.root),
-               KR_RETRY_BASE_SECONDS="0.02")
+    env.update(
+        HOME=str(tmp_path / "home"),
+        KR_KAGGLE_URL=em.url,
+        KAGGLE_CONFIG_DIR=str(em.store.root),
+        KR_RETRY_BASE_SECONDS="0.02",
+    )
     kr_cmd = [sys.executable, "-m", "kaggle_runner.cli"]
     assert subprocess.run([*kr_cmd, "push"], cwd=project, env=env, capture_output=True, timeout=120).returncode == 0
-    r = subprocess.run([*kr_cmd, "logs", "v1", "--follow"], cwd=project, env=env, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [*kr_cmd, "logs", "v1", "--follow"], cwd=project, env=env, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("line")]
     assert lines == [f"line {i}" for i in range(5)]
@@ -219,7 +267,8 @@ def test_code_bundle_is_installed_offline_and_reused(kr, project: Path, emulator
         "import os, mylib, kaggle_runner\n"
         "print('value', mylib.VALUE)\n"
         "print('data', open(os.path.join(os.path.dirname(mylib.__file__), 'vocab.txt')).read().strip())\n"
-        "print('runner from bundle', 'kr-code-' in kaggle_runner.__file__)\n")
+        "print('runner from bundle', 'kr-code-' in kaggle_runner.__file__)\n"
+    )
     kr("push", "--wait")
     log = kr("logs", "v1").stdout
     assert "value 42" in log and "data hello" in log and "runner from bundle True" in log
@@ -235,7 +284,8 @@ def test_code_bundle_is_installed_offline_and_reused(kr, project: Path, emulator
 def test_pull_fetches_every_page_beyond_500_files(kr, project: Path, emulator) -> None:
     (project / "kernels" / "main" / "main.py").write_text(
         "import os\nos.makedirs('preds', exist_ok=True)\n"
-        "for i in range(520):\n    open(f'preds/p{i:03d}.txt', 'w').write(str(i))\n")
+        "for i in range(520):\n    open(f'preds/p{i:03d}.txt', 'w').write(str(i))\n"
+    )
     kr("push", "--wait")
     files = sorted((project / ".kr" / "runs" / "v1" / "preds").iterdir())
     assert len(files) == 520 and files[519].read_text() == "519"
@@ -249,6 +299,7 @@ def test_pull_fetches_every_page_beyond_500_files(kr, project: Path, emulator) -
 
 def test_usage_errors_are_short_and_exit_2(tmp_path: Path) -> None:
     for args in (["push", "--bogus"], ["merge"]):
-        r = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", *args], capture_output=True, text=True,
-                           timeout=60, cwd=tmp_path)
+        r = subprocess.run(
+            [sys.executable, "-m", "kaggle_runner.cli", *args], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
         assert r.returncode == 2 and "Traceback" not in r.stderr and "Error: " in r.stderr, r.stderr

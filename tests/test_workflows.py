@@ -1,15 +1,14 @@
-"""Pieces of the run loop that need no server: output names from Kaggle, poll intervals, the bootstrap."""
+"""Pieces of the run loop that need no server: output names from Kaggle, the bootstrap, following a log."""
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
 
 from kaggle_runner import bootstrap
 from kaggle_runner.kaggle_api import KaggleError
-from kaggle_runner.workflows import poll_intervals, safe_target
+from kaggle_runner.workflows import safe_target
 
 
 @pytest.mark.parametrize("name", ["../escape.txt", "/etc/passwd", "a/../../b", "C:evil", "", ".", "x\x00y"])
@@ -22,21 +21,16 @@ def test_nested_names_stay_inside(tmp_path: Path) -> None:
     assert safe_target(tmp_path, "models/fold0/w.bin") == tmp_path / "models" / "fold0" / "w.bin"
 
 
-def test_poll_intervals_grow_from_5_to_60_seconds() -> None:
-    steps = list(itertools.islice(poll_intervals(5.0), 10))
-    assert steps[0] == 5.0 and steps == sorted(steps) and steps[-1] == 60.0
-
-
 def test_bootstrap_keeps_future_imports_first_and_marks_the_run() -> None:
-    text = bootstrap.script("from __future__ import annotations\nprint('hi')\n", {"run": 4, "kind": "cpu", "label": "CPU"})
+    text = bootstrap.script(
+        "from __future__ import annotations\nprint('hi')\n", {"run": 4, "kind": "cpu", "label": "CPU"}
+    )
     assert text.startswith("from __future__ import annotations\n")
     compile(text, "kernel.py", "exec")
     assert bootstrap.find_marker('noise\nKR_RUN {"run": 4, "session": "12"}\n') == {"run": 4, "session": "12"}
 
 
 def test_follow_does_not_repeat_events_after_a_mid_stream_drop() -> None:
-    import requests
-
     from kaggle_runner.workflows import Context, follow
 
     class FlakyApi:
@@ -47,7 +41,7 @@ def test_follow_does_not_repeat_events_after_a_mid_stream_drop() -> None:
             events = [{"data": f"e{i}\n"} for i in range(4)]
             if FlakyApi.calls == 1:
                 yield from events[:2]
-                raise requests.exceptions.ChunkedEncodingError("connection broken mid-stream")
+                raise KaggleError("the log stream broke (ChunkedEncodingError)")  # as KaggleApi.log_stream says
             yield from events  # the server replays the log from the start after a reconnect
 
     class FakeRun:

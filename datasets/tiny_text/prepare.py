@@ -5,8 +5,11 @@ import csv
 import os
 import random
 
-WORDS = {"en": ["good", "article", "thanks", "bad", "awful"], "es": ["bueno", "gracias", "malo", "horrible"],
-         "fr": ["bon", "merci", "mauvais", "affreux"]}
+WORDS = {
+    "en": ["good", "article", "thanks", "bad", "awful"],
+    "es": ["bueno", "gracias", "malo", "horrible"],
+    "fr": ["bon", "merci", "mauvais", "affreux"],
+}
 BAD = {"bad", "awful", "malo", "horrible", "mauvais", "affreux"}
 
 rng = random.Random(0)

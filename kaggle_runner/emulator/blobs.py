@@ -8,6 +8,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from kaggle_runner.emulator.responses import Raw
+from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, now
 
 BLOB_TYPES = ("API_BLOB_TYPE_UNSPECIFIED", "DATASET", "MODEL", "INBOX", "COMPETITION_SOLUTION")
@@ -16,9 +18,8 @@ PROBE_RE = re.compile(r"bytes \*/(\d+)")
 
 
 class Blobs:
-    def __init__(self, emulator: Any):
-        self.em = emulator
-        self.store = emulator.store
+    def __init__(self, store: Store):
+        self.store = store
         self.dir = self.store.root / "blobs"
 
     def routes(self) -> dict[str, tuple[Any, bool]]:
@@ -31,7 +32,9 @@ class Blobs:
         if length is not None and length < 0:
             raise ApiError(400, "contentLength must not be negative")
         if length and length > self.store.settings["max_blob_bytes"]:
-            raise ApiError(400, f"file '{name}' is {length} bytes; the limit is {self.store.settings['max_blob_bytes']}")
+            raise ApiError(
+                400, f"file '{name}' is {length} bytes; the limit is {self.store.settings['max_blob_bytes']}"
+            )
         token = f"{kind[:3].lower()}{self.store.next_id('blob')}-{secrets.token_hex(6)}"
         with self.store.lock:
             self.store.state["blobs"][token] = {
@@ -62,7 +65,6 @@ class Blobs:
 
     # -- PUT <createUrl> -------------------------------------------------------------------------
     def put(self, req: Any) -> Any:
-        from kaggle_runner.emulator.server import Raw
 
         token = req.path.rstrip("/").split("/")[-1]
         blob = self.store.state["blobs"].get(token)

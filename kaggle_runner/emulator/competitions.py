@@ -7,18 +7,20 @@ import json
 import shutil
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kaggle_runner.emulator.blobs import Blobs
+from kaggle_runner.emulator.responses import FileResponse, FileUrls, Redirect
 from kaggle_runner.emulator.scoring import METRICS, ScoreError, score
+from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp
 
 
 class Competitions:
-    def __init__(self, emulator: Any):
-        self.em = emulator
-        self.store = emulator.store
+    def __init__(self, store: Store, blobs: Blobs, urls: FileUrls):
+        self.store, self.blobs, self.urls = store, blobs, urls
         self.dir = self.store.root / "competitions"
 
     def routes(self) -> dict[str, tuple[Any, bool]]:
@@ -53,7 +55,6 @@ class Competitions:
 
     def download_file(self, req: Any) -> Any:
         """One file of the competition's data (what kernels see), as a redirect to a signed URL."""
-        from kaggle_runner.emulator.server import Redirect
 
         body = Body(req.body_json())
         slug, name = body.str("competitionName"), body.str("fileName")
@@ -61,11 +62,10 @@ class Competitions:
         path = (self.data_dir(slug) / name).resolve()
         if not name or self.data_dir(slug).resolve() not in path.parents or not path.is_file():
             raise ApiError(404, f"competition '{slug}' has no data file '{name}'")
-        return Redirect(self.em.file_url(req.base_url, f"competitions/{slug}/{name}"))
+        return Redirect(self.urls.url(req.base_url, f"competitions/{slug}/{name}"))
 
     def file_path(self, rest: str) -> Any:
         """Resolve a signed 'slug/<file>' to a data file to serve."""
-        from kaggle_runner.emulator.server import FileResponse
 
         slug, _, name = rest.partition("/")
         if not self.exists(slug):
@@ -81,7 +81,7 @@ class Competitions:
         return sorted(subs, key=lambda s: s["date"], reverse=True)
 
     def _today(self, subs: list[dict[str, Any]]) -> int:
-        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         return sum(1 for s in subs if s["date"] >= midnight)
 
     def _limit(self, comp: dict[str, Any]) -> int:
@@ -90,7 +90,7 @@ class Competitions:
     def start_upload(self, req: Any) -> dict[str, str]:
         body = Body(req.body_json())
         self.definition(body.str("competitionName"))
-        return self.em.blobs.create(req.user, body.str("fileName"), body.int("contentLength"), "SUBMISSION", req.base_url)
+        return self.blobs.create(req.user, body.str("fileName"), body.int("contentLength"), "SUBMISSION", req.base_url)
 
     def create_submission(self, req: Any) -> dict[str, Any]:
         body = Body(req.body_json())
@@ -104,16 +104,27 @@ class Competitions:
         with self.store.lock:
             mine = self._mine(slug, user)
             if self._today(mine) >= self._limit(comp):
-                raise ApiError(400, f"daily submission limit reached for {slug} ({self._limit(comp)} a day); try again after 00:00 UTC")
-            blob, path = self.em.blobs.take(token, user)
+                raise ApiError(
+                    400,
+                    f"daily submission limit reached for {slug} ({self._limit(comp)} a day); try again after 00:00 UTC",
+                )
+            blob, path = self.blobs.take(token, user)
             ref = self.store.next_id("submission", 40000)
             dest = self.store.root / "submissions" / str(ref) / blob["name"]
             dest.parent.mkdir(parents=True)
             shutil.copyfile(path, dest)
             sub = {
-                "ref": ref, "competition": slug, "user": user, "fileName": blob["name"], "date": now(),
-                "description": body.str("submissionDescription"), "status": "PENDING", "totalBytes": dest.stat().st_size,
-                "publicScore": None, "privateScore": None, "errorDescription": None,
+                "ref": ref,
+                "competition": slug,
+                "user": user,
+                "fileName": blob["name"],
+                "date": now(),
+                "description": body.str("submissionDescription"),
+                "status": "PENDING",
+                "totalBytes": dest.stat().st_size,
+                "publicScore": None,
+                "privateScore": None,
+                "errorDescription": None,
             }
             self.store.state["submissions"][str(ref)] = sub
             self.store.save()
@@ -123,8 +134,13 @@ class Competitions:
     def _score(self, sub: dict[str, Any], comp: dict[str, Any], path: Path) -> None:
         time.sleep(self.store.settings["scoring_seconds"])
         try:
-            public, private = score(self.dir / sub["competition"] / "solution.csv", path, comp["metric"],
-                                    comp.get("idColumn", "id"), list(comp.get("targetColumns", ["target"])))
+            public, private = score(
+                self.dir / sub["competition"] / "solution.csv",
+                path,
+                comp["metric"],
+                comp.get("idColumn", "id"),
+                list(comp.get("targetColumns", ["target"])),
+            )
             update = {"status": "COMPLETE", "publicScore": f"{public:.5f}", "privateScore": f"{private:.5f}"}
         except ScoreError as e:
             update = {"status": "ERROR", "errorDescription": str(e)}
@@ -135,12 +151,22 @@ class Competitions:
             self.store.save()
 
     def api_submission(self, s: dict[str, Any]) -> dict[str, Any]:
-        return clean({
-            "ref": s["ref"], "totalBytes": s["totalBytes"], "date": timestamp(s["date"]), "description": s["description"],
-            "errorDescription": s["errorDescription"], "fileName": s["fileName"], "publicScore": s["publicScore"],
-            "privateScore": s["privateScore"], "status": s["status"], "submittedBy": s["user"], "teamName": s["user"],
-            "url": f"https://www.kaggle.com/competitions/{s['competition']}/submissions#{s['ref']}",
-        })
+        return clean(
+            {
+                "ref": s["ref"],
+                "totalBytes": s["totalBytes"],
+                "date": timestamp(s["date"]),
+                "description": s["description"],
+                "errorDescription": s["errorDescription"],
+                "fileName": s["fileName"],
+                "publicScore": s["publicScore"],
+                "privateScore": s["privateScore"],
+                "status": s["status"],
+                "submittedBy": s["user"],
+                "teamName": s["user"],
+                "url": f"https://www.kaggle.com/competitions/{s['competition']}/submissions#{s['ref']}",
+            }
+        )
 
     def list_submissions(self, req: Any) -> dict[str, Any]:
         body = Body(req.body_json())
@@ -152,7 +178,10 @@ class Competitions:
         offset = int(token) if token.isdigit() else (max(1, body.int("page") or 1) - 1) * size
         chunk = subs[offset : offset + size]
         more = offset + size < len(subs)
-        return {"submissions": [self.api_submission(s) for s in chunk], "nextPageToken": str(offset + size) if more else ""}
+        return {
+            "submissions": [self.api_submission(s) for s in chunk],
+            "nextPageToken": str(offset + size) if more else "",
+        }
 
     def get_submission(self, req: Any) -> dict[str, Any]:
         ref = Body(req.body_json()).int("ref")

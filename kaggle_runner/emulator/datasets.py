@@ -12,15 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from kaggle_runner.emulator.archives import ArchiveError, folder_name, move_file, unpack
-from kaggle_runner.emulator.wire import SLUG_RE, ApiError, Body, clean, now, timestamp
+from kaggle_runner.emulator.blobs import Blobs
+from kaggle_runner.emulator.responses import FileResponse, FileUrls, Redirect
+from kaggle_runner.emulator.store import Store
+from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp
+from kaggle_runner.kaggle_rules import SLUG_RE
 
 PROCESSING = ("BLOBS_RECEIVED", "BLOBS_DECOMPRESSED", "BLOBS_COPIED_TO_SDS", "INDIVIDUAL_BLOBS_COMPRESSED")
 
 
 class Datasets:
-    def __init__(self, emulator: Any):
-        self.em = emulator
-        self.store = emulator.store
+    def __init__(self, store: Store, blobs: Blobs, urls: FileUrls):
+        self.store, self.blobs, self.urls = store, blobs, urls
         self.dir = self.store.root / "datasets"
         self._zip_lock = threading.Lock()
 
@@ -86,7 +89,10 @@ class Datasets:
         if owner != req.user["username"]:
             raise ApiError(403, f"user {req.user['username']} cannot create datasets for '{owner}'")
         if not SLUG_RE.match(slug):
-            return {"status": "Error", "error": f"invalid dataset slug '{slug}': 3-50 lowercase letters, digits and hyphens"}
+            return {
+                "status": "Error",
+                "error": f"invalid dataset slug '{slug}': 3-50 lowercase letters, digits and hyphens",
+            }
         if not title.strip() or len(title) > 50:
             return {"status": "Error", "error": "title must be 1-50 characters"}
         files = self._tokens(body, req.user)
@@ -147,7 +153,7 @@ class Datasets:
             token = f.get("token") if isinstance(f, dict) else None
             if not isinstance(token, str):
                 raise ApiError(400, "each entry of 'files' needs a string 'token'")
-            taken.append(self.em.blobs.take(token, user["username"]))
+            taken.append(self.blobs.take(token, user["username"]))
         return taken
 
     def _add_version(self, ds: dict[str, Any], files: list, notes: str, user: dict[str, Any]) -> None:
@@ -187,7 +193,9 @@ class Datasets:
         except (ArchiveError, OSError) as e:
             error = str(e)
             shutil.rmtree(tmp, ignore_errors=True)
-            print(f"emulator: dataset {ds['owner']}/{ds['slug']} version {v['number']} FAILED: {error}", file=sys.stderr)
+            print(
+                f"emulator: dataset {ds['owner']}/{ds['slug']} version {v['number']} FAILED: {error}", file=sys.stderr
+            )
         with self.store.lock:
             v["state"] = "failed" if error else "ok"
             v["error"] = error
@@ -260,12 +268,18 @@ class Datasets:
         for p in sorted(root.rglob("*")):
             if p.is_file():
                 rel = p.relative_to(root).as_posix()
-                files.append({"ref": rel, "name": rel, "datasetRef": ref, "totalBytes": p.stat().st_size,
-                              "creationDate": timestamp(p.stat().st_mtime)})
+                files.append(
+                    {
+                        "ref": rel,
+                        "name": rel,
+                        "datasetRef": ref,
+                        "totalBytes": p.stat().st_size,
+                        "creationDate": timestamp(p.stat().st_mtime),
+                    }
+                )
         return {"datasetFiles": files, "nextPageToken": ""}
 
     def download(self, req: Any) -> Any:
-        from kaggle_runner.emulator.server import Redirect
 
         body = Body(req.body_json())
         ds = self.find(body.str("ownerSlug"), body.str("datasetSlug"), req.user)
@@ -276,12 +290,11 @@ class Datasets:
             path = self.files_dir(ds, v["number"]) / name
             if ".." in Path(name).parts or not path.is_file():
                 raise ApiError(404, f"dataset {ds['owner']}/{ds['slug']} has no file '{name}'")
-            return Redirect(self.em.file_url(req.base_url, f"{prefix}/files/{name}"))
-        return Redirect(self.em.file_url(req.base_url, f"{prefix}/zip/{ds['slug']}.zip"))
+            return Redirect(self.urls.url(req.base_url, f"{prefix}/files/{name}"))
+        return Redirect(self.urls.url(req.base_url, f"{prefix}/zip/{ds['slug']}.zip"))
 
     def download_path(self, rest: str) -> Any:
         """Resolve a signed 'owner/slug/N/(files/<path>|zip/<slug>.zip)' to a file to serve."""
-        from kaggle_runner.emulator.server import FileResponse
 
         parts = rest.split("/")
         if len(parts) < 5 or not parts[2].isdigit():

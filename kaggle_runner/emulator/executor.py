@@ -12,13 +12,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kaggle_runner.emulator.sandbox import EXIT_NO_SANDBOX
+from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import now
+from kaggle_runner.kaggle_rules import FINAL_STATES
 
-FINAL = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")
 SECRET_ENV = ("KAGGLE_KEY", "KAGGLE_USERNAME", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "KR_KAGGLE_URL")
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL on cancel or timeout
 UNMAPPED_HINT = (
@@ -95,7 +97,7 @@ class Session:
 
     @property
     def finished(self) -> bool:
-        return self.version["status"] in FINAL
+        return self.version["status"] in FINAL_STATES
 
     def add_event(self, stream: str, data: str) -> None:
         event = {"stream_name": stream, "time": round(time.time() - self.started, 6), "data": data}
@@ -107,9 +109,17 @@ class Session:
 
 
 class Executor:
-    def __init__(self, emulator: Any, fallback_cpu: bool, python: str):
-        self.em = emulator
-        self.store = emulator.store
+    def __init__(
+        self,
+        store: Store,
+        inputs: Callable[[dict[str, Any]], dict[str, Path]],
+        run_dir: Callable[[dict[str, Any], int], Path],
+        fallback_cpu: bool,
+        python: str,
+    ):
+        """`inputs(version)` gives the folders a session reads (raising ValueError when one is missing);
+        `run_dir(kernel, number)` is where a version's files live."""
+        self.store, self.inputs, self.run_dir = store, inputs, run_dir
         self.fallback_cpu = fallback_cpu
         self.python = python
         self.live: dict[int, Session] = {}
@@ -129,7 +139,9 @@ class Executor:
             try:
                 r = subprocess.run(
                     [sys.executable, "-m", "kaggle_runner.emulator.sandbox", "--root", str(probe), "--probe"],
-                    capture_output=True, timeout=30, env={**os.environ, "PYTHONPATH": _package_root()},
+                    capture_output=True,
+                    timeout=30,
+                    env={**os.environ, "PYTHONPATH": _package_root()},
                 )
                 self._mappable = r.returncode == 0
             except (OSError, subprocess.TimeoutExpired):
@@ -179,7 +191,7 @@ class Executor:
         working = run / "working"
         working.mkdir(parents=True, exist_ok=True)
         try:
-            inputs = self.em.kernels.resolve_inputs(v)
+            inputs = self.inputs(v)
         except ValueError as e:
             self._finish(s, "ERROR", str(e))
             return
@@ -213,8 +225,18 @@ class Executor:
             for slug, path in inputs.items():
                 maps += ["--map", f"/kaggle/input/{slug}={path}:ro"]
             env.update(KAGGLE_INPUT_DIR="/kaggle/input", KAGGLE_WORKING_DIR="/kaggle/working")
-            cmd = [sys.executable, "-m", "kaggle_runner.emulator.sandbox", "--root", str(run / "root"), *maps,
-                   "--cwd", "/kaggle/working", "--", *cmd]
+            cmd = [
+                sys.executable,
+                "-m",
+                "kaggle_runner.emulator.sandbox",
+                "--root",
+                str(run / "root"),
+                *maps,
+                "--cwd",
+                "/kaggle/working",
+                "--",
+                *cmd,
+            ]
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")]))
         else:
             links = run / "input"
@@ -227,8 +249,13 @@ class Executor:
         s.started = time.time()
         try:
             s.proc = subprocess.Popen(
-                cmd, cwd=working, env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                cmd,
+                cwd=working,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
             )
         except OSError as e:
             self._finish(s, "ERROR", f"cannot start the kernel: {e}")
@@ -237,8 +264,10 @@ class Executor:
             v["status"] = "RUNNING"
             v["started"] = now()
             self.store.save()
-        pumps = [threading.Thread(target=self._pump, args=(s, s.proc.stdout, "stdout"), daemon=True),
-                 threading.Thread(target=self._pump, args=(s, s.proc.stderr, "stderr"), daemon=True)]
+        pumps = [
+            threading.Thread(target=self._pump, args=(s, s.proc.stdout, "stdout"), daemon=True),
+            threading.Thread(target=self._pump, args=(s, s.proc.stderr, "stderr"), daemon=True),
+        ]
         for t in pumps:
             t.start()
         threading.Thread(target=self._watch, args=(s, pumps), daemon=True).start()
@@ -348,7 +377,7 @@ class Executor:
                         v["status"] = "ERROR"
                         v["failureMessage"] = "The emulator stopped while this session was running"
                         v["ended"] = now()
-                        self._salvage_log(self.em.kernels.run_dir(kernel, v["number"]))
+                        self._salvage_log(self.run_dir(kernel, v["number"]))
             self.store.save()
 
     def _salvage_log(self, run: Path) -> None:
@@ -374,7 +403,7 @@ class Executor:
         deadline = time.time() + 5
         for s in sessions:
             with s.cond:
-                s.cond.wait_for(lambda: s.finished, timeout=max(0.0, deadline - time.time()))
+                s.cond.wait_for(lambda s=s: s.finished, timeout=max(0.0, deadline - time.time()))
             self._finish(s, "ERROR", reason)
 
 

@@ -36,7 +36,7 @@ def parse_rules(spec: Any) -> list[Rule]:
     if isinstance(spec, dict):
         spec = spec.get("rules", [])
     if not isinstance(spec, list):
-        raise FaultError("faults: expected a list of rules or {\"seed\": N, \"rules\": [...]}")
+        raise FaultError('faults: expected a list of rules or {"seed": N, "rules": [...]}')
     rules = []
     for i, item in enumerate(spec):
         if not isinstance(item, dict):
@@ -60,7 +60,7 @@ class Faults:
         self.lock = threading.Lock()
 
     @classmethod
-    def from_file(cls, path: Path | str) -> "Faults":
+    def from_file(cls, path: Path | str) -> Faults:
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as e:

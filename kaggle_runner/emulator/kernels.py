@@ -8,13 +8,19 @@ import json
 import re
 import shutil
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from kaggle_runner import accelerators
-from kaggle_runner.emulator.executor import FINAL, Executor
-from kaggle_runner.emulator.wire import SLUG_RE, ApiError, Body, clean, duration, now, timestamp
+from kaggle_runner.emulator.competitions import Competitions
+from kaggle_runner.emulator.datasets import Datasets
+from kaggle_runner.emulator.executor import Executor, kaggle_log
+from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Stream
+from kaggle_runner.emulator.store import Store
+from kaggle_runner.emulator.wire import ApiError, Body, clean, duration, now, timestamp
+from kaggle_runner.kaggle_rules import FINAL_STATES, SLUG_RE
 
 LANGUAGES = ("python", "r", "rmarkdown")
 KERNEL_TYPES = ("script", "notebook")
@@ -23,11 +29,18 @@ LABEL_RE = re.compile(r"^v(\d+)$")
 
 
 class Kernels:
-    def __init__(self, emulator: Any, fallback_cpu: bool, python: str):
-        self.em = emulator
-        self.store = emulator.store
+    def __init__(
+        self,
+        store: Store,
+        datasets: Datasets,
+        competitions: Competitions,
+        urls: FileUrls,
+        fallback_cpu: bool,
+        python: str,
+    ):
+        self.store, self.datasets, self.competitions, self.urls = store, datasets, competitions, urls
         self.dir = self.store.root / "kernels"
-        self.executor = Executor(emulator, fallback_cpu, python)
+        self.executor = Executor(store, self.resolve_inputs, self.run_dir, fallback_cpu, python)
 
     def routes(self) -> dict[str, tuple[Any, bool]]:
         s = "kernels.KernelsApiService/"
@@ -190,8 +203,12 @@ class Kernels:
             "versionNumber": number,
             "kernelId": kernel["id"],
         }
-        names = {"datasetDataSources": "invalidDatasetSources", "competitionDataSources": "invalidCompetitionSources",
-                 "kernelDataSources": "invalidKernelSources", "modelDataSources": "invalidModelSources"}
+        names = {
+            "datasetDataSources": "invalidDatasetSources",
+            "competitionDataSources": "invalidCompetitionSources",
+            "kernelDataSources": "invalidKernelSources",
+            "modelDataSources": "invalidModelSources",
+        }
         for key, bad in invalid.items():
             resp[names[key]] = bad
         return resp
@@ -204,7 +221,7 @@ class Kernels:
             if ds is None or (ds["isPrivate"] and ds["owner"] != user["username"]):
                 bad.setdefault("datasetDataSources", []).append(ref)
         for slug in sources["competitionDataSources"]:
-            if not self.em.competitions.exists(slug):
+            if not self.competitions.exists(slug):
                 bad.setdefault("competitionDataSources", []).append(slug)
         for ref in sources["kernelDataSources"]:
             k = self.store.state["kernels"].get(ref.strip("/"))
@@ -219,12 +236,12 @@ class Kernels:
         inputs: dict[str, Path] = {}
         src = version["sources"]
         for ref in src["datasetDataSources"]:
-            path = self.em.datasets.ready_dir(ref)
+            path = self.datasets.ready_dir(ref)
             if path is None:
                 raise ValueError(f"Dataset {ref} has no READY version")
             inputs[ref.split("/")[1]] = path
         for slug in src["competitionDataSources"]:
-            inputs[slug] = self.em.competitions.data_dir(slug)
+            inputs[slug] = self.competitions.data_dir(slug)
         for ref in src["kernelDataSources"]:
             k = self.store.state["kernels"].get(ref.strip("/"))
             done = [v for v in (k or {}).get("versions", []) if v["status"] == "COMPLETE"]
@@ -242,8 +259,6 @@ class Kernels:
         s = self.executor.live.get(v["sessionId"])
         if s is not None:
             with s.cond:
-                from kaggle_runner.emulator.executor import kaggle_log
-
                 return kaggle_log(list(s.events))
         path = self.run_dir(kernel, v["number"]) / "log.json"
         return path.read_text(encoding="utf-8") if path.exists() else ""
@@ -260,21 +275,24 @@ class Kernels:
             raise ApiError(400, f"bad pageToken '{token}'") from e
         files: list[dict[str, str]] = []
         names: list[str] = []
-        if v["status"] in FINAL:
+        if v["status"] in FINAL_STATES:
             root = self.run_dir(kernel, v["number"]) / "working"
-            names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.exists() else []
+            names = (
+                sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.exists() else []
+            )
             prefix = f"kernels/{kernel['owner']}/{kernel['slug']}/{v['number']}"
             for name in names[offset : offset + size]:
-                files.append({"url": self.em.file_url(req.base_url, f"{prefix}/{name}"), "fileName": name})
+                files.append({"url": self.urls.url(req.base_url, f"{prefix}/{name}"), "fileName": name})
         more = offset + size < len(names)
-        resp: dict[str, Any] = {"files": files, "nextPageToken": base64.urlsafe_b64encode(str(offset + size).encode()).decode() if more else ""}
+        resp: dict[str, Any] = {
+            "files": files,
+            "nextPageToken": base64.urlsafe_b64encode(str(offset + size).encode()).decode() if more else "",
+        }
         if not token:
             resp["log"] = self._events(kernel, v)
         return resp
 
     def output_path(self, rest: str) -> Any:
-        from kaggle_runner.emulator.server import FileResponse
-
         parts = rest.split("/")
         if len(parts) < 4 or not parts[2].isdigit():
             raise ApiError(404, "no such file")
@@ -289,8 +307,6 @@ class Kernels:
 
     def logs_stream(self, req: Any) -> Any:
         """GET /v1/kernels/logs/stream/{owner}/{slug}: SSE while the session lives, the JSON log after."""
-        from kaggle_runner.emulator.server import Raw, Stream
-
         parts = [p for p in req.path.split("/") if p]
         kernel = self.find(parts[-2], parts[-1], req.user)
         v = self.version(kernel, (req.query.get("versionLabel") or [""])[0])
@@ -302,7 +318,7 @@ class Kernels:
             sent = 0
             while True:
                 with s.cond:
-                    s.cond.wait_for(lambda: len(s.events) > sent or s.finished, timeout=15)
+                    s.cond.wait_for(lambda sent=sent: len(s.events) > sent or s.finished, timeout=15)
                     batch, done = s.events[sent:], s.finished
                 sent += len(batch)
                 for e in batch:
@@ -324,7 +340,7 @@ class Kernels:
                 if v["sessionId"] == sid:
                     if kernel["owner"] != req.user["username"]:
                         raise ApiError(403, f"session {sid} belongs to another user")
-                    if v["status"] in FINAL:
+                    if v["status"] in FINAL_STATES:
                         return {"errorMessage": f"session {sid} already ended ({v['status']})"}
                     err = self.executor.cancel(sid)
                     return clean({"errorMessage": err})
@@ -336,7 +352,7 @@ class Kernels:
         if kernel["owner"] != req.user["username"]:
             raise ApiError(403, "only the owner can delete a kernel")
         for v in kernel["versions"]:
-            if v["status"] not in FINAL:
+            if v["status"] not in FINAL_STATES:
                 self.executor.cancel(v["sessionId"], wait=5.0)
         with self.store.lock:
             del self.store.state["kernels"][f"{kernel['owner']}/{kernel['slug']}"]
@@ -410,7 +426,7 @@ class Kernels:
     # -- quota -----------------------------------------------------------------------------------
     def quota(self, req: Any) -> dict[str, Any]:
         """Accelerator time this week (Kaggle's quota resets on Saturday 00:00 UTC), from real run times."""
-        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         since = today - timedelta(days=(today.weekday() - 5) % 7)
         refresh = since + timedelta(days=7)
         used = {"gpu": 0.0, "tpu": 0.0}
@@ -426,10 +442,16 @@ class Kernels:
         settings = self.store.settings
 
         def q(kind: str, hours: float) -> dict[str, Any]:
-            return {"timeUsed": duration(used[kind]), "timeReserved": "0s",
-                    "totalTimeAllowed": duration(hours * 3600), "minimumTimeAllowed": duration(hours * 3600),
-                    "hasEverRun": used[kind] > 0}
+            return {
+                "timeUsed": duration(used[kind]),
+                "timeReserved": "0s",
+                "totalTimeAllowed": duration(hours * 3600),
+                "minimumTimeAllowed": duration(hours * 3600),
+                "hasEverRun": used[kind] > 0,
+            }
 
-        return {"quotaRefreshTime": timestamp(refresh.timestamp()),
-                "gpuQuota": q("gpu", settings["gpu_quota_hours"]), "tpuQuota": q("tpu", settings["tpu_quota_hours"])}
-
+        return {
+            "quotaRefreshTime": timestamp(refresh.timestamp()),
+            "gpuQuota": q("gpu", settings["gpu_quota_hours"]),
+            "tpuQuota": q("tpu", settings["tpu_quota_hours"]),
+        }

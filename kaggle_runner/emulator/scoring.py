@@ -44,8 +44,10 @@ def _f1(y: list[float], p: list[float]) -> float:
 
 def _logloss(y: list[float], p: list[float]) -> float:
     eps = 1e-15
-    return -sum(a * math.log(min(max(b, eps), 1 - eps)) + (1 - a) * math.log(1 - min(max(b, eps), 1 - eps))
-                for a, b in zip(y, p)) / len(y)
+    return -sum(
+        a * math.log(min(max(b, eps), 1 - eps)) + (1 - a) * math.log(1 - min(max(b, eps), 1 - eps))
+        for a, b in zip(y, p)
+    ) / len(y)
 
 
 def metric_value(metric: str, y: list[float], p: list[float]) -> float:

@@ -16,8 +16,28 @@ from kaggle_runner.errors import UserError
 COMPETITION = "tiny-toxic"
 USERNAME = "testuser"
 TOXIC = ["idiot", "stupid", "hate", "dumb", "moron", "awful", "loser", "trash", "pathetic", "disgusting"]
-NEUTRAL = ["thanks", "article", "source", "edit", "page", "please", "agree", "history", "section", "good",
-           "reference", "talk", "discussion", "update", "image", "link", "welcome", "question", "fact", "help"]
+NEUTRAL = [
+    "thanks",
+    "article",
+    "source",
+    "edit",
+    "page",
+    "please",
+    "agree",
+    "history",
+    "section",
+    "good",
+    "reference",
+    "talk",
+    "discussion",
+    "update",
+    "image",
+    "link",
+    "welcome",
+    "question",
+    "fact",
+    "help",
+]
 
 
 class InitError(UserError):
@@ -34,7 +54,9 @@ def _comment(rng: random.Random, toxic: bool) -> str:
     return " ".join(words)
 
 
-def write_competition(root: Path, slug: str = COMPETITION, n_train: int = 400, n_test: int = 200, seed: int = 0) -> Path:
+def write_competition(
+    root: Path, slug: str = COMPETITION, n_train: int = 400, n_test: int = 200, seed: int = 0
+) -> Path:
     rng = random.Random(seed)
     comp = root / "competitions" / slug
     data = comp / "data"

@@ -4,49 +4,29 @@ Speaks kaggle-api.md §1: POST /v1|/api/v1/{Service}/{Method}, absolute-form tar
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import socket
 import struct
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterator
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
+from kaggle_runner.emulator.blobs import Blobs
+from kaggle_runner.emulator.competitions import Competitions
+from kaggle_runner.emulator.datasets import Datasets
 from kaggle_runner.emulator.faults import Faults, Rule
+from kaggle_runner.emulator.kernels import Kernels
+from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Redirect, Stream
 from kaggle_runner.emulator.store import Store
-from kaggle_runner.emulator.wire import ApiError, http_date
+from kaggle_runner.emulator.wire import ApiError, Body, http_date
 
 MAX_RPC_BODY = 64 * 2**20  # SaveKernel carries whole notebooks; anything bigger is a mistake
-
-
-@dataclass
-class Redirect:
-    url: str
-
-
-@dataclass
-class FileResponse:
-    path: Path
-    content_type: str = "application/octet-stream"
-
-
-@dataclass
-class Stream:
-    chunks: Iterator[bytes]
-    content_type: str = "text/event-stream"
-
-
-@dataclass
-class Raw:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] | None = None
 
 
 @dataclass
@@ -58,7 +38,7 @@ class Request:
     headers: Any
     user: dict[str, Any] | None
     base_url: str
-    handler: "Handler"
+    handler: Handler
 
     def body_json(self) -> Any:
         raw = self.handler.read_body(MAX_RPC_BODY)
@@ -86,11 +66,6 @@ class Emulator:
         python: str | None = None,
         quiet: bool = True,
     ):
-        from kaggle_runner.emulator.blobs import Blobs
-        from kaggle_runner.emulator.competitions import Competitions
-        from kaggle_runner.emulator.datasets import Datasets
-        from kaggle_runner.emulator.kernels import Kernels
-
         self.store = Store(state_dir)
         self.host, self.port = host, port
         self.faults = faults or Faults()
@@ -98,10 +73,18 @@ class Emulator:
         self.requests: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
         self._log_file: Any = None
-        self.blobs = Blobs(self)
-        self.datasets = Datasets(self)
-        self.competitions = Competitions(self)
-        self.kernels = Kernels(self, fallback_cpu=fallback_cpu, python=python or sys.executable)
+        self.urls = FileUrls(self.store.secret)
+        self.blobs = Blobs(self.store)
+        self.datasets = Datasets(self.store, self.blobs, self.urls)
+        self.competitions = Competitions(self.store, self.blobs, self.urls)
+        self.kernels = Kernels(
+            self.store,
+            self.datasets,
+            self.competitions,
+            self.urls,
+            fallback_cpu=fallback_cpu,
+            python=python or sys.executable,
+        )
         self.rpc: dict[str, tuple[Route, bool]] = {}
         for service in (self.blobs, self.datasets, self.competitions, self.kernels):
             self.rpc.update(service.routes())
@@ -110,7 +93,7 @@ class Emulator:
         self.thread: threading.Thread | None = None
 
     # -- life cycle ------------------------------------------------------------------------------
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         handler = type("BoundHandler", (Handler,), {"emulator": self})
         self.httpd = ThreadingHTTPServer((self.host, self.port), handler)
         self.httpd.daemon_threads = True
@@ -138,21 +121,13 @@ class Emulator:
                 self._log_file.close()
                 self._log_file = None
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    # -- helpers used by the services ------------------------------------------------------------
-    def sign(self, path: str) -> str:
-        return hmac.new(self.store.secret.encode(), path.encode(), hashlib.sha256).hexdigest()[:20]
-
-    def file_url(self, base_url: str, rel: str) -> str:
-        """An unauthenticated URL for a stored file, like Kaggle's signed storage URLs."""
-        rel = "/".join(quote(p) for p in rel.split("/"))
-        return f"{base_url}/files/{self.sign(unquote(rel))}/{rel}"
-
+    # -- the request log -------------------------------------------------------------------------
     def record(self, entry: dict[str, Any]) -> None:
         """Append to the request log (memory and requests.log): tests and benchmarks count calls with it."""
         with self._log_lock:
@@ -162,8 +137,6 @@ class Emulator:
             self._log_file.write(json.dumps(entry) + "\n")
 
     def introspect_token(self, req: Request) -> dict[str, Any]:
-        from kaggle_runner.emulator.wire import Body
-
         token = Body(req.body_json()).str("token")
         user = self.store.user_by_token(token) if token else None
         if not user:
@@ -199,11 +172,14 @@ class Emulator:
         # /files/<sig>/<kind>/<...>
         sig, rel = parts[2], "/".join(parts[3:])
         rel = unquote(rel)
-        if not hmac.compare_digest(sig, self.sign(rel)):
+        if not self.urls.verify(sig, rel):
             raise ApiError(403, "bad or expired file signature")
         kind, _, rest = rel.partition("/")
-        resolver = {"kernels": self.kernels.output_path, "datasets": self.datasets.download_path,
-                    "competitions": self.competitions.file_path}.get(kind)
+        resolver = {
+            "kernels": self.kernels.output_path,
+            "datasets": self.datasets.download_path,
+            "competitions": self.competitions.file_path,
+        }.get(kind)
         if resolver is None:
             raise ApiError(404, "no such file")
         return resolver(rest)
@@ -316,8 +292,16 @@ class Handler(BaseHTTPRequestHandler):
         route, status, rule = f"{method} {path}", 0, None
         self._rule = None
         length = self.headers.get("Content-Length", "")
-        self._entry = {"time": round(started, 3), "method": method, "route": route, "path": path, "status": 0,
-                       "bytes_in": int(length) if length.isdigit() else 0, "fault": None, "seconds": 0.0}
+        self._entry = {
+            "time": round(started, 3),
+            "method": method,
+            "route": route,
+            "path": path,
+            "status": 0,
+            "bytes_in": int(length) if length.isdigit() else 0,
+            "fault": None,
+            "seconds": 0.0,
+        }
         try:
             route, fn, needs_auth = self.emulator.resolve(method, path)
             self._entry["route"] = route
@@ -342,7 +326,7 @@ class Handler(BaseHTTPRequestHandler):
             self._drain()
             status = e.code
             self._send_json(e.code, {"code": e.code, "message": e.message}, e.headers)
-        except (ConnectionError, BrokenPipeError, socket.timeout):
+        except (TimeoutError, ConnectionError, BrokenPipeError):
             status = -1
             self.close_connection = True
         except Exception as e:  # a bug in the emulator: answer 500 and keep serving
@@ -364,8 +348,11 @@ class Handler(BaseHTTPRequestHandler):
         if entry is None:
             return
         self._entry = None
-        entry.update(status=status, fault=rule.fault if rule else entry.get("fault"),
-                     seconds=round(time.time() - entry["time"], 4))
+        entry.update(
+            status=status,
+            fault=rule.fault if rule else entry.get("fault"),
+            seconds=round(time.time() - entry["time"], 4),
+        )
         self.emulator.record(entry)
 
     def send_response(self, code: int, message: str | None = None) -> None:

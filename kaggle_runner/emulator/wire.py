@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
 
@@ -23,7 +23,7 @@ class ApiError(Exception):
 def timestamp(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    dt = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    dt = datetime.fromtimestamp(epoch, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
@@ -97,13 +97,10 @@ class Body:
             raise ApiError(400, f"field '{key}' must be an enum name (one of {', '.join(names)})")
         v = value.upper()
         if prefix and v.startswith(prefix):
-            v = v[len(prefix):]
+            v = v[len(prefix) :]
         if v not in names:
             raise ApiError(400, f"field '{key}': unknown value '{value}' (one of {', '.join(names)})")
         return v
-
-
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 
 
 def split_ref(ref: str, what: str) -> tuple[str, str, int | None]:

@@ -4,9 +4,22 @@ Imported inside kernels only (it imports torch at once); the kr CLI never import
 from kaggle_runner.runtime import losses, metrics, report
 from kaggle_runner.runtime.data import Columns
 from kaggle_runner.runtime.debug import may_debug
-from kaggle_runner.runtime.devices import AcceleratorMissing, Proc, launch
+from kaggle_runner.runtime.devices import AcceleratorMissing, launch
+from kaggle_runner.runtime.proc import Proc
 from kaggle_runner.runtime.submission import write_submission
 from kaggle_runner.runtime.train import History, fit, predict
 
-__all__ = ["AcceleratorMissing", "Columns", "History", "Proc", "fit", "launch", "losses", "may_debug", "metrics",
-           "predict", "report", "write_submission"]
+__all__ = [
+    "AcceleratorMissing",
+    "Columns",
+    "History",
+    "Proc",
+    "fit",
+    "launch",
+    "losses",
+    "may_debug",
+    "metrics",
+    "predict",
+    "report",
+    "write_submission",
+]

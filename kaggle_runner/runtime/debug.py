@@ -1,5 +1,5 @@
 """may_debug(): a breakpoint that opens only when asked (KR_DEBUG set) and someone can answer (a terminal).
-On Kaggle, in CI and in the emulator there is no terminal, so it returns at once; it never touches git or the network."""
+On Kaggle, in CI and in the emulator there is no terminal, so it returns at once; no git, no network."""
 
 from __future__ import annotations
 

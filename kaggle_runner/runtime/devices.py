@@ -8,133 +8,20 @@ import importlib.util
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator
+from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from kaggle_runner.runtime.proc import Proc
 
 KINDS = ("auto", "cpu", "gpu", "tpu")
 
 
 class AcceleratorMissing(RuntimeError):
     """The run asked for an accelerator this machine does not have."""
-
-
-@dataclass
-class Proc:
-    """One training process: its device and its place among the others, with the few steps that differ by kind."""
-
-    kind: str  # cpu | gpu | tpu
-    rank: int = 0
-    world: int = 1
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    amp: torch.dtype | None = None  # autocast dtype: float16/bfloat16 on a GPU, bfloat16 on a TPU
-    scaler: Any = None  # GradScaler, for float16 only
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def ddp(self) -> bool:
-        return self.world > 1 and self.kind != "tpu"
-
-    def autocast(self) -> ContextManager[Any]:
-        return torch.autocast(self.device.type, dtype=self.amp) if self.amp else contextlib.nullcontext()
-
-    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
-        """The model on this device; under DDP wrapped so gradients are averaged across processes."""
-        model = model.to(self.device)
-        if self.kind == "tpu" and self.world > 1:
-            from kaggle_runner.runtime import xla
-
-            xla.broadcast(model)  # no DDP on XLA: start every core from the main core's weights
-        if self.ddp and not isinstance(model, torch.nn.parallel.DistributedDataParallel):
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        return model
-
-    def loader(self, loader: Any) -> Any:
-        if self.kind == "tpu":
-            from kaggle_runner.runtime import xla
-
-            return xla.loader(loader, self.device)
-        return loader
-
-    def to(self, obj: Any) -> Any:
-        """Tensors (also inside dicts, lists, tuples) moved to this device; the XLA loader has done it already."""
-        if isinstance(obj, torch.Tensor):
-            return obj.to(self.device, non_blocking=True)
-        if isinstance(obj, dict):
-            return {k: self.to(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return type(obj)(self.to(v) for v in obj)
-        return obj
-
-    def backward(self, loss: torch.Tensor) -> None:
-        (self.scaler.scale(loss) if self.scaler else loss).backward()
-
-    def step(self, optimizer: torch.optim.Optimizer, max_norm: float | None = None) -> None:
-        params = [p for g in optimizer.param_groups for p in g["params"]]
-        if self.kind == "tpu":
-            from kaggle_runner.runtime import xla
-
-            xla.step(optimizer, params, max_norm)
-            return
-        if self.scaler:
-            if max_norm:
-                self.scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, max_norm)
-            self.scaler.step(optimizer)
-            self.scaler.update()
-            return
-        if max_norm:
-            torch.nn.utils.clip_grad_norm_(params, max_norm)
-        optimizer.step()
-
-    def gather(self, t: torch.Tensor) -> torch.Tensor:
-        """Every process's tensor concatenated on dim 0, in rank order, on the CPU. Lengths must be equal."""
-        t = t.detach()
-        if self.world == 1:
-            return t.cpu()
-        if self.kind == "tpu":
-            from kaggle_runner.runtime import xla
-
-            return xla.gather(t).cpu()
-        t = t.to(self.device).contiguous()
-        parts = [torch.empty_like(t) for _ in range(self.world)]
-        dist.all_gather(parts, t)
-        return torch.cat(parts).cpu()
-
-    def barrier(self) -> None:
-        if self.world == 1:
-            return
-        if self.kind == "tpu":
-            from kaggle_runner.runtime import xla
-
-            xla.barrier("kr-barrier")
-        else:
-            dist.barrier()
-
-    def save(self, obj: Any, path: str | os.PathLike[str]) -> None:
-        """Saved once (by the main process), tensors moved to the CPU so the file loads anywhere."""
-        if self.kind == "tpu":
-            from kaggle_runner.runtime import xla
-
-            xla.save(obj, path)
-        elif self.is_main:
-            torch.save(_to_cpu(obj), path)
-        self.barrier()
-
-
-def _to_cpu(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    return obj
 
 
 _CURRENT: Proc | None = None
@@ -232,8 +119,9 @@ def _distributed(rank: int, world: int, kind: str, store: str, fn: Callable[...,
         proc = Proc("cpu", rank, world)
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world))
     # a file rendezvous: no port to choose, so parallel runs on one machine cannot collide
-    dist.init_process_group("nccl" if kind == "gpu" else "gloo", init_method=f"file://{store}", rank=rank,
-                            world_size=world)
+    dist.init_process_group(
+        "nccl" if kind == "gpu" else "gloo", init_method=f"file://{store}", rank=rank, world_size=world
+    )
     try:
         with _as_current(proc):
             fn(proc, *args)
@@ -265,6 +153,11 @@ def launch(fn: Callable[..., Any], *args: Any, accelerator: str | None = None, p
         with _as_current(_single(kind)) as proc:
             return fn(proc, *args)
     with tempfile.TemporaryDirectory(prefix="kr-rendezvous-") as tmp:
-        torch.multiprocessing.start_processes(_distributed, args=(n, kind, os.path.join(tmp, "store"), fn, args),
-                                              nprocs=n, join=True, start_method=_start_method())
+        torch.multiprocessing.start_processes(
+            _distributed,
+            args=(n, kind, os.path.join(tmp, "store"), fn, args),
+            nprocs=n,
+            join=True,
+            start_method=_start_method(),
+        )
     return None

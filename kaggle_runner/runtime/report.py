@@ -26,8 +26,9 @@ def line(split: str, metrics: dict[str, float], epoch: int | None = None, step: 
     return json.dumps(obj, allow_nan=False)
 
 
-def metric(split: str, epoch: int | None = None, step: int | None = None, file: TextIO | None = None,
-           **metrics: float) -> None:
+def metric(
+    split: str, epoch: int | None = None, step: int | None = None, file: TextIO | None = None, **metrics: float
+) -> None:
     """Print one metric line, flushed at once so `kr logs --follow` sees it while the kernel runs. One write
     call, so another process printing at the same moment cannot split the line (stdout is often unbuffered)."""
     out = file or sys.stdout

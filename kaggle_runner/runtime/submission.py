@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from kaggle_runner.runtime.devices import Proc, current
+from kaggle_runner.runtime.devices import current
+from kaggle_runner.runtime.proc import Proc
 
 
-def write_submission(path: str | os.PathLike[str], ids: Sequence[object], predictions: np.ndarray,
-                     columns: Sequence[str], proc: Proc | None = None, digits: int = 6) -> Path | None:
+def write_submission(
+    path: str | os.PathLike[str],
+    ids: Sequence[object],
+    predictions: np.ndarray,
+    columns: Sequence[str],
+    proc: Proc | None = None,
+    digits: int = 6,
+) -> Path | None:
     """Write `columns` (id first, then one per prediction column); returns the path on the main process."""
     proc = proc or current()
     preds = np.asarray(predictions)
@@ -22,7 +29,9 @@ def write_submission(path: str | os.PathLike[str], ids: Sequence[object], predic
     if len(preds) != len(ids):
         raise ValueError(f"write_submission: {len(ids)} ids but {len(preds)} predictions")
     if preds.shape[1] != len(columns) - 1:
-        raise ValueError(f"write_submission: {len(columns) - 1} target columns named but predictions have {preds.shape[1]}")
+        raise ValueError(
+            f"write_submission: {len(columns) - 1} target columns named but predictions have {preds.shape[1]}"
+        )
     if not np.isfinite(preds).all():
         raise ValueError("write_submission: predictions hold NaN or infinity")
     if not proc.is_main:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,7 +16,8 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from kaggle_runner.runtime import losses, report
-from kaggle_runner.runtime.devices import Proc, current
+from kaggle_runner.runtime.devices import current
+from kaggle_runner.runtime.proc import Proc
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
@@ -53,7 +55,13 @@ def _split(batch: Any) -> tuple[Any, Any]:
 
 
 def _forward(model: torch.nn.Module, inputs: Any) -> torch.Tensor:
-    out = model(**inputs) if isinstance(inputs, dict) else model(*inputs) if isinstance(inputs, (list, tuple)) else model(inputs)
+    out = (
+        model(**inputs)
+        if isinstance(inputs, dict)
+        else model(*inputs)
+        if isinstance(inputs, (list, tuple))
+        else model(inputs)
+    )
     out = getattr(out, "logits", out)  # transformers return a ModelOutput
     return out.float()
 
@@ -71,18 +79,26 @@ def _activate(out: np.ndarray, activation: str | None) -> np.ndarray:
     return out
 
 
-def _loader(data: Dataset, proc: Proc, batch_size: int, shuffle: bool, seed: int, collate: Callable | None,
-            workers: int) -> tuple[DataLoader, DistributedSampler]:
+def _loader(
+    data: Dataset, proc: Proc, batch_size: int, shuffle: bool, seed: int, collate: Callable | None, workers: int
+) -> tuple[DataLoader, DistributedSampler]:
     # a DistributedSampler even for one process: the same code path everywhere. Evaluation pads each
     # process's share to equal length (repeating items), which the gather below removes again.
     sampler = DistributedSampler(_Indexed(data), num_replicas=proc.world, rank=proc.rank, shuffle=shuffle, seed=seed)
     drop = shuffle and proc.kind == "tpu" and len(sampler) >= batch_size  # equal shapes: no XLA recompiles
-    return DataLoader(_Indexed(data), batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=workers,
-                      drop_last=drop), sampler
+    return DataLoader(
+        _Indexed(data), batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=workers, drop_last=drop
+    ), sampler
 
 
-def outputs(model: torch.nn.Module, data: Dataset, proc: Proc | None = None, batch_size: int = 64,
-            collate: Callable | None = None, workers: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+def outputs(
+    model: torch.nn.Module,
+    data: Dataset,
+    proc: Proc | None = None,
+    batch_size: int = 64,
+    collate: Callable | None = None,
+    workers: int = 0,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The model's raw outputs and the labels for every item of `data`, from all processes, in data order.
     Every process gets the same arrays."""
     proc = proc or current()
@@ -116,8 +132,15 @@ def outputs(model: torch.nn.Module, data: Dataset, proc: Proc | None = None, bat
     return ordered, ordered_labels
 
 
-def predict(model: torch.nn.Module, data: Dataset, proc: Proc | None = None, batch_size: int = 64,
-            activation: str | None = "sigmoid", collate: Callable | None = None, workers: int = 0) -> np.ndarray:
+def predict(
+    model: torch.nn.Module,
+    data: Dataset,
+    proc: Proc | None = None,
+    batch_size: int = 64,
+    activation: str | None = "sigmoid",
+    collate: Callable | None = None,
+    workers: int = 0,
+) -> np.ndarray:
     """Predictions for every item of `data` in its order, gathered from all processes (not one file per core).
     Outputs of shape (n, 1) come back as (n,)."""
     out, _ = outputs(model, data, proc, batch_size, collate, workers)
@@ -143,18 +166,39 @@ def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.
     # no weight decay on biases and norm weights (the 1-D parameters), as in BERT's recipe
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     rest = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}],
-                             lr=lr)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}], lr=lr
+    )
 
 
-def fit(model: torch.nn.Module, train: Dataset, valid: Dataset | None = None, *, epochs: int = 1,
-        batch_size: int = 32, lr: float = 2e-5, weight_decay: float = 0.01,
-        optimizer: Callable[[Any], torch.optim.Optimizer] | None = None, loss: torch.nn.Module | None = None,
-        activation: str | None = "sigmoid", metrics: dict[str, Metric] | None = None, monitor: str | None = None,
-        mode: str | None = None, patience: int | None = None, accumulate: int = 1, scheduler: str | None = "linear",
-        warmup: float = 0.1, max_grad_norm: float | None = 1.0, scale_lr: bool = False,
-        checkpoint: str | Path | None = "best.pt", restore_best: bool = True, seed: int = 0,
-        collate: Callable | None = None, workers: int = 0, proc: Proc | None = None) -> History:
+def fit(
+    model: torch.nn.Module,
+    train: Dataset,
+    valid: Dataset | None = None,
+    *,
+    epochs: int = 1,
+    batch_size: int = 32,
+    lr: float = 2e-5,
+    weight_decay: float = 0.01,
+    optimizer: Callable[[Any], torch.optim.Optimizer] | None = None,
+    loss: torch.nn.Module | None = None,
+    activation: str | None = "sigmoid",
+    metrics: dict[str, Metric] | None = None,
+    monitor: str | None = None,
+    mode: str | None = None,
+    patience: int | None = None,
+    accumulate: int = 1,
+    scheduler: str | None = "linear",
+    warmup: float = 0.1,
+    max_grad_norm: float | None = 1.0,
+    scale_lr: bool = False,
+    checkpoint: str | Path | None = "best.pt",
+    restore_best: bool = True,
+    seed: int = 0,
+    collate: Callable | None = None,
+    workers: int = 0,
+    proc: Proc | None = None,
+) -> History:
     """Train `model` in this process (one of launch()'s), evaluating on `valid` after each epoch.
 
     - `batch_size` is per process; `accumulate` micro-batches make one optimizer step.
@@ -183,7 +227,8 @@ def fit(model: torch.nn.Module, train: Dataset, valid: Dataset | None = None, *,
     per_epoch = math.ceil(len(loader) / accumulate)
     total = per_epoch * epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, _schedule(scheduler, int(warmup * total) if warmup < 1 else int(warmup), total))
+        opt, _schedule(scheduler, int(warmup * total) if warmup < 1 else int(warmup), total)
+    )
     path = Path(checkpoint) if checkpoint else None
     history, step, since_best = History(checkpoint=path), 0, 0
 
@@ -195,7 +240,9 @@ def fit(model: torch.nn.Module, train: Dataset, valid: Dataset | None = None, *,
         for i, (_, batch) in enumerate(proc.loader(loader)):
             inputs, labels = _split(batch)
             if labels is None:
-                raise ValueError("fit: the training items have no target: give them a 'labels' key or make them (x, y) pairs")
+                raise ValueError(
+                    "fit: the training items have no target: give them a 'labels' key or make them (x, y) pairs"
+                )
             boundary = (i + 1) % accumulate == 0 or i + 1 == len(loader)
             no_sync = net.no_sync() if proc.ddp and not boundary else contextlib.nullcontext()
             with no_sync:

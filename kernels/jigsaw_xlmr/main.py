@@ -42,7 +42,9 @@ def model_dir():
         if "config.json" in files and any(f.endswith((".safetensors", ".bin")) for f in files):
             found.append(root)
     if not found:
-        raise SystemExit(f"no model under {INPUT}: attach XLM-R as a Kaggle model (model_sources in kr.yaml) or dataset")
+        raise SystemExit(
+            f"no model under {INPUT}: attach XLM-R as a Kaggle model (model_sources in kr.yaml) or dataset"
+        )
     found.sort(key=lambda d: ("xlm" not in d.lower(), "large" not in d.lower(), d))
     return found[0]
 
@@ -66,14 +68,21 @@ def tensors(proc, tokenizer):
     if proc.is_main:
         train = balanced(read("jigsaw-toxic-comment-train.csv"))
         valid, test = read("validation.csv"), read("test.csv")
-        torch.save({
-            "train": {**encode(tokenizer, [r["comment_text"] for r in train]),
-                      "labels": torch.tensor([[float(r[t]) for t in TARGETS] for r in train])},
-            "valid": {**encode(tokenizer, [r["comment_text"] for r in valid]),
-                      "labels": torch.tensor([[float(r["toxic"])] for r in valid])},  # main target only
-            "test": encode(tokenizer, [r["content"] for r in test]),
-            "test_ids": [r["id"] for r in test],
-        }, path)
+        torch.save(
+            {
+                "train": {
+                    **encode(tokenizer, [r["comment_text"] for r in train]),
+                    "labels": torch.tensor([[float(r[t]) for t in TARGETS] for r in train]),
+                },
+                "valid": {
+                    **encode(tokenizer, [r["comment_text"] for r in valid]),
+                    "labels": torch.tensor([[float(r["toxic"])] for r in valid]),
+                },  # main target only
+                "test": encode(tokenizer, [r["content"] for r in test]),
+                "test_ids": [r["id"] for r in test],
+            },
+            path,
+        )
     proc.barrier()
     return torch.load(path)
 
@@ -85,10 +94,22 @@ def main(proc):
     if proc.is_main:
         print(f"model {where}; {len(data['train']['labels'])} training rows on {proc.kind} x{proc.world}", flush=True)
     # a checkpoint fine-tuned elsewhere may carry a head of another size: it is replaced, not an error
-    model = AutoModelForSequenceClassification.from_pretrained(where, num_labels=len(TARGETS), ignore_mismatched_sizes=True)
-    rt.fit(model, rt.Columns(**data["train"]), rt.Columns(**data["valid"]), epochs=S["EPOCHS"], batch_size=S["BATCH"],
-           lr=S["LR"], scale_lr=True, loss=rt.losses.SmoothBCE(S["SMOOTHING"], S["AUX_WEIGHT"]),
-           metrics={"auc": rt.metrics.auc}, checkpoint="xlmr.pt", proc=proc)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        where, num_labels=len(TARGETS), ignore_mismatched_sizes=True
+    )
+    rt.fit(
+        model,
+        rt.Columns(**data["train"]),
+        rt.Columns(**data["valid"]),
+        epochs=S["EPOCHS"],
+        batch_size=S["BATCH"],
+        lr=S["LR"],
+        scale_lr=True,
+        loss=rt.losses.SmoothBCE(S["SMOOTHING"], S["AUX_WEIGHT"]),
+        metrics={"auc": rt.metrics.auc},
+        checkpoint="xlmr.pt",
+        proc=proc,
+    )
     predictions = rt.predict(model, rt.Columns(**data["test"]), batch_size=S["BATCH"] * 2, proc=proc)[:, 0]
     if rt.write_submission("submission.csv", data["test_ids"], predictions, ["id", "toxic"], proc=proc):
         os.remove("encoded.pt")

@@ -44,12 +44,28 @@ def main(proc):
     test_rows = rt.Columns(**encode([r["comment_text"] for r in test], vocab))
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=MAX_LEN, num_labels=1)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=MAX_LEN,
+        num_labels=1,
+    )
     model = BertForSequenceClassification(config)
     started = time.time()
-    rt.fit(model, fit_rows, val_rows, epochs=EPOCHS, batch_size=16, lr=LR, warmup=0.0,
-           metrics={"auc": rt.metrics.auc}, proc=proc)
+    rt.fit(
+        model,
+        fit_rows,
+        val_rows,
+        epochs=EPOCHS,
+        batch_size=16,
+        lr=LR,
+        warmup=0.0,
+        metrics={"auc": rt.metrics.auc},
+        proc=proc,
+    )
     if proc.is_main:
         per_second = len(fit_rows) * EPOCHS / (time.time() - started)
         print(f"trained on {proc.kind} x{proc.world}: {per_second:.0f} samples/s (training and validation)")

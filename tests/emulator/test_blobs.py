@@ -27,12 +27,18 @@ def test_upload_resumes_after_a_dropped_connection(api: Api, emulator) -> None:
         s.sendall(f"PUT {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: {len(data)}\r\n\r\n".encode())
         s.sendall(data[:60_000])
     for _ in range(50):
-        probe = requests.put(start["createUrl"], headers={"Content-Range": f"bytes */{len(data)}"}, data=b"", timeout=10)
+        probe = requests.put(
+            start["createUrl"], headers={"Content-Range": f"bytes */{len(data)}"}, data=b"", timeout=10
+        )
         if probe.headers.get("Range") == "bytes=0-59999":
             break
     assert probe.status_code == 308 and probe.headers["Range"] == "bytes=0-59999"
-    rest = requests.put(start["createUrl"], data=data[60_000:], timeout=10,
-                        headers={"Content-Range": f"bytes 60000-{len(data) - 1}/{len(data)}"})
+    rest = requests.put(
+        start["createUrl"],
+        data=data[60_000:],
+        timeout=10,
+        headers={"Content-Range": f"bytes 60000-{len(data) - 1}/{len(data)}"},
+    )
     assert rest.status_code == 200
     assert (emulator.store.root / "blobs" / start["token"]).read_bytes() == data
     done = requests.put(start["createUrl"], headers={"Content-Range": f"bytes */{len(data)}"}, data=b"", timeout=10)
@@ -45,7 +51,9 @@ def test_upload_refuses_wrong_offsets_unknown_urls_and_oversize(make_emulator) -
     em = make_emulator(settings={"max_blob_bytes": 1000})
     c = creds(em)
     api = Api(em.url, c["username"], c["key"])
-    assert api.call("blobs.StartBlobUpload", {"type": "DATASET", "name": "huge", "contentLength": 5000}).status_code == 400
+    assert (
+        api.call("blobs.StartBlobUpload", {"type": "DATASET", "name": "huge", "contentLength": 5000}).status_code == 400
+    )
     assert api.call("blobs.StartBlobUpload", {"type": "DATASET", "name": "../x", "contentLength": 5}).status_code == 400
     start = api.ok("blobs.StartBlobUpload", {"type": "DATASET", "name": "x.bin", "contentLength": 10})
     wrong = requests.put(start["createUrl"], data=b"12345", headers={"Content-Range": "bytes 5-9/10"}, timeout=10)

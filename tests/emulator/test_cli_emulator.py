@@ -28,8 +28,12 @@ def test_init_writes_credentials_and_a_competition(tmp_path: Path) -> None:
 
 
 def test_serve_on_port_zero_prints_its_url_first_and_stops_cleanly(tmp_path: Path) -> None:
-    proc = subprocess.Popen([*KR, "emulator", "serve", "--state", str(tmp_path / "st"), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*KR, "emulator", "serve", "--state", str(tmp_path / "st"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
@@ -43,14 +47,22 @@ def test_serve_on_port_zero_prints_its_url_first_and_stops_cleanly(tmp_path: Pat
 def test_serve_refuses_a_bad_faults_file_in_one_line(tmp_path: Path) -> None:
     faults = tmp_path / "faults.json"
     faults.write_text('[{"route": "*", "fault": "teapot"}]')
-    r = subprocess.run([*KR, "emulator", "serve", "--state", str(tmp_path / "st"), "--port", "0", "--faults", str(faults)],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*KR, "emulator", "serve", "--state", str(tmp_path / "st"), "--port", "0", "--faults", str(faults)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "fault must be one of" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_serve_refuses_a_corrupt_state_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "st").mkdir()
     (tmp_path / "st" / "config.json").write_text("{broken")
-    r = subprocess.run([*KR, "emulator", "serve", "--state", str(tmp_path / "st"), "--port", "0"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*KR, "emulator", "serve", "--state", str(tmp_path / "st"), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "config.json: not valid JSON" in r.stderr and "Traceback" not in r.stderr

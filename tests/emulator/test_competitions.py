@@ -10,11 +10,15 @@ from helpers import Api, creds
 
 
 def _submit(api: Api, name: str, data: bytes, message: str = "m") -> int:
-    start = api.ok("competitions.StartSubmissionUpload",
-                   {"competitionName": "tiny-toxic", "fileName": name, "contentLength": len(data)})
+    start = api.ok(
+        "competitions.StartSubmissionUpload",
+        {"competitionName": "tiny-toxic", "fileName": name, "contentLength": len(data)},
+    )
     assert requests.put(start["createUrl"], data=data, timeout=10).status_code == 200
-    r = api.ok("competitions.CreateSubmission", {"competitionName": "tiny-toxic", "blobFileTokens": start["token"],
-                                                 "submissionDescription": message})
+    r = api.ok(
+        "competitions.CreateSubmission",
+        {"competitionName": "tiny-toxic", "blobFileTokens": start["token"], "submissionDescription": message},
+    )
     return r["ref"]
 
 
@@ -57,13 +61,17 @@ def test_daily_limit_is_enforced(emulator) -> None:
     _submit(api, "b.csv", sample)
     limits = api.ok("competitions.GetSubmissionLimits", {"competitionName": "tiny-toxic"})
     assert limits == {"numToday": 2, "numTotal": 2, "numAllowedNow": 0}
-    start = api.ok("competitions.StartSubmissionUpload", {"competitionName": "tiny-toxic", "fileName": "c.csv",
-                                                          "contentLength": len(sample)})
+    start = api.ok(
+        "competitions.StartSubmissionUpload",
+        {"competitionName": "tiny-toxic", "fileName": "c.csv", "contentLength": len(sample)},
+    )
     requests.put(start["createUrl"], data=sample, timeout=10)
     r = api.call("competitions.CreateSubmission", {"competitionName": "tiny-toxic", "blobFileTokens": start["token"]})
     assert r.status_code == 400 and "daily submission limit" in r.json()["message"]
 
 
 def test_unknown_competition_is_404(api: Api) -> None:
-    r = api.call("competitions.StartSubmissionUpload", {"competitionName": "nope", "fileName": "a.csv", "contentLength": 1})
+    r = api.call(
+        "competitions.StartSubmissionUpload", {"competitionName": "nope", "fileName": "a.csv", "contentLength": 1}
+    )
     assert r.status_code == 404

@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-KERNEL = '''
+KERNEL = """
 import os, sys
 print("reading", sorted(os.listdir("/kaggle/input/tiny-toxic")))
 print("data:", open("/kaggle/input/conf-data/data.csv").read().strip())
@@ -22,12 +22,14 @@ with open("nested/deeper/blob.bin", "wb") as f:
     f.write(bytes(range(256)) * 40)
 print("caf\\u00e9 \\u2713 unicode", flush=True)
 print("to stderr", file=sys.stderr)
-'''
+"""
 
 
 def write_metadata(folder: Path, meta: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "kernel-metadata.json" if "code_file" in meta else folder / "dataset-metadata.json").write_text(json.dumps(meta))
+    (folder / "kernel-metadata.json" if "code_file" in meta else folder / "dataset-metadata.json").write_text(
+        json.dumps(meta)
+    )
 
 
 def test_official_cli_round_trip(kaggle, api, emulator, tmp_path: Path) -> None:
@@ -45,7 +47,10 @@ def test_official_cli_round_trip(kaggle, api, emulator, tmp_path: Path) -> None:
 
     # datasets version (folder as tar this time), then status, then download
     (ds / "data.csv").write_bytes(b"x,y\n1,2\n3,4\n")
-    assert "Dataset version is being created" in kaggle("datasets", "version", "-p", str(ds), "-m", "v2", "-r", "tar").stdout
+    assert (
+        "Dataset version is being created"
+        in kaggle("datasets", "version", "-p", str(ds), "-m", "v2", "-r", "tar").stdout
+    )
     _wait_ready(kaggle)
     status = json.loads(kaggle("datasets", "status", "testuser/conf-data", "--format", "json").stdout)
     assert status == {"status": "ready", "current_version_number": 2}
@@ -55,10 +60,22 @@ def test_official_cli_round_trip(kaggle, api, emulator, tmp_path: Path) -> None:
 
     # kernels push / status / output / logs / pull / list
     kern = tmp_path / "kern"
-    write_metadata(kern, {"id": "testuser/conf-kernel", "title": "Conf Kernel", "code_file": "main.py",
-                          "language": "python", "kernel_type": "script", "is_private": True,
-                          "enable_gpu": False, "enable_internet": False, "dataset_sources": ["testuser/conf-data"],
-                          "competition_sources": ["tiny-toxic"], "kernel_sources": []})
+    write_metadata(
+        kern,
+        {
+            "id": "testuser/conf-kernel",
+            "title": "Conf Kernel",
+            "code_file": "main.py",
+            "language": "python",
+            "kernel_type": "script",
+            "is_private": True,
+            "enable_gpu": False,
+            "enable_internet": False,
+            "dataset_sources": ["testuser/conf-data"],
+            "competition_sources": ["tiny-toxic"],
+            "kernel_sources": [],
+        },
+    )
     (kern / "main.py").write_text(KERNEL)
     assert "Kernel version 1 successfully pushed" in kaggle("kernels", "push", "-p", str(kern)).stdout
     api.wait("conf-kernel", 1)
@@ -70,10 +87,14 @@ def test_official_cli_round_trip(kaggle, api, emulator, tmp_path: Path) -> None:
     assert (outdir / "nested" / "deeper" / "blob.bin").read_bytes() == bytes(range(256)) * 40
     events = json.loads((outdir / "conf-kernel.log").read_text())
     stdout = "".join(e["data"] for e in events if e["stream_name"] == "stdout")
-    assert stdout == ("reading ['sample_submission.csv', 'test.csv', 'train.csv']\n"
-                      "data: x,y\n1,2\n3,4\ncaf\u00e9 \u2713 unicode\n")
+    assert stdout == (
+        "reading ['sample_submission.csv', 'test.csv', 'train.csv']\ndata: x,y\n1,2\n3,4\ncaf\u00e9 \u2713 unicode\n"
+    )
     assert [e["data"] for e in events if e["stream_name"] == "stderr"] == ["to stderr\n"]
-    assert kaggle("kernels", "logs", "testuser/conf-kernel").stdout.strip() == (outdir / "conf-kernel.log").read_text().strip()
+    assert (
+        kaggle("kernels", "logs", "testuser/conf-kernel").stdout.strip()
+        == (outdir / "conf-kernel.log").read_text().strip()
+    )
 
     pulled = tmp_path / "pulled"
     kaggle("kernels", "pull", "testuser/conf-kernel", "-p", str(pulled), "-m")
@@ -98,9 +119,19 @@ def test_official_cli_round_trip(kaggle, api, emulator, tmp_path: Path) -> None:
 
 def test_official_cli_follows_live_log(kaggle, tmp_path: Path) -> None:
     kern = tmp_path / "live"
-    write_metadata(kern, {"id": "testuser/live-kernel", "title": "Live Kernel", "code_file": "main.py",
-                          "language": "python", "kernel_type": "script"})
-    (kern / "main.py").write_text("import time\nfor i in range(4):\n    print('tick', i, flush=True)\n    time.sleep(0.3)\n")
+    write_metadata(
+        kern,
+        {
+            "id": "testuser/live-kernel",
+            "title": "Live Kernel",
+            "code_file": "main.py",
+            "language": "python",
+            "kernel_type": "script",
+        },
+    )
+    (kern / "main.py").write_text(
+        "import time\nfor i in range(4):\n    print('tick', i, flush=True)\n    time.sleep(0.3)\n"
+    )
     kaggle("kernels", "push", "-p", str(kern))
     followed = kaggle("kernels", "logs", "testuser/live-kernel", "-f").stdout
     assert followed.splitlines() == ["tick 0", "tick 1", "tick 2", "tick 3"]
@@ -108,14 +139,38 @@ def test_official_cli_follows_live_log(kaggle, tmp_path: Path) -> None:
 
 def test_official_cli_runs_notebooks(kaggle, api, tmp_path: Path) -> None:
     kern = tmp_path / "nb"
-    write_metadata(kern, {"id": "testuser/nb-kernel", "title": "Notebook Kernel", "code_file": "nb.ipynb",
-                          "language": "python", "kernel_type": "notebook"})
-    nb = {"cells": [{"cell_type": "markdown", "source": ["# title"], "metadata": {}},
-                    {"cell_type": "code", "source": ["x = 6\n", "%matplotlib inline\n", "print(x * 7)"],
-                     "metadata": {}, "outputs": [], "execution_count": None},
-                    {"cell_type": "code", "source": "open('result.txt', 'w').write(str(x))",
-                     "metadata": {}, "outputs": [], "execution_count": None}],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    write_metadata(
+        kern,
+        {
+            "id": "testuser/nb-kernel",
+            "title": "Notebook Kernel",
+            "code_file": "nb.ipynb",
+            "language": "python",
+            "kernel_type": "notebook",
+        },
+    )
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "source": ["# title"], "metadata": {}},
+            {
+                "cell_type": "code",
+                "source": ["x = 6\n", "%matplotlib inline\n", "print(x * 7)"],
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+            },
+            {
+                "cell_type": "code",
+                "source": "open('result.txt', 'w').write(str(x))",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+            },
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (kern / "nb.ipynb").write_text(json.dumps(nb))
     kaggle("kernels", "push", "-p", str(kern))
     assert api.wait("nb-kernel")["status"] == "COMPLETE"
@@ -145,7 +200,10 @@ def test_official_cli_downloads_a_competition_file(kaggle, emulator, tmp_path: P
     kaggle("competitions", "download", "-c", "tiny-toxic", "-f", "sample_submission.csv", "-p", str(tmp_path / "dl"))
     got = list((tmp_path / "dl").iterdir())
     assert [p.name for p in got] == ["sample_submission.csv"]
-    assert got[0].read_bytes() == (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_bytes()
-    hidden = kaggle("competitions", "download", "-c", "tiny-toxic", "-f", "../solution.csv", "-p", str(tmp_path / "x"),
-                    check=False)
+    assert (
+        got[0].read_bytes() == (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_bytes()
+    )
+    hidden = kaggle(
+        "competitions", "download", "-c", "tiny-toxic", "-f", "../solution.csv", "-p", str(tmp_path / "x"), check=False
+    )
     assert hidden.returncode != 0 and not (tmp_path / "x" / "solution.csv").exists()

@@ -28,14 +28,18 @@ def _wait(api: Api, slug: str) -> str:
 
 def _create(api: Api, slug: str, files: dict[str, bytes]) -> None:
     tokens = [{"token": api.upload(name, data)} for name, data in files.items()]
-    r = api.ok("datasets.CreateDataset", {"ownerSlug": "testuser", "slug": slug, "title": f"Data {slug}", "files": tokens})
+    r = api.ok(
+        "datasets.CreateDataset", {"ownerSlug": "testuser", "slug": slug, "title": f"Data {slug}", "files": tokens}
+    )
     assert r["status"] == "Ok", r
 
 
 def _version(api: Api, slug: str, files: dict[str, bytes]) -> None:
     tokens = [{"token": api.upload(name, data)} for name, data in files.items()]
-    r = api.ok("datasets.CreateDatasetVersion", {"ownerSlug": "testuser", "datasetSlug": slug,
-                                                 "body": {"versionNotes": "next", "files": tokens}})
+    r = api.ok(
+        "datasets.CreateDatasetVersion",
+        {"ownerSlug": "testuser", "datasetSlug": slug, "body": {"versionNotes": "next", "files": tokens}},
+    )
     assert r["status"] == "Ok", r
 
 
@@ -48,13 +52,21 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 
 def test_new_version_passes_processing_states_then_ready(api: Api) -> None:
-    assert api.call("datasets.GetDatasetStatus", {"ownerSlug": "testuser", "datasetSlug": "not-there"}).status_code == 404
+    assert (
+        api.call("datasets.GetDatasetStatus", {"ownerSlug": "testuser", "datasetSlug": "not-there"}).status_code == 404
+    )
     _create(api, "staged", {"a.csv": b"1\n"})
-    assert _status(api, "staged") in ("BLOBS_RECEIVED", "BLOBS_DECOMPRESSED", "BLOBS_COPIED_TO_SDS",
-                                      "INDIVIDUAL_BLOBS_COMPRESSED")
+    assert _status(api, "staged") in (
+        "BLOBS_RECEIVED",
+        "BLOBS_DECOMPRESSED",
+        "BLOBS_COPIED_TO_SDS",
+        "INDIVIDUAL_BLOBS_COMPRESSED",
+    )
     assert _wait(api, "staged") == "READY"
-    again = api.ok("datasets.CreateDataset", {"ownerSlug": "testuser", "slug": "staged", "title": "Again",
-                                              "files": [{"token": api.upload("b.csv", b"2")}]})
+    again = api.ok(
+        "datasets.CreateDataset",
+        {"ownerSlug": "testuser", "slug": "staged", "title": "Again", "files": [{"token": api.upload("b.csv", b"2")}]},
+    )
     assert "already in use" in again["error"]
     meta = api.ok("datasets.GetDataset", {"ownerSlug": "testuser", "datasetSlug": "staged"})
     assert meta["currentVersionNumber"] == 1 and meta["ref"] == "testuser/staged"
@@ -71,8 +83,12 @@ def test_archives_become_folders(api: Api, emulator) -> None:
     root = emulator.store.root / "datasets" / "testuser" / "archives" / "1"
     assert (root / "imgs" / "sub" / "b.txt").read_bytes() == b"B"
     assert (root / "more" / "t" / "deep.txt").read_bytes() == b"deep"
-    r = requests.post(f"{api.url}/v1/datasets.DatasetApiService/DownloadDataset", auth=api.auth, timeout=10,
-                      json={"ownerSlug": "testuser", "datasetSlug": "archives", "fileName": "imgs/sub/b.txt"})
+    r = requests.post(
+        f"{api.url}/v1/datasets.DatasetApiService/DownloadDataset",
+        auth=api.auth,
+        timeout=10,
+        json={"ownerSlug": "testuser", "datasetSlug": "archives", "fileName": "imgs/sub/b.txt"},
+    )
     assert r.status_code == 200 and r.content == b"B" and r.url.endswith("/b.txt")
 
 
@@ -105,18 +121,26 @@ def test_escaping_and_oversized_archives_fail_and_touch_nothing(make_emulator, t
     assert not list(outside.rglob("escaped*")) and not Path("/tmp/escaped-abs.txt").exists()
     after = tree_digest(em.store.root / "datasets")
     assert after == before  # the good version is intact and no half-unpacked folder is left
-    ok = requests.post(f"{api.url}/v1/datasets.DatasetApiService/DownloadDataset", auth=api.auth, timeout=10,
-                       json={"ownerSlug": "testuser", "datasetSlug": "victim", "datasetVersionNumber": 1, "fileName": "good.csv"})
+    ok = requests.post(
+        f"{api.url}/v1/datasets.DatasetApiService/DownloadDataset",
+        auth=api.auth,
+        timeout=10,
+        json={"ownerSlug": "testuser", "datasetSlug": "victim", "datasetVersionNumber": 1, "fileName": "good.csv"},
+    )
     assert ok.content == b"x\n1\n"
 
 
 def test_create_refuses_unknown_or_foreign_tokens(api: Api) -> None:
-    r = api.call("datasets.CreateDataset", {"ownerSlug": "testuser", "slug": "tokens", "title": "Tokens",
-                                           "files": [{"token": "made-up"}]})
+    r = api.call(
+        "datasets.CreateDataset",
+        {"ownerSlug": "testuser", "slug": "tokens", "title": "Tokens", "files": [{"token": "made-up"}]},
+    )
     assert r.status_code == 400 and "unknown upload token" in r.json()["message"]
     start = api.ok("blobs.StartBlobUpload", {"type": "DATASET", "name": "half.csv", "contentLength": 10})
-    r = api.call("datasets.CreateDataset", {"ownerSlug": "testuser", "slug": "tokens", "title": "Tokens",
-                                           "files": [{"token": start["token"]}]})
+    r = api.call(
+        "datasets.CreateDataset",
+        {"ownerSlug": "testuser", "slug": "tokens", "title": "Tokens", "files": [{"token": start["token"]}]},
+    )
     assert r.status_code == 400 and "not complete" in r.json()["message"]
     r = api.call("datasets.CreateDataset", {"ownerSlug": "other", "slug": "tokens", "title": "Tokens", "files": []})
     assert r.status_code == 403

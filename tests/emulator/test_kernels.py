@@ -22,7 +22,9 @@ def test_versions_count_up_and_status_is_per_version(api: Api) -> None:
     assert api.status("two-runs", 1)["status"] in ("QUEUED", "RUNNING")  # v1 is still running: not v2's answer
     assert api.wait("two-runs", 1)["status"] == "COMPLETE"
     assert api.status("two-runs")["status"] == "ERROR"  # no label: the latest version
-    r = api.call("kernels.GetKernelSessionStatus", {"userName": "testuser", "kernelSlug": "two-runs", "versionLabel": "3"})
+    r = api.call(
+        "kernels.GetKernelSessionStatus", {"userName": "testuser", "kernelSlug": "two-runs", "versionLabel": "3"}
+    )
     assert r.status_code == 404
 
 
@@ -37,13 +39,22 @@ def test_save_kernel_reports_bad_input_in_the_response(api: Api) -> None:
     assert "slug" in api.push("Bad_Slug!", "print(1)")["error"]
     assert "title" in api.ok("kernels.SaveKernel", {"slug": "testuser/no-title", "text": "print(1)"})["error"]
     assert "machineShape" in api.push("odd-shape", "print(1)", machineShape="QuantumChip")["error"]
-    r = api.push("sources", "print(1)", datasetDataSources=["testuser/nope"], competitionDataSources=["nope-comp"],
-                 kernelDataSources=["testuser/missing"], modelDataSources=["google/gemma/pytorch/2b/1"])
+    r = api.push(
+        "sources",
+        "print(1)",
+        datasetDataSources=["testuser/nope"],
+        competitionDataSources=["nope-comp"],
+        kernelDataSources=["testuser/missing"],
+        modelDataSources=["google/gemma/pytorch/2b/1"],
+    )
     assert r["invalidDatasetSources"] == ["testuser/nope"]
     assert r["invalidCompetitionSources"] == ["nope-comp"]
     assert r["invalidKernelSources"] == ["testuser/missing"]
     assert r["invalidModelSources"] == ["google/gemma/pytorch/2b/1"]
-    assert api.call("kernels.SaveKernel", {"slug": "someoneelse/kern", "newTitle": "Other user", "text": "1"}).status_code == 403
+    assert (
+        api.call("kernels.SaveKernel", {"slug": "someoneelse/kern", "newTitle": "Other user", "text": "1"}).status_code
+        == 403
+    )
 
 
 def test_gpu_request_fails_fast_without_a_gpu(api: Api, emulator) -> None:
@@ -61,8 +72,11 @@ def test_fallback_cpu_runs_accelerator_kernels_and_counts_quota(make_emulator) -
     em.kernels.executor.gpus = 0
     c = creds(em)
     api = Api(em.url, c["username"], c["key"])
-    api.push("gpu-on-cpu", "import os, time\ntime.sleep(1.2)\nprint(os.environ['KAGGLE_EMULATOR_FALLBACK_CPU'])",
-             machineShape="NvidiaTeslaT4")
+    api.push(
+        "gpu-on-cpu",
+        "import os, time\ntime.sleep(1.2)\nprint(os.environ['KAGGLE_EMULATOR_FALLBACK_CPU'])",
+        machineShape="NvidiaTeslaT4",
+    )
     assert api.wait("gpu-on-cpu")["status"] == "COMPLETE"
     quota = api.ok("kernels.GetAcceleratorQuotaStatistics", {})
     assert 1 <= int(quota["gpuQuota"]["timeUsed"].rstrip("s")) <= 30  # the 1.2 s run, plus start-up under load
@@ -108,8 +122,10 @@ def test_output_pages_and_files_download(api: Api, tmp_path: Path) -> None:
     api.wait("many-files")
     names, token, pages = [], "", 0
     while True:
-        page = api.ok("kernels.ListKernelSessionOutput",
-                      {"userName": "testuser", "kernelSlug": "many-files", "pageSize": 10, "pageToken": token})
+        page = api.ok(
+            "kernels.ListKernelSessionOutput",
+            {"userName": "testuser", "kernelSlug": "many-files", "pageSize": 10, "pageToken": token},
+        )
         assert ("log" in page) == (token == "")  # the log comes with the first page only
         names += [f["fileName"] for f in page["files"]]
         pages += 1
@@ -117,12 +133,14 @@ def test_output_pages_and_files_download(api: Api, tmp_path: Path) -> None:
         if not token:
             break
     assert pages == 3 and names == [f"f{i:02d}.txt" for i in range(25)]
-    url = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "many-files"})["files"][3]["url"]
+    url = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "many-files"})["files"][3][
+        "url"
+    ]
     r = requests.get(url, timeout=10)  # signed URL: no credentials needed
     assert r.text == "3" and r.headers["Content-Length"] == "1" and r.headers["Last-Modified"].endswith("GMT")
     part = requests.get(url, headers={"Range": "bytes=0-0"}, timeout=10)
     assert part.status_code == 206
-    assert requests.get(url.replace("/files/", "/files/0000") , timeout=10).status_code in (403, 404)
+    assert requests.get(url.replace("/files/", "/files/0000"), timeout=10).status_code in (403, 404)
 
 
 def test_live_log_stream_is_sse_then_json(api: Api) -> None:
@@ -132,7 +150,9 @@ def test_live_log_stream_is_sse_then_json(api: Api) -> None:
     assert r.headers["Content-Type"] == "text/event-stream"
     lines = [ln for ln in r.iter_lines(decode_unicode=True) if ln.startswith("data:")]
     assert lines[-1] == "data: END_OF_LOG" and len(lines) == 4
-    done = requests.get(f"{api.url}/v1/kernels/logs/stream/testuser/streamer?versionLabel=v1", auth=api.auth, timeout=10)
+    done = requests.get(
+        f"{api.url}/v1/kernels/logs/stream/testuser/streamer?versionLabel=v1", auth=api.auth, timeout=10
+    )
     assert done.headers["Content-Type"] == "application/json"
     assert [e["data"] for e in done.json()] == ["0\n", "1\n", "2\n"]
 
@@ -140,7 +160,9 @@ def test_live_log_stream_is_sse_then_json(api: Api) -> None:
 def test_kernels_read_other_kernels_output(api: Api) -> None:
     api.push("producer", "open('model.txt', 'w').write('weights')")
     api.wait("producer")
-    api.push("consumer", "print(open('/kaggle/input/producer/model.txt').read())", kernelDataSources=["testuser/producer"])
+    api.push(
+        "consumer", "print(open('/kaggle/input/producer/model.txt').read())", kernelDataSources=["testuser/producer"]
+    )
     assert api.wait("consumer")["status"] == "COMPLETE"
     log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "consumer"})["log"]
     assert "weights" in log
@@ -149,10 +171,13 @@ def test_kernels_read_other_kernels_output(api: Api) -> None:
 def test_inputs_are_read_only_and_secrets_are_not_passed(api: Api, monkeypatch) -> None:
     monkeypatch.setenv("KAGGLE_KEY", "0" * 32)  # the emulator's own environment holds a credential
     monkeypatch.setenv("KAGGLE_API_TOKEN", "0" * 32)
-    api.push("poker", "import os\n"
-             "try:\n    open('/kaggle/input/tiny-toxic/x', 'w')\nexcept OSError as e:\n    print('refused', e.errno)\n"
-             "print('key', os.environ.get('KAGGLE_KEY'), os.environ.get('KAGGLE_API_TOKEN'))",
-             competitionDataSources=["tiny-toxic"])
+    api.push(
+        "poker",
+        "import os\n"
+        "try:\n    open('/kaggle/input/tiny-toxic/x', 'w')\nexcept OSError as e:\n    print('refused', e.errno)\n"
+        "print('key', os.environ.get('KAGGLE_KEY'), os.environ.get('KAGGLE_API_TOKEN'))",
+        competitionDataSources=["tiny-toxic"],
+    )
     api.wait("poker")
     log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "poker"})["log"]
     assert "refused 30" in log and "key None None" in log  # 30: EROFS
@@ -210,9 +235,12 @@ def _alive(pid: int) -> bool:
 
 def test_unmapped_machines_get_env_paths_and_a_hint(api: Api, emulator) -> None:
     emulator.kernels.executor._mappable = False  # as on a machine without unprivileged mount namespaces
-    api.push("portable", "import os\nprint(sorted(os.listdir(os.path.join(os.environ['KAGGLE_INPUT_DIR'], 'tiny-toxic'))))\n"
-             "open(os.path.join(os.environ['KAGGLE_WORKING_DIR'], 'out.txt'), 'w').write('ok')",
-             competitionDataSources=["tiny-toxic"])
+    api.push(
+        "portable",
+        "import os\nprint(sorted(os.listdir(os.path.join(os.environ['KAGGLE_INPUT_DIR'], 'tiny-toxic'))))\n"
+        "open(os.path.join(os.environ['KAGGLE_WORKING_DIR'], 'out.txt'), 'w').write('ok')",
+        competitionDataSources=["tiny-toxic"],
+    )
     assert api.wait("portable")["status"] == "COMPLETE"
     files = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "portable"})["files"]
     assert [f["fileName"] for f in files] == ["out.txt"]

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from helpers import Api, creds, tree_digest
-from kaggle_runner.emulator.faults import Faults, FaultError, Rule, parse_rules
+from kaggle_runner.emulator.faults import FaultError, Faults, Rule, parse_rules
 
 
 def _raw(url: str, request: bytes) -> bytes:
@@ -29,9 +29,12 @@ def test_both_prefixes_and_absolute_form_targets(api: Api) -> None:
     body = {"competitionName": "tiny-toxic"}
     assert api.call("competitions.GetSubmissionLimits", body, prefix="/v1").status_code == 200
     assert api.call("competitions.GetSubmissionLimits", body, prefix="/api/v1").status_code == 200
-    resp = _raw(api.url, b"POST http://localhost/api/v1/competitions.CompetitionApiService/GetSubmissionLimits HTTP/1.1\r\n"
-                b"Host: localhost\r\nAuthorization: Basic " + _basic(api) + b"\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+    resp = _raw(
+        api.url,
+        b"POST http://localhost/api/v1/competitions.CompetitionApiService/GetSubmissionLimits HTTP/1.1\r\n"
+        b"Host: localhost\r\nAuthorization: Basic " + _basic(api) + b"\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 2\r\nConnection: close\r\n\r\n{}",
+    )
     assert resp.startswith(b"HTTP/1.1 404")  # routed as an RPC: competition '' is unknown, not a bad path
     assert b'"code": 404' in resp and b"competition" in resp
 
@@ -52,8 +55,12 @@ def test_errors_use_the_json_envelope_and_leave_state_alone(api: Api, emulator) 
         assert response.status_code == code, response.text
         assert response.headers["Content-Type"] == "application/json"
         assert response.json()["code"] == code and response.json()["message"]
-    huge = _raw(api.url, b"POST /v1/kernels.KernelsApiService/SaveKernel HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
-                + _basic(api) + b"\r\nContent-Length: 1073741824\r\n\r\n{}")
+    huge = _raw(
+        api.url,
+        b"POST /v1/kernels.KernelsApiService/SaveKernel HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+        + _basic(api)
+        + b"\r\nContent-Length: 1073741824\r\n\r\n{}",
+    )
     assert huge.startswith(b"HTTP/1.1 413") and b"larger than" in huge
     assert tree_digest(emulator.store.root) == before
 
@@ -62,20 +69,31 @@ def test_bearer_tokens_and_introspection(emulator) -> None:
     import json
 
     token = json.loads((emulator.store.root / "config.json").read_text())["users"][0]["tokens"][0]
-    r = requests.post(f"{emulator.url}/v1/security.OAuthService/IntrospectToken", json={"token": token},
-                      headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    r = requests.post(
+        f"{emulator.url}/v1/security.OAuthService/IntrospectToken",
+        json={"token": token},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert r.json() == {"active": True, "username": "testuser", "userId": 1}
-    assert requests.post(f"{emulator.url}/v1/security.OAuthService/IntrospectToken", json={"token": "nope"},
-                         timeout=10).json() == {"active": False}
-    ok = requests.post(f"{emulator.url}/v1/competitions.CompetitionApiService/GetSubmissionLimits",
-                       json={"competitionName": "tiny-toxic"}, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert requests.post(
+        f"{emulator.url}/v1/security.OAuthService/IntrospectToken", json={"token": "nope"}, timeout=10
+    ).json() == {"active": False}
+    ok = requests.post(
+        f"{emulator.url}/v1/competitions.CompetitionApiService/GetSubmissionLimits",
+        json={"competitionName": "tiny-toxic"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert ok.status_code == 200
 
 
 def test_faults_are_injected_per_route_and_reproducible(make_emulator) -> None:
-    rules = [Rule(route="competitions.*/GetSubmissionLimits", fault="429", rate=1.0, times=1, retry_after=3),
-             Rule(route="competitions.*/GetSubmissionLimits", fault="503", rate=1.0, times=1),
-             Rule(route="competitions.*/GetSubmissionLimits", fault="reset", rate=1.0, times=1)]
+    rules = [
+        Rule(route="competitions.*/GetSubmissionLimits", fault="429", rate=1.0, times=1, retry_after=3),
+        Rule(route="competitions.*/GetSubmissionLimits", fault="503", rate=1.0, times=1),
+        Rule(route="competitions.*/GetSubmissionLimits", fault="reset", rate=1.0, times=1),
+    ]
     em = make_emulator(faults=Faults(rules, seed=1))
     c = creds(em)
     api = Api(em.url, c["username"], c["key"])

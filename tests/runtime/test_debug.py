@@ -16,8 +16,9 @@ SCRIPT = "from kaggle_runner.runtime.debug import may_debug\nx = 41\nprint('open
 def run_in_terminal(tmp_path: Path, env: dict[str, str], answer: bytes) -> str:
     (tmp_path / "s.py").write_text(SCRIPT)
     leader, follower = pty.openpty()
-    p = subprocess.Popen([sys.executable, "s.py"], cwd=tmp_path, stdin=follower, stdout=follower, stderr=follower,
-                         env=env)
+    p = subprocess.Popen(
+        [sys.executable, "s.py"], cwd=tmp_path, stdin=follower, stdout=follower, stderr=follower, env=env
+    )
     os.close(follower)
     seen, deadline, answered = b"", time.time() + 60, False
     while time.time() < deadline:
@@ -57,6 +58,13 @@ def test_no_debugger_without_kr_debug(tmp_path: Path) -> None:
 def test_no_debugger_without_a_terminal(tmp_path: Path) -> None:
     """As on Kaggle and in the emulator: stdin and stdout are not terminals, so the kernel never blocks."""
     (tmp_path / "s.py").write_text(SCRIPT)
-    r = subprocess.run([sys.executable, "s.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                       stdin=subprocess.DEVNULL, env={**base_env(), "KR_DEBUG": "1"})
+    r = subprocess.run(
+        [sys.executable, "s.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**base_env(), "KR_DEBUG": "1"},
+    )
     assert r.returncode == 0 and r.stdout == "opened False\nafter\n"

@@ -12,13 +12,13 @@ import pytest
 
 from kaggle_runner import bootstrap
 
-PROBE = textwrap.dedent('''
+PROBE = textwrap.dedent("""
     import sys
     from kaggle_runner import runtime as rt
     def main(proc):
         print("ran on", proc.kind, proc.world, proc.device)
     rt.launch(main, accelerator=sys.argv[1] if len(sys.argv) > 1 else None)
-''')
+""")
 
 
 def probe(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -26,8 +26,9 @@ def probe(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("KR_", "KAGGLE_"))}
     # no GPU and no TPU, whatever machine runs the tests
     clean.update(CUDA_VISIBLE_DEVICES="", PJRT_DEVICE="CPU", **env)
-    return subprocess.run([sys.executable, "probe.py", *args], cwd=tmp_path, capture_output=True, text=True,
-                          env=clean, timeout=120)
+    return subprocess.run(
+        [sys.executable, "probe.py", *args], cwd=tmp_path, capture_output=True, text=True, env=clean, timeout=120
+    )
 
 
 @pytest.mark.parametrize("asked", ["gpu", "tpu"])
@@ -63,18 +64,20 @@ def test_unknown_accelerator_is_refused(tmp_path: Path) -> None:
 
 def test_spawned_processes_do_not_rerun_the_bootstrap(tmp_path: Path) -> None:
     """launch() with spawn re-imports the kernel script in each process; the run marker must print once."""
-    entry = textwrap.dedent('''
+    entry = textwrap.dedent("""
         import sys
         from kaggle_runner import runtime as rt
         def main(proc):
             sys.stdout.write(f"rank {proc.rank} of {proc.world}\\n")  # one write: the processes share stdout
         if __name__ == "__main__":
             rt.launch(main, processes=2)
-    ''')
+    """)
     marker = {"kind": "cpu", "label": "CPU", "code": None}
     (tmp_path / "kernel.py").write_text(bootstrap.script(entry, marker))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KR_", "KAGGLE_"))}
-    r = subprocess.run([sys.executable, "kernel.py"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "kernel.py"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("KR_RUN ") == 1
     assert sorted(line for line in r.stdout.splitlines() if line.startswith("rank")) == ["rank 0 of 2", "rank 1 of 2"]

@@ -50,7 +50,8 @@ def test_focal_loss_down_weights_easy_examples() -> None:
 def test_default_losses_by_activation() -> None:
     logits = torch.tensor([[2.0, 0.1, -1.0]])
     assert float(losses.for_activation("softmax")(logits, torch.tensor([0]))) == pytest.approx(
-        float(F.cross_entropy(logits, torch.tensor([0]))))
+        float(F.cross_entropy(logits, torch.tensor([0])))
+    )
     assert float(losses.for_activation(None)(torch.tensor([1.0, 3.0]), torch.tensor([2.0, 3.0]))) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="activation 'relu' is unknown"):
         losses.for_activation("relu")

@@ -13,11 +13,18 @@ def test_line_round_trips_through_the_log_reader() -> None:
     out = io.StringIO()
     report.metric("validation", epoch=2, step=120, file=out, loss=0.31, auc=0.93, f1=float("nan"))
     line = out.getvalue()
-    assert json.loads(line) == {"kr_metric": 1, "split": "validation", "epoch": 2, "step": 120,
-                                "metrics": {"loss": 0.31, "auc": 0.93, "f1": None}}
+    assert json.loads(line) == {
+        "kr_metric": 1,
+        "split": "validation",
+        "epoch": 2,
+        "step": 120,
+        "metrics": {"loss": 0.31, "auc": 0.93, "f1": None},
+    }
     points = logs.extract("Epoch 3 starting\n" + line)
     assert [(p["name"], p["value"], p["split"], p["epoch"], p["step"], p["line"]) for p in points] == [
-        ("loss", 0.31, "validation", 2, 120, 2), ("auc", 0.93, "validation", 2, 120, 2)]  # NaN is skipped
+        ("loss", 0.31, "validation", 2, 120, 2),
+        ("auc", 0.93, "validation", 2, 120, 2),
+    ]  # NaN is skipped
 
 
 def test_epoch_and_step_are_optional() -> None:

@@ -14,11 +14,11 @@ import pytest
 import torch
 
 from kaggle_runner import runtime as rt
-from kaggle_runner.runtime.devices import Proc
+from kaggle_runner.runtime.proc import Proc
 
 # A learnable task: the label is a linear rule of two of eight features. The two-process run writes, besides
 # submission.csv, the main process's own forward pass of the test rows, to check the gathered order against.
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np, torch
     from kaggle_runner import runtime as rt
@@ -52,21 +52,30 @@ SCRIPT = textwrap.dedent('''
 
     if __name__ == "__main__":
         rt.launch(main, int(sys.argv[2]), processes=int(sys.argv[1]))
-''')
+""")
 
 
 def run_script(tmp_path: Path, processes: int, n_test: int = 101) -> tuple[subprocess.CompletedProcess, dict]:
     (tmp_path / "train_script.py").write_text(SCRIPT)
-    r = subprocess.run([sys.executable, "train_script.py", str(processes), str(n_test)], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=240)
+    r = subprocess.run(
+        [sys.executable, "train_script.py", str(processes), str(n_test)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert r.returncode == 0, r.stderr
     (tmp_path / "kernel.log").write_text(r.stdout)
     return r, json.loads((tmp_path / "history.json").read_text())
 
 
 def kr_metrics(log: Path) -> list[dict]:
-    r = subprocess.run([sys.executable, "-m", "kaggle_runner.cli", "metrics", str(log), "--json"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "kaggle_runner.cli", "metrics", str(log), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -136,8 +145,9 @@ def test_early_stopping_restores_the_best_epoch(tmp_path: Path, monkeypatch: pyt
         weights.append(model.weight.detach().clone())
         return score(y, p)
 
-    history = rt.fit(model, data, data, epochs=5, batch_size=8, lr=0.1, metrics={"s": metric}, patience=2,
-                     proc=Proc("cpu"))
+    history = rt.fit(
+        model, data, data, epochs=5, batch_size=8, lr=0.1, metrics={"s": metric}, patience=2, proc=Proc("cpu")
+    )
     assert history.stopped_early and history.best_epoch == 1 and history.best == 0.9
     assert len(history.epochs) == 4  # epochs 2 and 3 did not improve: stop before the 0.95 of epoch 4
     assert torch.equal(model.weight, weights[1]) and not torch.equal(weights[1], weights[3])
@@ -152,8 +162,19 @@ def test_gradient_accumulation_equals_the_larger_batch(tmp_path: Path, monkeypat
     results = []
     for batch, accumulate in ((16, 1), (8, 2)):
         model, data = _small()
-        rt.fit(model, data, epochs=2, batch_size=batch, accumulate=accumulate, scheduler=None, warmup=0,
-               max_grad_norm=None, optimizer=lambda p: torch.optim.SGD(p, lr=0.1), checkpoint=None, proc=Proc("cpu"))
+        rt.fit(
+            model,
+            data,
+            epochs=2,
+            batch_size=batch,
+            accumulate=accumulate,
+            scheduler=None,
+            warmup=0,
+            max_grad_norm=None,
+            optimizer=lambda p: torch.optim.SGD(p, lr=0.1),
+            checkpoint=None,
+            proc=Proc("cpu"),
+        )
         results.append(model.weight.detach().clone())
     torch.testing.assert_close(results[0], results[1])
 
@@ -176,11 +197,20 @@ def test_transformers_model_trains_from_dict_batches(tmp_path: Path, monkeypatch
     ids = torch.randint(3, 20, (96, 8))
     labels = (ids == 7).any(dim=1).float()  # toxic when token 7 appears
     data = rt.Columns(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels)
-    model = BertForSequenceClassification(BertConfig(vocab_size=20, hidden_size=16, num_hidden_layers=1,
-                                                     num_attention_heads=2, intermediate_size=32,
-                                                     max_position_embeddings=8, num_labels=1))
-    history = rt.fit(model, data, data, epochs=6, batch_size=16, lr=1e-2, metrics={"auc": rt.metrics.auc},
-                     proc=Proc("cpu"))
+    model = BertForSequenceClassification(
+        BertConfig(
+            vocab_size=20,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=8,
+            num_labels=1,
+        )
+    )
+    history = rt.fit(
+        model, data, data, epochs=6, batch_size=16, lr=1e-2, metrics={"auc": rt.metrics.auc}, proc=Proc("cpu")
+    )
     assert history.epochs[-1]["train_loss"] < history.epochs[0]["train_loss"]
     assert history.best > 0.8
 

@@ -1,0 +1,73 @@
+"""The typer app every command group registers on, the global options (--debug, --kaggle-url), and `main()`,
+which turns a UserError into one line on stderr and a non-zero exit (tracebacks only with --debug)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from kaggle_runner.errors import UserError
+
+if TYPE_CHECKING:
+    from kaggle_runner.context import Context
+
+app = typer.Typer(
+    help="kr: run your Kaggle experiment loop from the command line.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_state: dict = {"debug": False, "url": None}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    kaggle_url: Optional[str] = typer.Option(
+        None,
+        "--kaggle-url",
+        envvar="KR_KAGGLE_URL",
+        help="Talk to this Kaggle API (e.g. an emulator) instead of api.kaggle.com.",
+    ),
+) -> None:
+    _state["debug"] = debug
+    _state["url"] = kaggle_url
+
+
+def connect() -> Context:
+    """The project and the Kaggle API, for commands that talk to Kaggle."""
+    from kaggle_runner import workflows
+    from kaggle_runner.cli.render import err
+
+    return workflows.connect(_state["url"], err)
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr (tracebacks only with --debug)."""
+    try:
+        code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
+        sys.exit(code if isinstance(code, int) else 0)
+    except UserError as e:
+        if _state["debug"]:
+            raise
+        print(f"kr: error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        print("kr: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:
+        # click's usage errors arrive here too; newer typer vendors click, so they are recognised by shape
+        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, typer.Abort) or type(e).__name__ == "Abort":
+            sys.exit(130)
+        if _state["debug"]:
+            raise
+        print(f"kr: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,83 @@
+"""`kr emulator init|serve`: a local Kaggle for dry runs and tests.
+Calls emulator.seed and emulator.server and prints where things are."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kaggle_runner.cli.app import app
+from kaggle_runner.errors import UserError
+
+emulator_app = typer.Typer(help="A local Kaggle for dry runs and tests.", no_args_is_help=True)
+app.add_typer(emulator_app, name="emulator")
+
+
+@emulator_app.command("init")
+def init(directory: Path = typer.Argument(..., help="Folder to create the emulator state in.")) -> None:
+    """Write a state folder with user `testuser` (credentials in DIR/kaggle.json) and a small competition."""
+    from kaggle_runner.emulator.seed import COMPETITION, init_state
+
+    creds = init_state(directory)
+    typer.echo(f"Emulator state written to {directory}")
+    typer.echo(f"  user:        {creds['username']} (credentials in {directory / 'kaggle.json'})")
+    typer.echo(f"  competition: {COMPETITION}")
+    typer.echo(f"Start it with: kr emulator serve --state {directory}")
+
+
+@emulator_app.command("serve")
+def serve(
+    state: Path = typer.Option(
+        Path(".emulator"), "--state", help="State folder (created with a demo competition if missing)."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(7777, "--port", help="Port; 0 picks a free one."),
+    fallback_cpu: bool = typer.Option(
+        False, "--fallback-cpu", help="Run kernels that ask for a GPU/TPU this machine lacks on the CPU."
+    ),
+    faults: Optional[Path] = typer.Option(None, "--faults", help="JSON file of injected faults (see README)."),
+    python: Optional[str] = typer.Option(
+        None, "--python", help="Python interpreter that runs kernels (default: this one)."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", help="Log every request to stderr."),
+) -> None:
+    """Serve the Kaggle API locally. The first line printed is the URL it listens on."""
+    from kaggle_runner.emulator.faults import Faults
+    from kaggle_runner.emulator.seed import init_state
+    from kaggle_runner.emulator.server import Emulator
+    from kaggle_runner.emulator.server import serve as run_server
+
+    if not (state / "config.json").exists():
+        init_state(state)
+        print(f"kr: new emulator state in {state}; credentials in {state / 'kaggle.json'}", file=sys.stderr)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"kr: warning: listening on {host}: anyone who can reach it and has the key can run code here",
+            file=sys.stderr,
+        )
+    em = Emulator(
+        state,
+        host=host,
+        port=port,
+        fallback_cpu=fallback_cpu,
+        faults=Faults.from_file(faults) if faults else None,
+        python=python,
+        quiet=not verbose,
+    )
+
+    def announce(url: str) -> None:
+        print(url, flush=True)
+        mapping = "mapped" if em.kernels.executor.mappable else "NOT mapped (kernels get $KAGGLE_INPUT_DIR)"
+        print(
+            f"kr: emulator on {url}, state {state.resolve()}, /kaggle paths {mapping}; Ctrl-C stops it",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        run_server(em, announce)
+    except OSError as e:
+        raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e

@@ -1,0 +1,96 @@
+"""How the CLI shows things: rich tables sized for a terminal or a pipe, JSON for scripts, numbers, durations,
+metric tables and correlation matrices. Pure formatting; no command logic."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+
+def as_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=1, default=str))
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]], right: tuple[str, ...] = ()) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
+    for c in columns:
+        t.add_column(c, justify="right" if c in right else "left", overflow="fold")
+    for r in rows:
+        t.add_row(*["" if v is None else str(v) for v in r])
+    # a terminal gets its own width; piped output (files, grep) is not folded at rich's default of 80 columns
+    Console(width=None if sys.stdout.isatty() else 200).print(t)
+
+
+def num(v: Any, digits: int = 5) -> str:
+    """A value for a table cell: floats to `digits` significant digits, None as empty."""
+    if v is None:
+        return ""
+    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+
+def duration(seconds: float | None) -> str:
+    """M:SS, or H:MM:SS from an hour on; empty when unknown."""
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def when(date: str | None) -> str:
+    """An ISO timestamp as `YYYY-MM-DD HH:MM`."""
+    return (date or "")[:16].replace("T", " ")
+
+
+def metrics_table(points: list[dict[str, Any]], title: str) -> None:
+    if not points:
+        err(f"{title}: no metric lines found (see `kr metrics --help` for the shapes kr reads)")
+        return
+    from kaggle_runner.logs import series
+
+    table(
+        title,
+        ["line", "series", "split", "epoch", "step", "value"],
+        [[p.get("line"), series(p), p.get("split"), p.get("epoch"), p.get("step"), num(p["value"], 6)] for p in points],
+        right=("line", "epoch", "step", "value"),
+    )
+
+
+def correlation_table(column: str, labels: list[str], matrix: list[list[Any]], method: str) -> None:
+    what = "agreement" if method == "vote" else "correlation"
+    table(
+        f"{column}: {what}",
+        ["", *labels],
+        [[a, *[num(v, 4) for v in row]] for a, row in zip(labels, matrix)],
+        right=tuple(labels),
+    )
+
+
+def submissions_table(subs: list[dict[str, Any]], title: str | None = "submissions", source: bool = False) -> None:
+    columns = ["ref", "date", *(["from"] if source else []), "status", "public", "private", "description"]
+    table(
+        title,
+        columns,
+        [
+            [
+                s["ref"],
+                when(s["date"]),
+                *([s["source"] or "(outside kr)"] if source else []),
+                s["status"],
+                s["public_score"],
+                s["private_score"],
+                s["description"],
+            ]
+            for s in subs
+        ],
+        right=("ref", "public", "private"),
+    )

@@ -1,0 +1,170 @@
+"""Commands that read the ledger: ls, show, compare, plot, and note (the one that writes a line to it).
+Each calls one function of reports (or plots) and renders it; none talks to Kaggle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kaggle_runner.cli.app import app
+from kaggle_runner.cli.render import as_json, correlation_table, duration, num, submissions_table, table
+from kaggle_runner.errors import UserError
+
+TARGET_HELP = "v23, KERNEL:v23, latest or m3."
+
+
+@app.command("ls")
+def ls_(
+    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    sort: str = typer.Option(
+        "id",
+        "--sort",
+        help="id, kernel, status, duration, metric, public or created; "
+        "scores sort best (highest) first; add :asc or :desc to choose.",
+    ),
+) -> None:
+    """Every run and merge: status, duration, headline validation metric, public score, message, commit."""
+    from kaggle_runner import reports
+    from kaggle_runner.context import open_project
+
+    ctx = open_project()
+    rows = reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric, sort)
+    if json_:
+        as_json(rows)
+        return
+    names = {r["metric_name"] for r in rows if r["metric_name"]}
+    title = names.pop() if len(names) == 1 else "val metric"
+    table(
+        None,
+        ["id", "kernel", "accel", "status", "time", title, "public", "message", "commit"],
+        [
+            [
+                r["id"],
+                r["kernel"],
+                r["accelerator"],
+                r["status"],
+                duration(r["duration"]),
+                num(r["metric"]) + (f" {r['metric_name']}" if names and r["metric_name"] != title else ""),
+                num(r["public"]),
+                r["message"] + "".join(f"  [{n}]" for n in r["notes"]),
+                (r["git_commit"] or "")[:7] + ("*" if r["git_dirty"] else ""),
+            ]
+            for r in rows
+        ],
+        right=("time", title, "public"),
+    )
+
+
+@app.command()
+def show(
+    target: str = typer.Argument("latest", help=TARGET_HELP),
+    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """One run or merge: what changed in kr.yaml since the previous version, metrics, files, submissions, notes."""
+    from kaggle_runner import reports
+    from kaggle_runner.context import open_project
+
+    ctx = open_project()
+    item = ctx.ledger.resolve_any(target, ctx.cfg.default_kernel)
+    info = reports.show(ctx.ledger, item, ctx.cfg.default_kernel, ctx.cfg.metric)
+    if json_:
+        as_json(info)
+        return
+    typer.echo(f"{info['id']}  {info['message']}")
+    if info["kind"] == "run":
+        commit = (info["git_commit"] or "no git")[:12] + (" (uncommitted changes)" if info["git_dirty"] else "")
+        typer.echo(f"  {info['ref']}  {info['accelerator']}  {info['status']}  {duration(info['duration'])}  {commit}")
+        if info["failure"]:
+            typer.echo(f"  failure: {info['failure']}")
+        if info["previous"]:
+            typer.echo(f"\nkr.yaml since {info['previous']}:" + ("" if info["config_diff"] else " unchanged"))
+            for line in info["config_diff"][2:]:
+                typer.echo(f"  {line}")
+        if info["metrics"]:
+            table(
+                "metrics",
+                ["series", "last", "min", "max", "points"],
+                [
+                    [m["series"], num(m["last"], 6), num(m["min"], 6), num(m["max"], 6), m["points"]]
+                    for m in info["metrics"]
+                ],
+                right=("last", "min", "max", "points"),
+            )
+        if info["files"]:
+            table(
+                "files",
+                ["path", "bytes", "sha256"],
+                [[f["path"], f["size"], f["sha256"][:12]] for f in info["files"]],
+                right=("bytes",),
+            )
+    else:
+        typer.echo(f"  {info['rows']} rows -> {info['output']} (sha256 {info['output_sha256'][:12]})")
+        for i in info["inputs"]:
+            typer.echo(f"  input {i['source']}: {i['path']} (sha256 {i['sha256'][:12]})")
+        for column, matrix in info["correlation"].items():
+            correlation_table(column, [i["source"] for i in info["inputs"]], matrix, info["method"])
+    if info["submissions"]:
+        submissions_table(info["submissions"])
+    for note_ in info["notes"]:
+        typer.echo(f"note: {note_}")
+
+
+@app.command()
+def compare(
+    targets: list[str] = typer.Argument(..., help="Two or more of v23, KERNEL:v23, latest, m3."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Runs and merges side by side: each metric's last value, the public score, and the kr.yaml keys that differ."""
+    from kaggle_runner import reports
+    from kaggle_runner.context import open_project
+
+    ctx = open_project()
+    items = [ctx.ledger.resolve_any(t, ctx.cfg.default_kernel) for t in targets]
+    info = reports.compare(ctx.ledger, items, ctx.cfg.default_kernel)
+    if json_:
+        as_json(info)
+        return
+    labels = info["columns"]
+    rows = [["public score", *[num(v) for v in info["public"]]]]
+    rows += [[k, *[num(v, 6) for v in vs]] for k, vs in info["metrics"].items()]
+    rows += [[f"kr.yaml {k}", *[num(v) for v in vs]] for k, vs in info["config"].items()]
+    table(None, ["", *labels], rows, right=tuple(labels))
+
+
+@app.command()
+def plot(
+    targets: list[str] = typer.Argument(None, help="Runs to draw (v21 v22 ...)."),
+    metric: Optional[str] = typer.Option(None, "--metric", help="Series or name to draw, e.g. validation.auc or loss."),
+    scores_: bool = typer.Option(False, "--scores", help="Draw the public score of every run and merge instead."),
+    out: Path = typer.Option(..., "-o", "--output", help="PNG file to write."),
+) -> None:
+    """Learning curves of runs (--metric), or public score by version (--scores), as a PNG."""
+    from kaggle_runner import plots, reports
+    from kaggle_runner.context import open_project
+
+    ctx = open_project()
+    if scores_:
+        n = plots.scores(reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric), out)
+        typer.echo(f"{out}: public scores of {n} runs and merges")
+        return
+    if not targets or not metric:
+        raise UserError(
+            "kr plot needs runs and --metric (kr plot v1 v2 --metric validation.auc -o curves.png), or --scores"
+        )
+    n = plots.curves(reports.curves(ctx.ledger, targets, ctx.cfg.default_kernel), metric, out)
+    typer.echo(f"{out}: {n} curves of {metric}")
+
+
+@app.command()
+def note(
+    target: str = typer.Argument(..., help=TARGET_HELP),
+    text: str = typer.Argument(..., help="The note, e.g. 'smooth 0.05 helps; try 0.1'."),
+) -> None:
+    """Attach a note to a run or merge (shown by kr ls and kr show)."""
+    from kaggle_runner.context import open_project
+
+    ctx = open_project()
+    ctx.ledger.note(ctx.ledger.resolve_any(target, ctx.cfg.default_kernel), text)
+    typer.echo(f"noted on {target}")

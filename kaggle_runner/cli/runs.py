@@ -1,0 +1,167 @@
+"""Commands of the run loop: init, push, status, wait, cancel, logs, pull, metrics.
+Each calls one function of workflows (or scaffold, logs) and renders what it returns."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from kaggle_runner.cli.app import app, connect
+from kaggle_runner.cli.render import as_json, err, metrics_table
+from kaggle_runner.errors import UserError
+
+VERSION_HELP = "v23, KERNEL:v23 or latest."
+
+
+def _resolve(ctx: Any, version: str) -> Any:
+    return ctx.ledger.resolve(version, ctx.cfg.default_kernel)
+
+
+@app.command()
+def init(
+    competition: Optional[str] = typer.Option(
+        None, "--competition", help="Competition slug the kernel reads and submits to."
+    ),
+    owner: Optional[str] = typer.Option(None, "--owner", help="Your Kaggle username (default: from credentials)."),
+) -> None:
+    """Start a project here: kr.yaml and a starter kernel in kernels/main/."""
+    from kaggle_runner.scaffold import init_project
+
+    for line in init_project(Path.cwd(), competition, owner):
+        typer.echo(line)
+
+
+@app.command()
+def push(
+    kernel: Optional[str] = typer.Argument(None, help="Kernel name from kr.yaml (default: the first)."),
+    accel: Optional[str] = typer.Option(None, "--accel", help="tpu | gpu | t4x2 | p100 | cpu (default: kr.yaml's)."),
+    message: str = typer.Option("", "-m", "--message", help="What changed in this version."),
+    wait_: bool = typer.Option(False, "--wait", help="Wait for the run to end and pull its outputs."),
+) -> None:
+    """Package datasets, push a new kernel version, record it in the ledger."""
+    from kaggle_runner import workflows
+
+    ctx = connect()
+    run = workflows.push(ctx, kernel, accel, message, err)
+    typer.echo(f"pushed {run.kernel} v{run.version} ({run.accelerator}) as https://www.kaggle.com/code/{run.ref}")
+    if wait_:
+        _wait(ctx, run)
+
+
+@app.command()
+def status(
+    version: str = typer.Argument("latest", help=VERSION_HELP),
+    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """The session status of a run."""
+    from kaggle_runner import workflows
+
+    ctx = connect()
+    run = _resolve(ctx, version)
+    state, failure = workflows.status(ctx, run)
+    if json_:
+        as_json({"kernel": run.kernel, "version": run.version, "status": state, "failure": failure})
+    else:
+        typer.echo(f"{run.kernel} v{run.version}: {state}" + (f" ({failure})" if failure else ""))
+
+
+def _wait(ctx: Any, run: Any) -> None:
+    from rich.console import Console
+
+    from kaggle_runner import workflows
+
+    name = f"{run.kernel} v{run.version}"
+    with Console(stderr=True).status(f"{name}: waiting") as live:
+        out = workflows.wait(
+            ctx, run, lambda st, t: live.update(f"{name}: {st}  {int(t) // 60}:{int(t) % 60:02d}"), err
+        )
+    if out["status"] == "COMPLETE":
+        typer.echo(f"{name}: COMPLETE; outputs in {out['folder'].relative_to(ctx.cfg.root)}")
+    elif out["status"] == "ERROR":
+        err(f"{name}: ERROR: {out['failure'] or 'no failure message'}")
+        for line in out["log_tail"]:
+            err(f"  | {line}")
+    else:
+        err(f"{name}: {out['status']}")
+    raise typer.Exit(out["exit"])
+
+
+@app.command()
+def wait(version: str = typer.Argument("latest", help=VERSION_HELP)) -> None:
+    """Poll until the run ends (exit 0 COMPLETE, 1 ERROR, 3 cancelled); pull outputs on success."""
+    ctx = connect()
+    _wait(ctx, _resolve(ctx, version))
+
+
+@app.command()
+def cancel(version: str = typer.Argument(..., help=VERSION_HELP)) -> None:
+    """Cancel a running session."""
+    from kaggle_runner import workflows
+
+    ctx = connect()
+    run = _resolve(ctx, version)
+    session = workflows.cancel(ctx, run)
+    typer.echo(f"cancel requested for {run.kernel} v{run.version} (session {session})")
+
+
+@app.command()
+def logs(
+    version: str = typer.Argument("latest", help=VERSION_HELP),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Stream the live log until the run ends."),
+    raw: bool = typer.Option(False, "--raw", help="Print Kaggle's JSON log as it is."),
+    metrics_: bool = typer.Option(False, "--metrics", help="Show the metric points found in the log as a table."),
+) -> None:
+    """A run's log as readable text."""
+    from kaggle_runner import workflows
+
+    ctx = connect()
+    run = _resolve(ctx, version)
+    if metrics_:
+        from kaggle_runner.logs import extract
+
+        metrics_table(extract(workflows.log_text(ctx, run)[0]), f"{run.kernel} {run.label}")
+        return
+    if follow:
+        for event in workflows.follow(ctx, run):
+            (sys.stderr if event.get("stream_name") == "stderr" else sys.stdout).write(event.get("data", ""))
+            sys.stdout.flush()
+        return
+    text, events = workflows.log_text(ctx, run)
+    if raw:
+        typer.echo(text)
+        return
+    for event in events:
+        (sys.stderr if event.get("stream_name") == "stderr" else sys.stdout).write(event.get("data", ""))
+
+
+@app.command()
+def pull(version: str = typer.Argument("latest", help=VERSION_HELP)) -> None:
+    """Download a run's outputs and log into .kr/runs/vN/ and record their hashes."""
+    from kaggle_runner import workflows
+
+    ctx = connect()
+    run = _resolve(ctx, version)
+    folder = workflows.pull(ctx, run, err)
+    typer.echo(f"{run.kernel} v{run.version}: outputs in {folder.relative_to(ctx.cfg.root)}")
+
+
+@app.command()
+def metrics(
+    file: Path = typer.Argument(..., help="A log: plain text or Kaggle's JSON log (e.g. .kr/runs/v3/NAME.log)."),
+    json_: bool = typer.Option(False, "--json", help="Print a JSON list of points in log order."),
+) -> None:
+    """Metric points in any log file: Keras epochs, [RESULT]/Step lines, JSON dicts, W&B summaries, kr's lines."""
+    from kaggle_runner.logs import extract
+
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise UserError(f"{file}: cannot read ({e.strerror})") from e
+    points = extract(text)
+    if json_:
+        as_json(points)
+    else:
+        metrics_table(points, str(file))

@@ -1,0 +1,128 @@
+"""`kr merge` as a whole: inputs named by version, merge or file; the merge written, kept as .kr/merges/mK.csv and
+recorded in the ledger with every input's sha256; pairs of inputs so alike that merging them gains little."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from kaggle_runner import layout
+from kaggle_runner import merge as merging
+from kaggle_runner.context import Context
+from kaggle_runner.errors import UserError
+from kaggle_runner.ledger import is_reference, label
+
+NEAR_COPY = 0.98  # inputs that agree this closely are near-copies: averaging them adds almost nothing
+
+
+def sources(ctx: Context | None, texts: list[str]) -> tuple[list[Path], list[str]]:
+    """The file behind each input (v21, KERNEL:v21, latest, m3 or a path) and the label it is shown by."""
+    from kaggle_runner.submissions import NOT_A_SOURCE, source_of
+
+    paths, labels = [], []
+    for text in texts:
+        if is_reference(text):
+            if ctx is None:
+                raise UserError(f"{text}: versions and merges need a kr project (kr.yaml); outside one, pass files")
+            path, item = source_of(ctx, text)
+            paths.append(path)
+            labels.append(label(item, ctx.cfg.default_kernel))
+        else:
+            if not Path(text).is_file():
+                raise UserError(f"{text}: {NOT_A_SOURCE}")
+            paths.append(Path(text))
+            labels.append(text)
+    return paths, labels
+
+
+def merge(
+    ctx: Context | None,
+    inputs: list[str],
+    out: Path | None,
+    method: str = "mean",
+    weights: list[float] | None = None,
+    power: float | None = None,
+    id_column: str | None = None,
+) -> dict[str, Any]:
+    """Merge the inputs into `out`. In a project the merge is also kept and recorded as mK (out may then be None);
+    outside one it is only written. Returns what was made, with the correlation of the inputs and near-copies."""
+    merging.check_options(method, weights, power, len(inputs))
+    paths, labels = sources(ctx, inputs)
+    result = merging.merge(paths, method, weights, power, id_column)
+    if ctx is None:
+        if out is None:
+            raise UserError("-o: where should the merge go? (outside a kr project nothing is kept in .kr/merges)")
+        try:
+            merging.write(result, out)
+        except OSError as e:
+            raise UserError(f"{out}: cannot write ({e.strerror})") from e
+        info: dict[str, Any] = {"id": None, "output": str(out), "rows": result.rows}
+    else:
+        info = _record(ctx, result, paths, labels, method, weights, power, out)
+    info.update(
+        method=method,
+        sources=labels,
+        correlation=result.correlation,
+        near_copies=near_copies(result.correlation, labels),
+    )
+    return info
+
+
+def near_copies(correlation: dict[str, list[list[float | None]]], labels: list[str]) -> list[dict[str, Any]]:
+    """Pairs of inputs whose values agree above NEAR_COPY on a column."""
+    out = []
+    for column, matrix in correlation.items():
+        for i in range(len(labels)):
+            for j in range(i + 1, len(labels)):
+                r = matrix[i][j]
+                if r is not None and r > NEAR_COPY:
+                    out.append({"column": column, "a": labels[i], "b": labels[j], "r": r})
+    return out
+
+
+def _record(
+    ctx: Context,
+    result: merging.Result,
+    paths: list[Path],
+    labels: list[str],
+    method: str,
+    weights: list[float] | None,
+    power: float | None,
+    out: Path | None,
+) -> dict[str, Any]:
+    root = ctx.cfg.root
+    staged = layout.merges_dir(root) / f".staged-{os.getpid()}.csv"
+    merging.write(result, staged)
+    try:
+        digest = layout.sha256_file(staged)
+        inputs = [{"source": s, "path": str(p), "sha256": layout.sha256_file(p)} for s, p in zip(labels, paths)]
+        merge_id = ctx.ledger.add_merge(
+            method, weights, power, result.id_column, inputs, str(out or ""), digest, result.rows, result.correlation
+        )
+        kept = layout.merge_file(root, merge_id)
+        os.replace(staged, kept)
+    finally:
+        if staged.exists():
+            staged.unlink()
+    if out is not None:
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+        try:
+            try:
+                os.link(kept, tmp)  # same bytes as the ledger's copy without a second write
+            except OSError:
+                shutil.copyfile(kept, tmp)
+            os.replace(tmp, out)
+        except OSError as e:
+            raise UserError(f"{out}: cannot write ({e.strerror}); the merge is kept as m{merge_id} in {kept}") from e
+    target = out or kept
+    ctx.ledger.set_merge_output(merge_id, str(target))
+    return {
+        "id": f"m{merge_id}",
+        "output": str(target),
+        "kept": str(kept),
+        "rows": result.rows,
+        "sha256": digest,
+        "inputs": inputs,
+    }

@@ -1,0 +1,45 @@
+"""The project's on-disk layout: every path under .kr/ (ledger, pulled runs, merges, competition files) lives here.
+Also the content hash that names files in the ledger, so every module hashes the same way."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+KR_DIR = ".kr"  # kr's own folder in a project; `kr init` puts it in .gitignore
+CHUNK = 2**20
+
+
+def kr_dir(root: Path) -> Path:
+    return root / KR_DIR
+
+
+def ledger_file(root: Path) -> Path:
+    return kr_dir(root) / "ledger.sqlite"
+
+
+def run_dir(root: Path, kernel: str, version: int, default_kernel: str) -> Path:
+    """Where a run's outputs and log are pulled: .kr/runs/vN (default kernel) or .kr/runs/KERNEL/vN."""
+    base = kr_dir(root) / "runs"
+    return base / f"v{version}" if kernel == default_kernel else base / kernel / f"v{version}"
+
+
+def merges_dir(root: Path) -> Path:
+    return kr_dir(root) / "merges"
+
+
+def merge_file(root: Path, merge_id: int) -> Path:
+    return merges_dir(root) / f"m{merge_id}.csv"
+
+
+def competition_file(root: Path, competition: str, name: str) -> Path:
+    """A competition data file kr keeps (the sample submission), downloaded once."""
+    return kr_dir(root) / "competitions" / competition / name
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
