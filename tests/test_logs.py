@@ -198,3 +198,10 @@ def test_kr_metrics_command(tmp_path: Path, as_json: bool) -> None:
         timeout=60,
     )
     assert missing.returncode != 0 and missing.stderr.count("\n") == 1 and "nope.log" in missing.stderr
+
+
+def test_wandb_summary_pasted_without_the_prefix_on_its_header() -> None:
+    # seen in a real log: the header line had lost its `wandb:` (copied from a notebook's output cell)
+    text = "Run summary:\nwandb:       Sentence Precision 0.59375\nwandb:                      lr: 0.002\nwandb:\n"
+    assert [(p["name"], p["value"]) for p in extract(text)] == [("Sentence Precision", 0.59375), ("lr", 0.002)]
+    assert extract("Run summary:\nnothing 1.0\n") == []  # the summary is only what follows with `wandb:`

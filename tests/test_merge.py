@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -290,19 +287,7 @@ def test_geo_refuses_zero_and_options_are_checked(inputs, tmp_path: Path) -> Non
         merge.merge(paths, "power")
 
 
-def _kr(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "kaggle_runner.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**env, "HOME": str(cwd)},
-    )
-
-
-def test_cli_records_merge_and_refuses_without_writing(inputs, tmp_path: Path) -> None:
+def test_cli_records_merge_and_refuses_without_writing(inputs, tmp_path: Path, make_kr) -> None:
     paths, ids, _ = inputs
     project = tmp_path / "proj"
     (project / "k").mkdir(parents=True)
@@ -310,12 +295,13 @@ def test_cli_records_merge_and_refuses_without_writing(inputs, tmp_path: Path) -
     (project / "kr.yaml").write_text("kernels:\n  main: {folder: k, entry: main.py, title: Main Kernel}\n")
     bad = tmp_path / "bad.csv"
     bad.write_text(BAD["duplicate"][0].format(ids[0], ids[1]))
-    refused = _kr(project, "merge", str(paths[0]), str(bad), "-o", "out.csv")
+    kr = make_kr(project)
+    refused = kr("merge", str(paths[0]), str(bad), "-o", "out.csv", check=None)
     assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "bad.csv: line 4" in refused.stderr
     assert not (project / "out.csv").exists()
     assert not list(project.glob(".kr/merges/*"))  # nothing staged or kept
 
-    ok = _kr(project, "merge", *map(str, paths), "-o", "out.csv", "--method", "rank", "--json")
+    ok = kr("merge", *map(str, paths), "-o", "out.csv", "--method", "rank", "--json", check=None)
     assert ok.returncode == 0, ok.stderr
     info = json.loads(ok.stdout)
     assert info["id"] == "m1" and info["rows"] == N
@@ -329,10 +315,10 @@ def test_cli_records_merge_and_refuses_without_writing(inputs, tmp_path: Path) -
     assert [i["sha256"] for i in json.loads(inputs_json)] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
     assert len(info["correlation"]["toxic"]) == 3
 
-    shown = _kr(project, "show", "m1")
+    shown = kr("show", "m1", check=None)
     assert shown.returncode == 0 and "rank" in shown.stdout and "correlation" in shown.stdout
 
-    outside = _kr(tmp_path, "merge", str(paths[0]), str(paths[1]), "-o", "plain.csv")
+    outside = kr("merge", str(paths[0]), str(paths[1]), "-o", "plain.csv", check=None, cwd=tmp_path)
     assert outside.returncode == 0, outside.stderr
     assert (tmp_path / "plain.csv").read_text().splitlines()[1].split(",")[0] == ids[0]
 
@@ -344,3 +330,17 @@ def test_correlation_matches_numpy_and_flags_constant_inputs(inputs, tmp_path: P
     np.testing.assert_allclose(np.array(result.correlation["toxic"], dtype=float), np.corrcoef(X), atol=2e-6)
     flat = _write(tmp_path / "flat.csv", ids, {"toxic": [0.5] * N, "severe": [0.25] * N}, np.arange(N))
     assert merge.merge([paths[0], flat]).correlation["toxic"][0][1] is None
+
+
+def test_rank_gives_rows_with_equal_rank_sums_exactly_equal_values(tmp_path: Path) -> None:
+    # ranks per input: a = 1..6, b = 6..1, so every row's rank sum is 7; c makes sums 7+1 .. 7+6 pairwise distinct
+    n = 6
+    files = []
+    for name, values in (("a", range(n)), ("b", reversed(range(n))), ("c", [0, 0, 1, 1, 2, 2])):
+        p = tmp_path / f"{name}.csv"
+        p.write_text("id,y\n" + "".join(f"{i},{0.1 + v * 0.137}\n" for i, v in enumerate(values)))
+        files.append(p)
+    two = merge.merge(files[:2], "rank").columns["y"]
+    assert len(set(two.tolist())) == 1  # every row: (r_a + r_b) / (2n) = 7 / 12, to the last digit
+    three = merge.merge(files, "rank").columns["y"]
+    assert three[0] == three[1] and three[2] == three[3] and three[4] == three[5]  # c's ties share their rank

@@ -1,6 +1,5 @@
-"""Metrics competitors report, on numpy arrays of labels and predicted probabilities: AUC, F1, MCC, accuracy.
-Binary metrics read column 0 when given several (the main target before auxiliary ones), or the positive
-column of a two-class softmax; accuracy and MCC also take multi-class probabilities (argmax)."""
+"""Metrics competitors report, on numpy labels and predicted probabilities: AUC, F1, MCC, accuracy. Binary ones read
+column 0 of several (main target first) or a two-class softmax's positive column; accuracy and MCC take argmax."""
 
 from __future__ import annotations
 

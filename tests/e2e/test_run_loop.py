@@ -51,31 +51,8 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def kr(emulator, project: Path, tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    env.update(
-        HOME=str(tmp_path / "home"),
-        KR_KAGGLE_URL=emulator.url,
-        KAGGLE_CONFIG_DIR=str(emulator.store.root),
-        KR_POLL_SECONDS="0.2",
-        KR_RETRY_BASE_SECONDS="0.02",
-    )
-
-    def run(*args: str, check: int | None = 0, extra_env: dict | None = None) -> subprocess.CompletedProcess:
-        r = subprocess.run(
-            [sys.executable, "-m", "kaggle_runner.cli", *args],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**env, **(extra_env or {})},
-        )
-        if check is not None:
-            assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
-        return r
-
-    run.env = env
-    return run
+def kr(emulator, project: Path, make_kr):
+    return make_kr(project, emulator)
 
 
 def _ledger(project: Path) -> list[sqlite3.Row]:
@@ -190,7 +167,7 @@ def test_user_errors_are_one_clear_line(kr, project: Path, case: str, tmp_path: 
         r, expect = kr("status", "v7", check=2), "no run v7 of kernel 'main'"
     elif case == "credentials":
         env = {"KAGGLE_CONFIG_DIR": str(tmp_path / "nothing")}
-        r, expect = kr("status", check=2, extra_env=env), "no Kaggle credentials"
+        r, expect = kr("status", check=2, env=env), "no Kaggle credentials"
     else:
         r, expect = kr("push", "--accel", "tpu", "--wait", check=1), "TPU v5e-8"
     assert expect in r.stderr and "Traceback" not in r.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KERNEL = """import os
 INPUT = os.environ.get("KAGGLE_INPUT_DIR", "/kaggle/input")
 print("rows", sum(1 for _ in open(os.path.join(INPUT, "tiny-text", "train.csv"))) - 1)
@@ -32,30 +32,8 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def kr(emulator, project: Path, tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_", "XNLI_"))}
-    env.update(
-        HOME=str(tmp_path / "home"),
-        KR_KAGGLE_URL=emulator.url,
-        KAGGLE_CONFIG_DIR=str(emulator.store.root),
-        KR_POLL_SECONDS="0.2",
-        KR_RETRY_BASE_SECONDS="0.02",
-    )
-
-    def run(*args: str, check: int | None = 0, **extra: str) -> subprocess.CompletedProcess:
-        r = subprocess.run(
-            [sys.executable, "-m", "kaggle_runner.cli", *args],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**env, **extra},
-        )
-        if check is not None:
-            assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
-        return r
-
-    return run
+def kr(emulator, project: Path, make_kr):
+    return make_kr(project, emulator)
 
 
 def test_push_prepares_uploads_once_and_kernels_read_it(kr, project: Path, kaggle) -> None:
@@ -112,11 +90,11 @@ def xnli_zip(path: Path, extra: dict[str, str] | None = None) -> Path:
 
 def test_xnli_spec_unpacks_a_local_archive_and_pushes(kr, project: Path, tmp_path: Path) -> None:
     archive = xnli_zip(tmp_path / "XNLI-1.0.zip")
-    assert kr("datasets", "push", "xnli", XNLI_ZIP=str(archive)).stdout == "testuser/xnli v1 uploaded\n"
+    assert kr("datasets", "push", "xnli", env={"XNLI_ZIP": str(archive)}).stdout == "testuser/xnli v1 uploaded\n"
     data = project / "datasets" / "xnli" / "data"
     assert sorted(p.name for p in data.iterdir()) == ["xnli.dev.tsv", "xnli.test.tsv"]
     assert "bonjour" in (data / "xnli.test.tsv").read_text()
-    r = kr("datasets", "push", "xnli", XNLI_URL="http://127.0.0.1:9/none.zip")  # data/ is there: no download
+    r = kr("datasets", "push", "xnli", env={"XNLI_URL": "http://127.0.0.1:9/none.zip"})  # data/ is there: no download
     assert r.stdout == "testuser/xnli v1 unchanged\n" and "already holds" in r.stderr
 
 

@@ -4,7 +4,6 @@ and `kr ls` showing three public scores from the emulator's scorer; then scores,
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,41 +12,18 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def kr(emulator, tmp_path: Path):
+def kr(emulator, tmp_path: Path, make_kr):
     project = tmp_path / "proj"
     shutil.copytree(ROOT / "kernels" / "smoke", project / "kernels" / "smoke")
     (project / "kr.yaml").write_text(
         "competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n"
         "    title: Smoke Kernel\ncode: {}  # the code bundle carries kaggle_runner.runtime\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    env.update(
-        HOME=str(tmp_path / "home"),
-        KR_KAGGLE_URL=emulator.url,
-        KAGGLE_CONFIG_DIR=str(emulator.store.root),
-        KR_POLL_SECONDS="0.2",
-        KR_RETRY_BASE_SECONDS="0.02",
-    )
-
-    def run(*args: str, check: int | None = 0) -> subprocess.CompletedProcess:
-        r = subprocess.run(
-            [sys.executable, "-m", "kaggle_runner.cli", *args],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-        )
-        if check is not None:
-            assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
-        return r
-
-    run.project = project
-    return run
+    return make_kr(project, emulator)
 
 
 def test_two_versions_submitted_merged_and_listed(kr, emulator, kaggle) -> None:

@@ -1,0 +1,81 @@
+"""The command line's own part: every command documented (help text and a README entry), and rendering (tables,
+numbers, durations) as a user sees it in a terminal or a pipe. Commands run in-process through typer's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from kaggle_runner.cli import app, render
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def _commands(group: object = None, prefix: str = "kr") -> list[tuple[str, object]]:
+    group = group or typer.main.get_command(app)
+    out = []
+    for name, cmd in group.commands.items():  # type: ignore[attr-defined]
+        out.append((f"{prefix} {name}", cmd))
+        if hasattr(cmd, "commands"):
+            out += _commands(cmd, f"{prefix} {name}")
+    return out
+
+
+@pytest.mark.parametrize("name, cmd", _commands(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_command_has_help_text_and_a_readme_entry(name: str, cmd: object) -> None:
+    assert (cmd.help or "").strip(), f"{name} has no help text"  # type: ignore[attr-defined]
+    assert f"`{name}" in README or f"{name} " in README, f"the README never shows `{name}`"
+    for param in cmd.params:  # type: ignore[attr-defined]
+        if param.param_type_name == "option" and param.name != "help":
+            assert param.help, f"{name} {param.opts[0]} has no help text"
+
+
+def test_help_lists_the_loop_in_order() -> None:
+    group = typer.main.get_command(app)
+    names = group.list_commands(typer.Context(group))  # the order `kr --help` shows
+    assert names[:8] == ["init", "push", "status", "wait", "cancel", "logs", "pull", "metrics"]
+    assert CliRunner().invoke(app, ["--help"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "seconds, text", [(None, ""), (0, "0:00"), (59.9, "0:59"), (61, "1:01"), (3600, "1:00:00"), (3723, "1:02:03")]
+)
+def test_durations(seconds: float | None, text: str) -> None:
+    assert render.duration(seconds) == text
+
+
+def test_numbers_keep_significant_digits_and_leave_blanks() -> None:
+    assert render.num(0.936012345) == "0.93601" and render.num(0.936012345, 3) == "0.936"
+    assert render.num(None) == "" and render.num(3) == "3" and render.num("v2") == "v2"
+
+
+def test_a_piped_table_is_not_folded_at_80_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    message = "aux loss /5, smoothing 0.05, 3 epochs, lr 1e-5 x 8 cores, max_len 192, xlm-roberta-large, fold 0"
+    render.table(None, ["id", "public", "message"], [["v22", render.num(0.9360), message]], right=("public",))
+    lines = capsys.readouterr().out.splitlines()
+    assert any(message in line and "v22" in line and "0.936" in line for line in lines), lines
+
+
+def test_json_output_is_one_document(capsys: pytest.CaptureFixture[str]) -> None:
+    render.as_json({"id": "v1", "public": 0.9, "when": Path("x")})
+    assert json.loads(capsys.readouterr().out) == {"id": "v1", "public": 0.9, "when": "x"}
+
+
+def test_ls_in_a_new_project_is_empty_and_outside_one_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "main.py").write_text("print(1)\n")
+    (tmp_path / "kr.yaml").write_text("kernels:\n  main: {folder: k, entry: main.py, title: Main Kernel}\n")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["ls", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout) == []
+    monkeypatch.chdir(tmp_path / "k")  # kr finds kr.yaml upwards, like git
+    assert CliRunner().invoke(app, ["ls", "--json"]).exit_code == 0
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-empty"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    r = CliRunner().invoke(app, ["ls"])
+    assert r.exit_code != 0 and "no kr.yaml here or above" in str(r.exception)

@@ -1,0 +1,113 @@
+"""The package's shape: imports point one way (no cycles, counting imports inside functions), every module imports
+on its own in a fresh interpreter, only kaggle_api talks HTTP or uses kagglesdk, and every module says what it owns."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "kaggle_runner"
+MODULES = {
+    ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+    for p in sorted(PACKAGE.rglob("*.py"))
+}
+HTTP = ("kagglesdk", "requests", "urllib.request", "http.client", "urllib3")
+
+
+def _imports(path: Path, source: str | None = None) -> set[str]:
+    """Every module this file imports, at the top or inside a function; `from a import b` counts a.b if a module."""
+    name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text() if source is None else source)):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(name.split(".")[: -node.level] + ([base] if base else []))
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES)
+    return out
+
+
+def _graph() -> dict[str, set[str]]:
+    return {m: {i for i in _imports(p) if i in MODULES and i != m} for m, p in MODULES.items()}
+
+
+def test_no_import_cycles() -> None:
+    graph = _graph()
+    # a package's __init__ importing its own submodules is how packages work, not a cycle
+    edges = {
+        m: {t for t in ts if not (m.endswith(("cli", "runtime", "emulator")) and t.startswith(m + "."))}
+        for m, ts in graph.items()
+    }
+    index, low, stack, on_stack, cycles, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in edges:
+        if v not in index:
+            visit(v)
+    assert cycles == [], f"import cycles: {cycles}"
+
+
+def test_the_cycle_check_sees_imports_inside_functions_and_relative_ones() -> None:
+    code = "def f():\n    from kaggle_runner import workflows\n    from .responses import Raw\n"
+    found = _imports(PACKAGE / "emulator" / "kernels.py", code)
+    assert {"kaggle_runner.workflows", "kaggle_runner.emulator.responses"} <= found
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if not m.endswith(("runtime.xla", "__main__"))))
+def test_each_module_imports_alone_in_a_fresh_interpreter(module: str) -> None:
+    r = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_xla_lacks_only_torch_xla_here() -> None:
+    # torch_xla cannot be installed beside the CPU torch of CI: its module must fail on that import alone
+    r = subprocess.run(
+        [sys.executable, "-c", "import kaggle_runner.runtime.xla"], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode != 0 and "No module named 'torch_xla'" in r.stderr, r.stderr
+
+
+def test_only_kaggle_api_talks_http_or_uses_kagglesdk() -> None:
+    offenders = {
+        m: sorted(i for i in _imports(p) if i.split(".")[0] in ("kagglesdk", "requests", "urllib3") or i in HTTP)
+        for m, p in MODULES.items()
+        if m != "kaggle_runner.kaggle_api" and not m.startswith("kaggle_runner.emulator")
+    }
+    assert {m: i for m, i in offenders.items() if i} == {}
+
+
+def test_every_module_opens_with_a_docstring_of_two_lines() -> None:
+    bad = []
+    for m, p in MODULES.items():
+        doc = ast.get_docstring(ast.parse(p.read_text()), clean=False)
+        if not doc or len(doc.strip().splitlines()) != 2:
+            bad.append(m)
+    assert bad == []
