@@ -8,7 +8,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,14 @@ from kaggle_runner.kaggle_api import KaggleApi, KaggleError, poll_intervals
 from kaggle_runner.ledger import Ledger
 
 Say = Callable[[str], None]
-Stage = Callable[[Path], list[packaging.Staged]]
+Stage = Callable[[Path], Iterable[packaging.Staged]]
 
 
 def sync_code(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, slug: str, say: Say) -> dict[str, Any]:
     """The code bundle (code.packages + kaggle_runner as one wheel) as the dataset owner/slug."""
     files = packaging.code_manifest(cfg)
 
-    def stage(tmp: Path) -> list[packaging.Staged]:
+    def stage(tmp: Path) -> Iterable[packaging.Staged]:
         wheel = packaging.build_wheel(files, packaging.manifest_digest(files), tmp)
         return [packaging.Staged(wheel, wheel.name)]
 
@@ -68,8 +69,10 @@ def sync_bundle(
 
     size = sum(f["size"] for f in files.values())
     say(f"dataset {ref}: uploading {len(files)} files, {size / 1e6:.1f} MB")
-    with tempfile.TemporaryDirectory(prefix="kr-bundle-") as tmp:
-        tokens = [_upload(api, staged, files) for staged in stage(Path(tmp))]
+    # Zipping the next folder (zlib and hashlib work outside the GIL) overlaps the upload of what is ready.
+    with tempfile.TemporaryDirectory(prefix="kr-bundle-") as tmp, ThreadPoolExecutor(1) as uploader:
+        pending = [uploader.submit(_upload, api, staged, files) for staged in stage(Path(tmp))]
+        tokens = [p.result() for p in pending]
     digest = packaging.manifest_digest(packaging.hash_all(files))
     expected = (remote_version or 0) + 1
 

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,13 +75,14 @@ def manifest_digest(files: Files) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def stage(files: Files, tmp: Path) -> list[Staged]:
-    """Top-level files go up as they are; each top-level folder as one zip, its members hashed while zipped."""
-    out, folders = [], {}
+def stage(files: Files, tmp: Path) -> Iterator[Staged]:
+    """Top-level files go up as they are; each top-level folder as one zip, its members hashed while zipped.
+    Yields each file as soon as it is ready, so that uploads can start while later folders are still zipped."""
+    folders: dict[str, list[str]] = {}
     for rel, f in files.items():
         parts = rel.split("/")
         if len(parts) == 1:
-            out.append(Staged(Path(f["path"]), rel, rel))
+            yield Staged(Path(f["path"]), rel, rel)
         else:
             folders.setdefault(parts[0], []).append(rel)
     for folder, members in sorted(folders.items()):
@@ -88,8 +90,7 @@ def stage(files: Files, tmp: Path) -> list[Staged]:
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
             for rel in members:
                 _zip_member(zf, files[rel], rel.split("/", 1)[1])
-        out.append(Staged(archive, archive.name))
-    return out
+        yield Staged(archive, archive.name)
 
 
 def _zip_member(zf: zipfile.ZipFile, f: dict[str, Any], arcname: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kaggle_runner.errors import UserError
+from kaggle_runner.layout import KR_DIR
 
 STARTER = '''"""Starter kernel written by `kr init`: replace the body with your model."""
 import os
@@ -50,7 +51,7 @@ def init_project(root: Path, competition: str | None, owner: str | None) -> list
     ]
     (root / "kr.yaml").write_text("\n".join(lines) + "\n")
     gitignore = root / ".gitignore"
-    if ".kr/" not in (gitignore.read_text() if gitignore.exists() else ""):
+    if f"{KR_DIR}/" not in (gitignore.read_text() if gitignore.exists() else ""):
         with open(gitignore, "a") as f:
-            f.write(".kr/\n")
+            f.write(f"{KR_DIR}/\n")
     return ["wrote kr.yaml and kernels/main/main.py", "next: kr push -m 'first run' --wait"]
