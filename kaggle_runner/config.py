@@ -3,6 +3,7 @@ Defaults are filled here so the rest of kr never guesses (slugs, titles, sources
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,56 @@ class Config:
         return self.kernels[name]
 
 
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # what a version address (KERNEL:v3) and a folder hold
+NAME_RULE = "letters, digits, '_', '.' and '-' (up to 64), starting with a letter or digit"
+
+
+def read_yaml(path: Path, shown: str) -> Any:
+    """A YAML file as data; a repeated key, bad YAML or text that is not UTF-8 is one ConfigError naming `shown`."""
+    import yaml
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: Strict, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(
+                    f"{shown}: line {key_node.start_mark.line + 1}: key '{key}' appears twice; "
+                    "keep one (YAML would silently use the last)"
+                )
+            seen.add(key)
+        return loader.construct_mapping(node, deep)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=Strict)  # Strict is a SafeLoader
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{shown}: not valid YAML{where}; fix the syntax there") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{shown}: not UTF-8 text (byte {e.start}); save it as UTF-8") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from e
+
+
+def _name(name: Any, key: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise _err(key, f"'{name}' is not a usable name", f"use {NAME_RULE}")
+    return name
+
+
+def _inside(root: Path, path: Path, key: str) -> Path:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        raise _err(key, f"{path} is outside the project ({root})", "keep kernels, data and code inside it") from None
+    return path
+
+
 def find_root(start: Path | None = None) -> Path:
     """The folder holding kr.yaml, searching upwards like git does."""
     here = (start or Path.cwd()).resolve()
@@ -115,6 +166,9 @@ def dataset_spec(name: str, spec: Any, key: str, folder: Path, where: str) -> Da
     if unknown:
         raise _err(sub(sorted(unknown)[0]), "unknown key", "use paths, slug or prepare")
     paths = _str_list(spec.get("paths"), sub("paths"))
+    for i, pattern in enumerate(paths):
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            raise _err(f"{sub('paths')}[{i}]", f"'{pattern}' reaches outside the project", "use a path inside it")
     if not paths:
         raise _err(sub("paths"), "missing", "list the files or globs to package, e.g. paths: [data/*.csv]")
     slug = _slug(_typed(spec.get("slug", name.replace("_", "-").lower()), str, sub("slug"), "a slug"), sub("slug"))
@@ -126,16 +180,12 @@ def dataset_spec(name: str, spec: Any, key: str, folder: Path, where: str) -> Da
 
 def dataset_folders(root: Path) -> dict[str, DatasetSpec]:
     """Specs kept beside their data: datasets/NAME/dataset.yaml, paths relative to that folder."""
-    import yaml
-
     specs: dict[str, DatasetSpec] = {}
     for path in sorted((root / "datasets").glob(f"*/{DATASET_SPEC}")):
         rel = path.relative_to(root).as_posix()
+        raw = read_yaml(path, rel)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{rel}: cannot read it as YAML ({type(e).__name__}); fix the file") from e
-        try:
+            _name(path.parent.name, "datasets/ folder")
             specs[path.parent.name] = dataset_spec(path.parent.name, raw, "", path.parent, rel)
         except ConfigError as e:  # the helpers name kr.yaml; this spec lives in its own file
             raise ConfigError(f"{rel}: {str(e).removeprefix(CONFIG_NAME + ': ')}") from e
@@ -143,19 +193,8 @@ def dataset_folders(root: Path) -> dict[str, DatasetSpec]:
 
 
 def load(root: Path | None = None) -> Config:
-    import yaml
-
     root = root or find_root()
-    path = root / CONFIG_NAME
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{CONFIG_NAME}: not valid YAML{where}; fix the syntax there") from e
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror})") from e
-    return parse(raw, root)
+    return parse(read_yaml(root / CONFIG_NAME, CONFIG_NAME) or {}, root)
 
 
 def parse(raw: Any, root: Path) -> Config:
@@ -177,6 +216,7 @@ def parse(raw: Any, root: Path) -> Config:
 
     datasets = dataset_folders(root)
     for name, spec in _typed(raw.get("datasets") or {}, dict, "datasets", "a mapping of name -> spec").items():
+        _name(name, f"datasets.{name}")
         if str(name) in datasets:
             raise _err(f"datasets.{name}", f"also defined in {datasets[str(name)].where}", "keep one of the two")
         datasets[str(name)] = dataset_spec(str(name), spec, f"datasets.{name}", root, f"{CONFIG_NAME}: datasets.{name}")
@@ -202,12 +242,15 @@ def parse(raw: Any, root: Path) -> Config:
     }
     for name, spec in kraw.items():
         key = f"kernels.{name}"
+        _name(name, key)
         spec = _typed(spec or {}, dict, key, "a mapping (folder:, entry:, ...)")
         unknown = set(spec) - kernel_keys
         if unknown:
             raise _err(f"{key}.{sorted(unknown)[0]}", "unknown key", f"use one of {', '.join(sorted(kernel_keys))}")
         folder = root / _typed(spec.get("folder", f"kernels/{name}"), str, f"{key}.folder", "a path")
         entry = _typed(spec.get("entry", "main.py"), str, f"{key}.entry", "a file name")
+        _inside(root, folder, f"{key}.folder")
+        _inside(folder, folder / entry, f"{key}.entry")
         if not (folder / entry).is_file():
             raise _err(
                 f"{key}.entry", f"{folder / entry} does not exist", "point folder/entry at your script or notebook"
@@ -259,6 +302,7 @@ def parse(raw: Any, root: Path) -> Config:
         raise _err(f"code.{sorted(unknown)[0]}", "unknown key", "use packages or slug")
     packages = _str_list(code.get("packages"), "code.packages")
     for i, p in enumerate(packages):
+        _inside(root, root / p, f"code.packages[{i}]")
         if not (root / p).is_dir():
             raise _err(f"code.packages[{i}]", f"{root / p} is not a folder", "list the folders of your Python packages")
     default = raw.get("default_kernel", next(iter(kernels)))

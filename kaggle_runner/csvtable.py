@@ -195,12 +195,18 @@ def _check_numbers(path: Path, name: str, col: Any, ids: Any) -> Any:
 
 
 def _check_labels(path: Path, name: str, col: Any, ids: Any) -> Any:
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    blank = pc.or_(pc.equal(pc.utf8_trim_whitespace(col), ""), pc.equal(pc.utf8_lower(col), "nan"))
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(col))
+    blank = pc.or_(pc.equal(text, ""), pc.equal(text, "nan"))
     if pc.any(blank).as_py():
         row = first_true(blank)
         raise CsvError(f"{path}: line {line_of(row)}: column '{name}' is blank or NaN (id {ids[row].as_py()!r})")
+    infinite = pc.is_in(text, value_set=pa.array(["inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"]))
+    if pc.any(infinite).as_py():  # the same refusal as numbers get: Kaggle cannot score it
+        row = first_true(infinite)
+        raise CsvError(f"{path}: line {line_of(row)}: column '{name}' is infinite (id {ids[row].as_py()!r})")
     return col
 
 

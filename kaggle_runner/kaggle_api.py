@@ -26,6 +26,7 @@ UPLOAD_TIMEOUT = (10, 600)
 
 class KaggleError(UserError):
     exit_code = 1
+    status: int | None = None  # the HTTP status Kaggle answered, where there was one
 
 
 class NoCredentials(UserError):
@@ -136,9 +137,12 @@ class KaggleApi:
                 retry_after = e.response.headers.get("Retry-After") if e.response is not None else None
                 ambiguous = status != 429  # a 429 was refused before it ran
             except (requests.ConnectionError, requests.Timeout) as e:
-                if attempt >= self.retries:
+                # nothing listening (a wrong --kaggle-url, an emulator not started) fails in seconds, not minutes
+                refused = "refused" in str(e).lower()
+                if attempt >= (min(self.retries, 2) if refused else self.retries):
+                    reason = "connection refused" if refused else type(e).__name__
                     raise KaggleError(
-                        f"{what}: cannot reach {self.url} ({type(e).__name__}) after {attempt + 1} attempts"
+                        f"{what}: cannot reach {self.url} ({reason}) after {attempt + 1} attempts"
                     ) from None
                 retry_after, ambiguous = None, True
             if ambiguous and not idempotent and took_effect is not None:
@@ -164,7 +168,9 @@ class KaggleApi:
             return KaggleError(
                 f"{what}: Kaggle refused the credentials from {self.creds.source} (401); check the username and key"
             )
-        return KaggleError(f"{what}: {message} (HTTP {status})")
+        error = KaggleError(f"{what}: {message} (HTTP {status})")
+        error.status = status
+        return error
 
     def _or_none(self, what: str, fn: Callable[[], T]) -> T | None:
         """fn's answer, or None where Kaggle answers 404 (the thing does not exist, or not yet)."""

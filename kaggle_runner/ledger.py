@@ -4,12 +4,13 @@ WAL, foreign keys, numbered migrations; every write is one transaction, so a cra
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,13 @@ MIGRATIONS = [
         text TEXT NOT NULL, created REAL NOT NULL
     );
     """,
+    # skipped: JSON [{"name", "why"}], the outputs a pull could not bring back (an SQL comment here would end up
+    # inside the table's stored definition and break it)
+    "ALTER TABLE runs ADD COLUMN skipped TEXT",
 ]
-REF_RE = re.compile(r"^(?:(?P<kernel>[A-Za-z0-9_.-]+):)?(?:v(?P<version>\d+)|(?P<latest>latest))$")
-MERGE_RE = re.compile(r"^m(?P<id>\d+)$")
+# ASCII digits only (`v١` is not v1), and few enough that no number overflows SQLite's integers
+REF_RE = re.compile(r"^(?:(?P<kernel>[A-Za-z0-9][A-Za-z0-9_.-]*):)?(?:v(?P<version>[0-9]{1,9})|(?P<latest>latest))$")
+MERGE_RE = re.compile(r"^m(?P<id>[0-9]{1,9})$")
 
 
 class LedgerError(UserError):
@@ -100,6 +105,7 @@ class Run:
     created: float
     finished: float | None
     pulled: float | None
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -145,13 +151,25 @@ def is_reference(text: str) -> bool:
 class Ledger:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            _create(path)
+        elif path.stat().st_size == 0:
+            # kr never leaves an empty ledger (it builds a new one aside), and SQLite would take this one for a
+            # new ledger: every recorded run would seem gone
+            raise LedgerError(
+                f"{path}: the ledger file is empty (0 bytes), as after a full disk or a bad copy; "
+                "restore it from a backup, or move it aside to start a new one"
+            )
+        self._open(path)
+
+    def _open(self, path: Path) -> None:
         try:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA busy_timeout=30000")
             self.db.execute("PRAGMA foreign_keys=ON")
             # Switching to WAL needs an exclusive lock, and SQLite answers BUSY for it without waiting on the
-            # busy timeout: two kr processes opening a new ledger at once must take turns, not fail.
+            # busy timeout: two kr processes opening a ledger at once must take turns, not fail.
             deadline = time.time() + 30
             while True:
                 try:
@@ -245,14 +263,20 @@ class Ledger:
                 (status, failure, finished, run_id),
             )
 
-    def record_files(self, run_id: int, files: list[tuple[str, str, int]]) -> None:
+    def record_files(
+        self, run_id: int, files: list[tuple[str, str, int]], skipped: list[dict[str, str]] | None = None
+    ) -> None:
+        """The pulled outputs (path, sha256, size), and those the pull had to leave behind."""
         with self.transaction() as db:
             db.execute("DELETE FROM files WHERE run_id = ?", (run_id,))
             db.executemany(
                 "INSERT INTO files (run_id, path, sha256, size) VALUES (?, ?, ?, ?)",
                 [(run_id, p, h, s) for p, h, s in files],
             )
-            db.execute("UPDATE runs SET pulled = ? WHERE id = ?", (time.time(), run_id))
+            db.execute(
+                "UPDATE runs SET pulled = ?, skipped = ? WHERE id = ?",
+                (time.time(), json.dumps(skipped) if skipped else None, run_id),
+            )
 
     def files(self, run_id: int) -> list[sqlite3.Row]:
         return list(self.db.execute("SELECT path, sha256, size FROM files WHERE run_id = ? ORDER BY path", (run_id,)))
@@ -305,6 +329,7 @@ class Ledger:
             r["created"],
             r["finished"],
             r["pulled"],
+            json.loads(r["skipped"] or "[]"),
         )
 
     def run_by_id(self, run_id: int) -> Run:
@@ -472,6 +497,26 @@ class Ledger:
                 "INSERT OR REPLACE INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (slug, version, name, manifest_sha256, files, size, time.time()),
             )
+
+
+def _create(path: Path) -> None:
+    """A new ledger, built aside and linked into place whole, so that `path` is never an empty file; when two kr
+    processes race, the first link wins and the other opens it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        fresh = Ledger.__new__(Ledger)
+        fresh._open(tmp)
+        fresh.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: a rename, which a racing process may overwrite
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def open_ledger(root: Path) -> Ledger:

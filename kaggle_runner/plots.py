@@ -19,8 +19,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def curves(runs: list[tuple[str, list[dict[str, Any]]]], metric: str, out: Path) -> int:
+def curves(runs: list[tuple[str, list[dict[str, Any]]]], metric: str, out: Path | str) -> int:
     """One line per run and matching series: `metric` matches a series (validation.loss) or a name (loss)."""
+    out = _check_out(out)
     lines = []
     for label, points in runs:
         by_series: dict[str, list[dict[str, Any]]] = {}
@@ -51,8 +52,9 @@ def curves(runs: list[tuple[str, list[dict[str, Any]]]], metric: str, out: Path)
     return len(lines)
 
 
-def scores(rows: list[dict[str, Any]], out: Path) -> int:
+def scores(rows: list[dict[str, Any]], out: Path | str) -> int:
     """Public score of every run and merge with one, in the order they were made; merges drawn apart."""
+    out = _check_out(out)
     scored = sorted((r for r in rows if r["public"] is not None), key=lambda r: r["created"])
     if not scored:
         raise UserError("no public scores in the ledger yet; `kr submit vN --wait` or `kr scores` records them")
@@ -69,13 +71,20 @@ def scores(rows: list[dict[str, Any]], out: Path) -> int:
     return len(scored)
 
 
+def _check_out(out: Path | str) -> Path:
+    """The file to write: a folder (an existing one, or a name ending in /) is refused rather than becoming DIR.png."""
+    if str(out).endswith(("/", "\\")) or Path(out).is_dir():
+        raise UserError(f"-o: {out} is a folder; name the PNG file, e.g. {Path(out) / 'curves.png'}")
+    return Path(out)
+
+
 def _finish(plt: Any, fig: Any, ax: Any, ylabel: str, out: Path) -> None:
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     try:
-        fig.savefig(out, dpi=120)
+        fig.savefig(out, dpi=120, format="png")  # exactly the name given: matplotlib would add .png to `curves`
     except OSError as e:
         raise UserError(f"{out}: cannot write ({e.strerror})") from e
     finally:

@@ -53,7 +53,9 @@ def run_row(ledger: Ledger, run: Run, default_kernel: str, metric: str | None) -
         "kernel": run.kernel,
         "version": run.version,
         "accelerator": run.accelerator,
-        "status": run.status,
+        # outputs a pull had to leave behind show in the status, so that a missing file is never a surprise
+        "status": f"{run.status} ({len(run.skipped)} outputs skipped)" if run.skipped else run.status,
+        "skipped": run.skipped,
         "duration": round(run.finished - run.created, 1) if run.finished else None,
         "metric_name": top[0] if top else None,
         "metric": top[1] if top else None,
@@ -98,9 +100,11 @@ def ls_rows(ledger: Ledger, default_kernel: str, metric: str | None, sort: str =
         raise UserError(
             f"--sort: '{sort}' is unknown; use one of {', '.join(SORT_KEYS)}, optionally with :asc or :desc"
         )
-    rows = [run_row(ledger, r, default_kernel, metric) for r in ledger.runs()] + [
-        merge_row(ledger, m) for m in ledger.merges()
-    ]
+    # a push in flight, or cut off before the ledger learnt its version, shows as PUSHING until a command that
+    # talks to Kaggle settles it (workflows.reconcile)
+    pending = [{**run_row(ledger, r, default_kernel, metric), "status": "PUSHING"} for r in ledger.pending_pushes()]
+    rows = [run_row(ledger, r, default_kernel, metric) for r in ledger.runs()] + pending
+    rows += [merge_row(ledger, m) for m in ledger.merges()]
     numeric = key in ("duration", "metric", "public")
     descending = direction == "desc" or (numeric and direction != "asc")  # scores: best (highest) first by default
     sort_key = "created" if key == "id" else key

@@ -169,5 +169,6 @@ def refresh(ctx: Any, competition: str) -> list[dict[str, Any]]:
 
 def _with_source(ctx: Any, s: dict[str, Any]) -> dict[str, Any]:
     out = dict(s)
-    out["source"] = _label(ctx, s["run_id"], s["merge_id"]) or None
+    # a file kr sent that matched no run or merge is still kr's: named by its file, not "(outside kr)"
+    out["source"] = _label(ctx, s["run_id"], s["merge_id"]) or (s["file_name"] if s["file_sha256"] else None)
     return out

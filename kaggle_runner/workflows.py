@@ -94,7 +94,13 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
 
     ref = f"{ctx.owner}/{spec.slug}"
     commit, dirty = _git(ctx.cfg.root)
-    source = (spec.folder / spec.entry).read_text(encoding="utf-8")
+    try:
+        source = (spec.folder / spec.entry).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(
+            f"kr.yaml: kernels.{spec.name}.entry: {spec.entry} is not UTF-8 text (byte {e.start}); "
+            "point it at a Python script or notebook"
+        ) from e
     run_id = ctx.ledger.begin_push(spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles)
     marker = {
         "run": run_id,
@@ -295,26 +301,37 @@ def pull(ctx: Context, run: Run, say: Say) -> Path:
     owner, slug = run.owner_slug
     folder = run_dir(ctx, run)
     folder.mkdir(parents=True, exist_ok=True)
-    token, log, files = "", None, []
+    token, log, files, skipped = "", None, [], []
     while True:
         page = ctx.api.list_output(owner, slug, run.version, page_token=token, page_size=500)
         if log is None:
             log = page.log or ""
         for f in page.files or []:
-            target = safe_target(folder, f.file_name)
-            files.append((f.file_name, target, f.url))
+            try:
+                files.append((f.file_name, safe_target(folder, f.file_name), f.url))
+            except KaggleError:  # one bad name must not keep submission.csv from coming back
+                skipped.append({"name": f.file_name, "why": "its name would be written outside the run's folder"})
         token = page.next_page_token or ""
         if not token:
             break
+    pulled = []
     for name, target, url in files:
-        if target.exists():
-            continue  # downloads land atomically, so an existing file is complete: pulls resume
-        target.parent.mkdir(parents=True, exist_ok=True)
-        say(f"downloading {name}")
-        ctx.api.download(url, target)
+        if not target.exists():  # downloads land atomically, so an existing file is complete: pulls resume
+            target.parent.mkdir(parents=True, exist_ok=True)
+            say(f"downloading {name}")
+            try:
+                ctx.api.download(url, target)
+            except KaggleError as e:
+                if e.status not in (403, 404):  # listed but not served (a link in the outputs): skip it
+                    raise
+                skipped.append({"name": name, "why": f"Kaggle listed it but answered {e.status} for it"})
+                continue
+        pulled.append((name, target))
+    for s in skipped:
+        say(f"warning: skipped output {s['name']!r}: {s['why']}")
     (folder / f"{slug}.log").write_text(log, encoding="utf-8")
     from kaggle_runner.logs import extract
 
     ctx.ledger.record_metrics(run.id, extract(log))
-    ctx.ledger.record_files(run.id, [(name, layout.sha256_file(t), t.stat().st_size) for name, t, _ in files])
+    ctx.ledger.record_files(run.id, [(name, layout.sha256_file(t), t.stat().st_size) for name, t in pulled], skipped)
     return folder

@@ -60,6 +60,12 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
+    except OSError as e:  # a full disk, a read-only folder: the system's words and the file
+        if _state["debug"]:
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"kr: error: {e.strerror or e}{where}; nothing recorded was lost", file=sys.stderr)
+        sys.exit(1)
     except Exception as e:
         # click's usage errors arrive here too; newer typer vendors click, so they are recognised by shape
         if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
@@ -67,6 +73,13 @@ def main() -> None:
             sys.exit(e.exit_code)
         if isinstance(e, typer.Abort) or type(e).__name__ == "Abort":
             sys.exit(130)
+        if "database or disk is full" in str(e):  # sqlite3.OperationalError; the transaction was rolled back
+            print(
+                "kr: error: the disk is full, so the ledger could not be written; free some space and run the "
+                "command again (nothing recorded was lost)",
+                file=sys.stderr,
+            )
+            sys.exit(1)
         if _state["debug"]:
             raise
         print(f"kr: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", file=sys.stderr)

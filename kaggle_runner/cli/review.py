@@ -3,7 +3,6 @@ Each calls one function of reports (or plots) and renders it; none talks to Kagg
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -92,6 +91,8 @@ def show(
                 ],
                 right=("last", "min", "max", "points"),
             )
+        for s in info["skipped"]:
+            typer.echo(f"  skipped output {s['name']!r}: {s['why']}")
         if info["files"]:
             table(
                 "files",
@@ -138,7 +139,7 @@ def plot(
     targets: list[str] = typer.Argument(None, help="Runs to draw (v21 v22 ...)."),
     metric: Optional[str] = typer.Option(None, "--metric", help="Series or name to draw, e.g. validation.auc or loss."),
     scores_: bool = typer.Option(False, "--scores", help="Draw the public score of every run and merge instead."),
-    out: Path = typer.Option(..., "-o", "--output", help="PNG file to write."),
+    out: str = typer.Option(..., "-o", "--output", help="PNG file to write."),
 ) -> None:
     """Learning curves of runs (--metric), or public score by version (--scores), as a PNG."""
     from kaggle_runner import plots, reports

@@ -287,8 +287,9 @@ class Datasets:
         prefix = f"datasets/{ds['owner']}/{ds['slug']}/{v['number']}"
         name = body.str("fileName")
         if name:
-            path = self.files_dir(ds, v["number"]) / name
-            if ".." in Path(name).parts or not path.is_file():
+            root = self.files_dir(ds, v["number"]).resolve()
+            path = (root / name).resolve()
+            if root not in path.parents or not path.is_file():  # absolute names and ../ must not probe the host
                 raise ApiError(404, f"dataset {ds['owner']}/{ds['slug']} has no file '{name}'")
             return Redirect(self.urls.url(req.base_url, f"{prefix}/files/{name}"))
         return Redirect(self.urls.url(req.base_url, f"{prefix}/zip/{ds['slug']}.zip"))

@@ -48,6 +48,8 @@ class Request:
             return json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ApiError(400, f"malformed JSON body: {e}") from e
+        except RecursionError:
+            raise ApiError(400, "malformed JSON body: nested too deeply") from None
 
 
 Route = Callable[[Request], Any]
