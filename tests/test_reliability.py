@@ -218,3 +218,41 @@ def test_refused_names_and_links_are_skipped_and_the_rest_pulled(tmp_path: Path,
     assert row["status"] == "COMPLETE (2 outputs skipped)"
     assert {s["name"] for s in row["skipped"]} == {"..\\..\\x.txt", "link.txt"}
     assert "skipped output 'link.txt'" in kr("show", "v1").stdout
+
+
+# -- 5. the emulator under load ----------------------------------------------------------------------------------
+def test_two_hundred_concurrent_clients_are_all_answered(api, emulator) -> None:
+    import threading
+
+    api.push("load", "print(1)\n")
+    c = creds(emulator)
+    url = f"{emulator.url}/v1/kernels.KernelsApiService/GetKernelSessionStatus"
+    body = {"userName": "testuser", "kernelSlug": "load", "versionLabel": "v1"}
+    start, results = threading.Barrier(200), []
+
+    def client() -> None:
+        start.wait(timeout=30)  # all 200 connect at once, each on a connection of its own
+        try:
+            r = requests.post(url, json=body, auth=(c["username"], c["key"]), timeout=60)
+            results.append(r.status_code)
+        except requests.RequestException as e:
+            results.append(type(e).__name__)
+
+    threads = [threading.Thread(target=client) for _ in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=90)
+    assert results == [200] * 200, {r: results.count(r) for r in set(results)}
+
+
+def test_an_idle_connection_gives_its_thread_back(emulator, monkeypatch) -> None:
+    import socket
+
+    from kaggle_runner.emulator import server
+
+    monkeypatch.setattr(server.Handler, "timeout", 0.5)
+    host, port = emulator.url.rsplit("/", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.settimeout(10)
+        assert s.recv(1) == b""  # sent nothing: the server closed the connection instead of waiting for ever

@@ -97,8 +97,7 @@ class Emulator:
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> Emulator:
         handler = type("BoundHandler", (Handler,), {"emulator": self})
-        self.httpd = ThreadingHTTPServer((self.host, self.port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((self.host, self.port), handler)
         self.port = self.httpd.server_address[1]
         self.kernels.executor.recover()
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="emulator-http", daemon=True)
@@ -187,9 +186,37 @@ class Emulator:
         return resolver(rest)
 
 
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, at most MAX_CONNECTIONS at once; connections beyond that wait in a real listen
+    backlog (socketserver's default of 5 reset clients under a burst of 200) until a thread is free."""
+
+    request_queue_size = 1024
+    daemon_threads = True
+    MAX_CONNECTIONS = 256
+
+    def __init__(self, *args: Any, **kw: Any):
+        self._slots = threading.BoundedSemaphore(self.MAX_CONNECTIONS)
+        super().__init__(*args, **kw)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kaggle-emulator"
+    timeout = 120  # an idle keep-alive connection gives its thread back after this many seconds
     disable_nagle_algorithm = True  # headers and body are separate writes: Nagle + delayed ACK cost 40 ms each
     emulator: Emulator
 

@@ -69,7 +69,7 @@ def test_spec_errors_are_one_line(kr, project: Path, case: str) -> None:
     r = kr("datasets", "push", "nope" if case == "unknown" else "tiny_text", check=2)
     expected = {
         "unknown": "no dataset spec named 'nope' (specs: tiny_text, xnli)",
-        "bad_yaml": "datasets/tiny_text/dataset.yaml: cannot read it as YAML",
+        "bad_yaml": "datasets/tiny_text/dataset.yaml: not valid YAML at line 2",
         "bad_key": "datasets/tiny_text/dataset.yaml: files: unknown key; use paths, slug or prepare",
         "twice": "kr.yaml: datasets.tiny_text: also defined in datasets/tiny_text/dataset.yaml; keep one of the two",
         "prepare_fails": "datasets/tiny_text/dataset.yaml: prepare: `python -c 'raise SystemExit(3)'` failed",
