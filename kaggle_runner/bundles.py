@@ -60,10 +60,13 @@ def sync_bundle(
     hashed before only when there is a last upload to compare with; otherwise the upload itself hashes them."""
     ref = f"{owner}/{slug}"
     last = ledger.last_bundle(ref)
-    remote_version, _ = api.dataset_status(owner, slug)
-    if last and remote_version == last["version"]:
+    remote_version, status = api.dataset_status(owner, slug)
+    if last and remote_version == last["version"] and status != "FAILED":
         digest = packaging.manifest_digest(packaging.hash_all(files))
         if digest == last["manifest_sha256"]:
+            if status != "READY":  # uploaded by a kr that was stopped while Kaggle processed it: wait, not again
+                say(f"dataset {ref}: v{remote_version} is still being processed; waiting until READY")
+                _wait_ready(api, owner, slug, remote_version, ready_timeout)
             say(f"dataset {ref}: unchanged (v{remote_version}), nothing to upload")
             return {"slug": ref, "version": remote_version, "manifest": digest}
 
@@ -85,8 +88,9 @@ def sync_bundle(
         api.create_dataset(owner, slug, title, tokens, took_effect)
     else:
         api.create_dataset_version(owner, slug, f"kr: manifest {digest[:12]}", tokens, took_effect)
-    _wait_ready(api, owner, slug, expected, ready_timeout)
+    # recorded before the READY wait, so that a kr stopped during it waits next time instead of uploading again
     ledger.record_bundle(ref, expected, name, digest, len(files), size)
+    _wait_ready(api, owner, slug, expected, ready_timeout)
     say(f"dataset {ref}: v{expected} READY")
     return {"slug": ref, "version": expected, "manifest": digest}
 

@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import requests
 
 from helpers import creds
 from kaggle_runner import packaging
@@ -59,3 +60,41 @@ def test_a_first_push_hashes_while_uploading_and_records_the_true_manifest(emula
     changed = sync_dataset(api, ledger, "testuser", spec, lambda _: None)
     assert changed["version"] == 2 and changed["manifest"] == packaging.manifest_digest(packaging.manifest(spec))
     assert (emulator.datasets.ready_dir("testuser/train-bits") / "texts" / "part1.txt").read_text() == "changed\n"
+
+
+def test_a_push_stopped_while_kaggle_processes_the_data_waits_next_time_instead_of_uploading(
+    emulator, spec, tmp_path, monkeypatch
+):
+    from kaggle_runner import bundles
+
+    c = creds(emulator)
+    api = KaggleApi(emulator.url, Credentials(c["username"], key=c["key"]))
+    ledger = open_ledger(tmp_path)
+
+    def killed(*args):
+        raise KeyboardInterrupt  # kill -9 or Ctrl-C during the READY wait
+
+    monkeypatch.setattr(bundles, "_wait_ready", killed)
+    with pytest.raises(KeyboardInterrupt):
+        sync_dataset(api, ledger, "testuser", spec, lambda _: None)
+    monkeypatch.undo()
+    sent, said = _puts(emulator), []
+    again = sync_dataset(api, ledger, "testuser", spec, said.append)
+    assert again["version"] == 1 and _puts(emulator) == sent  # the same version, waited for, not uploaded twice
+    assert emulator.datasets.ready_dir("testuser/train-bits") is not None
+    assert len(emulator.store.state["datasets"]["testuser/train-bits"]["versions"]) == 1
+
+
+def test_uploads_no_create_call_took_are_dropped_after_the_ttl(api, emulator) -> None:
+    import time
+
+    emulator.store.settings["blob_ttl_seconds"] = 0.2
+    start = api.ok("blobs.StartBlobUpload", {"type": "DATASET", "name": "big.bin", "contentLength": 10})
+    requests.put(start["createUrl"], data=b"12345", headers={"Content-Range": "bytes 0-4/10"}, timeout=10)
+    blob = emulator.store.root / "blobs" / start["token"]
+    assert blob.exists()
+    time.sleep(0.3)
+    api.upload("next.csv", b"a,b\n")  # any new upload sweeps what has expired
+    assert not blob.exists() and start["token"] not in emulator.store.state["blobs"]
+    r = requests.put(start["createUrl"], data=b"67890", headers={"Content-Range": "bytes 5-9/10"}, timeout=10)
+    assert r.status_code == 404

@@ -36,6 +36,7 @@ class Blobs:
                 400, f"file '{name}' is {length} bytes; the limit is {self.store.settings['max_blob_bytes']}"
             )
         token = f"{kind[:3].lower()}{self.store.next_id('blob')}-{secrets.token_hex(6)}"
+        self.sweep()
         with self.store.lock:
             self.store.state["blobs"][token] = {
                 "name": name,
@@ -47,6 +48,19 @@ class Blobs:
             }
             self.store.save()
         return {"token": token, "createUrl": f"{base_url}/upload/{token}"}
+
+    def sweep(self) -> int:
+        """Drop uploads older than the TTL that no create call took (killed or abandoned clients); returns how many."""
+        ttl, dropped = self.store.settings["blob_ttl_seconds"], 0
+        with self.store.lock:
+            blobs = self.store.state["blobs"]
+            for token in [t for t, b in blobs.items() if now() - b["created"] > ttl]:
+                (self.dir / token).unlink(missing_ok=True)
+                del blobs[token]
+                dropped += 1
+            if dropped:
+                self.store.save()
+        return dropped
 
     def take(self, token: str, owner: str) -> tuple[dict[str, Any], Path]:
         """A completed blob of this user, for a create call; 400 if unknown or incomplete."""
@@ -65,7 +79,6 @@ class Blobs:
 
     # -- PUT <createUrl> -------------------------------------------------------------------------
     def put(self, req: Any) -> Any:
-
         token = req.path.rstrip("/").split("/")[-1]
         blob = self.store.state["blobs"].get(token)
         if blob is None:

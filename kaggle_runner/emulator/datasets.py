@@ -280,7 +280,6 @@ class Datasets:
         return {"datasetFiles": files, "nextPageToken": ""}
 
     def download(self, req: Any) -> Any:
-
         body = Body(req.body_json())
         ds = self.find(body.str("ownerSlug"), body.str("datasetSlug"), req.user)
         v = self._ready_version(ds, body.int("datasetVersionNumber"))

@@ -20,6 +20,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "max_session_timeout_seconds": 43200,
     "max_sessions": {"cpu": 5, "gpu": 2, "tpu": 1},  # beyond this, sessions wait QUEUED
     "max_blob_bytes": 100 * 2**30,
+    "blob_ttl_seconds": 86400,  # an upload not used by then is dropped, finished or not (a guess: Kaggle's is unstated)
     "max_dataset_bytes": 200 * 2**30,  # unpacked size of one dataset version
     "gpu_quota_hours": 30,
     "tpu_quota_hours": 20,
