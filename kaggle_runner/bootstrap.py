@@ -65,6 +65,30 @@ def notebook(entry_source: str, marker: dict[str, Any]) -> str:
     return json.dumps(nb)
 
 
+_SOURCE_MARKER = re.compile(r"_kr_json\.loads\(('(?:[^'\\]|\\.)*')\)")
+
+
+def marker_in_source(source: str) -> dict[str, Any] | None:
+    """The marker a pushed kernel's source carries (a script, or a notebook's JSON), for telling versions apart."""
+    import ast
+
+    try:
+        nb = json.loads(source)
+        if isinstance(nb, dict) and nb.get("cells"):
+            cell = nb["cells"][0].get("source", "")
+            source = "".join(cell) if isinstance(cell, list) else str(cell)
+    except (json.JSONDecodeError, AttributeError, IndexError):
+        pass
+    m = _SOURCE_MARKER.search(source)
+    if not m:
+        return None
+    try:
+        marker = json.loads(ast.literal_eval(m.group(1)))
+    except (ValueError, SyntaxError, json.JSONDecodeError):
+        return None
+    return marker if isinstance(marker, dict) else None
+
+
 def find_marker(log_text: str) -> dict[str, Any] | None:
     """The KR_RUN marker printed by the bootstrap, if the log has it yet."""
     for line in log_text.splitlines():

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -144,18 +145,52 @@ def test_faults_on_every_route_still_give_one_version_and_one_row(make_emulator,
     assert (project / ".kr" / "runs" / "v1" / "submission.csv").exists()
 
 
-def test_interrupted_push_is_reconciled_by_the_next_command(kr, project: Path, emulator) -> None:
+def _crashed_push(emulator, project: Path, message: str) -> tuple[int, Callable[[], dict]]:
+    """The ledger as a crash right after SaveKernel leaves it: a row still 'pushing', and a function that sends
+    the SaveKernel that row stands for (its source carries the row's id, as kr push's does)."""
     from helpers import Api
+    from kaggle_runner import bootstrap
     from kaggle_runner.ledger import open_ledger
 
-    c = creds(emulator)
-    Api(emulator.url, c["username"], c["key"]).push("loop-kernel", "print('pushed before the crash')")
-    ledger = open_ledger(project)  # the ledger as a crash right after SaveKernel leaves it
-    ledger.begin_push("main", "testuser/loop-kernel", "cpu", "", "crashed", None, False, {}, {})
+    ledger = open_ledger(project)
+    run_id = ledger.begin_push("main", "testuser/loop-kernel", "cpu", "", message, None, False, {}, {})
     ledger.close()
+    c = creds(emulator)
+    source = bootstrap.script(f"print({message!r})\n", {"run": run_id, "kernel": "main", "kind": "cpu", "label": "CPU"})
+    return run_id, lambda: Api(emulator.url, c["username"], c["key"]).push("loop-kernel", source)
+
+
+def test_interrupted_push_is_reconciled_by_the_next_command(kr, project: Path, emulator) -> None:
+    _, send = _crashed_push(emulator, project, "crashed")
+    send()
     r = kr("status", "v1")
     assert "recovered an interrupted push: main v1" in r.stderr and "main v1:" in r.stdout
     assert [(x["version"], x["state"]) for x in _ledger(project)] == [(1, "pushed")]
+
+
+def test_two_pushes_cut_off_at_once_are_matched_by_identity_not_order(kr, project: Path, emulator) -> None:
+    from helpers import Api
+
+    first, send_first = _crashed_push(emulator, project, "first")
+    second, send_second = _crashed_push(emulator, project, "second")
+    send_second()  # the later row reached Kaggle first: v1 is `second`, v2 is `first`
+    send_first()
+    c = creds(emulator)
+    Api(emulator.url, c["username"], c["key"]).wait("loop-kernel", 1)
+    kr("status", "v2")
+    rows = {x["id"]: (x["version"], x["state"], x["message"]) for x in _ledger(project)}
+    assert rows == {first: (2, "pushed", "first"), second: (1, "pushed", "second")}
+    assert json.loads(kr("show", "v1", "--json").stdout)["message"] == "second"
+
+
+def test_a_push_that_never_reached_kaggle_is_abandoned_even_after_others(kr, project: Path, emulator) -> None:
+    from helpers import Api
+
+    c = creds(emulator)
+    Api(emulator.url, c["username"], c["key"]).push("loop-kernel", "print('pushed from the web editor')\n")
+    lost, _ = _crashed_push(emulator, project, "lost")  # cut off before SaveKernel was sent
+    kr("status", "latest", check=None)
+    assert [(x["id"], x["state"]) for x in _ledger(project)] == [(lost, "abandoned")]
 
 
 @pytest.mark.parametrize("case", ["yaml", "version", "credentials", "tpu"])
