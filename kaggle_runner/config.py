@@ -69,7 +69,8 @@ class Config:
         return self.kernels[name]
 
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # what a version address (KERNEL:v3) and a folder hold
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"  # what a version address (KERNEL:v3) and a folder can hold
+NAME_RE = re.compile(f"^{NAME_PATTERN}$")
 NAME_RULE = "letters, digits, '_', '.' and '-' (up to 64), starting with a letter or digit"
 
 
@@ -111,11 +112,11 @@ def _name(name: Any, key: str) -> str:
     return name
 
 
-def _inside(root: Path, path: Path, key: str) -> Path:
+def _inside(root: Path, path: Path, key: str, what: str = "the project") -> Path:
     try:
         path.resolve().relative_to(root.resolve())
     except ValueError:
-        raise _err(key, f"{path} is outside the project ({root})", "keep kernels, data and code inside it") from None
+        raise _err(key, f"{path} is outside {what} ({root})", f"keep it inside {what}") from None
     return path
 
 
@@ -250,7 +251,7 @@ def parse(raw: Any, root: Path) -> Config:
         folder = root / _typed(spec.get("folder", f"kernels/{name}"), str, f"{key}.folder", "a path")
         entry = _typed(spec.get("entry", "main.py"), str, f"{key}.entry", "a file name")
         _inside(root, folder, f"{key}.folder")
-        _inside(folder, folder / entry, f"{key}.entry")
+        _inside(folder, folder / entry, f"{key}.entry", "the kernel's folder")
         if not (folder / entry).is_file():
             raise _err(
                 f"{key}.entry", f"{folder / entry} does not exist", "point folder/entry at your script or notebook"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kaggle_runner import layout
+from kaggle_runner.config import NAME_PATTERN
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle_rules import FINAL_STATES
 
@@ -78,7 +79,7 @@ MIGRATIONS = [
     "ALTER TABLE runs ADD COLUMN skipped TEXT",
 ]
 # ASCII digits only (`v١` is not v1), and few enough that no number overflows SQLite's integers
-REF_RE = re.compile(r"^(?:(?P<kernel>[A-Za-z0-9][A-Za-z0-9_.-]*):)?(?:v(?P<version>[0-9]{1,9})|(?P<latest>latest))$")
+REF_RE = re.compile(f"^(?:(?P<kernel>{NAME_PATTERN}):)?" + r"(?:v(?P<version>[0-9]{1,9})|(?P<latest>latest))$")
 MERGE_RE = re.compile(r"^m(?P<id>[0-9]{1,9})$")
 
 

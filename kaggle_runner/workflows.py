@@ -75,6 +75,8 @@ def reconcile(ctx: Context, say: Say) -> None:
                 unknown += 1
             else:
                 found[run_id] = version
+            if all(r.id in found for r in runs):
+                break  # older versions need not be read
         for run in runs:
             if run.id in found:
                 ctx.ledger.finish_push(run.id, found[run.id])
@@ -352,7 +354,7 @@ def pull(ctx: Context, run: Run, say: Say) -> Path:
             try:
                 ctx.api.download(url, target)
             except KaggleError as e:
-                if e.status not in (403, 404):  # listed but not served (a link in the outputs): skip it
+                if e.status != 404:  # listed but not served (a link in the outputs); a 403 may be an expired URL
                     raise
                 skipped.append({"name": name, "why": f"Kaggle listed it but answered {e.status} for it"})
                 continue

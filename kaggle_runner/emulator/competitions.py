@@ -55,7 +55,6 @@ class Competitions:
 
     def download_file(self, req: Any) -> Any:
         """One file of the competition's data (what kernels see), as a redirect to a signed URL."""
-
         body = Body(req.body_json())
         slug, name = body.str("competitionName"), body.str("fileName")
         self.definition(slug)
@@ -66,7 +65,6 @@ class Competitions:
 
     def file_path(self, rest: str) -> Any:
         """Resolve a signed 'slug/<file>' to a data file to serve."""
-
         slug, _, name = rest.partition("/")
         if not self.exists(slug):
             raise ApiError(404, "no such competition")

@@ -295,7 +295,6 @@ class Datasets:
 
     def download_path(self, rest: str) -> Any:
         """Resolve a signed 'owner/slug/N/(files/<path>|zip/<slug>.zip)' to a file to serve."""
-
         parts = rest.split("/")
         if len(parts) < 5 or not parts[2].isdigit():
             raise ApiError(404, "no such file")
