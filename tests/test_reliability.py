@@ -4,13 +4,16 @@ non-zero exit with nothing recorded lost, and one bad output file does not keep 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 import requests
 
-from helpers import creds
+from helpers import Api, creds
+from kaggle_runner.emulator import Emulator
+from kaggle_runner.emulator.seed import init_state
 from kaggle_runner.ledger import open_ledger
 
 KERNEL_OK = "print('hello')\n"
@@ -256,3 +259,170 @@ def test_an_idle_connection_gives_its_thread_back(emulator, monkeypatch) -> None
     with socket.create_connection((host, int(port)), timeout=10) as s:
         s.settimeout(10)
         assert s.recv(1) == b""  # sent nothing: the server closed the connection instead of waiting for ever
+
+
+# -- 1. kernels confined like a Kaggle container -------------------------------------------------------------------
+SECRET = "0000kr-escape-probe-not-a-real-key"
+ATTACKER = r"""import json, os, socket, sys
+host = json.loads({paths!r})
+tried = {{}}
+
+def attempt(name, action):
+    try:
+        got = action()
+    except Exception as e:  # every way of being refused counts as refused
+        tried[name] = "refused: " + type(e).__name__
+    else:
+        tried[name] = "ESCAPED: " + repr(got)[:200]
+
+def grep_environ():
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if SECRET.encode() in open(f"/proc/{{pid}}/environ", "rb").read():
+                found.append(pid)
+        except OSError:
+            pass
+    if not found and SECRET not in json.dumps(dict(os.environ)):
+        raise LookupError("the secret is in no environment")
+    return found
+
+def append(path):
+    with open(path, "a") as f:
+        f.write("tampered\n")
+    return path
+
+def connect(port):
+    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    return port
+
+def other_processes():
+    pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    if pids and max(pids) <= 3:  # init, this kernel, and the listing itself
+        raise LookupError(pids)
+    return pids
+
+def host_folders():
+    # Python itself is bound at its host path (a venv's scripts name it), alone in its parent folders.
+    seen = [p for p in os.listdir("/") if p in ("home", "old_root", "srv", "mnt", "opt", "var", "run")]
+    prefix = sys.prefix
+    while os.path.dirname(prefix) not in ("/", "/usr"):
+        parent = os.path.dirname(prefix)
+        seen += [os.path.join(parent, p) for p in os.listdir(parent) if p != os.path.basename(prefix)]
+        prefix = parent
+    if not seen:
+        raise LookupError("nothing of the host's but Python")
+    return seen
+
+SECRET = {secret!r}
+attempt("read the server's environment", grep_environ)
+attempt("KAGGLE_ variables of the server", lambda: os.environ["KAGGLE_ESCAPE_PROBE"])
+attempt("read the state's kaggle.json", lambda: open(host["kaggle_json"]).read())
+attempt("read the state's config.json", lambda: open(host["config_json"]).read())
+attempt("read a competition's solution.csv", lambda: open(host["solution"]).read())
+attempt("write into the state folder", lambda: append(host["state"] + "/planted.txt"))
+attempt("alter another version's submission.csv", lambda: append(host["victim"]))
+attempt("read /etc/shadow", lambda: open("/etc/shadow").read())
+attempt("read a mode-600 file of another user", lambda: open("/kaggle/input/tiny-toxic/private.txt").read())
+attempt("write into the host's /tmp", lambda: append(host["host_tmp"]))
+attempt("write into /kaggle/input", lambda: append("/kaggle/input/tiny-toxic/train.csv"))
+attempt("write into /usr", lambda: append("/usr/planted.txt"))
+attempt("connect to the emulator without internet", lambda: connect(host["port"]))
+attempt("see interfaces beyond loopback", lambda: [n for _, n in socket.if_nameindex() if n != "lo"] or 1 / 0)
+attempt("see other processes", other_processes)
+attempt("run as root", lambda: 0 if os.getuid() == 0 else 1 / 0)
+attempt("see the host's folders", host_folders)
+open("/tmp/private-tmp.txt", "w").write("a session's own /tmp works")
+open("/kaggle/temp/t.txt", "w").write("and so does /kaggle/temp")
+print("ESCAPES " + json.dumps(tried), flush=True)
+print("SCRIPT " + __file__, flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def escapes(tmp_path_factory) -> dict[str, str]:
+    """One adversarial kernel, run without internet, trying each escape the adversarial run found."""
+    tmp = tmp_path_factory.mktemp("confined")
+    state = tmp / "state"
+    init_state(state, {"dataset_ready_seconds": 0.3, "scoring_seconds": 0.05})
+    private = state / "competitions" / "tiny-toxic" / "data" / "private.txt"
+    private.write_text("another user's secret\n")
+    private.chmod(0o600)
+    saved = {k: os.environ.get(k) for k in ("KAGGLE_KEY", "KAGGLE_ESCAPE_PROBE")}
+    os.environ.update(KAGGLE_KEY=SECRET, KAGGLE_ESCAPE_PROBE="1")  # what the server was started with
+    try:
+        em = Emulator(state).start()
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    try:
+        c = creds(em)
+        api = Api(em.url, c["username"], c["key"])
+        api.push("victim", "open('submission.csv', 'w').write('id,toxic\\n1,0.5\\n')\n")
+        assert api.wait("victim")["status"] == "COMPLETE"
+        victim = em.kernels.run_dir(em.store.state["kernels"]["testuser/victim"], 1) / "working" / "submission.csv"
+        host_tmp = Path("/tmp") / f"kr-escape-{os.getpid()}.txt"
+        paths = {
+            "kaggle_json": str(state / "kaggle.json"),
+            "config_json": str(state / "config.json"),
+            "solution": str(state / "competitions" / "tiny-toxic" / "solution.csv"),
+            "state": str(state),
+            "victim": str(victim),
+            "host_tmp": str(host_tmp),
+            "port": em.port,
+        }
+        source = ATTACKER.format(paths=json.dumps(paths), secret=SECRET)
+        api.push("attacker", source, enableInternet=False, competitionDataSources=["tiny-toxic"])
+        st = api.wait("attacker")
+        log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "attacker"})["log"]
+        assert st["status"] == "COMPLETE", (st, log)
+        text = "".join(e["data"] for e in json.loads(log))
+        found = json.loads(text.split("ESCAPES ", 1)[1].splitlines()[0])
+        found["script path"] = text.split("SCRIPT ", 1)[1].splitlines()[0]
+        found["victim after"] = victim.read_text()
+        found["host tmp exists"] = str(host_tmp.exists())
+        found["planted in state"] = str((state / "planted.txt").exists())
+        return found
+    finally:
+        em.stop()
+
+
+ESCAPES = [
+    "read the server's environment",
+    "KAGGLE_ variables of the server",
+    "read the state's kaggle.json",
+    "read the state's config.json",
+    "read a competition's solution.csv",
+    "write into the state folder",
+    "alter another version's submission.csv",
+    "read /etc/shadow",
+    "read a mode-600 file of another user",
+    "write into /kaggle/input",
+    "write into /usr",
+    "connect to the emulator without internet",
+    "see interfaces beyond loopback",
+    "see other processes",
+    "run as root",
+    "see the host's folders",
+]
+
+
+@pytest.mark.parametrize("escape", ESCAPES)
+def test_a_confined_kernel_cannot(escapes: dict[str, str], escape: str) -> None:
+    assert escapes[escape].startswith("refused"), escapes[escape]
+
+
+def test_a_confined_kernel_left_nothing_on_the_host(escapes: dict[str, str]) -> None:
+    assert escapes["victim after"] == "id,toxic\n1,0.5\n"
+    assert escapes["host tmp exists"] == "False" and escapes["planted in state"] == "False"
+    assert escapes["script path"] == "/kaggle/src/script.py"  # tracebacks show Kaggle's path, not the host's
+
+
+def test_serve_refuses_where_kernels_cannot_be_confined(make_emulator, monkeypatch) -> None:
+    from kaggle_runner.emulator.executor import Executor
+    from kaggle_runner.errors import UserError
+
+    monkeypatch.setattr(Executor, "confinement_problem", lambda self: "unshare: Operation not permitted")
+    with pytest.raises(UserError, match="--unconfined"):
+        make_emulator()
+    assert make_emulator(unconfined=True).kernels.executor.unconfined

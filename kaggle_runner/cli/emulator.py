@@ -43,6 +43,9 @@ def serve(
         None, "--python", help="Python interpreter that runs kernels (default: this one)."
     ),
     verbose: bool = typer.Option(False, "--verbose", help="Log every request to stderr."),
+    unconfined: bool = typer.Option(
+        False, "--unconfined", help="Run kernels on the host as your user where namespaces are not allowed."
+    ),
 ) -> None:
     """Serve the Kaggle API locally. The first line printed is the URL it listens on."""
     from kaggle_runner.emulator.faults import Faults
@@ -66,13 +69,14 @@ def serve(
         faults=Faults.from_file(faults) if faults else None,
         python=python,
         quiet=not verbose,
+        unconfined=unconfined,
     )
 
     def announce(url: str) -> None:
         print(url, flush=True)
-        mapping = "mapped" if em.kernels.executor.mappable else "NOT mapped (kernels get $KAGGLE_INPUT_DIR)"
+        kernels = "UNCONFINED (on the host, as you)" if unconfined else "confined like a Kaggle container"
         print(
-            f"kr: emulator on {url}, state {state.resolve()}, /kaggle paths {mapping}; Ctrl-C stops it",
+            f"kr: emulator on {url}, state {state.resolve()}, kernels {kernels}; Ctrl-C stops it",
             file=sys.stderr,
             flush=True,
         )

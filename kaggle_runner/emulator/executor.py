@@ -1,4 +1,4 @@
-"""Runs pushed kernel versions as local subprocesses, laid out as on Kaggle (/kaggle/input, /kaggle/working).
+"""Runs pushed kernel versions as confined local processes laid out as on Kaggle (/kaggle/input, /kaggle/working).
 Owns the session life cycle: QUEUED (concurrency caps) -> RUNNING -> COMPLETE / ERROR / CANCEL_ACKNOWLEDGED."""
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.emulator.sandbox import EXIT_NO_SANDBOX
+from kaggle_runner.emulator import sandbox
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import now
 from kaggle_runner.kaggle_rules import FINAL_STATES
 
-SECRET_ENV = ("KAGGLE_KEY", "KAGGLE_USERNAME", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "KR_KAGGLE_URL")
+SANDBOX = sandbox.__file__
+KERNEL_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL on cancel or timeout
-UNMAPPED_HINT = (
-    "This machine does not allow mapping /kaggle (no unprivileged mount namespaces), so the kernel ran with "
-    "its inputs in $KAGGLE_INPUT_DIR and its working directory in $KAGGLE_WORKING_DIR (the current directory); "
-    "read paths from those variables or from kaggle_runner.runtime.paths."
+UNCONFINED_HINT = (
+    "The emulator runs unconfined (--unconfined), so the kernel ran with its inputs in $KAGGLE_INPUT_DIR and its "
+    "working directory in $KAGGLE_WORKING_DIR (the current directory); read paths from those variables."
 )
 
 
@@ -89,7 +89,6 @@ class Session:
         self.cancel_requested = False
         self.timed_out = False
         self.stop_reason: str | None = None  # set when the emulator itself stops the session
-        self.mapped = False
 
     @property
     def id(self) -> int:
@@ -116,38 +115,58 @@ class Executor:
         run_dir: Callable[[dict[str, Any], int], Path],
         fallback_cpu: bool,
         python: str,
+        unconfined: bool = False,
     ):
         """`inputs(version)` gives the folders a session reads (raising ValueError when one is missing);
-        `run_dir(kernel, number)` is where a version's files live."""
+        `run_dir(kernel, number)` is where a version's files live. `unconfined` runs kernels on the host."""
         self.store, self.inputs, self.run_dir = store, inputs, run_dir
         self.fallback_cpu = fallback_cpu
         self.python = python
+        self.unconfined = unconfined
         self.live: dict[int, Session] = {}
         self.queue: list[Session] = []
         self.lock = threading.RLock()
         self.gpus = detect_gpus()
         self.tpu = detect_tpu()
-        self._mappable: bool | None = None
+        self._problem: str | None = None
+        self._prefixes: list[str] | None = None
 
     # -- capabilities ----------------------------------------------------------------------------
-    @property
-    def mappable(self) -> bool:
-        """Whether /kaggle can be mapped for kernels here (probed once)."""
-        if self._mappable is None:
-            probe = self.store.root / "kernels" / ".probe" / "root"
-            probe.parent.mkdir(parents=True, exist_ok=True)
+    def confinement_problem(self) -> str | None:
+        """Why kernels cannot be confined on this machine (probed once with a real session), or None."""
+        if self._problem is None:
+            run = self.store.root / "kernels" / ".probe"
+            shutil.rmtree(run, ignore_errors=True)
+            (run / "working").mkdir(parents=True)
+            probe = {"sessionId": 0, "kind": "cpu", "shapeLabel": "CPU", "internet": False}
+            s = Session({}, probe, run)
+            (run / "src").mkdir()
+            (run / "src" / "script.py").write_text("import os\nassert os.getcwd() == '/kaggle/working'\n")
+            cmd = [sys.executable, "-I", SANDBOX, str(self._spec(s, {}, self._kernel_env(s)))]
             try:
-                r = subprocess.run(
-                    [sys.executable, "-m", "kaggle_runner.emulator.sandbox", "--root", str(probe), "--probe"],
-                    capture_output=True,
-                    timeout=30,
-                    env={**os.environ, "PYTHONPATH": _package_root()},
-                )
-                self._mappable = r.returncode == 0
-            except (OSError, subprocess.TimeoutExpired):
-                self._mappable = False
-            shutil.rmtree(probe.parent, ignore_errors=True)
-        return self._mappable
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+                lines = (r.stderr.strip() or f"exit code {r.returncode}").splitlines()
+                self._problem = "" if r.returncode == 0 else lines[-1]
+            except (OSError, subprocess.TimeoutExpired) as e:
+                self._problem = str(e)
+            shutil.rmtree(run, ignore_errors=True)
+        return self._problem or None
+
+    @property
+    def python_prefixes(self) -> list[str]:
+        """Folders the kernels' Python lives in that are not already among the system folders, bound read-only."""
+        if self._prefixes is None:
+            code = (
+                "import json, os, sys; "
+                "print(json.dumps([sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)]))"
+            )
+            out = subprocess.run([self.python, "-I", "-c", code], capture_output=True, text=True, timeout=60).stdout
+            prefix, base, exe = json.loads(out)
+            found = {prefix, base, str(Path(exe).parent.parent)}
+            self._prefixes = sorted(
+                p for p in found if not any(p == d or p.startswith(d + "/") for d in sandbox.SYSTEM) and p != "/"
+            )
+        return self._prefixes
 
     def missing_accelerator(self, kind: str, label: str) -> str | None:
         if kind == "gpu" and not self.gpus:
@@ -196,55 +215,20 @@ class Executor:
             self._finish(s, "ERROR", str(e))
             return
         source = (run / v["sourceFile"]).read_text(encoding="utf-8")
-        script = run / "__script__.py"
         if v["kernelType"] == "notebook":
             try:
                 source = notebook_to_script(source)
             except (json.JSONDecodeError, AttributeError) as e:
                 self._finish(s, "ERROR", f"The notebook is not valid JSON: {e}")
                 return
-        script.write_text(source, encoding="utf-8")
-
-        env = {k: v_ for k, v_ in os.environ.items() if k not in SECRET_ENV}
-        env.update(
-            PYTHONUNBUFFERED="1",
-            KAGGLE_KERNEL_RUN_TYPE="Batch",
-            KAGGLE_URL_BASE="https://www.kaggle.com",
-            KAGGLE_KERNEL_SESSION_ID=str(s.id),  # emulator only: real Kaggle does not expose it
-            KAGGLE_MACHINE_SHAPE=v["machineShape"],
-            KAGGLE_ACCELERATOR=v["kind"],
-        )
-        if v["kind"] == "cpu":
-            env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU session sees no GPU, as on Kaggle
-        if self.missing_accelerator(v["kind"], v["shapeLabel"]):
-            env["KAGGLE_EMULATOR_FALLBACK_CPU"] = "1"
-        cmd = [self.python, "-u", str(script)]
-        s.mapped = self.mappable
-        if s.mapped:
-            maps = ["--map", f"/kaggle/working={working}"]
-            for slug, path in inputs.items():
-                maps += ["--map", f"/kaggle/input/{slug}={path}:ro"]
-            env.update(KAGGLE_INPUT_DIR="/kaggle/input", KAGGLE_WORKING_DIR="/kaggle/working")
-            cmd = [
-                sys.executable,
-                "-m",
-                "kaggle_runner.emulator.sandbox",
-                "--root",
-                str(run / "root"),
-                *maps,
-                "--cwd",
-                "/kaggle/working",
-                "--",
-                *cmd,
-            ]
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")]))
+        (run / "src").mkdir(exist_ok=True)
+        (run / "src" / "script.py").write_text(source, encoding="utf-8")
+        env = self._kernel_env(s)
+        if self.unconfined:
+            cmd, env = self._unconfined(s, inputs, env)
         else:
-            links = run / "input"
-            shutil.rmtree(links, ignore_errors=True)
-            links.mkdir()
-            for slug, path in inputs.items():
-                (links / slug).symlink_to(path, target_is_directory=True)
-            env.update(KAGGLE_INPUT_DIR=str(links), KAGGLE_WORKING_DIR=str(working))
+            cmd = [sys.executable, "-I", SANDBOX, str(self._spec(s, inputs, env))]
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # the launcher's; the kernel's is in the spec
 
         s.started = time.time()
         try:
@@ -271,6 +255,78 @@ class Executor:
         for t in pumps:
             t.start()
         threading.Thread(target=self._watch, args=(s, pumps), daemon=True).start()
+
+    def _kernel_env(self, s: Session) -> dict[str, str]:
+        """The variables a Kaggle batch session has (real-kaggle.md; docker-python's Dockerfile.tmpl), with local
+        values. Nothing of the emulator's own environment passes, except the CUDA paths a GPU image sets."""
+        v = s.version
+        env = {
+            "PATH": os.pathsep.join([str(Path(self.python).parent), *KERNEL_PATH]),
+            "HOME": "/root",
+            "LANG": "C.UTF-8",
+            "PYTHONUSERBASE": "/root/.local",
+            "KAGGLE_KERNEL_RUN_TYPE": "Batch",
+            "KAGGLE_URL_BASE": "https://www.kaggle.com",
+            "KAGGLE_DOCKER_IMAGE": "kr-emulator/python",
+            "KAGGLE_KERNEL_SESSION_ID": str(s.id),  # emulator only: real Kaggle does not expose it
+        }
+        if v["kind"] == "gpu":
+            env.update({k: os.environ[k] for k in ("LD_LIBRARY_PATH", "CUDA_HOME") if k in os.environ})
+        else:
+            env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU or TPU session sees no GPU, as on Kaggle
+        if self.missing_accelerator(v["kind"], v["shapeLabel"]):
+            env["KAGGLE_EMULATOR_FALLBACK_CPU"] = "1"
+        return env
+
+    def _spec(self, s: Session, inputs: dict[str, Path], env: dict[str, str]) -> Path:
+        """The sandbox's instructions: Kaggle's folders, the Python that runs kernels, the devices of the session's
+        accelerator, and loopback only when the kernel has no internet."""
+        run, v = s.run_dir, s.version
+        private = {"/tmp": run / "tmp", "/kaggle/temp": run / "temp", "/root": run / "home"}
+        for folder in private.values():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+        binds: list[list[Any]] = [
+            ["/kaggle/src", str(run / "src"), True],
+            ["/kaggle/working", str(run / "working"), False],
+        ]
+        binds += [[target, str(host), False] for target, host in private.items()]
+        binds += [[f"/kaggle/input/{slug}", str(path), True] for slug, path in inputs.items()]
+        binds += [[p, p, True] for p in self.python_prefixes]
+        devices = [str(p) for p in sorted(Path("/dev").glob("nvidia*"))] if v["kind"] == "gpu" else []
+        if v["kind"] == "tpu":
+            devices = [str(p) for p in sorted(Path("/dev").glob("accel*"))] + [
+                p for p in ["/dev/vfio"] if os.path.isdir(p)
+            ]
+        spec = {
+            "root": str(run / "root"),
+            "binds": sorted(binds, key=lambda b: b[0].count("/")),
+            "writable": [str(run / "working"), *map(str, private.values())],
+            "devices": devices,
+            "network": bool(v.get("internet", True)),
+            "cwd": "/kaggle/working",
+            "argv": [self.python, "-u", "/kaggle/src/script.py"],
+            "env": env,
+        }
+        (run / "root").mkdir(exist_ok=True)
+        path = run / "sandbox.json"
+        path.write_text(json.dumps(spec), encoding="utf-8")
+        return path
+
+    def _unconfined(self, s: Session, inputs: dict[str, Path], env: dict[str, str]) -> tuple[list[str], dict]:
+        """`serve --unconfined`: the kernel runs as the emulator's user on the host, inputs behind links."""
+        run = s.run_dir
+        links = run / "input"
+        shutil.rmtree(links, ignore_errors=True)
+        links.mkdir()
+        for slug, path in inputs.items():
+            (links / slug).symlink_to(path, target_is_directory=True)
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}, **env}
+        env.update(
+            KAGGLE_INPUT_DIR=str(links), KAGGLE_WORKING_DIR=str(run / "working"), HOME=os.environ.get("HOME", "/")
+        )
+        env["PATH"] = os.pathsep.join([str(Path(self.python).parent), os.environ.get("PATH", "")])
+        return [self.python, "-u", str(run / "src" / "script.py")], env
 
     def _pump(self, s: Session, pipe: Any, stream: str) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -299,8 +355,8 @@ class Executor:
             self._finish(s, "CANCEL_ACKNOWLEDGED", None)
         elif s.timed_out:
             self._finish(s, "ERROR", f"Session timed out: it ran longer than its limit of {timeout} seconds")
-        elif code == EXIT_NO_SANDBOX and s.mapped:
-            self._finish(s, "ERROR", "The emulator could not map /kaggle for this session. " + UNMAPPED_HINT)
+        elif code == sandbox.EXIT_NO_SANDBOX and not self.unconfined:
+            self._finish(s, "ERROR", "The emulator could not confine this session: " + self._last_stderr(s))
         elif code != 0:
             self._finish(s, "ERROR", self._failure(s, code))
         else:
@@ -308,12 +364,17 @@ class Executor:
 
     def _failure(self, s: Session, code: int) -> str:
         name = f"signal {-code}" if code < 0 else f"code {code}"
-        err = [e["data"].strip() for e in s.events if e["stream_name"] == "stderr" and e["data"].strip()]
-        msg = f"Kernel exited with {name}" + (f": {err[-1]}" if err else "")
+        err = self._last_stderr(s)
+        msg = f"Kernel exited with {name}" + (f": {err}" if err else "")
         text = "".join(e["data"] for e in s.events)
-        if not s.mapped and "/kaggle/" in text and ("No such file" in text or "FileNotFoundError" in text):
-            msg += ". " + UNMAPPED_HINT
+        if self.unconfined and "/kaggle/" in text and ("No such file" in text or "FileNotFoundError" in text):
+            msg += ". " + UNCONFINED_HINT
         return msg
+
+    @staticmethod
+    def _last_stderr(s: Session) -> str:
+        err = [e["data"].strip() for e in s.events if e["stream_name"] == "stderr" and e["data"].strip()]
+        return err[-1] if err else ""
 
     def _kill(self, s: Session) -> None:
         if s.proc is None or s.proc.poll() is not None:
@@ -340,7 +401,9 @@ class Executor:
             s.version["failureMessage"] = failure
             s.version["ended"] = now()
             self.store.save()
-        shutil.rmtree(s.run_dir / "root", ignore_errors=True)
+        for scratch in ("root", "tmp", "temp", "home", "src", "sandbox.json"):
+            path = s.run_dir / scratch
+            path.unlink() if path.is_file() else shutil.rmtree(path, ignore_errors=True)
         with s.cond:
             s.cond.notify_all()
         with self.lock:
@@ -405,7 +468,3 @@ class Executor:
             with s.cond:
                 s.cond.wait_for(lambda s=s: s.finished, timeout=max(0.0, deadline - time.time()))
             self._finish(s, "ERROR", reason)
-
-
-def _package_root() -> str:
-    return str(Path(__file__).resolve().parents[2])

@@ -37,10 +37,11 @@ class Kernels:
         urls: FileUrls,
         fallback_cpu: bool,
         python: str,
+        unconfined: bool = False,
     ):
         self.store, self.datasets, self.competitions, self.urls = store, datasets, competitions, urls
         self.dir = self.store.root / "kernels"
-        self.executor = Executor(store, self.resolve_inputs, self.run_dir, fallback_cpu, python)
+        self.executor = Executor(store, self.resolve_inputs, self.run_dir, fallback_cpu, python, unconfined)
 
     def routes(self) -> dict[str, tuple[Any, bool]]:
         s = "kernels.KernelsApiService/"
@@ -187,6 +188,7 @@ class Kernels:
                 "requestedShape": shape_name,
                 "shapeLabel": shape.label,
                 "kind": shape.kind,
+                "internet": kernel["enableInternet"],
                 "timeout": timeout or self.store.settings["session_timeout_seconds"],
                 "language": language,
                 "kernelType": kernel_type,

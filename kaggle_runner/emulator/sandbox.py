@@ -1,46 +1,68 @@
-"""Launcher that gives a kernel Kaggle's paths: /kaggle/input/<slug> (read-only) and /kaggle/working.
-Builds a private root in an unprivileged mount namespace (binds of every top-level folder), then execs."""
+"""Confines one kernel session like a Kaggle container: own PID, mount, IPC, UTS (and, offline, network) namespaces,
+a private root of read-only system folders plus /kaggle, an unprivileged user and only the environment it is given."""
+
+# Run as `python -I sandbox.py SPEC.json` (stdlib only, so it needs nothing from the emulator's environment). The
+# spec says what to bind where; see `Spec`. The launcher forks an init (PID 1 of the new PID namespace) that builds
+# the root, then forks the kernel and reaps; when init exits, every process left in the session dies with it.
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
+import json
 import os
+import platform
+import secrets
+import signal
+import socket
+import struct
 import sys
-import tempfile
+from typing import Any, TypedDict
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-EXIT_NO_SANDBOX = 97  # the executor reads this as "this OS does not allow the mapping"
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+EXIT_NO_SANDBOX = 97  # the executor reads this as "the session could not be confined"
+NOBODY = 65534  # the kernel's user when the emulator runs as root
+INSIDE_UID = 1000  # the kernel's user inside a user namespace, mapped to the emulator's own user
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_void_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+
+class Spec(TypedDict):
+    root: str  # an empty folder; the session's root is built on a tmpfs mounted there
+    binds: list[list[Any]]  # [target inside, host path, read_only]; parents before children
+    writable: list[str]  # host folders the kernel's user must own (its /kaggle/working, /tmp, ...)
+    devices: list[str]  # extra host device nodes or folders (GPUs, TPUs)
+    network: bool  # False: a network namespace of its own with loopback only
+    cwd: str
+    argv: list[str]  # argv[0] is an absolute path inside the root
+    env: dict[str, str]  # the kernel's whole environment
+
+
+class SandboxError(Exception):
+    pass
 
 
 def _check(ret: int, what: str) -> None:
     if ret != 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+        raise SandboxError(f"{what}: {os.strerror(err)}")
 
 
-def _mount(src: str | None, dst: str, fstype: str | None, flags: int) -> None:
+def _mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     enc = lambda s: s.encode() if s is not None else None  # noqa: E731
-    _check(_libc.mount(enc(src), enc(dst), enc(fstype), flags, None), f"mount {src} on {dst}")
-
-
-def _unshare() -> None:
-    uid, gid = os.getuid(), os.getgid()
-    if uid == 0 and _libc.unshare(CLONE_NEWNS) == 0:
-        return
-    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare(user, mount namespaces)")
-    # Keep the caller's ids inside, so files written to /kaggle/working belong to them outside.
-    with open("/proc/self/setgroups", "w") as f:
-        f.write("deny")
-    with open("/proc/self/uid_map", "w") as f:
-        f.write(f"{uid} {uid} 1")
-    with open("/proc/self/gid_map", "w") as f:
-        f.write(f"{gid} {gid} 1")
+    _check(_libc.mount(enc(src), enc(dst), enc(fstype), flags, enc(data)), f"mount {src or fstype} on {dst}")
 
 
 def _locked_flags(path: str) -> int:
@@ -53,65 +75,183 @@ def _locked_flags(path: str) -> int:
     return flags
 
 
-def enter(maps: list[tuple[str, str, bool]], cwd: str, root: str) -> None:
-    """Switch this process to a root (built on the empty folder `root`) where each
-    (target, host_dir, read_only) is mounted."""
-    _unshare()
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    os.makedirs(root, exist_ok=True)
-    _mount("tmpfs", root, "tmpfs", 0)
-    for entry in sorted(os.listdir("/")):
-        src, dst = "/" + entry, os.path.join(root, entry)
-        if entry == "kaggle":
-            continue  # the kernel sees only its own /kaggle
-        if os.path.islink(src):
-            os.symlink(os.readlink(src), dst)
-        elif os.path.isdir(src):
-            os.mkdir(dst)
-            _mount(src, dst, None, MS_BIND | MS_REC)
-        elif os.path.exists(src):
-            open(dst, "w").close()
-            _mount(src, dst, None, MS_BIND)
-    for target, host, read_only in maps:
-        dst = os.path.join(root, target.lstrip("/"))
+def _bind(host: str, dst: str, read_only: bool) -> None:
+    if os.path.isdir(host):
         os.makedirs(dst, exist_ok=True)
-        _mount(host, dst, None, MS_BIND | MS_REC)
-        if read_only:
-            _mount(None, dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _locked_flags(host))
-    os.chroot(root)
-    os.chdir(cwd)
+    else:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if not os.path.exists(dst):
+            open(dst, "w").close()
+    _mount(host, dst, None, MS_BIND | MS_REC)
+    if read_only:
+        _mount(None, dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | _locked_flags(host))
+
+
+def _unshare(network: bool) -> bool:
+    """Enter the new namespaces; True when a user namespace was needed (the emulator is not root)."""
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (0 if network else CLONE_NEWNET)
+    if os.geteuid() == 0 and _libc.unshare(flags) == 0:
+        return False
+    uid, gid = os.geteuid(), os.getegid()
+    _check(_libc.unshare(flags | CLONE_NEWUSER), "unshare(user, pid, mount, ipc, uts namespaces)")
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w") as f:
+        f.write(f"{INSIDE_UID} {uid} 1")
+    with open("/proc/self/gid_map", "w") as f:
+        f.write(f"{INSIDE_UID} {gid} 1")
+    return True
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifr = struct.pack("16sH", b"lo", 0)
+        flags = struct.unpack("16sH", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | IFF_UP))
+
+
+def _build_root(spec: Spec, in_userns: bool) -> None:
+    root = spec["root"]
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
+    for path in SYSTEM:
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), root + path)
+        elif os.path.isdir(path):
+            _bind(path, root + path, read_only=True)
+    _build_dev(root, spec["devices"])
+    os.makedirs(root + "/proc")
+    try:
+        _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except SandboxError:
+        if not in_userns:
+            raise
+        # Some container hosts mask parts of their /proc, and then a user namespace may not mount a new one;
+        # the session goes without /proc rather than seeing the host's.
+    if os.path.isdir("/sys"):
+        _bind("/sys", root + "/sys", read_only=True)
+    for target, host, read_only in spec["binds"]:
+        _bind(host, root + target, bool(read_only))
+    for folder in ("/kaggle/input", "/kaggle/working", "/kaggle/temp", "/tmp", "/root"):
+        os.makedirs(root + folder, exist_ok=True)
+    _mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    _pivot(root)
+
+
+def _build_dev(root: str, extra: list[str]) -> None:
+    dev = root + "/dev"
+    os.makedirs(dev)
+    _mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755")
+    for name in DEVICES:
+        if os.path.exists("/dev/" + name):
+            _bind("/dev/" + name, f"{dev}/{name}", read_only=False)
+    for path in extra:
+        _bind(path, root + path, read_only=False)
+    os.makedirs(dev + "/shm")
+    _mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1")):
+        os.symlink(target, f"{dev}/{name}")
+    os.symlink("/proc/self/fd/2", dev + "/stderr")
+
+
+def _pivot(root: str) -> None:
+    os.chdir(root)
+    number = PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        os.chroot(".")
+    else:
+        _check(_libc.syscall(number, b".", b"."), "pivot_root")
+        _check(_libc.umount2(b".", MNT_DETACH), "detach the host's root")
+    os.chdir("/")
+
+
+def _drop_privileges(in_userns: bool) -> None:
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(no_new_privs)")
+    if not in_userns:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    # In a user namespace the kernel already runs as INSIDE_UID; exec as non-root drops the namespace's
+    # capabilities.
+
+
+def _init(spec: Spec, in_userns: bool, status_fd: int) -> None:
+    """PID 1 of the session: build the root, start the kernel, pass on signals, reap, report its status."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    try:
+        _build_root(spec, in_userns)
+        if not spec["network"]:
+            _loopback_up()
+        socket.sethostname(secrets.token_hex(6))
+    except (OSError, SandboxError) as e:
+        print(f"sandbox: cannot confine this session ({e})", file=sys.stderr, flush=True)
+        os._exit(EXIT_NO_SANDBOX)
+    kernel = os.fork()
+    if kernel == 0:
+        try:
+            _drop_privileges(in_userns)
+            os.chdir(spec["cwd"])
+            os.execve(spec["argv"][0], spec["argv"], spec["env"])
+        except (OSError, SandboxError) as e:
+            print(f"sandbox: cannot start the kernel ({e})", file=sys.stderr, flush=True)
+        os._exit(EXIT_NO_SANDBOX)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, lambda signum, frame: _forward(kernel, signum))
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(EXIT_NO_SANDBOX)
+        if pid == kernel:
+            os.write(status_fd, str(status).encode())
+            os._exit(0)
+
+
+def _forward(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _own(folders: list[str], in_userns: bool) -> None:
+    if not in_userns:
+        for folder in folders:
+            os.chown(folder, NOBODY, NOBODY)
+
+
+def run(spec: Spec) -> int:
+    """Confine and run the session; returns the exit code to pass on (or dies by the kernel's signal)."""
+    try:
+        in_userns = _unshare(spec["network"])
+        _own(spec["writable"], in_userns)
+    except (OSError, SandboxError) as e:
+        print(f"sandbox: cannot confine this session ({e})", file=sys.stderr, flush=True)
+        return EXIT_NO_SANDBOX
+    read_fd, write_fd = os.pipe()
+    init = os.fork()
+    if init == 0:
+        os.close(read_fd)
+        _init(spec, in_userns, write_fd)
+    os.close(write_fd)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: _forward(init, signum))
+    _, status = os.waitpid(init, 0)
+    with os.fdopen(read_fd) as f:
+        reported = f.read()
+    if reported:  # else init itself ended (could not confine, or was killed): pass that on
+        status = int(reported)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    return os.waitstatus_to_exitcode(status)
 
 
 def main(argv: list[str]) -> None:
-    """sandbox.py --root EMPTY_DIR [--map TARGET=HOST[:ro]]... --cwd DIR -- CMD...  |  --root DIR --probe"""
-    maps, cwd, root, i = [], "/", "", 0
-    probe = "--probe" in argv
-    while i < len(argv) and argv[i] != "--":
-        if argv[i] == "--map":
-            spec = argv[i + 1]
-            target, _, host = spec.partition("=")
-            ro = host.endswith(":ro")
-            maps.append((target, host[:-3] if ro else host, ro))
-            i += 2
-        elif argv[i] == "--cwd":
-            cwd = argv[i + 1]
-            i += 2
-        elif argv[i] == "--root":
-            root = argv[i + 1]
-            i += 2
-        else:
-            i += 1
-    cmd = argv[i + 1 :]
-    root = root or tempfile.mkdtemp(prefix="kr-root-")
-    try:
-        if probe:
-            enter([("/kaggle/working", os.path.dirname(root), False)], "/kaggle/working", root)
-            sys.exit(0 if os.path.isdir("/kaggle/working") else EXIT_NO_SANDBOX)
-        enter(maps, cwd, root)
-    except OSError as e:
-        print(f"sandbox: cannot map /kaggle on this machine ({e})", file=sys.stderr)
-        sys.exit(EXIT_NO_SANDBOX)
-    os.execvp(cmd[0], cmd)
+    with open(argv[0], encoding="utf-8") as f:
+        spec: Spec = json.load(f)
+    sys.exit(run(spec))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from kaggle_runner.emulator.kernels import Kernels
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Redirect, Stream
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, http_date
+from kaggle_runner.errors import UserError
 
 MAX_RPC_BODY = 64 * 2**20  # SaveKernel carries whole notebooks; anything bigger is a mistake
 
@@ -67,7 +68,9 @@ class Emulator:
         faults: Faults | None = None,
         python: str | None = None,
         quiet: bool = True,
+        unconfined: bool = False,
     ):
+        """`unconfined` runs kernels on the host as the emulator's user, where namespaces are not allowed."""
         self.store = Store(state_dir)
         self.host, self.port = host, port
         self.faults = faults or Faults()
@@ -86,6 +89,7 @@ class Emulator:
             self.urls,
             fallback_cpu=fallback_cpu,
             python=python or sys.executable,
+            unconfined=unconfined,
         )
         self.rpc: dict[str, tuple[Route, bool]] = {}
         for service in (self.blobs, self.datasets, self.competitions, self.kernels):
@@ -96,6 +100,14 @@ class Emulator:
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> Emulator:
+        """Listen and serve; refuses (UserError) where kernels cannot be confined, unless `unconfined`."""
+        if not self.kernels.executor.unconfined:
+            problem = self.kernels.executor.confinement_problem()
+            if problem:
+                raise UserError(
+                    f"this machine cannot confine kernels like a Kaggle container ({problem}); "
+                    "start the emulator with --unconfined to run them on the host as your own user"
+                )
         handler = type("BoundHandler", (Handler,), {"emulator": self})
         self.httpd = _Server((self.host, self.port), handler)
         self.port = self.httpd.server_address[1]

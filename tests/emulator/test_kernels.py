@@ -87,12 +87,12 @@ def test_cancel_stops_the_process_within_five_seconds(api: Api, emulator) -> Non
     api.push("sleeper", SLEEPER)
     api.wait("sleeper", until=("RUNNING",))
     session = emulator.store.state["kernels"]["testuser/sleeper"]["versions"][0]["sessionId"]
-    pid = _wait_for_pid(api, "sleeper")
+    pids = _session_pids(emulator, "sleeper")
     started = time.time()
     assert "errorMessage" not in api.ok("kernels.CancelKernelSession", {"kernelSessionId": session})
     assert api.wait("sleeper", timeout=5)["status"] == "CANCEL_ACKNOWLEDGED"
     assert time.time() - started < 5
-    assert not _alive(pid)
+    assert not any(_alive(pid) for pid in pids)
     again = api.ok("kernels.CancelKernelSession", {"kernelSessionId": session})
     assert "already ended" in again["errorMessage"]
     assert api.call("kernels.CancelKernelSession", {"kernelSessionId": 999}).status_code == 404
@@ -188,15 +188,15 @@ def test_restart_turns_running_sessions_into_errors(make_emulator, tmp_path: Pat
     c = creds(em)
     api = Api(em.url, c["username"], c["key"])
     api.push("interrupted", SLEEPER)
-    pid = _wait_for_pid(api, "interrupted")
+    pids = _session_pids(em, "interrupted")
     em.stop()
-    assert not _alive(pid)
+    assert not any(_alive(pid) for pid in pids)
     em2 = make_emulator(state=em.store.root)
     api2 = Api(em2.url, c["username"], c["key"])
     st = api2.status("interrupted")
     assert st["status"] == "ERROR" and "shut down" in st["failureMessage"]
     log = api2.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "interrupted"})["log"]
-    assert f"pid {pid}" in log
+    assert "pid 2" in log  # the kernel is PID 2 of its session: init is 1
 
 
 def test_list_get_and_delete_kernels(api: Api) -> None:
@@ -212,13 +212,25 @@ def test_list_get_and_delete_kernels(api: Api) -> None:
     assert api.call("kernels.GetKernel", {"userName": "testuser", "kernelSlug": "listed-two"}).status_code == 404
 
 
-def _wait_for_pid(api: Api, slug: str) -> int:
+def _session_pids(emulator, slug: str) -> list[int]:
+    """Host pids of a running session (its launcher's process group), once the kernel has printed its pid."""
     for _ in range(200):
-        log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": slug}).get("log", "")
-        if "pid " in log:
-            return int(log.split("pid ")[1].split("\\n")[0].split()[0].strip('"'))
+        live = [s for s in emulator.kernels.executor.live.values() if s.version.get("number") and s.proc]
+        session = next((s for s in live if s.run_dir.parent.name == slug), None)
+        if session and any("pid " in e["data"] for e in session.events):
+            group = session.proc.pid
+            pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _group(p) == group]
+            assert len(pids) >= 3  # launcher, the session's init, the kernel
+            return pids
         time.sleep(0.05)
     raise AssertionError("kernel never printed its pid")
+
+
+def _group(proc: Path) -> int | None:
+    try:
+        return int(proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[2])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _alive(pid: int) -> bool:
@@ -233,8 +245,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_unmapped_machines_get_env_paths_and_a_hint(api: Api, emulator) -> None:
-    emulator.kernels.executor._mappable = False  # as on a machine without unprivileged mount namespaces
+def test_unconfined_kernels_get_env_paths_and_a_hint(make_emulator) -> None:
+    em = make_emulator(unconfined=True)  # as `serve --unconfined` on a machine without namespaces
+    c = creds(em)
+    api = Api(em.url, c["username"], c["key"])
     api.push(
         "portable",
         "import os\nprint(sorted(os.listdir(os.path.join(os.environ['KAGGLE_INPUT_DIR'], 'tiny-toxic'))))\n"
