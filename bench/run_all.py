@@ -15,12 +15,14 @@ sys.path.insert(0, str(HERE))
 import api_economy_bench  # noqa: E402
 import emulator_roundtrip  # noqa: E402
 import merge_bench  # noqa: E402
+import metrics_bench  # noqa: E402
 import startup_bench  # noqa: E402
 import upload_bench  # noqa: E402
 
 BENCHMARKS = [
     ("start-up", startup_bench),
     ("merge", merge_bench),
+    ("metrics from logs", metrics_bench),
     ("packaging and upload", upload_bench),
     ("API economy", api_economy_bench),
     ("the emulator", emulator_roundtrip),

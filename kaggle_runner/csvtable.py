@@ -158,6 +158,7 @@ def read(path: Path, id_column: str | None = None, labels: bool = False) -> Tabl
     try:
         table = pcsv.read_csv(path, read_options=read_opts, convert_options=convert)
     except pa.ArrowInvalid as e:
+        _refuse(path, e)
         if not labels and "conversion error" in str(e):
             _first_non_number(path, names, id_column)
         raise CsvError(f"{path}: {_arrow_message(e)}") from e
@@ -424,6 +425,50 @@ def _stray(first: Table, t: Table) -> None:
     )
 
 
+def _refuse(path: Path, e: Exception) -> None:
+    """Say where the file is not a CSV pyarrow can read, for the refusals whose own message names no line."""
+    text = str(e)
+    if "invalid UTF8" in text:
+        where = _scan_bytes(path, long_line=None)
+        if where:
+            raise CsvError(f"{path}: line {where[0]}: not UTF-8 text (byte 0x{where[1]:02x}); save the file as UTF-8")
+    if "straddl" in text:
+        where = _scan_bytes(path, long_line=BLOCK)
+        if where:
+            raise CsvError(
+                f"{path}: line {where[0]}: a line of more than {BLOCK >> 20} MiB; a submission's line holds an id and "
+                "a few values: is this the right file?"
+            )
+
+
+def _scan_bytes(path: Path, long_line: int | None) -> tuple[int, int] | None:
+    """(line, byte) of the first byte that is not UTF-8, or with `long_line` (line, 0) of the first line longer than
+    that; read in pieces, so a 1 GB line costs no 1 GB of memory. Only on the way to an error."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, length = 1, 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            if long_line is None:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as e:
+                    at = max(0, min(e.start, len(chunk) - 1))
+                    return line + chunk.count(b"\n", 0, at), chunk[at]
+                line += chunk.count(b"\n")
+                continue
+            start = 0
+            while (nl := chunk.find(b"\n", start)) >= 0:
+                if length + nl - start > long_line:
+                    return line, 0
+                line, length, start = line + 1, 0, nl + 1
+            length += len(chunk) - start
+            if length > long_line:
+                return line, 0
+    return None
+
+
 def _arrow_message(e: Exception) -> str:
     text = str(e).strip().splitlines()[0]
     return text.replace("CSV parse error: ", "").replace("CSV parse error:", "")
@@ -434,11 +479,15 @@ def _first_non_number(path: Path, names: list[str], id_column: str) -> None:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    table = pcsv.read_csv(
-        path,
-        read_options=pcsv.ReadOptions(column_names=names, skip_rows=1),
-        convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}),
-    )
+    try:
+        table = pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK),
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}),
+        )
+    except pa.ArrowInvalid as e:
+        _refuse(path, e)
+        raise CsvError(f"{path}: {_arrow_message(e)}") from e
     ids = table.column(id_column)
     for n in names:
         if n == id_column:

@@ -8,7 +8,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -350,15 +350,15 @@ class Ledger:
         return self.resolve(text, default_kernel)
 
     # -- metrics ---------------------------------------------------------------------------------
-    def record_metrics(self, run_id: int, points: list[dict[str, Any]]) -> None:
+    def record_metrics(self, run_id: int, points: Iterable[dict[str, Any]]) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
             db.executemany(
                 "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
+                (
                     (run_id, i, p["name"], p.get("split"), p.get("epoch"), p.get("step"), p["value"], p.get("line"))
                     for i, p in enumerate(points)
-                ],
+                ),
             )
 
     def metrics(self, run_id: int) -> list[dict[str, Any]]:

@@ -4,11 +4,13 @@ structured lines (shape 6, see runtime/report.py), read exactly. Works on plain 
 from __future__ import annotations
 
 import ast
+import io
 import json
 import math
+import os
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Generator, Iterable, Iterator
+from typing import Any, TextIO
 
 Point = dict[str, Any]  # name, value, and where known split, epoch, step, line
 
@@ -58,19 +60,142 @@ def parse_log(text: str) -> list[dict[str, Any]]:
     return [{"stream_name": "stdout", "data": line} for line in text.splitlines(keepends=True)]
 
 
-def lines_of(text: str) -> list[str]:
-    """A log's text lines: Kaggle's JSON log (events) is joined first; carriage returns split progress bars."""
-    stripped = text.lstrip()
-    if stripped.startswith("[") and stripped[1:].lstrip().startswith("{"):
-        text = "".join(str(e.get("data", "")) for e in parse_log(text))
-    return [_ANSI.sub("", line) for line in text.splitlines()]
+BLOCK = 1 << 20  # characters read at a time; Kaggle's JSON log is decoded a block of events per json.loads
+MAX_LINE = 1 << 22  # a longer line is cut here: no metric line is that long, and memory stays bounded
+LOOKAHEAD = 400  # lines a pretty-printed object may span
+MAX_EVENT = 1 << 24  # a JSON event longer than this is not Kaggle's log: the rest is read as text
+_ENDINGS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines() splits on
+# Every shape needs one of these in its line (the regexes below are the exact test): `{` objects, ` - ` Keras
+# stats, `wandb:` summaries, `Epoch ` Keras epochs and LR, and case-blind `step`, `result]`, `summary`.
+_NEEDLES = ("{", " - ", "wandb:", "Epoch ")
+_NEEDLES_LOWER = ("step", "result]", "summary")
+_NEEDLES_ANY_CASE = ("tep", "TEP", "esult]", "ESULT]", "mmary", "MMARY", "Step", "Result]", "Summary")
 
 
 def extract(text: str) -> list[Point]:
     """Every metric point in the log, in log order; `line` is 1-based in the (joined) text."""
-    return [
-        p for p in _scan(lines_of(text)) if math.isfinite(p["value"])
-    ]  # JSON has no NaN; a NaN loss shows in the log
+    return list(points(io.StringIO(text)))
+
+
+def extract_file(path: str | os.PathLike[str]) -> Iterator[Point]:
+    """The points of a log file, read as a stream: linear time, memory bounded by the longest line."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        yield from points(f)
+
+
+def points(f: TextIO) -> Iterator[Point]:
+    """The points of an open log (plain text, or Kaggle's JSON log joined into its text)."""
+    for p in _scan(_blocks(_texts(f))):
+        if math.isfinite(p["value"]):  # JSON has no NaN; a NaN loss shows in the log
+            yield p
+
+
+def _texts(f: TextIO) -> Iterator[str]:
+    """The log's text in pieces: the events' `data` for Kaggle's JSON log, else the file as it is."""
+    head = f.read(BLOCK)
+    while not head.lstrip()[1:].lstrip():  # read enough to tell the two kinds apart
+        more = f.read(BLOCK)
+        if not more:
+            break
+        head += more
+    stripped = head.lstrip()
+    if not (stripped.startswith("[") and stripped[1:].lstrip().startswith("{")):
+        while head:
+            yield head
+            head = f.read(BLOCK)
+        return
+    rest = yield from _events(f, stripped[1:])
+    if rest:  # not events after all, or cut short: what could not be decoded is read as text
+        yield rest
+        while chunk := f.read(BLOCK):
+            yield chunk
+
+
+def _events(f: TextIO, buf: str) -> Generator[str, None, str]:
+    """Decode `{...}\n,{...}\n,...]` a block of events at a time; returns what it could not decode ('' at a clean
+    end). A raw newline never falls inside a JSON string, so a block cut after one ends between two events."""
+    decoder, eof = json.JSONDecoder(), False
+    while True:
+        buf = buf.lstrip(" \t\r\n,")
+        if not eof and len(buf) < BLOCK:
+            more = f.read(BLOCK)
+            eof, buf = not more, buf + more
+            continue
+        if buf.startswith("]") or not buf:  # the end, or a log cut short after its last whole event
+            return ""
+        cut = len(buf) if eof else buf.rfind("\n") + 1
+        try:
+            events = json.loads("[" + buf[:cut].rstrip(" \t\r\n,]") + "]") if cut else None
+        except ValueError:
+            events = None
+        if events is None:  # no newline in the block, or not Kaggle's layout: one event at a time
+            try:
+                event, cut = decoder.raw_decode(buf)
+                events = [event]
+            except ValueError:
+                if eof or len(buf) > MAX_EVENT:
+                    return buf
+                more = f.read(BLOCK)
+                eof, buf = not more, buf + more
+                continue
+        try:
+            text = "".join([e.get("data", "") for e in events])
+        except AttributeError:  # an element that is not an event: this is no Kaggle log
+            return buf
+        except TypeError:  # a `data` that is not text
+            text = "".join([str(e.get("data", "")) for e in events])
+        yield text
+        buf = buf[cut:]
+
+
+def _blocks(texts: Iterable[str]) -> Iterator[list[str]]:
+    """Lists of the lines `str.splitlines()` gives of the whole text, from its pieces; ANSI escapes removed."""
+    pending = ""
+    for text in texts:
+        text = pending + text
+        if "\x1b" in text:
+            text = _ANSI.sub("", text)
+        lines = text.splitlines()
+        ends = text[-1:]
+        # The last line may go on in the next piece (and a \r may be half of a \r\n): it waits for it.
+        pending = (
+            text[len(text) - len(lines[-1]) - (ends == "\r") :]
+            if lines and (ends == "\r" or ends not in _ENDINGS)
+            else ""
+        )
+        if pending:
+            lines.pop()
+            if len(pending) > MAX_LINE:
+                pending = pending[:MAX_LINE]
+        if lines:
+            yield lines
+    if pending:
+        yield pending.splitlines()
+
+
+def _candidates(lines: list[str]) -> list[int]:
+    """The indices of the lines that hold a needle: a line with none is no shape's, whatever the state.
+    str.find does the reading, so a log of mostly progress bars and chatter costs little more than reading it."""
+    text = "\n".join(lines)
+    low = text.lower()
+    if len(low) != len(text):  # lower() changed a length: search each case of the needles instead
+        low, folded = text, _NEEDLES_ANY_CASE
+    else:
+        folded = _NEEDLES_LOWER
+    starts: set[int] = set()
+    for hay, needles in ((text, _NEEDLES), (low, folded)):
+        for needle in needles:
+            pos = hay.find(needle)
+            while pos >= 0:
+                starts.add(hay.rfind("\n", 0, pos) + 1)
+                end = hay.find("\n", pos)
+                pos = -1 if end < 0 else hay.find(needle, end + 1)
+    found, line, prev = [], 0, 0
+    for start in sorted(starts):
+        line += text.count("\n", prev, start)
+        prev = start
+        found.append(line)
+    return found
 
 
 def series(point: Point) -> str:
@@ -89,95 +214,124 @@ def _number(text: str) -> float | None:
     return value
 
 
-def _point(name: str, value: float, line: int, **where: Any) -> Point:
+def _point(name: str, value: float, line: int, split: Any = None, epoch: Any = None, step: Any = None) -> Point:
     p: Point = {"name": name.strip(), "value": value}
-    p.update({k: v for k, v in where.items() if v is not None})
+    if split is not None:
+        p["split"] = split
+    if epoch is not None:
+        p["epoch"] = epoch
+    if step is not None:
+        p["step"] = step
     p["line"] = line
     return p
 
 
-def _scan(lines: list[str]) -> Iterator[Point]:
-    epoch: int | None = None
-    in_wandb_summary = False
-    i = 0
-    while i < len(lines):
-        raw = lines[i]
-        n = i + 1
-        i += 1
+def _scan(blocks: Iterator[list[str]]) -> Iterator[Point]:
+    reader = _Reader()
+    base, lines = 0, []  # lines[0] is line base + 1
+    upcoming = next(blocks, None)
+    while upcoming is not None:
+        block, upcoming = upcoming, next(blocks, None)
+        lines = lines + block if lines else block
+        # A `{` near the end may open an object that goes on in the next block: those lines wait for it.
+        stop = len(lines) if upcoming is None else max(0, len(lines) - LOOKAHEAD)
+        for k in _candidates(lines[:stop]):
+            yield from reader.line(lines, k, base + k + 1)
+        base, lines = base + stop, lines[stop:]
+
+
+class _Reader:
+    """The state of a scan across lines: the Keras epoch, an open W&B summary, what an object has consumed."""
+
+    def __init__(self) -> None:
+        self.epoch: int | None = None
+        self.in_wandb_summary = False
+        self.last = 0  # the number of the last line read as a shape (or inside an object)
+        self.blind_until = 0  # no lookahead for a `{` up to this line: a window already read found no object
+
+    def line(self, lines: list[str], k: int, n: int) -> Iterator[Point]:
+        """The points of lines[k], line n of the log; only lines that hold a needle come here."""
+        if n <= self.last:
+            return  # inside an object already read
+        if n != self.last + 1:  # a line of no shape came between: it closed any W&B summary
+            self.in_wandb_summary = False
+        self.last = n
+        raw = lines[k]
+        low = raw.lower()
         # shape 5: the W&B run summary, up to the first line that is not `wandb: name value`
-        w = _WANDB.search(raw)
+        w = _WANDB.search(raw) if "wandb:" in raw else None
         if w:
             rest = raw[w.end() :].strip()
             if rest.lower().startswith("run summary"):
-                in_wandb_summary = True
-                continue
-            if in_wandb_summary:
+                self.in_wandb_summary = True
+                return
+            if self.in_wandb_summary:
                 parts = rest.rsplit(None, 1)
                 if not parts:  # a bare `wandb:` line closes the summary
-                    in_wandb_summary = False
-                    continue
+                    self.in_wandb_summary = False
+                    return
                 value = _number(parts[1]) if len(parts) == 2 else None
                 if value is not None:
                     yield _point(parts[0].rstrip(":"), value, n)
-                continue  # string entries (model names, paths) are labels
-        elif _RUN_SUMMARY.search(raw):
-            in_wandb_summary = True
-            continue
+                return  # string entries (model names, paths) are labels
+        elif "summary" in low and _RUN_SUMMARY.search(raw):
+            self.in_wandb_summary = True
+            return
         else:
-            in_wandb_summary = False
+            self.in_wandb_summary = False
 
         # shapes 3, 4, 6: a JSON or Python-literal object, on one line or pretty-printed over several
         brace = raw.find("{")
         if brace >= 0 and "KR_RUN" not in raw[:brace]:
             head = raw[brace:].strip()
-            if head == "{":
-                end = _closing(lines, i - 1, brace)
-                if end is not None:
-                    obj = _literal("\n".join([raw[brace:], *lines[i : end + 1]]))
-                    if obj is not None:
-                        yield from _from_object(obj, n)
-                        i = end + 1
-                        continue
+            if head == "{" and n > self.blind_until:
+                body = _closing(lines, k, brace)
+                obj = _literal("\n".join([raw[brace:], *body])) if body is not None else None
+                if obj is not None:
+                    yield from _from_object(obj, n)
+                    self.last = n + len(body)
+                    return
+                self.blind_until = n + LOOKAHEAD
             elif head.endswith("}"):
                 obj = _literal(head)
                 if obj is not None:
                     yield from _from_object(obj, n)
-                    continue
+                    return
 
         # shape 1: Keras
-        m = _KERAS_EPOCH.search(raw)
+        m = _KERAS_EPOCH.search(raw) if "Epoch " in raw else None
         if m:
-            epoch = int(m.group(1))
-            continue
-        m = _KERAS_STATS.search(raw)
+            self.epoch = int(m.group(1))
+            return
+        m = _KERAS_STATS.search(raw) if " - " in raw else None
         if m and (m.group(1) is None or m.group(1) == m.group(2)):
-            yield _point("epoch_seconds", float(m.group(3)), n, epoch=epoch)
+            yield _point("epoch_seconds", float(m.group(3)), n, epoch=self.epoch)
             for name, value in _KERAS_PAIR.findall(m.group(4)):
                 split = "validation" if name.startswith("val_") else "train"
-                yield _point(name, float(value), n, split=split, epoch=epoch)
-            continue
-        m = _KERAS_LR.search(raw)
+                yield _point(name, float(value), n, split=split, epoch=self.epoch)
+            return
+        m = _KERAS_LR.search(raw) if "ReduceLROnPlateau" in raw else None
         if m:
             yield _point("lr", float(m.group(2)), n, epoch=int(m.group(1)))
-            continue
+            return
 
         # shape 2: [RESULT]: Split. Epoch: N, k: v ...   and   Split Step N, k: v ...
-        m = _RESULT.search(raw)
+        m = _RESULT.search(raw) if "result]" in low else None
         if m:
             split = _SPLITS[m.group(1).lower()]
             pairs = [(k, v) for k, v in _PAIR.findall(m.group(2))]
             index = {k.lower(): v for k, v in pairs if k.lower() in ("epoch", "step")}
-            for k, v in pairs:
-                if k.lower() not in ("epoch", "step"):
+            for key, v in pairs:
+                if key.lower() not in ("epoch", "step"):
                     yield _point(
-                        k, float(v), n, split=split, epoch=_int(index.get("epoch")), step=_int(index.get("step"))
+                        key, float(v), n, split=split, epoch=_int(index.get("epoch")), step=_int(index.get("step"))
                     )
-            continue
-        m = _STEP.search(raw)
+            return
+        m = _STEP.search(raw) if " step" in low else None
         if m:
             split = _SPLITS[m.group(1).lower()]
-            for k, v in _PAIR.findall(m.group(3)):
-                yield _point(k, float(v), n, split=split, step=int(m.group(2)))
+            for key, v in _PAIR.findall(m.group(3)):
+                yield _point(key, float(v), n, split=split, step=int(m.group(2)))
 
 
 def _int(text: str | None) -> int | None:
@@ -187,14 +341,15 @@ def _int(text: str | None) -> int | None:
     return int(value) if value.is_integer() else None
 
 
-def _closing(lines: list[str], start: int, column: int, limit: int = 5000) -> int | None:
-    """The index of the line that closes a pretty-printed object opened at lines[start][column]."""
-    depth = 0
-    for j in range(start, min(len(lines), start + limit)):
-        text = lines[j][column:] if j == start else lines[j]
-        depth += text.count("{") - text.count("}")
+def _closing(lines: list[str], start: int, column: int) -> list[str] | None:
+    """The lines after lines[start], which opens a pretty-printed object at `column`, up to the one that closes it;
+    None when LOOKAHEAD lines do not close it."""
+    depth = lines[start][column:].count("{") - lines[start][column:].count("}")
+    body = lines[start + 1 : start + 1 + LOOKAHEAD]
+    for j, line in enumerate(body):
+        depth += line.count("{") - line.count("}")
         if depth <= 0:
-            return j
+            return body[: j + 1]
     return None
 
 

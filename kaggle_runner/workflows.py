@@ -362,8 +362,9 @@ def pull(ctx: Context, run: Run, say: Say) -> Path:
     for s in skipped:
         say(f"warning: skipped output {s['name']!r}: {s['why']}")
     (folder / f"{slug}.log").write_text(log, encoding="utf-8")
-    from kaggle_runner.logs import extract
+    del log, page  # the points are read back from the file as a stream: a long log is not held twice
+    from kaggle_runner.logs import extract_file
 
-    ctx.ledger.record_metrics(run.id, extract(log))
+    ctx.ledger.record_metrics(run.id, extract_file(folder / f"{slug}.log"))
     ctx.ledger.record_files(run.id, [(name, layout.sha256_file(t), t.stat().st_size) for name, t in pulled], skipped)
     return folder

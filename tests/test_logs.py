@@ -205,3 +205,80 @@ def test_wandb_summary_pasted_without_the_prefix_on_its_header() -> None:
     text = "Run summary:\nwandb:       Sentence Precision 0.59375\nwandb:                      lr: 0.002\nwandb:\n"
     assert [(p["name"], p["value"]) for p in extract(text)] == [("Sentence Precision", 0.59375), ("lr", 0.002)]
     assert extract("Run summary:\nnothing 1.0\n") == []  # the summary is only what follows with `wandb:`
+
+
+def _mixed_events() -> tuple[str, list[dict]]:
+    parts = [KERAS, KERAS_NEW, RESULT, STATS, EVAL, WANDB, KR_LINE]
+    text = "booting\n" + "progress 45%|████▌ | 450/1000\rnoise line: 12 apples\n".join(parts)
+    pieces = [text[i : i + 37] for i in range(0, len(text), 37)]  # events cut mid-line, as a pipe delivers them
+    return text, [{"stream_name": "stdout", "time": i * 0.1, "data": p} for i, p in enumerate(pieces)]
+
+
+@pytest.mark.parametrize("block", [3, 64, 1 << 20])
+def test_a_log_file_is_read_as_a_stream_with_the_same_points(tmp_path: Path, monkeypatch, block: int) -> None:
+    from kaggle_runner import logs
+
+    text, events = _mixed_events()
+    expected = extract(text)
+    monkeypatch.setattr(logs, "BLOCK", block)  # blocks end mid-event, mid-line and inside pretty-printed objects
+    kaggle_log = tmp_path / "kaggle.log"
+    kaggle_log.write_text("[" + "\n,".join(json.dumps(e) for e in events) + "]")
+    one_line = tmp_path / "one-line.log"
+    one_line.write_text(json.dumps(events))
+    plain = tmp_path / "plain.log"
+    plain.write_text(text)
+    for path in (kaggle_log, one_line, plain):
+        assert list(logs.extract_file(path)) == expected, path.name
+
+
+def test_a_log_cut_short_keeps_the_points_of_its_whole_events(tmp_path: Path) -> None:
+    from kaggle_runner import logs
+
+    text, events = _mixed_events()
+    whole = "[" + "\n,".join(json.dumps(e) for e in events) + "]"
+    cut = tmp_path / "cut.log"
+    cut.write_text(whole[: len(whole) * 2 // 3])  # the download stopped mid-event
+    kept = len("".join(e["data"] for e in json.loads(whole[: whole.rfind("\n,", 0, len(whole) * 2 // 3)] + "]")))
+    before = [p for p in extract(text[:kept]) if p["line"] < text[:kept].count("\n")]
+    got = list(logs.extract_file(cut))
+    assert got[: len(before)] == before and len(before) > 5
+
+
+def test_points_come_before_the_whole_log_is_read(monkeypatch) -> None:
+    import io
+
+    from kaggle_runner import logs
+
+    class Counting(io.StringIO):
+        read_chars = 0
+
+        def read(self, n: int = -1) -> str:
+            out = super().read(n)
+            Counting.read_chars += len(out)
+            return out
+
+    monkeypatch.setattr(logs, "BLOCK", 1 << 16)
+    body = "chatter\n" * 2_000_000 + "[RESULT]: Train. Epoch: 1, loss: 0.5\n"  # 16 MB of a line at a time
+    log = Counting("[RESULT]: Validation. Epoch: 0, auc: 0.75\n" + body)
+    points = logs.points(log)
+    assert next(points)["value"] == 0.75
+    assert Counting.read_chars <= 3 * (1 << 16)  # a few blocks, not 16 MB
+    assert [p["value"] for p in points] == [0.5]
+
+
+def test_a_huge_log_shows_one_row_per_series(tmp_path: Path) -> None:
+    log = tmp_path / "long.log"
+    log.write_text(
+        "".join(f"[RESULT]: Validation. Epoch: {i}, loss: {1 / (i + 1):.6f}, auc: 0.5\n" for i in range(3000))
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "kaggle_runner.cli", "metrics", str(log)], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    assert "6000 points in 2 series" in r.stdout and "one row per series; --json lists every point" in r.stderr
+    row = next(line for line in r.stdout.splitlines() if line.startswith("validation.loss"))
+    assert [c.strip() for c in row.split("│")[1:6]] == ["3000", "1", "0.000333", "0.000333", "1"]
+    whole = subprocess.run(
+        [sys.executable, "-m", "kaggle_runner.cli", "metrics", str(log), "--json"], capture_output=True, text=True
+    )
+    assert len(json.loads(whole.stdout)) == 6000

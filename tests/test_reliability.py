@@ -426,3 +426,25 @@ def test_serve_refuses_where_kernels_cannot_be_confined(make_emulator, monkeypat
     with pytest.raises(UserError, match="--unconfined"):
         make_emulator()
     assert make_emulator(unconfined=True).kernels.executor.unconfined
+
+
+# -- 10. a merge cell that is not UTF-8, a line longer than a block -------------------------------------------------
+@pytest.mark.parametrize("bad", [b"id,toxic\n1,0.5\n2,0.\xff7\n", b"id,toxic\n1,0.5\n\xfe2,0.7\n"])
+def test_a_cell_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path, make_kr, bad: bytes) -> None:
+    _project(tmp_path)
+    (tmp_path / "a.csv").write_text("id,toxic\n1,0.5\n2,0.7\n")
+    (tmp_path / "b.csv").write_bytes(bad)
+    r = make_kr(tmp_path)("merge", "a.csv", "b.csv", "-o", "out.csv", check=None)
+    _one_line(r, "b.csv: line 3: not UTF-8 text (byte 0x", "save the file as UTF-8")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_line_longer_than_a_block_names_its_line(tmp_path: Path, monkeypatch) -> None:
+    from kaggle_runner import csvtable
+
+    monkeypatch.setattr(csvtable, "BLOCK", 1 << 20)  # a 1 GB line against 16 MiB blocks, scaled down
+    path = tmp_path / "long.csv"
+    with open(path, "w") as f:
+        f.write("id,toxic\n1,0.5\n2," + "7" * (3 << 20) + "\n3,0.1\n")
+    with pytest.raises(csvtable.CsvError, match=r"long.csv: line 3: a line of more than 1 MiB"):
+        csvtable.read(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import typer
@@ -12,6 +13,21 @@ import typer
 
 def as_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=1, default=str))
+
+
+def as_json_list(items: Iterable[Any]) -> None:
+    """A JSON list, one item a line, written as the items come (a log can hold millions of metric points)."""
+    out, batch, first = sys.stdout, [], True
+    encode = json.JSONEncoder(default=str).encode
+    for item in items:
+        batch.append(encode(item))
+        if len(batch) == 4096:
+            out.write(("[\n " if first else ",\n ") + ",\n ".join(batch))
+            batch, first = [], False
+    if batch:
+        out.write(("[\n " if first else ",\n ") + ",\n ".join(batch))
+    out.write("[]\n" if first and not batch else "\n]\n")
+    out.flush()
 
 
 def err(text: str) -> None:
@@ -51,18 +67,41 @@ def when(date: str | None) -> str:
     return (date or "")[:16].replace("T", " ")
 
 
-def metrics_table(points: list[dict[str, Any]], title: str) -> None:
-    if not points:
-        err(f"{title}: no metric lines found (see `kr metrics --help` for the shapes kr reads)")
-        return
+MAX_POINT_ROWS = 2000  # more points than this are shown as one row per series
+
+
+def metrics_table(points: Iterable[dict[str, Any]], title: str) -> None:
+    """Every point as a row; a log with more points gets one row per series instead (`--json` lists them all)."""
     from kaggle_runner.logs import series
 
-    table(
-        title,
-        ["line", "series", "split", "epoch", "step", "value"],
-        [[p.get("line"), series(p), p.get("split"), p.get("epoch"), p.get("step"), num(p["value"], 6)] for p in points],
-        right=("line", "epoch", "step", "value"),
-    )
+    rows: list[list[Any]] = []
+    summary: dict[str, list[Any]] = {}  # series -> [points, first, last, min, max, first line, last line]
+    count = 0
+    for p in points:
+        count += 1
+        if count <= MAX_POINT_ROWS:
+            rows.append([p.get("line"), series(p), p.get("split"), p.get("epoch"), p.get("step"), num(p["value"], 6)])
+        s = summary.get(series(p))
+        v = p["value"]
+        if s is None:
+            summary[series(p)] = [1, v, v, v, v, p.get("line"), p.get("line")]
+        else:
+            s[0] += 1
+            s[2], s[3], s[4], s[6] = v, min(s[3], v), max(s[4], v), p.get("line")
+    if not count:
+        err(f"{title}: no metric lines found (see `kr metrics --help` for the shapes kr reads)")
+    elif count <= MAX_POINT_ROWS:
+        table(
+            title, ["line", "series", "split", "epoch", "step", "value"], rows, right=("line", "epoch", "step", "value")
+        )
+    else:
+        table(
+            f"{title}: {count} points in {len(summary)} series",
+            ["series", "points", "first", "last", "min", "max", "lines"],
+            [[name, s[0], *(num(x, 6) for x in s[1:5]), f"{s[5]}-{s[6]}"] for name, s in summary.items()],
+            right=("points", "first", "last", "min", "max", "lines"),
+        )
+        err(f"{title}: {count} points, one row per series; --json lists every point")
 
 
 def correlation_table(column: str, labels: list[str], matrix: list[list[Any]], method: str) -> None:

@@ -3,6 +3,7 @@ Each calls one function of workflows (or scaffold, logs) and renders what it ret
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -10,7 +11,7 @@ from typing import Any, Optional
 import typer
 
 from kaggle_runner.cli.app import app, connect
-from kaggle_runner.cli.render import as_json, err, metrics_table
+from kaggle_runner.cli.render import as_json, as_json_list, err, metrics_table
 from kaggle_runner.errors import UserError
 
 VERSION_HELP = "v23, KERNEL:v23 or latest."
@@ -154,14 +155,15 @@ def metrics(
     json_: bool = typer.Option(False, "--json", help="Print a JSON list of points in log order."),
 ) -> None:
     """Metric points in any log file: Keras epochs, [RESULT]/Step lines, JSON dicts, W&B summaries, kr's lines."""
-    from kaggle_runner.logs import extract
+    from kaggle_runner.logs import extract_file
 
     try:
-        text = file.read_text(encoding="utf-8", errors="replace")
+        points = extract_file(file)
+        first = next(points, None)  # opens the file: a missing or unreadable one fails here, before any output
     except OSError as e:
         raise UserError(f"{file}: cannot read ({e.strerror})") from e
-    points = extract(text)
+    found = itertools.chain([first] if first else [], points)
     if json_:
-        as_json(points)
+        as_json_list(found)
     else:
-        metrics_table(points, str(file))
+        metrics_table(found, str(file))

@@ -13,7 +13,7 @@ from typing import Any
 
 from kaggle_runner.emulator.blobs import Blobs
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Redirect
-from kaggle_runner.emulator.scoring import METRICS, ScoreError, score
+from kaggle_runner.emulator.scoring import F1_AVERAGES, METRICS, ScoreError, score
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp
 
@@ -48,6 +48,8 @@ class Competitions:
             raise ApiError(500, f"{path}: invalid JSON ({e})") from e
         if comp.get("metric") not in METRICS:
             raise ApiError(500, f"{path}: metric must be one of {', '.join(METRICS)}")
+        if comp.get("f1Average", "binary") not in F1_AVERAGES:
+            raise ApiError(500, f"{path}: f1Average must be one of {', '.join(F1_AVERAGES)}")
         return comp
 
     def data_dir(self, slug: str) -> Path:
@@ -138,12 +140,19 @@ class Competitions:
                 comp["metric"],
                 comp.get("idColumn", "id"),
                 list(comp.get("targetColumns", ["target"])),
+                comp.get("f1Average", "binary"),
+                str(comp.get("positiveLabel", "1")),
             )
             update = {"status": "COMPLETE", "publicScore": f"{public:.5f}", "privateScore": f"{private:.5f}"}
         except ScoreError as e:
             update = {"status": "ERROR", "errorDescription": str(e)}
         except OSError as e:
             update = {"status": "ERROR", "errorDescription": f"cannot read the submission ({e})"}
+        except Exception as e:  # noqa: BLE001 - whatever goes wrong, no submission stays PENDING
+            update = {
+                "status": "ERROR",
+                "errorDescription": f"the emulator could not score it ({type(e).__name__}: {e})",
+            }
         with self.store.lock:
             sub.update(update)
             self.store.save()

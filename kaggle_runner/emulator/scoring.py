@@ -1,4 +1,4 @@
-"""Scores a submission CSV against a competition's solution: auc, accuracy, f1, logloss, rmse, mae.
+"""Scores a submission CSV against a competition's solution by Kaggle's rules: auc, accuracy, f1, logloss, rmse, mae.
 Checks header, ids (missing, duplicate, unknown) and values first; each problem is one line naming the row."""
 
 from __future__ import annotations
@@ -9,6 +9,9 @@ from pathlib import Path
 
 METRICS = ("auc", "accuracy", "f1", "logloss", "rmse", "mae")
 HIGHER_IS_BETTER = {"auc": True, "accuracy": True, "f1": True, "logloss": False, "rmse": False, "mae": False}
+LABEL_METRICS = ("accuracy", "f1")  # scored on labels (text or numbers), not on probabilities
+F1_AVERAGES = ("binary", "macro")
+EPS = 1e-15  # Kaggle's log loss clips predictions to [EPS, 1 - EPS]
 
 
 class ScoreError(ValueError):
@@ -19,7 +22,7 @@ def _auc(y: list[float], p: list[float]) -> float:
     pos = sum(1 for v in y if v == 1)
     neg = len(y) - pos
     if pos == 0 or neg == 0:
-        raise ScoreError("AUC needs both classes in the solution subset")
+        raise ScoreError("AUC needs both classes in each of the public and private parts of the solution")
     order = sorted(range(len(p)), key=lambda i: p[i])
     ranks = [0.0] * len(p)
     i = 0
@@ -34,23 +37,46 @@ def _auc(y: list[float], p: list[float]) -> float:
     return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
 
 
-def _f1(y: list[float], p: list[float]) -> float:
-    pred = [1 if v >= 0.5 else 0 for v in p]
-    tp = sum(1 for a, b in zip(y, pred) if a == 1 and b == 1)
-    fp = sum(1 for a, b in zip(y, pred) if a != 1 and b == 1)
-    fn = sum(1 for a, b in zip(y, pred) if a == 1 and b != 1)
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+def _f1(y: list[str], p: list[str], average: str, positive: str) -> float:
+    """F1 on labels: binary for the positive label, or the mean over the solution's and the predictions' labels."""
+    labels = sorted(set(y) | set(p))
+    if average == "binary":
+        if len(labels) > 2 or (len(labels) == 2 and positive not in labels):
+            raise ScoreError(
+                f"binary F1 needs two labels, one of them '{positive}'; found {', '.join(labels)} "
+                "(set f1Average: macro in competition.json for more classes)"
+            )
+        labels = [positive]
+    scores = []
+    for label in labels:
+        tp = sum(1 for a, b in zip(y, p) if a == label and b == label)
+        fp = sum(1 for a, b in zip(y, p) if a != label and b == label)
+        fn = sum(1 for a, b in zip(y, p) if a == label and b != label)
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(scores) / len(scores)
 
 
-def _logloss(y: list[float], p: list[float]) -> float:
-    eps = 1e-15
-    return -sum(
-        a * math.log(min(max(b, eps), 1 - eps)) + (1 - a) * math.log(1 - min(max(b, eps), 1 - eps))
-        for a, b in zip(y, p)
-    ) / len(y)
+def _binary_logloss(y: list[float], p: list[float]) -> float:
+    total = 0.0
+    for a, b in zip(y, p):
+        b = min(max(b, EPS), 1 - EPS)
+        total += a * math.log(b) + (1 - a) * math.log(1 - b)
+    return -total / len(y)
 
 
-def metric_value(metric: str, y: list[float], p: list[float]) -> float:
+def multiclass_logloss(y: list[list[float]], p: list[list[float]]) -> float:
+    """Kaggle's multi-class log loss: each row of predictions divided by its sum, then clipped; y is one-hot."""
+    total = 0.0
+    for truth, row in zip(y, p):
+        s = sum(row)
+        if s <= 0:
+            raise ScoreError("a row of predictions sums to 0; multi-class log loss needs probabilities")
+        total += sum(t * math.log(min(max(v / s, EPS), 1 - EPS)) for t, v in zip(truth, row))
+    return -total / len(y)
+
+
+def metric_value(metric: str, y: list, p: list, average: str = "binary", positive: str = "1") -> float:
+    """One column's score: numbers for auc, logloss, rmse, mae; labels (text) for accuracy and f1."""
     if not y:
         raise ScoreError("empty solution subset")
     if metric == "auc":
@@ -58,9 +84,9 @@ def metric_value(metric: str, y: list[float], p: list[float]) -> float:
     if metric == "accuracy":
         return sum(1 for a, b in zip(y, p) if a == b) / len(y)
     if metric == "f1":
-        return _f1(y, p)
+        return _f1(y, p, average, positive)
     if metric == "logloss":
-        return _logloss(y, p)
+        return _binary_logloss(y, p)
     if metric == "rmse":
         return math.sqrt(sum((a - b) ** 2 for a, b in zip(y, p)) / len(y))
     if metric == "mae":
@@ -78,16 +104,44 @@ def _number(text: str, where: str) -> float:
     return value
 
 
-def score(solution: Path, submission: Path, metric: str, id_column: str, targets: list[str]) -> tuple[float, float]:
-    """(public, private) score; raises ScoreError with a one-line description."""
-    with open(solution, newline="", encoding="utf-8") as f:
-        truth = {row[id_column]: row for row in csv.DictReader(f)}
+def label(text: str) -> str:
+    """A label as compared: trimmed, and a whole number written one way (`1`, `1.0` and `1.` are one label)."""
+    text = text.strip()
     try:
-        f = open(submission, newline="", encoding="utf-8-sig")
-        rows = list(csv.reader(f))
-        f.close()
+        value = float(text)
+    except ValueError:
+        return text
+    return str(int(value)) if value.is_integer() else text
+
+
+def _is_fraction(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(value) and not value.is_integer()
+
+
+def _rows(path: Path, what: str) -> list[list[str]]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is tolerated, as on Kaggle
+            return list(csv.reader(f))
     except (UnicodeDecodeError, csv.Error) as e:
-        raise ScoreError(f"submission is not a readable UTF-8 CSV ({e})") from None
+        raise ScoreError(f"{what} is not a readable UTF-8 CSV ({e})") from None
+
+
+def score(
+    solution: Path,
+    submission: Path,
+    metric: str,
+    id_column: str,
+    targets: list[str],
+    f1_average: str = "binary",
+    positive_label: str = "1",
+) -> tuple[float, float]:
+    """(public, private) score; raises ScoreError with a one-line description."""
+    truth = _solution(solution, id_column, targets)
+    rows = _rows(submission, "submission")
     if not rows:
         raise ScoreError("submission is empty")
     header = [h.strip() for h in rows[0]]
@@ -95,7 +149,8 @@ def score(solution: Path, submission: Path, metric: str, id_column: str, targets
     if sorted(header) != sorted(expected):
         raise ScoreError(f"submission header must be {','.join(expected)}; got {','.join(header)}")
     idx = {name: header.index(name) for name in expected}
-    preds: dict[str, list[float]] = {}
+    labels = metric in LABEL_METRICS
+    preds: dict[str, list] = {}
     for n, row in enumerate(rows[1:], start=2):
         if not row:
             continue
@@ -106,17 +161,59 @@ def score(solution: Path, submission: Path, metric: str, id_column: str, targets
             raise ScoreError(f"row {n}: duplicate id '{rid}'")
         if rid not in truth:
             raise ScoreError(f"row {n}: id '{rid}' is not in the test set")
-        preds[rid] = [_number(row[idx[t]], f"row {n}, column {t}") for t in targets]
+        if labels:
+            preds[rid] = [_label_cell(row[idx[t]], f"row {n}, column {t}", metric) for t in targets]
+        else:
+            preds[rid] = [_number(row[idx[t]], f"row {n}, column {t}") for t in targets]
     missing = [i for i in truth if i not in preds]
     if missing:
         raise ScoreError(f"submission is missing {len(missing)} ids (first: '{missing[0]}')")
 
     def subset_score(usage: str) -> float:
-        ids = [i for i, r in truth.items() if r.get("Usage", "Public").lower() == usage] or list(truth)
-        per_column = []
-        for c, t in enumerate(targets):
-            y = [_number(truth[i][t], f"solution id {i}") for i in ids]
-            per_column.append(metric_value(metric, y, [preds[i][c] for i in ids]))
-        return sum(per_column) / len(per_column)
+        ids = [i for i, (use, _) in truth.items() if use == usage] or list(truth)
+        if labels:
+            y_cols = [[label(truth[i][1][c]) for i in ids] for c in range(len(targets))]
+        else:
+            y_cols = [[_number(truth[i][1][c], f"solution id {i}") for i in ids] for c in range(len(targets))]
+        p_cols = [[preds[i][c] for i in ids] for c in range(len(targets))]
+        if metric == "logloss" and len(targets) > 1:  # one-hot columns are the classes of one prediction
+            return multiclass_logloss([list(r) for r in zip(*y_cols)], [list(r) for r in zip(*p_cols)])
+        scores = [metric_value(metric, y, p, f1_average, label(positive_label)) for y, p in zip(y_cols, p_cols)]
+        return sum(scores) / len(scores)  # AUC and the others over several columns: the mean of the columns
 
     return subset_score("public"), subset_score("private")
+
+
+def _label_cell(text: str, where: str, metric: str) -> str:
+    if not text.strip():
+        raise ScoreError(f"{where}: blank; {metric} scores a label in every row")
+    if _is_fraction(text):
+        raise ScoreError(
+            f"{where}: '{text}' looks like a probability; {metric} scores labels (such as 0 or 1), "
+            "so round or threshold the predictions first"
+        )
+    return label(text)
+
+
+def _solution(path: Path, id_column: str, targets: list[str]) -> dict[str, tuple[str, list[str]]]:
+    """id -> (usage, target cells); `Usage` (any case, values too) says public or private, public when absent."""
+    rows = _rows(path, "the competition's solution file")
+    if not rows:
+        raise ScoreError("the competition's solution file is empty")
+    header = [h.strip() for h in rows[0]]
+    lower = [h.lower() for h in header]
+    for name in (id_column, *targets):
+        if name not in header:
+            raise ScoreError(f"the competition's solution file has no column '{name}' (columns: {', '.join(header)})")
+    usage = lower.index("usage") if "usage" in lower else None
+    at = [header.index(t) for t in targets]
+    key = header.index(id_column)
+    truth: dict[str, tuple[str, list[str]]] = {}
+    for n, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise ScoreError(f"the competition's solution file: row {n} has {len(row)} columns, not {len(header)}")
+        use = row[usage].strip().lower() if usage is not None else "public"
+        truth[row[key]] = (use, [row[i] for i in at])
+    return truth

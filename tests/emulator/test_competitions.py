@@ -75,3 +75,23 @@ def test_unknown_competition_is_404(api: Api) -> None:
         "competitions.StartSubmissionUpload", {"competitionName": "nope", "fileName": "a.csv", "contentLength": 1}
     )
     assert r.status_code == 404
+
+
+def test_no_scoring_failure_leaves_a_submission_pending(api: Api, emulator, monkeypatch) -> None:
+    comp = emulator.store.root / "competitions/tiny-toxic"
+    solution = (comp / "solution.csv").read_text()
+    ids = [line.split(",")[0] for line in solution.splitlines()[1:]]
+    sub = ("id,toxic\n" + "".join(f"{i},0.5\n" for i in ids)).encode()
+    (comp / "solution.csv").write_text(solution.replace("id,", "qid,", 1))  # not the configured id column
+    ref = _submit(api, "a.csv", sub)
+    done = _wait(api, ref)
+    assert done["status"] == "ERROR" and "solution file has no column 'id'" in done["errorDescription"]
+
+    from kaggle_runner.emulator import competitions
+
+    def broken(*args, **kwargs):
+        raise KeyError("something the scorer never expected")
+
+    monkeypatch.setattr(competitions, "score", broken)
+    done = _wait(api, _submit(api, "b.csv", sub))
+    assert done["status"] == "ERROR" and "could not score it (KeyError" in done["errorDescription"]

@@ -1,4 +1,5 @@
-"""Submission scoring: each metric against hand-computed values, and each refusal with its row."""
+"""Submission scoring by Kaggle's rules: each metric against scikit-learn (the reference) on random data, labels and
+probabilities told apart, and each refusal with its row; no scoring failure leaves a submission PENDING."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from sklearn import metrics as skm  # the reference (the [dev] extra)
 
 from kaggle_runner.emulator.scoring import ScoreError, metric_value, score
 
@@ -16,7 +18,7 @@ from kaggle_runner.emulator.scoring import ScoreError, metric_value, score
         ("auc", [0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], 0.75),
         ("auc", [0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5], 0.5),  # ties count half
         ("accuracy", [0, 1, 1, 0], [0, 1, 0, 0], 0.75),
-        ("f1", [1, 1, 0, 0], [0.9, 0.2, 0.7, 0.1], 0.5),  # tp=1 fp=1 fn=1
+        ("f1", ["1", "1", "0", "0"], ["1", "0", "1", "0"], 0.5),  # tp=1 fp=1 fn=1
         ("logloss", [1, 0], [0.8, 0.3], -(math.log(0.8) + math.log(0.7)) / 2),
         ("rmse", [1.0, 2.0, 3.0], [1.0, 2.0, 5.0], math.sqrt(4 / 3)),
         ("mae", [1.0, 2.0, 3.0], [2.0, 2.0, 5.0], 1.0),
@@ -57,3 +59,165 @@ def test_refusals_name_the_problem(tmp_path: Path, submission: str, message: str
     with pytest.raises(ScoreError) as e:
         score(sol, sub, "auc", "id", ["toxic"])
     assert message in str(e.value)
+
+
+def _csv(path: Path, header: list[str], rows: list[list]) -> Path:
+    path.write_text("\n".join(",".join(str(v) for v in r) for r in [header, *rows]) + "\n")
+    return path
+
+
+def _case(tmp_path: Path, n: int, seed: int, targets: list[str], truth, pred) -> tuple[Path, Path, list[str]]:
+    """A solution (half public, half private) and a submission drawn from `truth(rng)` and `pred(rng, y)`."""
+    import random
+
+    rng = random.Random(seed)
+    usage = ["Public" if i % 2 else "Private" for i in range(n)]
+    y = [truth(rng) for _ in range(n)]
+    p = [pred(rng, v) for v in y]
+    sol = _csv(
+        tmp_path / "solution.csv", ["id", *targets, "Usage"], [[i, *v, u] for i, (v, u) in enumerate(zip(y, usage))]
+    )
+    sub = _csv(tmp_path / "sub.csv", ["id", *targets], [[i, *v] for i, v in enumerate(p)])
+    return sol, sub, usage
+
+
+def _parts(values: list, usage: list[str], part: str) -> list:
+    return [v for v, u in zip(values, usage) if u == part]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_auc_per_column_averaged_as_scikit_learn(tmp_path: Path, seed: int) -> None:
+    sol, sub, usage = _case(
+        tmp_path,
+        200,
+        seed,
+        ["a", "b"],
+        lambda r: [r.randint(0, 1), r.randint(0, 1)],
+        lambda r, y: [round(r.random() * 0.6 + 0.4 * y[0], 3), round(r.random(), 2)],
+    )
+    public, private = score(sol, sub, "auc", "id", ["a", "b"])
+    rows = [line.split(",") for line in sol.read_text().splitlines()[1:]]
+    preds = [line.split(",") for line in sub.read_text().splitlines()[1:]]
+    for part, got in (("Public", public), ("Private", private)):
+        want = (
+            sum(
+                skm.roc_auc_score(
+                    _parts([int(r[c]) for r in rows], usage, part), _parts([float(p[c]) for p in preds], usage, part)
+                )
+                for c in (1, 2)
+            )
+            / 2
+        )
+        assert got == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_multiclass_logloss_normalises_rows_and_clips_as_kaggle(tmp_path: Path, seed: int) -> None:
+    classes = ["cat", "dog", "bird"]
+
+    def pred(r, y):
+        row = [r.random() * 3 for _ in classes]  # not summing to 1: Kaggle divides each row by its sum
+        row[r.randint(0, 2)] = 0  # and a zero is clipped, not an infinite loss
+        return [round(v, 4) for v in row]
+
+    sol, sub, usage = _case(tmp_path, 150, seed, classes, lambda r: [int(i == r.randint(0, 2)) for i in range(3)], pred)
+    public, private = score(sol, sub, "logloss", "id", classes)
+    y = [[int(v) for v in line.split(",")[1:4]] for line in sol.read_text().splitlines()[1:]]
+    p = [[float(v) for v in line.split(",")[1:]] for line in sub.read_text().splitlines()[1:]]
+    for part, got in (("Public", public), ("Private", private)):
+        probs = [[v / sum(row) for v in row] for row in _parts(p, usage, part)]
+        clipped = [[min(max(v, 1e-15), 1 - 1e-15) for v in row] for row in probs]
+        want = skm.log_loss(_parts(y, usage, part), clipped)
+        assert got == pytest.approx(want, rel=1e-9)
+        assert got != pytest.approx(  # what scoring each column as a binary log loss would have given
+            sum(
+                skm.log_loss(
+                    [r[c] for r in _parts(y, usage, part)],
+                    [min(max(r[c], 1e-15), 1 - 1e-15) for r in probs],
+                    labels=[0, 1],
+                )
+                for c in range(3)
+            )
+            / 3
+        )
+
+
+@pytest.mark.parametrize("average", ["binary", "macro"])
+@pytest.mark.parametrize("labels", [["0", "1"], ["cat", "dog", "bird"], ["True", "False"]])
+def test_f1_and_accuracy_on_labels_as_scikit_learn(tmp_path: Path, average: str, labels: list[str]) -> None:
+    positive = labels[-1] if labels[0] != "0" else "1"
+    sol, sub, usage = _case(
+        tmp_path,
+        120,
+        7,
+        ["label"],
+        lambda r: [r.choice(labels)],
+        lambda r, y: [y[0] if r.random() < 0.7 else r.choice(labels)],
+    )
+    y = [line.split(",")[1] for line in sol.read_text().splitlines()[1:]]
+    p = [line.split(",")[1] for line in sub.read_text().splitlines()[1:]]
+    if average == "binary" and len(labels) > 2:
+        with pytest.raises(ScoreError, match="binary F1 needs two labels"):
+            score(sol, sub, "f1", "id", ["label"], average, positive)
+    else:
+        got = score(sol, sub, "f1", "id", ["label"], average, positive)
+        kw = {"pos_label": positive} if average == "binary" else {}
+        want = [
+            skm.f1_score(_parts(y, usage, u), _parts(p, usage, u), average=average, **kw) for u in ("Public", "Private")
+        ]
+        assert got == pytest.approx(tuple(want), abs=1e-12)
+    acc = score(sol, sub, "accuracy", "id", ["label"])
+    assert acc == pytest.approx(
+        tuple(skm.accuracy_score(_parts(y, usage, u), _parts(p, usage, u)) for u in ("Public", "Private"))
+    )
+
+
+def test_regression_metrics_as_scikit_learn(tmp_path: Path) -> None:
+    sol, sub, usage = _case(
+        tmp_path, 100, 3, ["y"], lambda r: [round(r.gauss(0, 3), 3)], lambda r, y: [round(y[0] + r.gauss(0, 1), 3)]
+    )
+    y = [float(line.split(",")[1]) for line in sol.read_text().splitlines()[1:]]
+    p = [float(line.split(",")[1]) for line in sub.read_text().splitlines()[1:]]
+    for metric, ref in (
+        ("rmse", lambda a, b: skm.mean_squared_error(a, b) ** 0.5),
+        ("mae", skm.mean_absolute_error),
+    ):
+        want = tuple(ref(_parts(y, usage, u), _parts(p, usage, u)) for u in ("Public", "Private"))
+        assert score(sol, sub, metric, "id", ["y"]) == pytest.approx(want, rel=1e-12)
+
+
+def test_probabilities_sent_to_a_label_metric_are_refused_not_scored_zero(tmp_path: Path) -> None:
+    sol, sub = _files(tmp_path, "id,toxic\n001,0.91\n002,0.12\n003,0.8\n004,0.3\n")
+    with pytest.raises(
+        ScoreError, match="row 2, column toxic: '0.91' looks like a probability; accuracy scores labels"
+    ):
+        score(sol, sub, "accuracy", "id", ["toxic"])
+    sub.write_text("id,toxic\n001,1.0\n002,0\n003,1.\n004,1\n")  # whole numbers written any way are labels
+    assert score(sol, sub, "accuracy", "id", ["toxic"]) == (1.0, 0.5)
+
+
+def test_a_split_with_one_class_is_scored_where_the_metric_allows(tmp_path: Path) -> None:
+    sol = _csv(
+        tmp_path / "solution.csv",
+        ["id", "toxic", "Usage"],
+        [[1, 1, "Public"], [2, 1, "Public"], [3, 0, "Private"], [4, 1, "Private"]],
+    )
+    sub = _csv(tmp_path / "sub.csv", ["id", "toxic"], [[1, 1], [2, 0], [3, 0], [4, 1]])
+    assert score(sol, sub, "accuracy", "id", ["toxic"]) == (0.5, 1.0)
+    assert score(sol, sub, "f1", "id", ["toxic"]) == pytest.approx((2 / 3, 1.0))
+    with pytest.raises(ScoreError, match="AUC needs both classes"):
+        score(sol, sub, "auc", "id", ["toxic"])
+
+
+def test_bom_and_usage_in_any_case(tmp_path: Path) -> None:
+    sol = tmp_path / "solution.csv"
+    sol.write_bytes("\ufeffid,toxic,usage\n001,1,PUBLIC\n002,0,public\n003,1,Private\n004,0,PRIVATE\n".encode())
+    sub = tmp_path / "sub.csv"
+    sub.write_bytes("\ufeffid,toxic\n001,0.9\n002,0.1\n003,0.2\n004,0.8\n".encode())
+    assert score(sol, sub, "auc", "id", ["toxic"]) == (1.0, 0.0)
+
+
+def test_a_solution_without_the_id_column_is_a_clear_error(tmp_path: Path) -> None:
+    sol, sub = _files(tmp_path, "id,toxic\n001,1\n")
+    with pytest.raises(ScoreError, match="solution file has no column 'qid'"):
+        score(sol, sub, "auc", "qid", ["toxic"])
