@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from kaggle_runner.errors import UserError
@@ -253,7 +254,7 @@ class KaggleApi:
                 if "text/event-stream" not in r.headers.get("Content-Type", ""):
                     yield from parse_log(r.text)
                     return
-                for line in r.iter_lines(decode_unicode=True):
+                for line in _lines_as_they_come(r.raw):
                     if not line or not line.startswith("data:"):
                         continue
                     payload = line[5:].strip()
@@ -263,7 +264,7 @@ class KaggleApi:
                         yield json.loads(payload)
                     except json.JSONDecodeError:
                         yield {"stream_name": "stdout", "data": payload + "\n"}
-            except requests.RequestException as e:  # dropped mid-stream (load balancers cut idle streams)
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as e:  # dropped mid-stream
                 raise KaggleError(f"the log stream of {owner}/{slug} v{version} broke ({type(e).__name__})") from None
 
     def download(self, url: str, dest: Path) -> None:
@@ -462,6 +463,22 @@ def poll_intervals(start: float | None = None, cap_ratio: float = 12) -> Iterato
     while True:
         yield delay
         delay = min(cap, delay * 1.5)
+
+
+def _lines_as_they_come(raw: Any) -> Iterator[str]:
+    """The lines of a streamed body as soon as each is whole: requests' iter_lines waits for a full chunk, which
+    holds back a short event (an SSE line) until more arrives or the stream ends."""
+    pending: list[bytes] = []
+    while chunk := raw.read1(65536):
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            pending.append(chunk[start:end])
+            yield b"".join(pending).rstrip(b"\r").decode("utf-8", "replace")
+            pending, start = [], end + 1
+        if start < len(chunk):
+            pending.append(chunk[start:])
+    if pending:
+        yield b"".join(pending).decode("utf-8", "replace")
 
 
 def _new_files(tokens: list[str]) -> list[Any]:

@@ -3,6 +3,7 @@ No printing of tables here: each step returns data, and reports progress through
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from kaggle_runner.logs import parse_log
 
 Say = Callable[[str], None]
 EXIT = {"COMPLETE": 0, "ERROR": 1, "CANCEL_ACKNOWLEDGED": 3}
+CAP_RE = re.compile(r"Maximum batch \w+ session count of \d+ reached")  # SaveKernel's error (real-kaggle.md)
 
 
 def _git(root: Path) -> tuple[str | None, bool]:
@@ -100,7 +102,9 @@ def _run_of_version(ctx: Context, owner: str, slug: str, version: int, source: s
     return run_id if isinstance(run_id, int) else 0
 
 
-def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say: Say) -> Run:
+def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say: Say, queue: bool = False) -> Run:
+    """Package, push and record one version. Over Kaggle's session cap the push is refused; with `queue` kr waits
+    for one of its own runs of that accelerator to end (polling them with the usual backoff) and pushes again."""
     spec = ctx.cfg.kernel(kernel)
     accel = accel or spec.accelerator
     if accel not in accelerators.ALIASES:
@@ -161,18 +165,25 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
         "sessionTimeoutSeconds": spec.timeout,
     }
     body = {k: v for k, v in body.items() if v is not None}
-    before = _current_version(ctx, ref) or 0
+    while True:
+        before = _current_version(ctx, ref) or 0
 
-    def took_effect() -> Any:
-        current = _current_version(ctx, ref) or 0
-        return _Landed(current) if current > before else None
+        def took_effect(before: int = before) -> Any:
+            current = _current_version(ctx, ref) or 0
+            return _Landed(current) if current > before else None
 
-    # If SaveKernel raises (Ctrl-C, retries exhausted), the version may or may not exist on Kaggle: the
-    # record stays 'pushing' and the next command's reconcile() decides, the one place that does.
-    resp = ctx.api.save_kernel(body, took_effect)
-    if getattr(resp, "error", None):
-        ctx.ledger.abandon_push(run_id, resp.error)
-        raise KaggleError(f"Kaggle refused the push: {resp.error}")
+        # If SaveKernel raises (Ctrl-C, retries exhausted), the version may or may not exist on Kaggle: the
+        # record stays 'pushing' and the next command's reconcile() decides, the one place that does.
+        resp = ctx.api.save_kernel(body, took_effect)
+        error = getattr(resp, "error", None)
+        if not error:
+            break
+        held = _holders(ctx, shape.kind) if CAP_RE.search(error) else None
+        if held is None or not queue:
+            ctx.ledger.abandon_push(run_id, f"Kaggle refused the push: {error}")  # kept, never a version
+            raise KaggleError(f"Kaggle refused the push: {error}{_held_text(held)}")
+        say(f"{error} Waiting for a slot{_held_text(held)}")
+        _wait_for_a_slot(ctx, held)
     version = resp.version_number
     ctx.ledger.finish_push(run_id, version)
     invalid = [
@@ -191,6 +202,37 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
             f"the run will not see them (kr cancel {spec.name}:v{version})"
         )
     return ctx.ledger.resolve(f"{spec.name}:v{version}", ctx.cfg.default_kernel)
+
+
+def _holders(ctx: Context, kind: str) -> list[Run]:
+    """kr's own runs in this project that hold a session of that accelerator now (their status asked afresh:
+    the ledger's may be old)."""
+    held = []
+    for run in ctx.ledger.runs():
+        if run.status in FINAL_STATES or run.accelerator not in accelerators.ALIASES:
+            continue
+        if accelerators.resolve(accelerators.ALIASES[run.accelerator]).kind != kind:
+            continue
+        if status(ctx, run)[0] not in FINAL_STATES:
+            held.append(ctx.ledger.resolve(f"{run.kernel}:v{run.version}", run.kernel))
+    return held
+
+
+def _held_text(held: list[Run] | None) -> str:
+    if held is None:
+        return ""
+    if not held:
+        return " (none of them kr's runs in this project: see kaggle.com/code for the others)"
+    names = ", ".join(f"{r.kernel} {r.label} ({r.status})" for r in held)
+    return f" (held by {names}: `kr wait` for one to end, or cancel one)"
+
+
+def _wait_for_a_slot(ctx: Context, held: list[Run]) -> None:
+    """Until one of the runs holding the cap ends; when none is kr's, one poll interval (someone else's may end)."""
+    for delay in poll_intervals():
+        time.sleep(delay)
+        if not held or any(status(ctx, run)[0] in FINAL_STATES for run in held):
+            return
 
 
 @dataclass
@@ -276,8 +318,16 @@ def log_text(ctx: Context, run: Run) -> tuple[str, list[dict[str, Any]]]:
 
 
 def cancel(ctx: Context, run: Run) -> str:
-    _, events = log_text(ctx, run)
-    marker = bootstrap.find_marker("".join(e.get("data", "") for e in events))
+    state, _ = status(ctx, run)
+    if state in FINAL_STATES:
+        raise UserError(f"{run.kernel} {run.label} has already ended ({state}); there is nothing to cancel")
+    marker = None
+    if state == "RUNNING":  # the persisted log is empty while a session runs: its marker is in the live stream
+        owner, slug = run.owner_slug
+        for n, event in enumerate(ctx.api.log_stream(owner, slug, run.version)):
+            marker = bootstrap.find_marker(str(event.get("data", "")))
+            if marker or n > 50:  # the bootstrap prints it first
+                break
     if not marker or not marker.get("session"):
         raise UserError(
             f"cannot learn the session id of {run.kernel} {run.label}: its log has no KR_RUN marker "

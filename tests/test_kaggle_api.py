@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -243,5 +244,40 @@ def test_a_log_stream_cut_mid_way_is_a_kaggle_error(tmp_path: Path) -> None:
                 events.append(e)
         assert events == [{"stream_name": "stdout", "data": "epoch 1\n"}]
     finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_a_short_event_of_the_log_stream_comes_at_once(chunked: bool) -> None:
+    release = threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding" if chunked else "Connection", "chunked" if chunked else "close")
+            self.end_headers()
+            for payload in (b'data: {"stream_name": "stdout", "data": "KR_RUN {}\\n"}\n\n', b"data: END_OF_LOG\n\n"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload) if chunked else payload)
+                self.wfile.flush()
+                release.wait(10)  # the next event only after the client has shown the first one
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        stream = _api(f"http://127.0.0.1:{server.server_address[1]}").log_stream("testuser", "k", 3)
+        assert next(stream) == {"stream_name": "stdout", "data": "KR_RUN {}\n"}
+        assert time.monotonic() - started < 5  # not held back until 512 bytes or the end arrive
+        release.set()
+        assert list(stream) == []
+    finally:
+        release.set()
         server.shutdown()
         server.server_close()

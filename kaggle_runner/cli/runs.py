@@ -13,6 +13,7 @@ import typer
 from kaggle_runner.cli.app import app, connect
 from kaggle_runner.cli.render import as_json, as_json_list, err, metrics_table
 from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle_rules import FINAL_STATES
 
 VERSION_HELP = "v23, KERNEL:v23 or latest."
 
@@ -41,12 +42,15 @@ def push(
     accel: Optional[str] = typer.Option(None, "--accel", help="tpu | gpu | t4x2 | p100 | cpu (default: kr.yaml's)."),
     message: str = typer.Option("", "-m", "--message", help="What changed in this version."),
     wait_: bool = typer.Option(False, "--wait", help="Wait for the run to end and pull its outputs."),
+    queue: bool = typer.Option(
+        False, "--queue", help="At Kaggle's session cap, wait for a slot instead of failing, then push."
+    ),
 ) -> None:
     """Package datasets, push a new kernel version, record it in the ledger."""
     from kaggle_runner import workflows
 
     ctx = connect()
-    run = workflows.push(ctx, kernel, accel, message, err)
+    run = workflows.push(ctx, kernel, accel, message, err, queue=queue)
     typer.echo(f"pushed {run.kernel} v{run.version} ({run.accelerator}) as https://www.kaggle.com/code/{run.ref}")
     if wait_:
         _wait(ctx, run)
@@ -131,6 +135,11 @@ def logs(
             sys.stdout.flush()
         return
     text, events = workflows.log_text(ctx, run)
+    if not events and (state := workflows.status(ctx, run)[0]) not in FINAL_STATES:
+        err(
+            f"{run.kernel} {run.label} is {state}: Kaggle keeps a session's log empty until it ends; "
+            f"`kr logs {run.kernel}:{run.label} --follow` streams it live"
+        )
     if raw:
         typer.echo(text)
         return

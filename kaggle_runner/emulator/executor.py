@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kaggle_runner import kaggle_rules
 from kaggle_runner.emulator import sandbox
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import now
@@ -76,7 +77,7 @@ def detect_gpus() -> int:
 
 
 def detect_tpu() -> bool:
-    return any(Path("/dev").glob("accel*")) or bool(os.environ.get("TPU_NAME"))
+    return kaggle_rules.tpu_here()
 
 
 class Session:
@@ -172,7 +173,7 @@ class Executor:
         if kind == "gpu" and not self.gpus:
             found = "no GPU (nvidia-smi lists none)"
         elif kind == "tpu" and not self.tpu:
-            found = "no TPU (no /dev/accel* device)"
+            found = "no TPU (no /dev/accel* or /dev/vfio/N device, no TPU_NAME)"
         else:
             return None
         return (
@@ -353,8 +354,8 @@ class Executor:
             self._finish(s, "ERROR", s.stop_reason)
         elif s.cancel_requested:
             self._finish(s, "CANCEL_ACKNOWLEDGED", None)
-        elif s.timed_out:
-            self._finish(s, "ERROR", f"Session timed out: it ran longer than its limit of {timeout} seconds")
+        elif s.timed_out:  # Kaggle ends a session at its limit as cancelled, with no message (real-kaggle.md)
+            self._finish(s, "CANCEL_ACKNOWLEDGED", None)
         elif code == sandbox.EXIT_NO_SANDBOX and not self.unconfined:
             self._finish(s, "ERROR", "The emulator could not confine this session: " + self._last_stderr(s))
         elif code != 0:

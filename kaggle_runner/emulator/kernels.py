@@ -16,7 +16,7 @@ from typing import Any
 from kaggle_runner import accelerators
 from kaggle_runner.emulator.competitions import Competitions
 from kaggle_runner.emulator.datasets import Datasets
-from kaggle_runner.emulator.executor import Executor, kaggle_log
+from kaggle_runner.emulator.executor import Executor
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Stream
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, clean, duration, now, timestamp
@@ -148,6 +148,9 @@ class Kernels:
             sources[key] = [s for s in sources[key] if s not in bad]
 
         with self.store.lock:
+            refused = self._over_cap(owner, shape.kind) if execution != "QUICK_SAVE" else None
+            if refused:
+                return {"error": refused}
             if kernel is None:
                 kernel = {
                     "id": self.store.next_id("kernel", 5000),
@@ -215,6 +218,21 @@ class Kernels:
             resp[names[key]] = bad
         return resp
 
+    def _over_cap(self, owner: str, kind: str) -> str | None:
+        """Kaggle refuses a push while the owner's batch sessions of that accelerator are at the cap (it queues
+        nothing: real-kaggle.md); `queue_over_cap` is the named leniency that queues instead."""
+        if self.store.settings["queue_over_cap"]:
+            return None
+        cap = int(self.store.settings["max_sessions"].get(kind, 1))
+        live = sum(
+            1
+            for k in self.store.state["kernels"].values()
+            if k["owner"] == owner
+            for v in k["versions"]
+            if v["kind"] == kind and v["status"] in ("QUEUED", "RUNNING", "CANCEL_REQUESTED")
+        )
+        return f"Maximum batch {kind.upper()} session count of {cap} reached." if live >= cap else None
+
     def _invalid_sources(self, sources: dict[str, list[str]], user: dict[str, Any]) -> dict[str, list[str]]:
         bad: dict[str, list[str]] = {}
         for ref in sources["datasetDataSources"]:
@@ -258,10 +276,7 @@ class Kernels:
         return clean({"status": v["status"], "failureMessage": v["failureMessage"] or None})
 
     def _events(self, kernel: dict[str, Any], v: dict[str, Any]) -> str:
-        s = self.executor.live.get(v["sessionId"])
-        if s is not None:
-            with s.cond:
-                return kaggle_log(list(s.events))
+        """The persisted log of a session that has ended."""
         path = self.run_dir(kernel, v["number"]) / "log.json"
         return path.read_text(encoding="utf-8") if path.exists() else ""
 
@@ -290,8 +305,8 @@ class Kernels:
             "files": files,
             "nextPageToken": base64.urlsafe_b64encode(str(offset + size).encode()).decode() if more else "",
         }
-        if not token:
-            resp["log"] = self._events(kernel, v)
+        if not token:  # as on Kaggle, the persisted log is empty until the session ends: the live log is the stream
+            resp["log"] = self._events(kernel, v) if v["status"] in FINAL_STATES else ""
         return resp
 
     def output_path(self, rest: str) -> Any:
@@ -402,6 +417,8 @@ class Kernels:
         me = req.user["username"]
         group = (body.str("group") or "EVERYONE").upper()
         search, user = body.str("search").lower(), body.str("user")
+        language, kernel_type = body.str("language").lower(), body.str("kernelType").lower()
+        output_type = body.str("outputType").lower()
         page, size = body.int("page") or 1, body.int("pageSize") or 20
         if page < 1 or not 1 <= size <= 100:
             raise ApiError(400, "page must be >= 1 and pageSize between 1 and 100")
@@ -419,11 +436,31 @@ class Kernels:
                 continue
             if body.str("dataset") and body.str("dataset") not in k["datasetDataSources"]:
                 continue
+            if body.str("parentKernel"):
+                continue  # kernels here are never forks, so none has that parent
+            if language not in ("", "all") and k["language"] != language:
+                continue
+            if kernel_type not in ("", "all") and k["kernelType"] != kernel_type:
+                continue
+            if output_type not in ("", "all") and self._output_type(k) != output_type:
+                continue
             found.append(k)
         found.sort(key=lambda k: k["versions"][-1]["created"] if k["versions"] else k["created"], reverse=True)
         chunk = found[(page - 1) * size : page * size]
         more = page * size < len(found)
         return {"kernels": [self.metadata(k) for k in chunk], "nextPageToken": str(page + 1) if more else ""}
+
+    def _output_type(self, k: dict[str, Any]) -> str:
+        """Kaggle's output type, guessed from the newest completed version's files: pictures or pages make a
+        visualization, other files data, none nothing."""
+        done = [v for v in k["versions"] if v["status"] == "COMPLETE"]
+        if not done:
+            return ""
+        root = self.run_dir(k, done[-1]["number"]) / "working"
+        names = [p.name.lower() for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+        if any(n.endswith((".png", ".jpg", ".jpeg", ".svg", ".gif", ".html")) for n in names):
+            return "visualization"
+        return "data" if names else ""
 
     # -- quota -----------------------------------------------------------------------------------
     def quota(self, req: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -36,17 +37,24 @@ class Raw:
 
 
 class FileUrls:
-    """Unauthenticated URLs for stored files, signed with the state's secret: /files/<signature>/<kind>/<path>."""
+    """Unauthenticated URLs for stored files, signed with the state's secret and expiring like Kaggle's signed storage
+    URLs: /files/<signature>/<expires>/<kind>/<path>. `lifetime()` is read at signing, so a setting change applies."""
 
-    def __init__(self, secret: str):
-        self.secret = secret
+    def __init__(self, secret: str, lifetime: Callable[[], float] = lambda: 600.0):
+        self.secret, self.lifetime = secret, lifetime
 
-    def sign(self, path: str) -> str:
-        return hmac.new(self.secret.encode(), path.encode(), hashlib.sha256).hexdigest()[:20]
+    def sign(self, expires: int, path: str) -> str:
+        return hmac.new(self.secret.encode(), f"{expires}/{path}".encode(), hashlib.sha256).hexdigest()[:20]
 
     def url(self, base_url: str, rel: str) -> str:
-        rel = "/".join(quote(p) for p in rel.split("/"))
-        return f"{base_url}/files/{self.sign(unquote(rel))}/{rel}"
+        expires = int(time.time() + self.lifetime())
+        quoted = "/".join(quote(p) for p in rel.split("/"))
+        return f"{base_url}/files/{self.sign(expires, unquote(quoted))}/{expires}/{quoted}"
 
-    def verify(self, signature: str, rel: str) -> bool:
-        return hmac.compare_digest(signature, self.sign(rel))
+    def refusal(self, signature: str, expires: str, rel: str) -> str | None:
+        """Why a request for this URL is refused (a 403, as signed storage answers), or None."""
+        if not expires.isdigit() or not hmac.compare_digest(signature, self.sign(int(expires), rel)):
+            return "bad file signature"
+        if time.time() > int(expires):
+            return "this signed URL has expired; list the files again for fresh URLs"
+        return None

@@ -78,7 +78,7 @@ class Emulator:
         self.requests: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
         self._log_file: Any = None
-        self.urls = FileUrls(self.store.secret)
+        self.urls = FileUrls(self.store.secret, lambda: float(self.store.settings["file_url_seconds"]))
         self.blobs = Blobs(self.store)
         self.datasets = Datasets(self.store, self.blobs, self.urls)
         self.competitions = Competitions(self.store, self.blobs, self.urls)
@@ -182,11 +182,13 @@ class Emulator:
 
     def serve_file(self, req: Request) -> FileResponse:
         parts = req.path.split("/")
-        # /files/<sig>/<kind>/<...>
-        sig, rel = parts[2], "/".join(parts[3:])
-        rel = unquote(rel)
-        if not self.urls.verify(sig, rel):
-            raise ApiError(403, "bad or expired file signature")
+        # /files/<sig>/<expires>/<kind>/<...>
+        if len(parts) < 5:
+            raise ApiError(403, "bad file signature")
+        sig, expires, rel = parts[2], parts[3], unquote("/".join(parts[4:]))
+        refusal = self.urls.refusal(sig, expires, rel)
+        if refusal:
+            raise ApiError(403, refusal)
         kind, _, rest = rel.partition("/")
         resolver = {
             "kernels": self.kernels.output_path,

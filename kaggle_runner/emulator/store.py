@@ -18,7 +18,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "scoring_seconds": 0.5,  # submissions stay PENDING at least this long
     "session_timeout_seconds": 43200,  # Kaggle: 12 h for CPU/GPU sessions
     "max_session_timeout_seconds": 43200,
-    "max_sessions": {"cpu": 5, "gpu": 2, "tpu": 1},  # beyond this, sessions wait QUEUED
+    "max_sessions": {"cpu": 5, "gpu": 2, "tpu": 1},  # an owner's batch sessions per accelerator; more are refused
+    "queue_over_cap": False,  # leniency: queue pushes over the cap instead of refusing them as Kaggle does
     "max_blob_bytes": 100 * 2**30,
     "blob_ttl_seconds": 86400,  # an upload not used by then is dropped, finished or not (a guess: Kaggle's is unstated)
     "max_dataset_bytes": 200 * 2**30,  # unpacked size of one dataset version
@@ -26,6 +27,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "tpu_quota_hours": 20,
     "daily_submissions": 5,
     "output_page_size": 20,
+    "file_url_seconds": 600,  # signed file URLs expire, as Kaggle's do (their lifetime is unstated: a guess)
 }
 
 

@@ -9,12 +9,12 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
+from kaggle_runner import kaggle_rules
 from kaggle_runner.runtime.proc import Proc
 
 KINDS = ("auto", "cpu", "gpu", "tpu")
@@ -40,9 +40,9 @@ def _tpu() -> tuple[bool, str]:
         return False, "no TPU (torch_xla is not installed)"
     if os.environ.get("PJRT_DEVICE", "TPU") != "TPU":
         return False, f"no TPU (PJRT_DEVICE={os.environ['PJRT_DEVICE']})"
-    if "TPU_NAME" in os.environ or any(Path("/dev").glob("accel*")) or any(Path("/dev").glob("vfio/[0-9]*")):
+    if kaggle_rules.tpu_here():
         return True, "a TPU"
-    return False, "no TPU device (torch_xla is installed, but there is no /dev/accel* or /dev/vfio)"
+    return False, "no TPU device (torch_xla is installed, but there is no /dev/accel*, /dev/vfio/N or TPU_NAME)"
 
 
 def found() -> str:

@@ -113,6 +113,21 @@ def test_cancel_then_wait_exits_3(kr, project: Path, emulator) -> None:
     assert kr("wait", "v1", check=3).returncode == 3
 
 
+def test_logs_of_a_running_session_say_where_the_live_log_is(kr, project: Path, emulator) -> None:
+    (project / "kernels" / "main" / "main.py").write_text("import time\nprint('working', flush=True)\ntime.sleep(30)\n")
+    kr("push")
+    r = kr("logs", "v1")
+    assert "Kaggle keeps a session's log empty until it ends; `kr logs main:v1 --follow` streams it live" in r.stderr
+    for _ in range(100):  # a session still QUEUED has not printed the marker that names it
+        cancelled = kr("cancel", "v1", check=None)
+        if cancelled.returncode == 0:
+            break
+    assert "cancel requested for main v1" in cancelled.stdout, cancelled.stderr
+    assert kr("wait", "v1", check=3).returncode == 3
+    ended = kr("cancel", "v1", check=None)
+    assert ended.returncode != 0 and "has already ended (CANCEL_ACKNOWLEDGED)" in ended.stderr
+
+
 def test_faults_on_every_route_still_give_one_version_and_one_row(make_emulator, project: Path, tmp_path: Path) -> None:
     rules = [
         Rule(route="kernels.*/SaveKernel", fault="reset_after", times=1),
@@ -315,3 +330,29 @@ def test_usage_errors_are_short_and_exit_2(tmp_path: Path) -> None:
             [sys.executable, "-m", "kaggle_runner.cli", *args], capture_output=True, text=True, timeout=60, cwd=tmp_path
         )
         assert r.returncode == 2 and "Traceback" not in r.stderr and "Error: " in r.stderr, r.stderr
+
+
+def test_a_push_over_the_gpu_cap_is_one_line_naming_the_runs_that_hold_it(
+    project: Path, make_emulator, make_kr
+) -> None:
+    em = make_emulator(fallback_cpu=True, settings={"max_sessions": {"cpu": 5, "gpu": 2, "tpu": 1}})
+    em.kernels.executor.gpus = 0
+    (project / "kernels" / "main" / "main.py").write_text("import time\ntime.sleep(8)\n")
+    kr = make_kr(project, em)
+    kr("push", "--accel", "gpu", "-m", "one")
+    kr("push", "--accel", "gpu", "-m", "two")
+    r = kr("push", "--accel", "gpu", "-m", "three", check=None)
+    error = r.stderr.splitlines()[-1]
+    assert r.returncode != 0 and r.stderr.count("kr: error:") == 1 and error.startswith("kr: error:"), r.stderr
+    assert "Kaggle refused the push: Maximum batch GPU session count of 2 reached." in error
+    assert "held by main v1 (RUNNING), main v2 (RUNNING)" in error
+    rows = [(x["version"], x["state"], x["message"]) for x in _ledger(project)]
+    assert rows == [(1, "pushed", "one"), (2, "pushed", "two"), (None, "abandoned", "three")]  # kept, not a version
+    assert len(em.store.state["kernels"]["testuser/loop-kernel"]["versions"]) == 2
+    assert [row["version"] for row in json.loads(kr("ls", "--json").stdout)] == [1, 2]
+    queued = kr("push", "--accel", "gpu", "-m", "three", "--queue")  # waits for v1 or v2 to end, then pushes
+    assert "Waiting for a slot (held by main v1" in queued.stderr and "pushed main v3" in queued.stdout
+    assert len(em.store.state["kernels"]["testuser/loop-kernel"]["versions"]) == 3
+    assert [row["version"] for row in json.loads(kr("ls", "--json").stdout)] == [1, 2, 3]
+    refused = [e for e in em.requests if e.get("path", "").endswith("SaveKernel")]
+    assert len(refused) == 5  # two pushes, one refusal, then one refusal and the push when a slot freed

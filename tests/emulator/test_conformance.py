@@ -178,6 +178,22 @@ def test_official_cli_runs_notebooks(kaggle, api, tmp_path: Path) -> None:
     assert (tmp_path / "o" / "result.txt").read_text() == "6"
     assert "42" in (tmp_path / "o" / "nb-kernel.log").read_text()
 
+    # `kernels list` filters are honoured, not ignored with exit 0
+    api.push("plot-script", "open('curve.png', 'wb').write(b'png')\n")
+    assert api.wait("plot-script")["status"] == "COMPLETE"
+
+    def listed(*flags: str) -> set[str]:
+        out = kaggle("kernels", "list", "--user", "testuser", "--csv", *flags).stdout.splitlines()[1:]
+        return {line.split(",")[0] for line in out}
+
+    assert listed() == {"testuser/nb-kernel", "testuser/plot-script"}
+    assert listed("--kernel-type", "notebook") == {"testuser/nb-kernel"}
+    assert listed("--kernel-type", "script") == {"testuser/plot-script"}
+    assert listed("--language", "r") == set()
+    assert listed("--output-type", "visualization") == {"testuser/plot-script"}
+    assert listed("--output-type", "data") == {"testuser/nb-kernel"}
+    assert listed("--parent", "testuser/nb-kernel") == set()
+
 
 def _wait_ready(kaggle) -> None:
     for _ in range(100):

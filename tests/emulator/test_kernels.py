@@ -98,14 +98,29 @@ def test_cancel_stops_the_process_within_five_seconds(api: Api, emulator) -> Non
     assert api.call("kernels.CancelKernelSession", {"kernelSessionId": 999}).status_code == 404
 
 
-def test_session_timeout_ends_in_error(api: Api) -> None:
+def test_session_timeout_ends_cancelled_as_on_kaggle(api: Api) -> None:
     api.push("too-slow", SLEEPER, sessionTimeoutSeconds=1)
     st = api.wait("too-slow", timeout=10)
-    assert st["status"] == "ERROR" and "timed out" in st["failureMessage"]
+    assert st["status"] == "CANCEL_ACKNOWLEDGED" and "failureMessage" not in st
 
 
-def test_sessions_beyond_the_cap_wait_queued(make_emulator) -> None:
-    em = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 1, "tpu": 1}})
+def test_a_push_over_the_session_cap_is_refused_as_on_kaggle(make_emulator) -> None:
+    em = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 2, "tpu": 1}})
+    em.kernels.executor.gpus = 2
+    c = creds(em)
+    api = Api(em.url, c["username"], c["key"])
+    for slug in ("gpu-one", "gpu-two"):
+        assert api.push(slug, "import time; time.sleep(3)", machineShape="NvidiaTeslaT4")["versionNumber"] == 1
+    third = api.push("gpu-three", "print('third')", machineShape="NvidiaTeslaT4")
+    assert third["error"] == "Maximum batch GPU session count of 2 reached."  # HTTP 200, Kaggle's wording
+    assert "versionNumber" not in third and "testuser/gpu-three" not in em.store.state["kernels"]  # nothing queued
+    assert api.push("cpu-one", "print('a CPU session is capped apart')")["versionNumber"] == 1
+    assert api.wait("gpu-one")["status"] == "COMPLETE"
+    assert api.push("gpu-three", "print('third')", machineShape="NvidiaTeslaT4")["versionNumber"] == 1  # a slot freed
+
+
+def test_queueing_over_the_cap_is_a_named_leniency(make_emulator) -> None:
+    em = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 1, "tpu": 1}, "queue_over_cap": True})
     c = creds(em)
     api = Api(em.url, c["username"], c["key"])
     api.push("first", "import time; time.sleep(3)")
@@ -141,6 +156,30 @@ def test_output_pages_and_files_download(api: Api, tmp_path: Path) -> None:
     part = requests.get(url, headers={"Range": "bytes=0-0"}, timeout=10)
     assert part.status_code == 206
     assert requests.get(url.replace("/files/", "/files/0000"), timeout=10).status_code in (403, 404)
+
+
+def test_output_urls_expire_and_a_fresh_listing_serves_again(api: Api, emulator) -> None:
+    api.push("expiring", "open('submission.csv', 'w').write('id,toxic\\n1,0.5\\n')\n")
+    api.wait("expiring")
+    emulator.store.settings["file_url_seconds"] = 1
+
+    def url() -> str:
+        return api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "expiring"})["files"][
+            0
+        ]["url"]
+
+    old = url()
+    assert requests.get(old, timeout=10).status_code == 200
+    time.sleep(2.1)
+    expired = requests.get(old, timeout=10)
+    assert expired.status_code == 403 and "expired" in expired.text
+    tampered = (
+        old.split("/files/")[0]
+        + "/files/"
+        + "/".join(p if i != 1 else "9999999999" for i, p in enumerate(old.split("/files/")[1].split("/")))
+    )
+    assert requests.get(tampered, timeout=10).status_code == 403  # a later expiry is not the signed one
+    assert requests.get(url(), timeout=10).text == "id,toxic\n1,0.5\n"
 
 
 def test_live_log_stream_is_sse_then_json(api: Api) -> None:
@@ -261,3 +300,16 @@ def test_unconfined_kernels_get_env_paths_and_a_hint(make_emulator) -> None:
     api.push("hardcoded", "open('/kaggle/input/tiny-toxic/train.csv')", competitionDataSources=["tiny-toxic"])
     st = api.wait("hardcoded")
     assert st["status"] == "ERROR" and "KAGGLE_INPUT_DIR" in st["failureMessage"]
+
+
+def test_the_persisted_log_is_empty_until_the_session_ends(api: Api) -> None:
+    api.push("quiet-log", "import time\nprint('hello', flush=True)\ntime.sleep(2)\n")
+    api.wait("quiet-log", until=("RUNNING",))
+    body = {"userName": "testuser", "kernelSlug": "quiet-log"}
+    r = requests.get(f"{api.url}/v1/kernels/logs/stream/testuser/quiet-log", auth=api.auth, stream=True, timeout=30)
+    first = next(line for line in r.iter_lines(chunk_size=1) if line.startswith(b"data:"))
+    r.close()
+    assert b"hello" in first  # the live log is the stream
+    assert api.ok("kernels.ListKernelSessionOutput", body)["log"] == ""  # as on Kaggle while it runs
+    api.wait("quiet-log")
+    assert "hello" in api.ok("kernels.ListKernelSessionOutput", body)["log"]
