@@ -315,6 +315,7 @@ def host_folders():
     return seen
 
 SECRET = {secret!r}
+attempt("see the host's folders", host_folders)  # first: before this kernel writes to its own /tmp
 attempt("read the server's environment", grep_environ)
 attempt("KAGGLE_ variables of the server", lambda: os.environ["KAGGLE_ESCAPE_PROBE"])
 attempt("read the state's kaggle.json", lambda: open(host["kaggle_json"]).read())
@@ -331,7 +332,6 @@ attempt("connect to the emulator without internet", lambda: connect(host["port"]
 attempt("see interfaces beyond loopback", lambda: [n for _, n in socket.if_nameindex() if n != "lo"] or 1 / 0)
 attempt("see other processes", other_processes)
 attempt("run as root", lambda: 0 if os.getuid() == 0 else 1 / 0)
-attempt("see the host's folders", host_folders)
 open("/tmp/private-tmp.txt", "w").write("a session's own /tmp works")
 open("/kaggle/temp/t.txt", "w").write("and so does /kaggle/temp")
 print("ESCAPES " + json.dumps(tried), flush=True)
