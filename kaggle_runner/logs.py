@@ -158,15 +158,11 @@ def _blocks(texts: Iterable[str]) -> Iterator[list[str]]:
         lines = text.splitlines()
         ends = text[-1:]
         # The last line may go on in the next piece (and a \r may be half of a \r\n): it waits for it.
-        pending = (
-            text[len(text) - len(lines[-1]) - (ends == "\r") :]
-            if lines and (ends == "\r" or ends not in _ENDINGS)
-            else ""
-        )
-        if pending:
-            lines.pop()
-            if len(pending) > MAX_LINE:
-                pending = pending[:MAX_LINE]
+        pending = ""
+        if lines and ends == "\r":
+            pending = lines.pop() + "\r"
+        elif lines and ends not in _ENDINGS:
+            pending = lines.pop()[:MAX_LINE]
         if lines:
             yield lines
     if pending:

@@ -328,10 +328,14 @@ def cancel(ctx: Context, run: Run) -> str:
             marker = bootstrap.find_marker(str(event.get("data", "")))
             if marker or n > 50:  # the bootstrap prints it first
                 break
-    if not marker or not marker.get("session"):
+    if marker is None:
         raise UserError(
-            f"cannot learn the session id of {run.kernel} {run.label}: its log has no KR_RUN marker "
-            "with a session yet; wait a few seconds, or cancel it from the kernel's page on kaggle.com"
+            f"{run.kernel} {run.label} is {state} and has not printed its KR_RUN marker yet; try again in a few seconds"
+        )
+    if not marker.get("session"):  # Kaggle names the session nowhere, so its API cannot cancel this run
+        raise UserError(
+            f"Kaggle offers no API cancel for {run.kernel} {run.label} (no session id is exposed); stop it at "
+            f"https://www.kaggle.com/code/{run.ref}, and bound later runs with `timeout:` in kr.yaml"
         )
     error = ctx.api.cancel(int(marker["session"]))
     if error:

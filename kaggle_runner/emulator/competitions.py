@@ -148,7 +148,7 @@ class Competitions:
             update = {"status": "ERROR", "errorDescription": str(e)}
         except OSError as e:
             update = {"status": "ERROR", "errorDescription": f"cannot read the submission ({e})"}
-        except Exception as e:  # noqa: BLE001 - whatever goes wrong, no submission stays PENDING
+        except Exception as e:  # whatever goes wrong, no submission stays PENDING
             update = {
                 "status": "ERROR",
                 "errorDescription": f"the emulator could not score it ({type(e).__name__}: {e})",

@@ -269,8 +269,9 @@ class Executor:
             "KAGGLE_KERNEL_RUN_TYPE": "Batch",
             "KAGGLE_URL_BASE": "https://www.kaggle.com",
             "KAGGLE_DOCKER_IMAGE": "kr-emulator/python",
-            "KAGGLE_KERNEL_SESSION_ID": str(s.id),  # emulator only: real Kaggle does not expose it
         }
+        if self.store.settings["session_id_in_env"]:  # a named leniency: Kaggle exposes no session id (real-kaggle.md)
+            env["KAGGLE_KERNEL_SESSION_ID"] = str(s.id)
         if v["kind"] == "gpu":
             env.update({k: os.environ[k] for k in ("LD_LIBRARY_PATH", "CUDA_HOME") if k in os.environ})
         else:

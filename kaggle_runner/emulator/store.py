@@ -19,6 +19,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "session_timeout_seconds": 43200,  # Kaggle: 12 h for CPU/GPU sessions
     "max_session_timeout_seconds": 43200,
     "max_sessions": {"cpu": 5, "gpu": 2, "tpu": 1},  # an owner's batch sessions per accelerator; more are refused
+    "session_id_in_env": False,  # leniency: give kernels KAGGLE_KERNEL_SESSION_ID, so `kr cancel` can find them
     "queue_over_cap": False,  # leniency: queue pushes over the cap instead of refusing them as Kaggle does
     "max_blob_bytes": 100 * 2**30,
     "blob_ttl_seconds": 86400,  # an upload not used by then is dropped, finished or not (a guess: Kaggle's is unstated)

@@ -102,7 +102,8 @@ def test_kernel_error_exits_1_with_its_message(kr, project: Path) -> None:
     assert "RuntimeError: loss is nan" in r.stderr and "about to fail" in r.stderr
 
 
-def test_cancel_then_wait_exits_3(kr, project: Path, emulator) -> None:
+def test_cancel_then_wait_exits_3(project: Path, make_emulator, make_kr) -> None:
+    kr = make_kr(project, make_emulator(settings={"session_id_in_env": True}))  # the named leniency
     (project / "kernels" / "main" / "main.py").write_text("import time\nprint('working', flush=True)\ntime.sleep(60)\n")
     kr("push")
     for _ in range(100):
@@ -113,7 +114,26 @@ def test_cancel_then_wait_exits_3(kr, project: Path, emulator) -> None:
     assert kr("wait", "v1", check=3).returncode == 3
 
 
-def test_logs_of_a_running_session_say_where_the_live_log_is(kr, project: Path, emulator) -> None:
+def test_without_a_session_id_cancel_is_one_line_and_the_ledger_unchanged(kr, project: Path, emulator) -> None:
+    (project / "kernels" / "main" / "main.py").write_text("import time\nprint('working', flush=True)\ntime.sleep(30)\n")
+    kr("push")
+    before = [{k: r[k] for k in r.keys() if k != "status"} for r in _ledger(project)]
+    for _ in range(100):  # until the session runs and has printed its marker, as on Kaggle with no session id in it
+        r = kr("cancel", "v1", check=None)
+        if "no API cancel" in r.stderr:
+            break
+    assert r.returncode != 0 and r.stderr.count("\n") == 1, r.stderr
+    assert (
+        "Kaggle offers no API cancel for main v1" in r.stderr
+        and "https://www.kaggle.com/code/testuser/loop-kernel" in r.stderr
+    )
+    assert "`timeout:` in kr.yaml" in r.stderr
+    assert [{k: r[k] for k in r.keys() if k != "status"} for r in _ledger(project)] == before  # nothing ended
+    assert kr("status", "v1").stdout.strip() == "main v1: RUNNING"
+
+
+def test_logs_of_a_running_session_say_where_the_live_log_is(project: Path, make_emulator, make_kr) -> None:
+    kr = make_kr(project, make_emulator(settings={"session_id_in_env": True}))
     (project / "kernels" / "main" / "main.py").write_text("import time\nprint('working', flush=True)\ntime.sleep(30)\n")
     kr("push")
     r = kr("logs", "v1")
