@@ -125,6 +125,7 @@ def _distributed(rank: int, world: int, kind: str, store: str, fn: Callable[...,
     try:
         with _as_current(proc):
             fn(proc, *args)
+        dist.barrier()  # all ranks done before any tears down: gloo aborts a peer still talking to a closed one
     finally:
         dist.destroy_process_group()
 
