@@ -17,6 +17,8 @@ def _kr_bootstrap():
     kr["session"] = _kr_os.environ.get("KAGGLE_KERNEL_SESSION_ID")
     print("KR_RUN " + _kr_json.dumps(kr), flush=True)
     _kr_os.environ["KR_ACCELERATOR"] = kr["kind"]  # what kaggle_runner.runtime's launch() must find
+    if kr.get("competition"):
+        _kr_os.environ["KR_COMPETITION"] = kr["competition"]  # for runtime.competition_dir()
     def has(kind):
         if kind == "gpu":
             return bool(_kr_shutil.which("nvidia-smi")) and _kr_os.environ.get("CUDA_VISIBLE_DEVICES") != ""
@@ -31,7 +33,10 @@ def _kr_bootstrap():
             raise SystemExit("kr: this run asked for " + kr["label"] + " but the machine has no " + kr["kind"].upper())
     if kr.get("code"):  # the code bundle: your packages + kaggle_runner, installed offline beside this session
         import glob, subprocess, tempfile
-        where = _kr_os.path.join(_kr_os.environ.get("KAGGLE_INPUT_DIR", "/kaggle/input"), kr["code"])
+        try:
+            where = _kr_find_input(kr["code"], "datasets")
+        except FileNotFoundError as e:
+            raise SystemExit("kr: the code bundle is missing: " + str(e))
         wheels = glob.glob(_kr_os.path.join(where, "*.whl"))
         if not wheels:
             raise SystemExit("kr: the code bundle is missing: no wheel in " + where)
@@ -45,13 +50,21 @@ del _kr_bootstrap
 # ---- end of kr bootstrap ----
 """
 FUTURE_RE = re.compile(r"^from __future__ import .*$", re.M)
-# kaggle_rules.tpu_present, carried as source: the bootstrap runs before kaggle_runner is installed
-TPU_CHECK = inspect.getsource(kaggle_rules.tpu_present).replace("def tpu_present(", "def _kr_tpu_present(", 1)
+
+
+def carried(function: Any) -> str:
+    """A self-contained function of kaggle_rules as source named _kr_<name>, for code that runs before (or
+    without) kaggle_runner installed in the kernel: the bootstrap, `kr init`'s starter kernel."""
+    name = function.__name__
+    return inspect.getsource(function).replace(f"def {name}(", f"def _kr_{name}(", 1)
+
+
+RULES = carried(kaggle_rules.tpu_present) + carried(kaggle_rules.find_input)
 
 
 def _template(marker: dict[str, Any]) -> str:
     head, _, tail = TEMPLATE.partition("def _kr_bootstrap():")
-    return head + TPU_CHECK + "def _kr_bootstrap():" + tail.format(marker=repr(json.dumps(marker, sort_keys=True)))
+    return head + RULES + "def _kr_bootstrap():" + tail.format(marker=repr(json.dumps(marker, sort_keys=True)))
 
 
 def script(entry_source: str, marker: dict[str, Any]) -> str:

@@ -28,3 +28,52 @@ def tpu_here() -> bool:
     dev = os.listdir("/dev") if os.path.isdir("/dev") else []
     vfio = os.listdir("/dev/vfio") if os.path.isdir("/dev/vfio") else []
     return tpu_present(dev, vfio, dict(os.environ))
+
+
+# Where Kaggle mounts a session's inputs: the 2026 layout's folder per kind, or the flat /kaggle/input/<slug> that
+# some accounts still see (real-kaggle.md, "Inputs and outputs"). The emulator mounts both ways (input_layout).
+INPUT_KINDS = ("competitions", "datasets", "notebooks", "models")
+
+
+def find_input(name: str, kind: str = "", root: str = "") -> str:
+    """The folder an input is mounted at, under Kaggle's 2026 layout (competitions/<slug>, datasets/<owner>/<slug>,
+    notebooks/<owner>/<slug>, models/<owner>/<model>/...) or the flat <slug>. `name` is a slug or owner/slug;
+    `kind` one of INPUT_KINDS or "" for any; `root` defaults to $KAGGLE_INPUT_DIR or /kaggle/input.
+    Self-contained (carried as source into kernels). Raises FileNotFoundError naming what it looked for."""
+    import glob
+    import os
+
+    root = root or os.environ.get("KAGGLE_INPUT_DIR") or "/kaggle/input"
+    kinds = [kind] if kind else ["competitions", "datasets", "notebooks", "models"]
+    parts = name.strip("/").split("/")
+    slug = parts[-1]
+    flat = [slug]
+    if kind == "models":  # owner/model/framework/variation/version; flat: model/framework/variation/version
+        slug, flat = parts[min(1, len(parts) - 1)], parts[min(1, len(parts) - 1) :]
+    patterns = []
+    for k in kinds:
+        if k == "competitions":
+            patterns.append(os.path.join(root, k, slug))
+        elif k == "models" or len(parts) > 1:
+            patterns.append(os.path.join(root, k, *parts))
+        else:
+            patterns.append(os.path.join(root, k, "*", slug))
+    patterns.append(os.path.join(root, *flat))
+    for pattern in patterns:
+        found = sorted(p for p in glob.glob(glob.escape(pattern).replace("[*]", "*")) if os.path.isdir(p))
+        if len(found) > 1:
+            raise FileNotFoundError(f"input {name!r} is ambiguous: {', '.join(found)}; name it as owner/{slug}")
+        if found:
+            return found[0]
+    held = []
+    for entry in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        sub = os.path.join(root, entry)
+        if entry in ("competitions", "datasets", "notebooks", "models") and os.path.isdir(sub):
+            depth = 1 if entry == "competitions" else 2
+            held += [os.path.relpath(p, root) for p in sorted(glob.glob(os.path.join(sub, *["*"] * depth)))]
+        else:
+            held.append(entry)
+    raise FileNotFoundError(
+        f"input {name!r} not found: looked for {', '.join(patterns)}; {root} holds "
+        + (", ".join(held[:20]) + (f" and {len(held) - 20} more" if len(held) > 20 else "") if held else "nothing")
+    )

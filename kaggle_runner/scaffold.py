@@ -8,21 +8,33 @@ from pathlib import Path
 from kaggle_runner.errors import UserError
 from kaggle_runner.layout import KR_DIR
 
-STARTER = '''"""Starter kernel written by `kr init`: replace the body with your model."""
+STARTER_HEAD = '''"""Starter kernel written by `kr init`: replace the body with your model."""
 import os
 import shutil
 
-INPUT = os.environ.get("KAGGLE_INPUT_DIR", "/kaggle/input")
+
+'''
+STARTER_BODY = """
 COMPETITION = {competition!r}
 
 if COMPETITION:
-    sample = os.path.join(INPUT, COMPETITION, "sample_submission.csv")
+    # /kaggle/input/competitions/<slug> on 2026 Kaggle, /kaggle/input/<slug> on accounts with the flat layout
+    sample = os.path.join(_kr_find_input(COMPETITION, "competitions"), "sample_submission.csv")
     shutil.copyfile(sample, "submission.csv")
     print("[RESULT]: Validation. Epoch: 0, score: 0.5")
     print("wrote submission.csv from", sample)
 else:
+    INPUT = os.environ.get("KAGGLE_INPUT_DIR", "/kaggle/input")
     print("hello from kr; inputs:", sorted(os.listdir(INPUT)) if os.path.isdir(INPUT) else [])
-'''
+"""
+
+
+def starter(competition: str | None) -> str:
+    """The starter kernel's source: it runs without kaggle_runner installed, so it carries the input resolver."""
+    from kaggle_runner import kaggle_rules
+    from kaggle_runner.bootstrap import carried
+
+    return STARTER_HEAD + carried(kaggle_rules.find_input) + STARTER_BODY.format(competition=competition or "")
 
 
 def init_project(root: Path, competition: str | None, owner: str | None) -> list[str]:
@@ -32,7 +44,7 @@ def init_project(root: Path, competition: str | None, owner: str | None) -> list
     if (kernel / "main.py").exists():
         raise UserError(f"{kernel / 'main.py'} already exists; move it away or write kr.yaml by hand")
     kernel.mkdir(parents=True, exist_ok=True)
-    (kernel / "main.py").write_text(STARTER.format(competition=competition or ""))
+    (kernel / "main.py").write_text(starter(competition))
     words = "".join(c if c.isalnum() else " " for c in root.resolve().name).split() or ["kr"]
     title = " ".join(w.capitalize() for w in words)[:40] + " Main"  # Kaggle wants >= 5 characters
     slug = "-".join(title.lower().split())

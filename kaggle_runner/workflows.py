@@ -144,7 +144,8 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
         "kind": shape.kind,
         "label": shape.label,
         "bundles": {k: v["manifest"][:12] for k, v in bundles.items()},
-        "code": ctx.cfg.code_slug,
+        "code": bundles["_code"]["slug"] if ctx.cfg.code_slug else None,
+        "competition": spec.competition_sources[0] if spec.competition_sources else None,
     }
     text = bootstrap.notebook(source, marker) if spec.kernel_type == "notebook" else bootstrap.script(source, marker)
     body = {

@@ -79,6 +79,19 @@ class Api:
         assert r.status_code == 200, r.text
         return start["token"]
 
+    def create_dataset(self, slug: str, files: dict[str, bytes], ready: bool = True) -> None:
+        """CreateDataset of testuser/slug from these files; with `ready`, until its version is READY."""
+        tokens = [{"token": self.upload(name, data)} for name, data in files.items()]
+        body = {"ownerSlug": "testuser", "slug": slug, "title": f"Data {slug}", "files": tokens}
+        r = self.ok("datasets.CreateDataset", body)
+        assert r["status"] == "Ok", r
+        for _ in range(200 if ready else 0):
+            st = self.ok("datasets.GetDatasetStatus", {"ownerSlug": "testuser", "datasetSlug": slug})["status"]
+            if st == "READY":
+                return
+            time.sleep(0.05)
+        assert not ready, f"dataset {slug} not READY"
+
 
 def creds(em: Emulator) -> dict[str, str]:
     return json.loads((em.store.root / "kaggle.json").read_text())

@@ -61,7 +61,7 @@ def tiny_xlmr(folder: Path) -> None:
 
 def test_jigsaw_xlmr_cpu_path(tmp_path: Path) -> None:
     rng = random.Random(0)
-    data = tmp_path / "input" / "jigsaw-multilingual-toxic-comment-classification"
+    data = tmp_path / "input" / "competitions" / "jigsaw-multilingual-toxic-comment-classification"  # 2026 layout
     data.mkdir(parents=True)
     train = []
     for i in range(160):
@@ -74,7 +74,7 @@ def test_jigsaw_xlmr_cpu_path(tmp_path: Path) -> None:
     write(data / "validation.csv", ["id", "comment_text", "lang", "toxic"], valid)
     test = [[i, comment(rng, rng.random() < 0.3), "es"] for i in range(37)]
     write(data / "test.csv", ["id", "content", "lang"], test)
-    tiny_xlmr(tmp_path / "input" / "xlm-roberta-tiny")
+    tiny_xlmr(tmp_path / "input" / "datasets" / "testuser" / "xlm-roberta-tiny")
     work = tmp_path / "working"
     work.mkdir()
 

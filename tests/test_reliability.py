@@ -324,9 +324,10 @@ attempt("read a competition's solution.csv", lambda: open(host["solution"]).read
 attempt("write into the state folder", lambda: append(host["state"] + "/planted.txt"))
 attempt("alter another version's submission.csv", lambda: append(host["victim"]))
 attempt("read /etc/shadow", lambda: open("/etc/shadow").read())
-attempt("read a mode-600 file of another user", lambda: open("/kaggle/input/tiny-toxic/private.txt").read())
+COMP = "/kaggle/input/competitions/tiny-toxic"
+attempt("read a mode-600 file of another user", lambda: open(COMP + "/private.txt").read())
 attempt("write into the host's /tmp", lambda: append(host["host_tmp"]))
-attempt("write into /kaggle/input", lambda: append("/kaggle/input/tiny-toxic/train.csv"))
+attempt("write into /kaggle/input", lambda: append(COMP + "/train.csv"))
 attempt("write into /usr", lambda: append("/usr/planted.txt"))
 attempt("connect to the emulator without internet", lambda: connect(host["port"]))
 attempt("see interfaces beyond loopback", lambda: [n for _, n in socket.if_nameindex() if n != "lo"] or 1 / 0)

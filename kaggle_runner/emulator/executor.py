@@ -293,7 +293,7 @@ class Executor:
             ["/kaggle/working", str(run / "working"), False],
         ]
         binds += [[target, str(host), False] for target, host in private.items()]
-        binds += [[f"/kaggle/input/{slug}", str(path), True] for slug, path in inputs.items()]
+        binds += [[f"/kaggle/input/{where}", str(path), True] for where, path in inputs.items()]
         binds += [[p, p, True] for p in self.python_prefixes]
         devices = [str(p) for p in sorted(Path("/dev").glob("nvidia*"))] if v["kind"] == "gpu" else []
         if v["kind"] == "tpu":
@@ -321,8 +321,9 @@ class Executor:
         links = run / "input"
         shutil.rmtree(links, ignore_errors=True)
         links.mkdir()
-        for slug, path in inputs.items():
-            (links / slug).symlink_to(path, target_is_directory=True)
+        for where, path in inputs.items():
+            (links / where).parent.mkdir(parents=True, exist_ok=True)
+            (links / where).symlink_to(path, target_is_directory=True)
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}, **env}
         env.update(
             KAGGLE_INPUT_DIR=str(links), KAGGLE_WORKING_DIR=str(run / "working"), HOME=os.environ.get("HOME", "/")

@@ -252,22 +252,29 @@ class Kernels:
         return bad
 
     def resolve_inputs(self, version: dict[str, Any]) -> dict[str, Path]:
-        """slug -> folder for /kaggle/input, resolved when the session starts. Raises ValueError."""
+        """Mount point under /kaggle/input -> folder, resolved when the session starts; the 2026 layout, or the flat
+        one with the setting input_layout: legacy (real-kaggle.md, "Inputs and outputs"). Raises ValueError."""
+        flat = self.store.settings["input_layout"] == "legacy"
         inputs: dict[str, Path] = {}
+
+        def mount(where: str, slug: str, path: Path) -> None:
+            inputs[slug if flat else where] = path
+
         src = version["sources"]
         for ref in src["datasetDataSources"]:
             path = self.datasets.ready_dir(ref)
             if path is None:
                 raise ValueError(f"Dataset {ref} has no READY version")
-            inputs[ref.split("/")[1]] = path
+            owner, slug = ref.split("/")[:2]
+            mount(f"datasets/{owner}/{slug}", slug, path)
         for slug in src["competitionDataSources"]:
-            inputs[slug] = self.competitions.data_dir(slug)
+            mount(f"competitions/{slug}", slug, self.competitions.data_dir(slug))
         for ref in src["kernelDataSources"]:
             k = self.store.state["kernels"].get(ref.strip("/"))
             done = [v for v in (k or {}).get("versions", []) if v["status"] == "COMPLETE"]
             if not done:
                 raise ValueError(f"Kernel {ref} has no completed version to read output from")
-            inputs[k["slug"]] = self.run_dir(k, done[-1]["number"]) / "working"
+            mount(f"notebooks/{k['owner']}/{k['slug']}", k["slug"], self.run_dir(k, done[-1]["number"]) / "working")
         return inputs
 
     # -- status, outputs, logs -------------------------------------------------------------------

@@ -21,6 +21,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "max_sessions": {"cpu": 5, "gpu": 2, "tpu": 1},  # an owner's batch sessions per accelerator; more are refused
     "session_id_in_env": False,  # leniency: give kernels KAGGLE_KERNEL_SESSION_ID, so `kr cancel` can find them
     "queue_over_cap": False,  # leniency: queue pushes over the cap instead of refusing them as Kaggle does
+    "input_layout": "2026",  # /kaggle/input/{competitions,datasets,notebooks}/...; "legacy": flat /kaggle/input/<slug>
     "max_blob_bytes": 100 * 2**30,
     "blob_ttl_seconds": 86400,  # an upload not used by then is dropped, finished or not (a guess: Kaggle's is unstated)
     "max_dataset_bytes": 200 * 2**30,  # unpacked size of one dataset version
@@ -30,6 +31,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "output_page_size": 20,
     "file_url_seconds": 600,  # signed file URLs expire, as Kaggle's do (their lifetime is unstated: a guess)
 }
+
+
+INPUT_LAYOUTS = ("2026", "legacy")
 
 
 class StateError(UserError):
@@ -58,6 +62,10 @@ class Store:
             (self.root / sub).mkdir(exist_ok=True)
         self.config = self._load_config()
         self.settings = {**DEFAULT_SETTINGS, **self.config.get("settings", {})}
+        if self.settings["input_layout"] not in INPUT_LAYOUTS:
+            raise StateError(
+                f"{self.root / 'config.json'}: settings.input_layout must be one of {', '.join(INPUT_LAYOUTS)}"
+            )
         self.state = self._load_state()
 
     # -- loading ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from kaggle_runner.runtime import losses, metrics, report
 from kaggle_runner.runtime.data import Columns
 from kaggle_runner.runtime.debug import may_debug
 from kaggle_runner.runtime.devices import AcceleratorMissing, launch
+from kaggle_runner.runtime.inputs import competition_dir, input_dir
 from kaggle_runner.runtime.proc import Proc
 from kaggle_runner.runtime.submission import write_submission
 from kaggle_runner.runtime.train import History, fit, predict
@@ -13,8 +14,10 @@ __all__ = [
     "AcceleratorMissing",
     "Columns",
     "History",
+    "competition_dir",
     "Proc",
     "fit",
+    "input_dir",
     "launch",
     "losses",
     "may_debug",

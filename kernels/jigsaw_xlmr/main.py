@@ -12,7 +12,7 @@ from kaggle_runner import runtime as rt
 
 csv.field_size_limit(sys.maxsize)  # some comments are longer than csv's default field limit
 INPUT = os.environ.get("KAGGLE_INPUT_DIR", "/kaggle/input")
-DATA = os.path.join(INPUT, "jigsaw-multilingual-toxic-comment-classification")
+DATA = rt.input_dir("jigsaw-multilingual-toxic-comment-classification", "competitions")
 TARGETS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]  # main target first
 
 # The settings; environment variables override them only for local tests of this file.

@@ -10,8 +10,7 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from kaggle_runner import runtime as rt
 
-INPUT = os.environ.get("KAGGLE_INPUT_DIR", "/kaggle/input")
-DATA = os.path.join(INPUT, "tiny-toxic")
+DATA = rt.input_dir("tiny-toxic", "competitions")  # /kaggle/input/competitions/tiny-toxic, or the flat layout's
 LR = 1e-2
 EPOCHS = 1
 MAX_LEN = 24

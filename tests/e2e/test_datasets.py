@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL = """import os
 INPUT = os.environ.get("KAGGLE_INPUT_DIR", "/kaggle/input")
-print("rows", sum(1 for _ in open(os.path.join(INPUT, "tiny-text", "train.csv"))) - 1)
+print("rows", sum(1 for _ in open(os.path.join(INPUT, "datasets", "testuser", "tiny-text", "train.csv"))) - 1)
 """
 
 

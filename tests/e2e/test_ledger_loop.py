@@ -15,15 +15,28 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def kr(emulator, tmp_path: Path, make_kr):
+def smoke_project(tmp_path: Path) -> Path:
     project = tmp_path / "proj"
     shutil.copytree(ROOT / "kernels" / "smoke", project / "kernels" / "smoke")
     (project / "kr.yaml").write_text(
         "competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n"
         "    title: Smoke Kernel\ncode: {}  # the code bundle carries kaggle_runner.runtime\n"
     )
-    return make_kr(project, emulator)
+    return project
+
+
+@pytest.fixture
+def kr(emulator, tmp_path: Path, make_kr):
+    return make_kr(smoke_project(tmp_path), emulator)
+
+
+def test_the_loop_runs_under_the_legacy_input_layout(make_emulator, tmp_path: Path, make_kr) -> None:
+    """Accounts that still see the flat /kaggle/input/<slug>: the bootstrap finds the code bundle and the runtime
+    the competition there too (the 2026 layout is the emulator's default, run by every other story)."""
+    kr = make_kr(smoke_project(tmp_path), make_emulator(settings={"input_layout": "legacy"}))
+    kr("push", "-m", "flat", "--wait")
+    assert "trained on cpu x1" in kr("logs", "v1").stdout
+    assert json.loads(kr("submit", "v1", "--wait", "--json").stdout)["status"] == "COMPLETE"
 
 
 def test_two_versions_submitted_merged_and_listed(kr, emulator, kaggle) -> None:

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 KERNEL = """import os
 INPUT = os.environ.get("KAGGLE_INPUT_DIR", "/kaggle/input")
-rows = open(os.path.join(INPUT, "train-bits", "train.csv")).read()
+rows = open(os.path.join(INPUT, "datasets", "testuser", "train-bits", "train.csv")).read()  # the 2026 layout
 print("read", len(rows.splitlines()), "rows")
 with open("submission.csv", "w") as f:
     f.write("id,toxic\\n000001,0.5\\n")
@@ -257,7 +257,9 @@ def test_help_imports_nothing_heavy() -> None:
     assert "HEAVY []" in out
 
 
-def test_init_in_an_empty_folder_pushes_unedited(emulator, tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", ["2026", "legacy"])
+def test_init_in_an_empty_folder_pushes_unedited(make_emulator, tmp_path: Path, layout: str) -> None:
+    emulator = make_emulator(settings={"input_layout": layout})
     empty = tmp_path / "fresh-project"
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}

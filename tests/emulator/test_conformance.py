@@ -13,8 +13,8 @@ pytestmark = pytest.mark.slow
 
 KERNEL = """
 import os, sys
-print("reading", sorted(os.listdir("/kaggle/input/tiny-toxic")))
-print("data:", open("/kaggle/input/conf-data/data.csv").read().strip())
+print("reading", sorted(os.listdir("/kaggle/input/competitions/tiny-toxic")))
+print("data:", open("/kaggle/input/datasets/testuser/conf-data/data.csv").read().strip())
 with open("submission.csv", "w") as f:
     f.write("id,toxic\\n000400,0.25\\n")
 os.makedirs("nested/deeper", exist_ok=True)

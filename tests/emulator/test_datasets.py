@@ -27,11 +27,7 @@ def _wait(api: Api, slug: str) -> str:
 
 
 def _create(api: Api, slug: str, files: dict[str, bytes]) -> None:
-    tokens = [{"token": api.upload(name, data)} for name, data in files.items()]
-    r = api.ok(
-        "datasets.CreateDataset", {"ownerSlug": "testuser", "slug": slug, "title": f"Data {slug}", "files": tokens}
-    )
-    assert r["status"] == "Ok", r
+    api.create_dataset(slug, files, ready=False)
 
 
 def _version(api: Api, slug: str, files: dict[str, bytes]) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from helpers import Api, creds
@@ -196,11 +198,56 @@ def test_live_log_stream_is_sse_then_json(api: Api) -> None:
     assert [e["data"] for e in done.json()] == ["0\n", "1\n", "2\n"]
 
 
+LIST_INPUTS = "import os\nfor d, _, fs in sorted(os.walk('/kaggle/input')):\n    print('IN', d, sorted(fs))\n"
+
+
+@pytest.mark.parametrize(
+    "layout, where",
+    [
+        ("2026", ["competitions/tiny-toxic", "datasets/testuser/layout-data", "notebooks/testuser/producer"]),
+        ("legacy", ["tiny-toxic", "layout-data", "producer"]),
+    ],
+)
+def test_inputs_are_mounted_in_the_layout_of_the_setting(make_emulator, layout: str, where: list[str]) -> None:
+    em = make_emulator(settings={"input_layout": layout})
+    c = creds(em)
+    api = Api(em.url, c["username"], c["key"])
+    api.create_dataset("layout-data", {"data.csv": b"x\n1\n"})
+    api.push("producer", "open('model.txt', 'w').write('weights')")
+    assert api.wait("producer")["status"] == "COMPLETE"
+    api.push(
+        "reader",
+        LIST_INPUTS,
+        competitionDataSources=["tiny-toxic"],
+        datasetDataSources=["testuser/layout-data"],
+        kernelDataSources=["testuser/producer"],
+    )
+    assert api.wait("reader")["status"] == "COMPLETE"
+    log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "reader"})["log"]
+    seen = {e["data"].split()[1]: e["data"] for e in json.loads(log) if e["data"].startswith("IN ")}
+    assert "'train.csv'" in seen[f"/kaggle/input/{where[0]}"]
+    assert "['data.csv']" in seen[f"/kaggle/input/{where[1]}"]
+    assert "['model.txt']" in seen[f"/kaggle/input/{where[2]}"]
+    mounted = {d for d, line in seen.items() if "[]" not in line}
+    assert mounted == {f"/kaggle/input/{w}" for w in where}  # nothing else, in the other layout or beside it
+
+
+def test_an_unknown_input_layout_is_one_clear_error(tmp_path: Path) -> None:
+    from kaggle_runner.emulator.seed import init_state
+    from kaggle_runner.emulator.store import StateError, Store
+
+    init_state(tmp_path / "s", {"input_layout": "flat"})
+    with pytest.raises(StateError, match="input_layout must be one of 2026, legacy"):
+        Store(tmp_path / "s")
+
+
 def test_kernels_read_other_kernels_output(api: Api) -> None:
     api.push("producer", "open('model.txt', 'w').write('weights')")
     api.wait("producer")
     api.push(
-        "consumer", "print(open('/kaggle/input/producer/model.txt').read())", kernelDataSources=["testuser/producer"]
+        "consumer",
+        "print(open('/kaggle/input/notebooks/testuser/producer/model.txt').read())",
+        kernelDataSources=["testuser/producer"],
     )
     assert api.wait("consumer")["status"] == "COMPLETE"
     log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "consumer"})["log"]
@@ -213,7 +260,8 @@ def test_inputs_are_read_only_and_secrets_are_not_passed(api: Api, monkeypatch) 
     api.push(
         "poker",
         "import os\n"
-        "try:\n    open('/kaggle/input/tiny-toxic/x', 'w')\nexcept OSError as e:\n    print('refused', e.errno)\n"
+        "try:\n    open('/kaggle/input/competitions/tiny-toxic/x', 'w')\n"
+        "except OSError as e:\n    print('refused', e.errno)\n"
         "print('key', os.environ.get('KAGGLE_KEY'), os.environ.get('KAGGLE_API_TOKEN'))",
         competitionDataSources=["tiny-toxic"],
     )
@@ -290,14 +338,15 @@ def test_unconfined_kernels_get_env_paths_and_a_hint(make_emulator) -> None:
     api = Api(em.url, c["username"], c["key"])
     api.push(
         "portable",
-        "import os\nprint(sorted(os.listdir(os.path.join(os.environ['KAGGLE_INPUT_DIR'], 'tiny-toxic'))))\n"
+        "import os\nprint(sorted(os.listdir(os.environ['KAGGLE_INPUT_DIR'] + '/competitions/tiny-toxic')))\n"
         "open(os.path.join(os.environ['KAGGLE_WORKING_DIR'], 'out.txt'), 'w').write('ok')",
         competitionDataSources=["tiny-toxic"],
     )
     assert api.wait("portable")["status"] == "COMPLETE"
     files = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "portable"})["files"]
     assert [f["fileName"] for f in files] == ["out.txt"]
-    api.push("hardcoded", "open('/kaggle/input/tiny-toxic/train.csv')", competitionDataSources=["tiny-toxic"])
+    hardcoded = "open('/kaggle/input/competitions/tiny-toxic/train.csv')"
+    api.push("hardcoded", hardcoded, competitionDataSources=["tiny-toxic"])
     st = api.wait("hardcoded")
     assert st["status"] == "ERROR" and "KAGGLE_INPUT_DIR" in st["failureMessage"]
 
