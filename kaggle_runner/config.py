@@ -61,6 +61,7 @@ class Config:
     code_slug: str | None  # the code bundle's dataset slug; None when kr.yaml has no `code:` section
     default_kernel: str
     raw: dict[str, Any]
+    submission: str = "submission.csv"  # the output file a run's submission is (a code competition scores its re-run's)
 
     def kernel(self, name: str | None) -> KernelSpec:
         name = name or self.default_kernel
@@ -201,7 +202,7 @@ def load(root: Path | None = None) -> Config:
 def parse(raw: Any, root: Path) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{CONFIG_NAME}: the top level must be a mapping (owner:, competition:, kernels:, ...)")
-    known = {"owner", "competition", "metric", "kernels", "datasets", "code", "default_kernel"}
+    known = {"owner", "competition", "metric", "kernels", "datasets", "code", "default_kernel", "submission"}
     for key in raw:
         if key not in known:
             raise _err(str(key), "unknown key", f"use one of {', '.join(sorted(known))}")
@@ -211,6 +212,9 @@ def parse(raw: Any, root: Path) -> Config:
     competition = raw.get("competition")
     if competition is not None:
         _typed(competition, str, "competition", "a competition slug")
+    submission = _typed(raw.get("submission", "submission.csv"), str, "submission", "an output file name")
+    if not submission or submission.startswith("/") or ".." in submission.split("/"):
+        raise _err("submission", f"'{submission}' is not a file name inside /kaggle/working", "e.g. submission.csv")
     metric = raw.get("metric")
     if metric is not None:
         _typed(metric, str, "metric", "a series name as `kr metrics` shows it (e.g. validation.auc)")
@@ -313,4 +317,4 @@ def parse(raw: Any, root: Path) -> Config:
     if "code" in raw:
         default_slug = f"{kernels[default].slug[:45]}-code"
         code_slug = _slug(_typed(code.get("slug", default_slug), str, "code.slug", "a slug"), "code.slug")
-    return Config(root, owner, competition, metric, kernels, datasets, packages, code_slug, default, raw)
+    return Config(root, owner, competition, metric, kernels, datasets, packages, code_slug, default, raw, submission)

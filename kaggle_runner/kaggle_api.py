@@ -413,6 +413,41 @@ class KaggleApi:
             took_effect=took_effect,
         )
 
+    def create_code_submission(
+        self,
+        competition: str,
+        kernel: tuple[str, str, int],
+        file_name: str,
+        description: str,
+        took_effect: Callable[[], Any],
+    ) -> Any:
+        """Submit a kernel version (owner, slug, version) to a code competition: Kaggle re-runs it on the hidden
+        test set and scores its output file `file_name` (real-kaggle.md, "Competitions")."""
+        from kagglesdk.competitions.types.competition_api_service import ApiCreateCodeSubmissionRequest
+
+        req = ApiCreateCodeSubmissionRequest()
+        req.competition_name, req.file_name, req.submission_description = competition, file_name, description
+        req.kernel_owner, req.kernel_slug, req.kernel_version = kernel
+        return self.call(
+            f"submitting {kernel[0]}/{kernel[1]} v{kernel[2]} to {competition}",
+            lambda: self._competitions.create_code_submission(req),
+            idempotent=False,
+            took_effect=took_effect,
+        )
+
+    def is_code_competition(self, competition: str) -> bool | None:
+        """Whether the competition takes only kernel versions (ApiCompetition.isKernelsSubmissionsOnly, found by
+        ListCompetitions' search); None when the search does not find it."""
+        from kagglesdk.competitions.types.competition_api_service import ApiListCompetitionsRequest
+
+        req = ApiListCompetitionsRequest()
+        req.search = competition
+        resp = self.call(f"looking up {competition}", lambda: self._competitions.list_competitions(req))
+        for c in resp.competitions or []:
+            if (c.ref or "").rstrip("/").rsplit("/", 1)[-1] == competition:
+                return bool(c.is_kernels_submissions_only)
+        return None
+
     def get_submission(self, ref: int) -> Any | None:
         """The submission, or None while Kaggle does not know it yet (404, as the official CLI treats it)."""
         from kagglesdk.competitions.types.competition_api_service import ApiGetSubmissionRequest

@@ -18,9 +18,9 @@ SAMPLE = "sample_submission.csv"
 NOT_A_SOURCE = "no such file, and not a version (v23, KERNEL:v23, latest) or merge (m3)"
 
 
-def source_of(ctx: Any, target: str) -> tuple[Path, Run | Merge | None]:
-    """The file that `target` (v23, KERNEL:v23, latest, m3 or a path) stands for, and its run or merge.
-    A run that finished but was never pulled is pulled first."""
+def source_of(ctx: Any, target: str, file_name: str = "submission.csv") -> tuple[Path, Run | Merge | None]:
+    """The file that `target` (v23, KERNEL:v23, latest, m3 or a path) stands for, and its run or merge; a run's is
+    its output `file_name`. A run that finished but was never pulled is pulled first."""
     if not is_reference(target):
         path = Path(target)
         if not path.is_file():
@@ -35,7 +35,7 @@ def source_of(ctx: Any, target: str) -> tuple[Path, Run | Merge | None]:
     from kaggle_runner import workflows
 
     folder = workflows.run_dir(ctx, item)
-    path = folder / "submission.csv"
+    path = folder / file_name
     if not path.is_file() and item.pulled is None:
         if ctx.api is None:
             raise UserError(f"{item.kernel} {item.label} has not been pulled; run `kr pull {target}` first")
@@ -48,7 +48,7 @@ def source_of(ctx: Any, target: str) -> tuple[Path, Run | Merge | None]:
     if not path.is_file():
         csvs = sorted(p.name for p in folder.glob("*.csv"))
         hint = f"its CSV outputs: {', '.join(csvs)}; submit one by path" if csvs else "it wrote no CSV file"
-        raise UserError(f"{item.kernel} {item.label} has no submission.csv ({hint})")
+        raise UserError(f"{item.kernel} {item.label} has no {file_name} ({hint})")
     return path, item
 
 
@@ -78,8 +78,15 @@ def check(path: Path, sample: Path | None) -> int:
     return len(table)
 
 
-def submit(ctx: Any, target: str, message: str, competition: str, say: Callable[[str], None]) -> dict[str, Any]:
-    path, item = source_of(ctx, target)
+def submit(
+    ctx: Any, target: str, message: str, competition: str, say: Callable[[str], None], file_name: str | None = None
+) -> dict[str, Any]:
+    """Send `target` to the competition: a file upload, or for a code competition the run's kernel version, which
+    Kaggle re-runs on its hidden test set and scores by its output `file_name` (default: kr.yaml `submission:`)."""
+    file_name = file_name or ctx.cfg.submission
+    if ctx.api.is_code_competition(competition):
+        return _submit_code(ctx, target, message, competition, file_name, say)
+    path, item = source_of(ctx, target, file_name)
     sample = sample_for(ctx, competition)
     rows = check(path, sample)
     say(
@@ -93,16 +100,9 @@ def submit(ctx: Any, target: str, message: str, competition: str, say: Callable[
         run_id, merge_id = ctx.ledger.owner_of_file(digest)
     source = _label(ctx, run_id, merge_id)
     description = " ".join(x for x in (source, message) if x)
-    before = {s.ref for s in ctx.api.list_submissions(competition)}
+    took_effect = _landed(ctx, competition, description)
     start = ctx.api.start_submission_upload(competition, path)
     ctx.api.put_file(start.create_url, path, path.name)
-
-    def took_effect() -> Any:
-        for s in ctx.api.list_submissions(competition):
-            if s.ref not in before and (s.description or "") == description:
-                return s
-        return None
-
     resp = ctx.api.create_submission(competition, start.token, description, took_effect)
     ref = int(resp.ref)
     if not ref:
@@ -119,6 +119,61 @@ def submit(ctx: Any, target: str, message: str, competition: str, say: Callable[
         date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     return {"ref": ref, "competition": competition, "source": source, "file": str(path), "status": "PENDING"}
+
+
+def _landed(ctx: Any, competition: str, description: str) -> Callable[[], Any]:
+    """took_effect for a submission: a submission not listed now that carries this description."""
+    before = {s.ref for s in ctx.api.list_submissions(competition)}
+
+    def took_effect() -> Any:
+        for s in ctx.api.list_submissions(competition):
+            if s.ref not in before and (s.description or "") == description:
+                return s
+        return None
+
+    return took_effect
+
+
+def _submit_code(
+    ctx: Any, target: str, message: str, competition: str, file_name: str, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """A code competition: the run's kernel version, after checking that its own run wrote `file_name` with the
+    sample's columns (the re-run's rows are the hidden test set's, so ids are not compared)."""
+    from kaggle_runner import workflows
+
+    item = ctx.ledger.resolve_any(target, ctx.cfg.default_kernel) if is_reference(target) else None
+    if not isinstance(item, Run) or not item.version:
+        raise UserError(
+            f"{competition} is a code competition: Kaggle scores a kernel version re-run on its hidden test set, "
+            f"not a file; submit a run (kr submit v23)"
+        )
+    state, _ = workflows.status(ctx, item)
+    if state != "COMPLETE":
+        raise UserError(f"{item.kernel} {item.label} is {state}; Kaggle re-runs only a completed version")
+    path, _ = source_of(ctx, target, file_name)
+    sample = sample_for(ctx, competition)
+    table = read(path, labels=True)
+    if sample is not None:
+        same_columns(read(sample, labels=True), table)
+    say(f"{item.kernel} {item.label} wrote {file_name} with the sample's columns; Kaggle re-runs it on hidden data")
+    description = " ".join(x for x in (label(item, ctx.cfg.default_kernel), message) if x)
+    owner, slug = item.owner_slug
+    took_effect = _landed(ctx, competition, description)
+    resp = ctx.api.create_code_submission(competition, (owner, slug, item.version), file_name, description, took_effect)
+    ref = int(resp.ref)
+    if not ref:
+        raise UserError(f"Kaggle did not accept the submission: {getattr(resp, 'message', '') or 'no reason given'}")
+    ctx.ledger.record_submission(
+        competition,
+        ref,
+        run_id=item.id,
+        file_name=file_name,
+        description=description,
+        status="PENDING",
+        date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    source = label(item, ctx.cfg.default_kernel)
+    return {"ref": ref, "competition": competition, "source": source, "file": file_name, "status": "PENDING"}
 
 
 def _label(ctx: Any, run_id: int | None, merge_id: int | None) -> str:

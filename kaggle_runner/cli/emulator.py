@@ -18,13 +18,14 @@ app.add_typer(emulator_app, name="emulator")
 
 @emulator_app.command("init")
 def init(directory: Path = typer.Argument(..., help="Folder to create the emulator state in.")) -> None:
-    """Write a state folder with user `testuser` (credentials in DIR/kaggle.json) and a small competition."""
-    from kaggle_runner.emulator.seed import COMPETITION, init_state
+    """Write a state folder with user `testuser` (credentials in DIR/kaggle.json) and two small competitions."""
+    from kaggle_runner.emulator.seed import CODE_COMPETITION, COMPETITION, init_state
 
     creds = init_state(directory)
     typer.echo(f"Emulator state written to {directory}")
     typer.echo(f"  user:        {creds['username']} (credentials in {directory / 'kaggle.json'})")
-    typer.echo(f"  competition: {COMPETITION}")
+    typer.echo(f"  competition: {COMPETITION} (submit a CSV)")
+    typer.echo(f"  competition: {CODE_COMPETITION} (a code competition: kernel versions re-run on hidden data)")
     typer.echo(f"Start it with: kr emulator serve --state {directory}")
 
 

@@ -28,14 +28,18 @@ def submit(
     message: str = typer.Option("", "-m", "--message", help="Description shown on Kaggle (after the version)."),
     wait_: bool = typer.Option(False, "--wait", help="Wait for the score and record it."),
     competition: Optional[str] = typer.Option(None, "--competition", "-c", help=COMPETITION_HELP),
+    file_name: Optional[str] = typer.Option(
+        None, "--file", "-f", help="The run's output file to submit (default: kr.yaml submission:, submission.csv)."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Check a submission file against the sample submission, upload it, and record it (and its score)."""
+    """Check a submission file against the sample submission, upload it, and record it (and its score).
+    To a code competition, send the run's kernel version instead: Kaggle re-runs it on the hidden test set."""
     from kaggle_runner import submissions
 
     ctx = connect()
     comp = _competition(ctx, competition)
-    result = submissions.submit(ctx, target, message, comp, err)
+    result = submissions.submit(ctx, target, message, comp, err, file_name)
     name = result["source"] or result["file"]
     if wait_:
         from rich.console import Console

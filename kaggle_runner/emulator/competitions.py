@@ -1,5 +1,6 @@
 """Competitions service: submission upload, asynchronous scoring, listing and the daily limit.
-Competitions are folders in the state: competition.json, data/ (what kernels see), solution.csv (hidden)."""
+Competitions are folders in the state: competition.json, data/ (what kernels see), solution.csv (hidden), and for a
+code competition hidden/ (the data its re-runs see)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import json
 import shutil
 import threading
 import time
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kaggle_runner.emulator.blobs import Blobs
-from kaggle_runner.emulator.responses import FileResponse, FileUrls, Redirect
+from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Redirect
 from kaggle_runner.emulator.scoring import F1_AVERAGES, METRICS, ScoreError, score
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp
+
+# The wording is a guess: Kaggle's answer to a CSV sent to a code competition is not in its client source.
+CODE_ONLY = "Submission not allowed: {slug} is a code competition; submit a notebook version (CreateCodeSubmission)"
 
 
 class Competitions:
@@ -32,6 +37,9 @@ class Competitions:
             s + "GetSubmission": (self.get_submission, True),
             s + "GetSubmissionLimits": (self.limits, True),
             s + "DownloadDataFile": (self.download_file, True),
+            s + "ListCompetitions": (self.list_competitions, True),
+            s + "GetLeaderboard": (self.leaderboard, True),
+            s + "DownloadLeaderboard": (self.download_leaderboard, True),
         }
 
     # -- definitions -----------------------------------------------------------------------------
@@ -52,8 +60,10 @@ class Competitions:
             raise ApiError(500, f"{path}: f1Average must be one of {', '.join(F1_AVERAGES)}")
         return comp
 
-    def data_dir(self, slug: str) -> Path:
-        return self.dir / slug / "data"
+    def data_dir(self, slug: str, rerun: bool = False) -> Path:
+        """What kernels see; a code competition's re-run sees hidden/ (the hidden test set) instead, when it has one."""
+        hidden = self.dir / slug / "hidden"
+        return hidden if rerun and hidden.is_dir() else self.dir / slug / "data"
 
     def download_file(self, req: Any) -> Any:
         """One file of the competition's data (what kernels see), as a redirect to a signed URL."""
@@ -74,6 +84,92 @@ class Competitions:
         if self.data_dir(slug).resolve() not in path.parents or not path.is_file():
             raise ApiError(404, "no such file")
         return FileResponse(path, "text/csv" if name.endswith(".csv") else "application/octet-stream")
+
+    # -- listing and leaderboard -----------------------------------------------------------------
+    def api_competition(self, slug: str, comp: dict[str, Any], user: str) -> dict[str, Any]:
+        return clean(
+            {
+                "id": zlib.crc32(slug.encode()) % 10**6,
+                "ref": f"https://www.kaggle.com/competitions/{slug}",
+                "title": comp.get("title", slug),
+                "url": f"https://www.kaggle.com/competitions/{slug}",
+                "description": comp.get("description", ""),
+                "category": "Playground",
+                "reward": "Knowledge",
+                "deadline": timestamp(time.time() + 90 * 86400),
+                "teamCount": len({s["user"] for s in self._all(slug)}),
+                "userHasEntered": bool(self._mine(slug, user)),
+                "maxDailySubmissions": self._limit(comp),
+                "maxTeamSize": 5,
+                "evaluationMetric": comp["metric"],
+                "isKernelsSubmissionsOnly": bool(comp.get("codeCompetition")),
+            }
+        )
+
+    def list_competitions(self, req: Any) -> dict[str, Any]:
+        """Every competition of the state, filtered by `search` (in the slug or title), 20 to a page."""
+        body = Body(req.body_json())
+        search = body.str("search").lower()
+        slugs = sorted(p.name for p in self.dir.iterdir() if self.exists(p.name)) if self.dir.is_dir() else []
+        found = []
+        for slug in slugs:
+            comp = self.definition(slug)
+            if search in slug.lower() or search in str(comp.get("title", "")).lower():
+                found.append(self.api_competition(slug, comp, req.user["username"]))
+        size = body.int("pageSize") or 20
+        token = body.str("pageToken")
+        offset = int(token) if token.isdigit() else (max(1, body.int("page") or 1) - 1) * size
+        more = offset + size < len(found)
+        return {"competitions": found[offset : offset + size], "nextPageToken": str(offset + size) if more else ""}
+
+    def _all(self, slug: str) -> list[dict[str, Any]]:
+        return [s for s in self.store.state["submissions"].values() if s["competition"] == slug]
+
+    def _standings(self, slug: str) -> list[dict[str, Any]]:
+        """Each team's best public score (a team is a user here), best first; ties go to the earlier submission."""
+        comp = self.definition(slug)
+        lower_is_better = comp["metric"] in ("logloss", "rmse", "mae")
+        best: dict[str, dict[str, Any]] = {}
+        for s in self._all(slug):
+            if s["status"] != "COMPLETE" or s["publicScore"] is None:
+                continue
+            mine = best.get(s["user"])
+            value = float(s["publicScore"]) * (-1 if lower_is_better else 1)
+            if mine is None or value > mine["value"] or (value == mine["value"] and s["date"] < mine["date"]):
+                best[s["user"]] = {"value": value, "date": s["date"], "score": s["publicScore"], "user": s["user"]}
+        return sorted(best.values(), key=lambda b: (-b["value"], b["date"]))
+
+    def leaderboard(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        rows = [
+            {
+                "teamId": 1000 + i,
+                "teamName": b["user"],
+                "submissionDate": timestamp(b["date"]),
+                "score": b["score"],
+            }
+            for i, b in enumerate(self._standings(body.str("competitionName")))
+        ]
+        size = body.int("pageSize") or 50
+        token = body.str("pageToken")
+        offset = int(token) if token.isdigit() else 0
+        more = offset + size < len(rows)
+        return {"submissions": rows[offset : offset + size], "nextPageToken": str(offset + size) if more else ""}
+
+    def download_leaderboard(self, req: Any) -> Raw:
+        """The public leaderboard as a zip of one CSV, as Kaggle serves it."""
+        import io
+        import zipfile
+
+        slug = Body(req.body_json()).str("competitionName")
+        lines = ["Rank,TeamId,TeamName,LastSubmissionDate,Score"]
+        for i, b in enumerate(self._standings(slug)):
+            date = datetime.fromtimestamp(b["date"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+            lines.append(f"{i + 1},{1000 + i},{b['user']},{date},{b['score']}")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr(f"{slug}-publicleaderboard.csv", "\n".join(lines) + "\n")
+        return Raw(200, buf.getvalue(), {"Content-Type": "application/zip"})
 
     # -- submissions -----------------------------------------------------------------------------
     def _mine(self, slug: str, user: str) -> list[dict[str, Any]]:
@@ -96,42 +192,58 @@ class Competitions:
         body = Body(req.body_json())
         slug = body.str("competitionName")
         comp = self.definition(slug)
+        if comp.get("codeCompetition"):
+            raise ApiError(400, CODE_ONLY.format(slug=slug))
         tokens = body.data.get("blobFileTokens")
         token = tokens[0] if isinstance(tokens, list) and tokens else tokens
         if not isinstance(token, str) or not token:
             raise ApiError(400, "blobFileTokens must hold the upload token")
         user = req.user["username"]
         with self.store.lock:
-            mine = self._mine(slug, user)
-            if self._today(mine) >= self._limit(comp):
-                raise ApiError(
-                    400,
-                    f"daily submission limit reached for {slug} ({self._limit(comp)} a day); try again after 00:00 UTC",
-                )
+            self.check_limit(slug, comp, user)
             blob, path = self.blobs.take(token, user)
-            ref = self.store.next_id("submission", 40000)
-            dest = self.store.root / "submissions" / str(ref) / blob["name"]
-            dest.parent.mkdir(parents=True)
+            sub = self.new_submission(slug, user, blob["name"], body.str("submissionDescription"))
+            dest = self.store.root / "submissions" / str(sub["ref"]) / blob["name"]
             shutil.copyfile(path, dest)
-            sub = {
-                "ref": ref,
-                "competition": slug,
-                "user": user,
-                "fileName": blob["name"],
-                "date": now(),
-                "description": body.str("submissionDescription"),
-                "status": "PENDING",
-                "totalBytes": dest.stat().st_size,
-                "publicScore": None,
-                "privateScore": None,
-                "errorDescription": None,
-            }
-            self.store.state["submissions"][str(ref)] = sub
+            sub["totalBytes"] = dest.stat().st_size
             self.store.save()
-        threading.Thread(target=self._score, args=(sub, comp, dest), daemon=True).start()
-        return {"message": f"Successfully submitted to {comp.get('title', slug)}", "ref": ref}
+        threading.Thread(target=self.score_file, args=(sub, comp, dest), daemon=True).start()
+        return {"message": f"Successfully submitted to {comp.get('title', slug)}", "ref": sub["ref"]}
 
-    def _score(self, sub: dict[str, Any], comp: dict[str, Any], path: Path) -> None:
+    def check_limit(self, slug: str, comp: dict[str, Any], user: str) -> None:
+        if self._today(self._mine(slug, user)) >= self._limit(comp):
+            raise ApiError(
+                400, f"daily submission limit reached for {slug} ({self._limit(comp)} a day); try again after 00:00 UTC"
+            )
+
+    def new_submission(self, slug: str, user: str, file_name: str, description: str) -> dict[str, Any]:
+        """A PENDING submission recorded in the state (under the store's lock), with its folder made."""
+        ref = self.store.next_id("submission", 40000)
+        (self.store.root / "submissions" / str(ref)).mkdir(parents=True)
+        sub = {
+            "ref": ref,
+            "competition": slug,
+            "user": user,
+            "fileName": file_name,
+            "date": now(),
+            "description": description,
+            "status": "PENDING",
+            "totalBytes": 0,
+            "publicScore": None,
+            "privateScore": None,
+            "errorDescription": None,
+        }
+        self.store.state["submissions"][str(ref)] = sub
+        self.store.save()
+        return sub
+
+    def fail(self, sub: dict[str, Any], message: str) -> None:
+        with self.store.lock:
+            sub.update(status="ERROR", errorDescription=message)
+            self.store.save()
+
+    def score_file(self, sub: dict[str, Any], comp: dict[str, Any], path: Path) -> None:
+        """Score a submitted file against the hidden solution; whatever goes wrong, it ends COMPLETE or ERROR."""
         time.sleep(self.store.settings["scoring_seconds"])
         try:
             public, private = score(
@@ -156,6 +268,21 @@ class Competitions:
         with self.store.lock:
             sub.update(update)
             self.store.save()
+
+    def recover(self) -> None:
+        """Submissions left PENDING when the emulator last stopped are scored again from their file."""
+        with self.store.lock:
+            pending = [s for s in self.store.state["submissions"].values() if s["status"] == "PENDING"]
+        for sub in pending:
+            if "rerun" in sub:
+                continue  # CodeSubmissions.recover's
+            path = self.store.root / "submissions" / str(sub["ref"]) / sub["fileName"]
+            try:
+                comp = self.definition(sub["competition"])
+            except ApiError as e:
+                self.fail(sub, e.message)
+                continue
+            threading.Thread(target=self.score_file, args=(sub, comp, path), daemon=True).start()
 
     def api_submission(self, s: dict[str, Any]) -> dict[str, Any]:
         return clean(

@@ -81,8 +81,15 @@ def detect_tpu() -> bool:
 
 
 class Session:
-    def __init__(self, kernel: dict[str, Any], version: dict[str, Any], run_dir: Path):
+    def __init__(
+        self,
+        kernel: dict[str, Any],
+        version: dict[str, Any],
+        run_dir: Path,
+        on_end: Callable[[Session], None] | None = None,
+    ):
         self.kernel, self.version, self.run_dir = kernel, version, run_dir
+        self.on_end = on_end  # called once the session has ended: a code competition's re-run is scored then
         self.events: list[dict[str, Any]] = []
         self.cond = threading.Condition()
         self.proc: subprocess.Popen | None = None
@@ -182,8 +189,16 @@ class Executor:
         )
 
     # -- life cycle ------------------------------------------------------------------------------
-    def submit(self, kernel: dict[str, Any], version: dict[str, Any], run_dir: Path) -> None:
-        session = Session(kernel, version, run_dir)
+    def submit(
+        self,
+        kernel: dict[str, Any],
+        version: dict[str, Any],
+        run_dir: Path,
+        on_end: Callable[[Session], None] | None = None,
+    ) -> None:
+        """Queue a session for this version; a version marked `rerun` (a code competition's scoring run, on
+        Kaggle's machines rather than the user's) starts at once, outside the user's session caps."""
+        session = Session(kernel, version, run_dir, on_end)
         if version["language"] != "python":
             self._finish(session, "ERROR", f"The emulator runs Python kernels only, not {version['language']}")
             return
@@ -201,8 +216,12 @@ class Executor:
             caps = self.store.settings["max_sessions"]
             for session in list(self.queue):
                 kind = session.version["kind"]
-                running = sum(1 for s in self.live.values() if s.proc is not None and s.version["kind"] == kind)
-                if running < int(caps.get(kind, 1)):
+                running = sum(
+                    1
+                    for s in self.live.values()
+                    if s.proc is not None and s.version["kind"] == kind and not s.version.get("rerun")
+                )
+                if session.version.get("rerun") or running < int(caps.get(kind, 1)):
                     self.queue.remove(session)
                     self._start(session)
 
@@ -270,6 +289,8 @@ class Executor:
             "KAGGLE_URL_BASE": "https://www.kaggle.com",
             "KAGGLE_DOCKER_IMAGE": "kr-emulator/python",
         }
+        if v.get("rerun"):  # set in a code competition's scoring re-run; kernels test it for truth (real-kaggle.md)
+            env["KAGGLE_IS_COMPETITION_RERUN"] = "True"
         if self.store.settings["session_id_in_env"]:  # a named leniency: Kaggle exposes no session id (real-kaggle.md)
             env["KAGGLE_KERNEL_SESSION_ID"] = str(s.id)
         if v["kind"] == "gpu":
@@ -413,6 +434,8 @@ class Executor:
             self.live.pop(s.id, None)
             if s in self.queue:
                 self.queue.remove(s)
+        if s.on_end is not None:
+            s.on_end(s)
         self.schedule()
 
     def cancel(self, session_id: int, wait: float = 0.0) -> str | None:

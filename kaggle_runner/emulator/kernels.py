@@ -268,7 +268,7 @@ class Kernels:
             owner, slug = ref.split("/")[:2]
             mount(f"datasets/{owner}/{slug}", slug, path)
         for slug in src["competitionDataSources"]:
-            mount(f"competitions/{slug}", slug, self.competitions.data_dir(slug))
+            mount(f"competitions/{slug}", slug, self.competitions.data_dir(slug, rerun=bool(version.get("rerun"))))
         for ref in src["kernelDataSources"]:
             k = self.store.state["kernels"].get(ref.strip("/"))
             done = [v for v in (k or {}).get("versions", []) if v["status"] == "COMPLETE"]

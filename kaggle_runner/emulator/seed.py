@@ -1,5 +1,5 @@
-"""`kr emulator init DIR`: a ready state folder with one user (testuser) and one small competition.
-The competition is synthetic text classification (train/test/sample_submission + hidden solution, AUC)."""
+"""`kr emulator init DIR`: a ready state folder with one user (testuser) and two small competitions: tiny-toxic, and
+tiny-toxic-code, the same synthetic text classification as a code competition (kernels re-run on a hidden test set)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from kaggle_runner.emulator.store import DEFAULT_SETTINGS
 from kaggle_runner.errors import UserError
 
 COMPETITION = "tiny-toxic"
+CODE_COMPETITION = "tiny-toxic-code"  # the same task as a code competition: kernels re-run on a hidden test set
+PUBLIC_TEST_ROWS = 3  # what a code competition's kernels see of the test set outside a re-run, as on Kaggle
 USERNAME = "testuser"
 TOXIC = ["idiot", "stupid", "hate", "dumb", "moron", "awful", "loser", "trash", "pathetic", "disgusting"]
 NEUTRAL = [
@@ -55,8 +57,10 @@ def _comment(rng: random.Random, toxic: bool) -> str:
 
 
 def write_competition(
-    root: Path, slug: str = COMPETITION, n_train: int = 400, n_test: int = 200, seed: int = 0
+    root: Path, slug: str = COMPETITION, n_train: int = 400, n_test: int = 200, seed: int = 0, code: bool = False
 ) -> Path:
+    """A competition folder; with `code`, data/ shows only a few test rows and hidden/ holds the whole test set
+    that a code submission's re-run sees."""
     rng = random.Random(seed)
     comp = root / "competitions" / slug
     data = comp / "data"
@@ -69,31 +73,35 @@ def write_competition(
             out.append((f"{i:06d}", _comment(rng, bool(label)), label))
         return out
 
+    def write(path: Path, header: list[str], lines: Any) -> None:
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows(lines)
+
     train, test = rows(n_train, 0), rows(n_test, n_train)
-    with open(data / "train.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "comment_text", "toxic"])
-        w.writerows(train)
-    with open(data / "test.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "comment_text"])
-        w.writerows((i, t) for i, t, _ in test)
-    with open(data / "sample_submission.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "toxic"])
-        w.writerows((i, 0.5) for i, _, _ in test)
-    with open(comp / "solution.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "toxic", "Usage"])
-        w.writerows((i, y, "Public" if rng.random() < 0.5 else "Private") for i, _, y in test)
+    folders = [(data, test[:PUBLIC_TEST_ROWS] if code else test)]
+    if code:
+        (comp / "hidden").mkdir(exist_ok=True)
+        folders.append((comp / "hidden", test))
+    for folder, shown in folders:
+        write(folder / "train.csv", ["id", "comment_text", "toxic"], train)
+        write(folder / "test.csv", ["id", "comment_text"], ((i, t) for i, t, _ in shown))
+        write(folder / "sample_submission.csv", ["id", "toxic"], ((i, 0.5) for i, _, _ in shown))
+    write(
+        comp / "solution.csv",
+        ["id", "toxic", "Usage"],
+        ((i, y, "Public" if rng.random() < 0.5 else "Private") for i, _, y in test),
+    )
     definition = {
         "slug": slug,
-        "title": "Tiny Toxic Comments",
+        "title": "Tiny Toxic Comments" + (" (code)" if code else ""),
         "metric": "auc",
         "idColumn": "id",
         "targetColumns": ["toxic"],
         "dailyLimit": 20,
         "description": "Synthetic toxic-comment classification made by `kr emulator init`.",
+        "codeCompetition": code,
     }
     (comp / "competition.json").write_text(json.dumps(definition, indent=2) + "\n")
     return comp
@@ -119,4 +127,5 @@ def init_state(root: Path | str, settings: dict[str, Any] | None = None) -> dict
     kaggle_json.write_text(json.dumps(creds) + "\n")
     kaggle_json.chmod(0o600)
     write_competition(root)
+    write_competition(root, CODE_COMPETITION, code=True)
     return creds

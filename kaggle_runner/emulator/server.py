@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from kaggle_runner.emulator.blobs import Blobs
+from kaggle_runner.emulator.code_submissions import CodeSubmissions
 from kaggle_runner.emulator.competitions import Competitions
 from kaggle_runner.emulator.datasets import Datasets
 from kaggle_runner.emulator.faults import Faults, Rule
@@ -91,8 +92,9 @@ class Emulator:
             python=python or sys.executable,
             unconfined=unconfined,
         )
+        self.code_submissions = CodeSubmissions(self.kernels, self.competitions)
         self.rpc: dict[str, tuple[Route, bool]] = {}
-        for service in (self.blobs, self.datasets, self.competitions, self.kernels):
+        for service in (self.blobs, self.datasets, self.competitions, self.kernels, self.code_submissions):
             self.rpc.update(service.routes())
         self.rpc["security.OAuthService/IntrospectToken"] = (self.introspect_token, False)
         self.httpd: ThreadingHTTPServer | None = None
@@ -112,6 +114,8 @@ class Emulator:
         self.httpd = _Server((self.host, self.port), handler)
         self.port = self.httpd.server_address[1]
         self.kernels.executor.recover()
+        self.code_submissions.recover()
+        self.competitions.recover()
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="emulator-http", daemon=True)
         self.thread.start()
         return self

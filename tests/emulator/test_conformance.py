@@ -223,3 +223,56 @@ def test_official_cli_downloads_a_competition_file(kaggle, emulator, tmp_path: P
         "competitions", "download", "-c", "tiny-toxic", "-f", "../solution.csv", "-p", str(tmp_path / "x"), check=False
     )
     assert hidden.returncode != 0 and not (tmp_path / "x" / "solution.csv").exists()
+
+
+CODE_KERNEL = """import csv
+rows = list(csv.DictReader(open("/kaggle/input/competitions/tiny-toxic-code/test.csv")))
+with open("submission.csv", "w") as f:
+    f.write("id,toxic\\n" + "".join(r["id"] + "," + str(int("idiot" in r["comment_text"])) + "\\n" for r in rows))
+"""
+
+
+def test_official_cli_competitions_list_leaderboard_and_code_submit(kaggle, api, tmp_path: Path) -> None:
+    listing = kaggle("competitions", "list", "-s", "tiny", "--csv").stdout.splitlines()
+    assert [line.split(",")[0].rsplit("/", 1)[-1] for line in listing[1:]] == ["tiny-toxic", "tiny-toxic-code"]
+
+    kern = tmp_path / "code"
+    meta = {"id": "testuser/code-sub", "title": "Code Submission", "code_file": "main.py", "language": "python"}
+    write_metadata(kern, {**meta, "kernel_type": "script", "competition_sources": ["tiny-toxic-code"]})
+    (kern / "main.py").write_text(CODE_KERNEL)
+    kaggle("kernels", "push", "-p", str(kern))
+    assert api.wait("code-sub")["status"] == "COMPLETE"
+    out = kaggle(
+        "competitions",
+        "submit",
+        "tiny-toxic-code",
+        "-k",
+        "testuser/code-sub",
+        "-v",
+        "1",
+        "-f",
+        "submission.csv",
+        "-m",
+        "re-run me",
+    ).stdout
+    assert "Successfully submitted" in out
+    for _ in range(300):
+        subs = kaggle("competitions", "submissions", "tiny-toxic-code", "--csv").stdout
+        if "PENDING" not in subs:
+            break
+        time.sleep(0.1)
+    assert "COMPLETE" in subs and "re-run me" in subs
+
+    board = kaggle("competitions", "leaderboard", "tiny-toxic-code", "-s", "--csv").stdout.splitlines()
+    assert board[0].startswith("teamId") and board[1].split(",")[1] == "testuser"
+    kaggle("competitions", "leaderboard", "tiny-toxic-code", "-d", "-p", str(tmp_path / "lb"))
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "lb" / "tiny-toxic-code.zip") as zf:
+        text = zf.read(zf.namelist()[0]).decode()
+    assert text.splitlines()[1].split(",")[2] == "testuser"
+
+    sub = tmp_path / "sub.csv"
+    sub.write_text("id,toxic\n000400,0.5\n")
+    refused = kaggle("competitions", "submit", "tiny-toxic-code", "-f", str(sub), "-m", "csv", check=False)
+    assert "code competition" in refused.stdout + refused.stderr
