@@ -38,6 +38,9 @@ class Datasets:
             s + "GetDatasetMetadata": (self.get_metadata, True),
             s + "DownloadDataset": (self.download, True),
             s + "ListDatasetFiles": (self.list_files, True),
+            s + "ListDatasets": (self.list_datasets, True),
+            s + "UpdateDatasetMetadata": (self.update_metadata, True),
+            s + "DeleteDataset": (self.delete_dataset, True),
         }
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -234,6 +237,64 @@ class Datasets:
                 "lastUpdated": timestamp(v["created"]),
             }
         )
+
+    def list_datasets(self, req: Any) -> dict[str, Any]:
+        """Datasets a user may see: the public ones, `user`'s, or (group MY) the caller's own, matching `search`."""
+        body = Body(req.body_json())
+        me = req.user["username"]
+        group = body.str("group") or "DATASET_SELECTION_GROUP_PUBLIC"
+        owner = me if group in ("DATASET_SELECTION_GROUP_MY", "1") else body.str("user")
+        search = body.str("search").lower()
+        found = [
+            ds
+            for ds in sorted(self.store.state["datasets"].values(), key=lambda d: d["id"], reverse=True)
+            if (not ds["isPrivate"] or ds["owner"] == me)
+            and (not owner or ds["owner"] == owner)
+            and (search in f"{ds['owner']}/{ds['slug']}".lower() or search in ds["title"].lower())
+        ]
+        size = body.int("pageSize") or 20
+        token = body.str("pageToken")
+        offset = int(token) if token.isdigit() else (max(1, body.int("page") or 1) - 1) * size
+        more = offset + size < len(found)
+        page = [self.api_dataset(ds) for ds in found[offset : offset + size]]
+        return {"datasets": page, "nextPageToken": str(offset + size) if more else ""}
+
+    def _own(self, req: Any, body: Body) -> dict[str, Any]:
+        ds = self.find(body.str("ownerSlug"), body.str("datasetSlug"), req.user)
+        if ds["owner"] != req.user["username"]:
+            raise ApiError(403, f"only {ds['owner']} can change {ds['owner']}/{ds['slug']}")
+        return ds
+
+    def update_metadata(self, req: Any) -> dict[str, Any]:
+        body = Body(req.body_json())
+        ds = self._own(req, body)
+        settings = body.data.get("settings") or {}
+        if not isinstance(settings, dict):
+            raise ApiError(400, "settings must be an object")
+        title = settings.get("title")
+        if title is not None and not (isinstance(title, str) and 6 <= len(title) <= 50):
+            return {"errors": ["title must be 6-50 characters"]}
+        licenses = settings.get("licenses") or []
+        with self.store.lock:
+            for key, field in (("title", "title"), ("subtitle", "subtitle"), ("description", "description")):
+                if isinstance(settings.get(key), str):
+                    ds[field] = settings[key]
+            if isinstance(settings.get("isPrivate"), bool):
+                ds["isPrivate"] = settings["isPrivate"]
+            if isinstance(settings.get("keywords"), list):
+                ds["categoryIds"] = [str(k) for k in settings["keywords"]]
+            if isinstance(licenses, list) and licenses and isinstance(licenses[0], dict) and licenses[0].get("name"):
+                ds["licenseName"] = str(licenses[0]["name"])
+            self.store.save()
+        return {"errors": []}
+
+    def delete_dataset(self, req: Any) -> dict[str, Any]:
+        ds = self._own(req, Body(req.body_json()))
+        with self.store.lock:
+            del self.store.state["datasets"][f"{ds['owner']}/{ds['slug']}"]
+            self.store.save()
+        shutil.rmtree(self.dir / ds["owner"] / ds["slug"], ignore_errors=True)
+        return {}
 
     def get_metadata(self, req: Any) -> dict[str, Any]:
         body = Body(req.body_json())

@@ -54,6 +54,7 @@ class Kernels:
             s + "CancelKernelSession": (self.cancel, True),
             s + "DeleteKernel": (self.delete_kernel, True),
             s + "GetAcceleratorQuotaStatistics": (self.quota, True),
+            s + "ListKernelFiles": (self.list_files, True),
         }
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -412,6 +413,15 @@ class Kernels:
                 "machineShape": k["machineShape"] or None,
             }
         )
+
+    def list_files(self, req: Any) -> dict[str, Any]:
+        """A version's source files (what `kernels files` lists); outputs are ListKernelSessionOutput's."""
+        kernel, v, _ = self._target(req)
+        path = self.run_dir(kernel, v["number"]) / v["sourceFile"]
+        return {
+            "files": [{"name": v["sourceFile"], "size": path.stat().st_size, "creationDate": timestamp(v["created"])}],
+            "nextPageToken": "",
+        }
 
     def get_kernel(self, req: Any) -> dict[str, Any]:
         kernel, v, _ = self._target(req)

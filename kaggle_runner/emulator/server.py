@@ -43,11 +43,16 @@ class Request:
     handler: Handler
 
     def body_json(self) -> Any:
+        """The JSON body; read from the socket once (a second read would wait for bytes that never come)."""
+        if "_body" in self.__dict__:
+            return self.__dict__["_body"]
         raw = self.handler.read_body(MAX_RPC_BODY)
         if not raw.strip():
+            self.__dict__["_body"] = {}
             return {}
         try:
-            return json.loads(raw)
+            self.__dict__["_body"] = json.loads(raw)
+            return self.__dict__["_body"]
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ApiError(400, f"malformed JSON body: {e}") from e
         except RecursionError:

@@ -276,3 +276,31 @@ def test_official_cli_competitions_list_leaderboard_and_code_submit(kaggle, api,
     sub.write_text("id,toxic\n000400,0.5\n")
     refused = kaggle("competitions", "submit", "tiny-toxic-code", "-f", str(sub), "-m", "csv", check=False)
     assert "code competition" in refused.stdout + refused.stderr
+
+
+def test_official_cli_lists_updates_and_deletes_datasets_and_lists_kernel_files(kaggle, api, tmp_path: Path) -> None:
+    api.create_dataset("listed-data", {"a.csv": b"x\n1\n"})
+    api.create_dataset("other-data", {"b.csv": b"y\n2\n"})
+    mine = kaggle("datasets", "list", "--mine", "--csv").stdout.splitlines()[1:]
+    assert sorted(line.split(",")[0] for line in mine) == ["testuser/listed-data", "testuser/other-data"]
+    found = kaggle("datasets", "list", "-s", "listed", "--mine", "--csv").stdout.splitlines()[1:]
+    assert [line.split(",")[0] for line in found] == ["testuser/listed-data"]
+
+    meta = tmp_path / "meta"
+    meta.mkdir()
+    kaggle("datasets", "metadata", "testuser/listed-data", "-p", str(meta))
+    doc = json.loads((meta / "dataset-metadata.json").read_text())
+    doc["info"].update(title="Renamed Listed Data", subtitle="now with a subtitle of twenty characters")
+    (meta / "dataset-metadata.json").write_text(json.dumps(doc))
+    kaggle("datasets", "metadata", "testuser/listed-data", "--update", "-p", str(meta))
+    got = api.ok("datasets.GetDataset", {"ownerSlug": "testuser", "datasetSlug": "listed-data"})
+    assert got["title"] == "Renamed Listed Data"
+
+    out = kaggle("datasets", "delete", "testuser/other-data", "-y").stdout
+    assert "deleted" in out
+    r = api.call("datasets.GetDataset", {"ownerSlug": "testuser", "datasetSlug": "other-data"})
+    assert r.status_code == 404
+
+    api.push("files-kernel", "print('hi')\n")
+    listing = kaggle("kernels", "files", "testuser/files-kernel", "--format", "csv").stdout
+    assert listing.splitlines()[1].split(",")[:2] == ["source.py", "12"]  # the pushed source, its bytes
