@@ -29,6 +29,20 @@ def init(directory: Path = typer.Argument(..., help="Folder to create the emulat
     typer.echo(f"Start it with: kr emulator serve --state {directory}")
 
 
+@emulator_app.command("env")
+def env(
+    state: Path = typer.Option(Path(".emulator"), "--state", help="State folder the environment belongs to."),
+    packages: str = typer.Option(
+        "kaggle", "--packages", help="`kaggle` (the packages Kaggle kernels rely on most: see README), names, or both."
+    ),
+) -> None:
+    """Build the Python that kernels run in (STATE/python) from the package registry; serve uses it when present."""
+    from kaggle_runner.emulator.kernel_env import build
+
+    python = build(state, packages, lambda line: print(f"kr: {line}", file=sys.stderr))
+    typer.echo(f"kernels' Python ready: {python}; `kr emulator serve --state {state}` runs kernels with it")
+
+
 @emulator_app.command("serve")
 def serve(
     state: Path = typer.Option(
@@ -41,7 +55,7 @@ def serve(
     ),
     faults: Optional[Path] = typer.Option(None, "--faults", help="JSON file of injected faults (see README)."),
     python: Optional[str] = typer.Option(
-        None, "--python", help="Python interpreter that runs kernels (default: this one)."
+        None, "--python", help="Python that runs kernels (default: STATE/python from `kr emulator env`, else this one)."
     ),
     verbose: bool = typer.Option(False, "--verbose", help="Log every request to stderr."),
     unconfined: bool = typer.Option(
@@ -50,6 +64,7 @@ def serve(
 ) -> None:
     """Serve the Kaggle API locally. The first line printed is the URL it listens on."""
     from kaggle_runner.emulator.faults import Faults
+    from kaggle_runner.emulator.kernel_env import python_of
     from kaggle_runner.emulator.seed import init_state
     from kaggle_runner.emulator.server import Emulator
     from kaggle_runner.emulator.server import serve as run_server
@@ -57,6 +72,8 @@ def serve(
     if not (state / "config.json").exists():
         init_state(state)
         print(f"kr: new emulator state in {state}; credentials in {state / 'kaggle.json'}", file=sys.stderr)
+    if python is None and python_of(state).exists():
+        python = str(python_of(state))
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"kr: warning: listening on {host}: anyone who can reach it and has the key can run code here",
@@ -77,7 +94,8 @@ def serve(
         print(url, flush=True)
         kernels = "UNCONFINED (on the host, as you)" if unconfined else "confined like a Kaggle container"
         print(
-            f"kr: emulator on {url}, state {state.resolve()}, kernels {kernels}; Ctrl-C stops it",
+            f"kr: emulator on {url}, state {state.resolve()}, kernels {kernels} with {em.kernels.executor.python}; "
+            "Ctrl-C stops it",
             file=sys.stderr,
             flush=True,
         )

@@ -1,6 +1,5 @@
-"""Competitions service: submission upload, asynchronous scoring, listing and the daily limit.
-Competitions are folders in the state: competition.json, data/ (what kernels see), solution.csv (hidden), and for a
-code competition hidden/ (the data its re-runs see)."""
+"""Competitions service: listing, leaderboard, submission upload, asynchronous scoring and the daily limit.
+Each is a folder in the state: competition.json, data/ (what kernels see), solution.csv, and hidden/ (re-runs see)."""
 
 from __future__ import annotations
 

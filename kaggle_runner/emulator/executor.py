@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kaggle_runner import kaggle_rules
-from kaggle_runner.emulator import sandbox
+from kaggle_runner.emulator import kernel_env, sandbox
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import now
 from kaggle_runner.kaggle_rules import FINAL_STATES
@@ -97,6 +98,7 @@ class Session:
         self.cancel_requested = False
         self.timed_out = False
         self.stop_reason: str | None = None  # set when the emulator itself stops the session
+        self.token: str | None = None  # the session's API credential, while it runs
 
     @property
     def id(self) -> int:
@@ -134,6 +136,7 @@ class Executor:
         self.live: dict[int, Session] = {}
         self.queue: list[Session] = []
         self.lock = threading.RLock()
+        self.api_url: str | None = None  # where kernels with internet reach the API; set by the server once listening
         self.gpus = detect_gpus()
         self.tpu = detect_tpu()
         self._problem: str | None = None
@@ -244,6 +247,7 @@ class Executor:
         (run / "src").mkdir(exist_ok=True)
         (run / "src" / "script.py").write_text(source, encoding="utf-8")
         env = self._kernel_env(s)
+        env.update(self._api_credential(s))
         if self.unconfined:
             cmd, env = self._unconfined(s, inputs, env)
         else:
@@ -301,6 +305,28 @@ class Executor:
             env["KAGGLE_EMULATOR_FALLBACK_CPU"] = "1"
         return env
 
+    def _api_credential(self, s: Session) -> dict[str, str]:
+        """A kernel with internet gets an API token scoped to its session, in a file named by KAGGLE_API_V1_TOKEN,
+        which kagglesdk reads by itself inside a notebook (kagglesdk kaggle_env.py; real-kaggle.md). The token is
+        refused once the session ends. KAGGLE_API_ENVIRONMENT and HTTP_PROXY route kagglesdk to this emulator."""
+        v = s.version
+        if not v.get("internet", True) or v.get("rerun") or not self.api_url or not s.kernel:
+            return {}
+        folder = s.run_dir / "secrets"
+        folder.mkdir(exist_ok=True)
+        s.token = "KGAT_" + secrets.token_hex(16)
+        (folder / "api-v1-token").write_text(s.token)
+        (folder / "api-v1-token").chmod(0o644)  # the kernel's unprivileged user reads it
+        with self.store.lock:
+            self.store.session_tokens[s.token] = s.kernel["owner"]
+        path = str(folder / "api-v1-token") if self.unconfined else "/kaggle/secrets/api-v1-token"
+        return {
+            "KAGGLE_API_V1_TOKEN": path,
+            "KAGGLE_DATA_PROXY_URL": self.api_url,
+            "KAGGLE_API_ENVIRONMENT": "LOCALHOST",
+            "HTTP_PROXY": self.api_url,
+        }
+
     def _spec(self, s: Session, inputs: dict[str, Path], env: dict[str, str]) -> Path:
         """The sandbox's instructions: Kaggle's folders, the Python that runs kernels, the devices of the session's
         accelerator, and loopback only when the kernel has no internet."""
@@ -314,6 +340,8 @@ class Executor:
             ["/kaggle/working", str(run / "working"), False],
         ]
         binds += [[target, str(host), False] for target, host in private.items()]
+        if (run / "secrets").is_dir():
+            binds.append(["/kaggle/secrets", str(run / "secrets"), True])
         binds += [[f"/kaggle/input/{where}", str(path), True] for where, path in inputs.items()]
         binds += [[p, p, True] for p in self.python_prefixes]
         devices = [str(p) for p in sorted(Path("/dev").glob("nvidia*"))] if v["kind"] == "gpu" else []
@@ -393,7 +421,8 @@ class Executor:
         text = "".join(e["data"] for e in s.events)
         if self.unconfined and "/kaggle/" in text and ("No such file" in text or "FileNotFoundError" in text):
             msg += ". " + UNCONFINED_HINT
-        return msg
+        hint = kernel_env.missing_module_hint(text)
+        return msg + (f"; {hint}" if hint else "")
 
     @staticmethod
     def _last_stderr(s: Session) -> str:
@@ -425,7 +454,10 @@ class Executor:
             s.version["failureMessage"] = failure
             s.version["ended"] = now()
             self.store.save()
-        for scratch in ("root", "tmp", "temp", "home", "src", "sandbox.json"):
+        if s.token:
+            with self.store.lock:
+                self.store.session_tokens.pop(s.token, None)
+        for scratch in ("root", "tmp", "temp", "home", "src", "secrets", "sandbox.json"):
             path = s.run_dir / scratch
             path.unlink() if path.is_file() else shutil.rmtree(path, ignore_errors=True)
         with s.cond:

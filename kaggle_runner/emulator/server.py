@@ -118,6 +118,7 @@ class Emulator:
         handler = type("BoundHandler", (Handler,), {"emulator": self})
         self.httpd = _Server((self.host, self.port), handler)
         self.port = self.httpd.server_address[1]
+        self.kernels.executor.api_url = self.url
         self.kernels.executor.recover()
         self.code_submissions.recover()
         self.competitions.recover()

@@ -67,6 +67,7 @@ class Store:
                 f"{self.root / 'config.json'}: settings.input_layout must be one of {', '.join(INPUT_LAYOUTS)}"
             )
         self.state = self._load_state()
+        self.session_tokens: dict[str, str] = {}  # a live session's API token -> its owner; never written to disk
 
     # -- loading ---------------------------------------------------------------------------------
     def _load_json(self, path: Path) -> Any:
@@ -127,6 +128,9 @@ class Store:
             for t in u.get("tokens", []):
                 if isinstance(t, str) and secrets.compare_digest(t, token):
                     return u
+        for t, owner in list(self.session_tokens.items()):
+            if secrets.compare_digest(t, token):
+                return next((u for u in self.config.get("users", []) if u["username"] == owner), None)
         return None
 
     @property

@@ -66,3 +66,64 @@ def test_serve_refuses_a_corrupt_state_in_one_line(tmp_path: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 2 and "config.json: not valid JSON" in r.stderr and "Traceback" not in r.stderr
+
+
+def _wheel(folder: Path, name: str) -> Path:
+    """A one-module wheel, as the registry would serve it (built here so the test needs no network)."""
+    import zipfile
+
+    path = folder / f"{name}-1.0-py3-none-any.whl"
+    info = f"{name}-1.0.dist-info"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{name}.py", "ANSWER = 42\n")
+        zf.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        zf.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(f"{info}/RECORD", f"{name}.py,,\n{info}/METADATA,,\n{info}/WHEEL,,\n{info}/RECORD,,\n")
+    return path
+
+
+def test_env_builds_the_kernels_python_and_serve_runs_kernels_with_it(tmp_path: Path) -> None:
+    from helpers import Api
+
+    state = tmp_path / "st"
+    subprocess.run([*KR, "emulator", "init", str(state)], check=True, capture_output=True, timeout=60)
+    wheel = _wheel(tmp_path, "krtinypkg")
+    r = subprocess.run(
+        [*KR, "emulator", "env", "--state", str(state), "--packages", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "kernels' Python ready" in r.stdout and (state / "python" / "bin" / "python").exists()
+
+    proc = subprocess.Popen(
+        [*KR, "emulator", "serve", "--state", str(state), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        assert str(state.resolve() / "python" / "bin" / "python") in proc.stderr.readline()
+        c = json.loads((state / "kaggle.json").read_text())
+        api = Api(url, c["username"], c["key"])
+        api.push("uses-pkg", "import krtinypkg\nprint('answer', krtinypkg.ANSWER)\n")
+        assert api.wait("uses-pkg")["status"] == "COMPLETE"
+        api.push("lacks-pkg", "import xgboost\n")
+        failed = api.wait("lacks-pkg")
+        assert failed["status"] == "ERROR"
+        assert "no module 'xgboost'" in failed["failureMessage"]
+        assert "kr emulator env --packages xgboost" in failed["failureMessage"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_env_packages_preset_and_names() -> None:
+    from kaggle_runner.emulator.kernel_env import KAGGLE_PACKAGES, missing_module_hint, packages
+
+    assert packages("kaggle,catboost") == [*KAGGLE_PACKAGES, "catboost"]
+    assert "torch==2.13.0" in KAGGLE_PACKAGES  # the CPU wheel; a looser pin pulls gigabytes of CUDA
+    hint = missing_module_hint("Traceback ...\nModuleNotFoundError: No module named 'sklearn.metrics'\n")
+    assert hint is not None and "--packages scikit-learn" in hint

@@ -362,3 +362,44 @@ def test_the_persisted_log_is_empty_until_the_session_ends(api: Api) -> None:
     assert api.ok("kernels.ListKernelSessionOutput", body)["log"] == ""  # as on Kaggle while it runs
     api.wait("quiet-log")
     assert "hello" in api.ok("kernels.ListKernelSessionOutput", body)["log"]
+
+
+CALLS_THE_API = """import os, time
+from kagglesdk import KaggleClient
+from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelRequest
+print("token file", os.environ["KAGGLE_API_V1_TOKEN"], flush=True)
+req = ApiGetKernelRequest()
+req.user_name, req.kernel_slug = "testuser", "caller"
+with KaggleClient() as k:  # no credentials given: kagglesdk finds the session's own, as in a Kaggle notebook
+    print("title", k.kernels.kernels_api_client.get_kernel(req).metadata.title, flush=True)
+print("token", open(os.environ["KAGGLE_API_V1_TOKEN"]).read(), flush=True)
+"""
+
+
+def test_a_kernel_with_internet_calls_the_api_with_a_credential_of_its_session(api: Api, emulator) -> None:
+    api.push("caller", CALLS_THE_API, enableInternet=True, title="Caller Kernel")
+    assert api.wait("caller")["status"] == "COMPLETE", api.status("caller")
+    log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "caller"})["log"]
+    text = "".join(e["data"] for e in json.loads(log))
+    assert "token file /kaggle/secrets/api-v1-token" in text and "title Caller Kernel" in text
+    token = text.split("token ")[-1].split()[0]
+    assert token.startswith("KGAT_")
+    r = requests.post(
+        f"{emulator.url}/v1/kernels.KernelsApiService/ListKernels",
+        json={},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert r.status_code == 401  # scoped to the session: refused once it has ended
+    assert token not in (emulator.store.root / "state.json").read_text()
+
+
+def test_a_kernel_without_internet_gets_no_credential(api: Api) -> None:
+    api.push(
+        "offline",
+        "import os\nprint(sorted(k for k in os.environ if 'TOKEN' in k or 'PROXY' in k))\n",
+        enableInternet=False,
+    )
+    assert api.wait("offline")["status"] == "COMPLETE"
+    log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "offline"})["log"]
+    assert "[]" in "".join(e["data"] for e in json.loads(log))
