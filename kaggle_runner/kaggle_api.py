@@ -386,6 +386,37 @@ class KaggleApi:
         )
         _accepted(resp, f"{owner}/{slug}")
 
+    def dataset_metadata(self, owner: str, slug: str) -> dict[str, Any] | None:
+        """A dataset's settings (title, subtitle, description, isPrivate, licenses); None if it does not exist."""
+        from kagglesdk.datasets.types.dataset_api_service import ApiGetDatasetMetadataRequest
+
+        req = ApiGetDatasetMetadataRequest()
+        req.owner_slug, req.dataset_slug = owner, slug
+        resp = self._or_none(f"reading {owner}/{slug}'s metadata", lambda: self._datasets.get_dataset_metadata(req))
+        if resp is None or resp.info is None:
+            return None
+        info = resp.info
+        return {
+            "title": info.title or "",
+            "subtitle": info.subtitle or "",
+            "description": info.description or "",
+            "isPrivate": bool(info.is_private),
+            "licenses": [{"name": lic.name} for lic in (info.licenses or []) if lic.name],
+        }
+
+    def update_dataset_metadata(self, owner: str, slug: str, settings: dict[str, Any]) -> None:
+        """Replace a dataset's settings (UpdateDatasetMetadata, as `kaggle datasets metadata --update` sends them:
+        every field, since Kaggle replaces them all)."""
+        from kagglesdk.datasets.types.dataset_api_service import ApiUpdateDatasetMetadataRequest
+        from kagglesdk.datasets.types.dataset_types import DatasetSettings
+
+        req = ApiUpdateDatasetMetadataRequest()
+        req.owner_slug, req.dataset_slug = owner, slug
+        req.settings = DatasetSettings.from_dict(settings)
+        resp = self.call(f"updating {owner}/{slug}'s metadata", lambda: self._datasets.update_dataset_metadata(req))
+        if resp.errors:
+            raise KaggleError(f"Kaggle refused the update of {owner}/{slug}: {'; '.join(resp.errors)}")
+
     # -- competitions ----------------------------------------------------------------------------
     @property
     def _competitions(self) -> Any:
@@ -488,6 +519,41 @@ class KaggleApi:
             return True
 
         return bool(self._or_none(f"downloading {name} of {competition}", get))
+
+
+def watch_for_cancel(marker: dict) -> None:
+    """Runs inside a kernel (the bootstrap carries this source there). Every marker["poll"] seconds, read the
+    control dataset's description (control.py) with the session's own credential
+    (kagglesdk finds it inside a Kaggle notebook); when this run's nonce is there, print KR_CANCELLED, stop the
+    run's processes and exit."""
+    import json
+    import multiprocessing
+    import os
+    import sys
+    import time
+
+    try:
+        from kagglesdk import KaggleClient
+        from kagglesdk.datasets.types.dataset_api_service import ApiGetDatasetMetadataRequest
+    except ImportError:
+        print("kr: kagglesdk is missing here, so `kr cancel` cannot reach this run", file=sys.stderr, flush=True)
+        return
+    req = ApiGetDatasetMetadataRequest()
+    req.owner_slug, _, req.dataset_slug = marker["control"].partition("/")
+    while True:
+        time.sleep(float(marker.get("poll") or 30))
+        try:
+            with KaggleClient() as k:
+                info = k.datasets.dataset_api_client.get_dataset_metadata(req).info
+            asked = json.loads(info.description or "{}").get("cancel", {}).get(marker["nonce"])
+        except Exception:  # no request yet (no dataset, other text), or the API away for a moment: ask again later
+            continue
+        if asked:
+            print("KR_CANCELLED " + json.dumps({"run": marker.get("run"), **asked}), flush=True)
+            sys.stderr.flush()
+            for child in multiprocessing.active_children():
+                child.terminate()
+            os._exit(3)  # control.EXIT_CANCELLED
 
 
 def poll_intervals(start: float | None = None, cap_ratio: float = 12) -> Iterator[float]:

@@ -77,6 +77,8 @@ MIGRATIONS = [
     # skipped: JSON [{"name", "why"}], the outputs a pull could not bring back (an SQL comment here would end up
     # inside the table's stored definition and break it)
     "ALTER TABLE runs ADD COLUMN skipped TEXT",
+    # ended_by: who ended a run before it finished, and how ("testuser: cancelled on request (kr cancel)")
+    "ALTER TABLE runs ADD COLUMN ended_by TEXT",
 ]
 # ASCII digits only (`v١` is not v1), and few enough that no number overflows SQLite's integers
 REF_RE = re.compile(f"^(?:(?P<kernel>{NAME_PATTERN}):)?" + r"(?:v(?P<version>[0-9]{1,9})|(?P<latest>latest))$")
@@ -107,6 +109,7 @@ class Run:
     finished: float | None
     pulled: float | None
     skipped: list[dict[str, str]] = field(default_factory=list)
+    ended_by: str | None = None
 
     @property
     def label(self) -> str:
@@ -248,9 +251,17 @@ class Ledger:
                 "UPDATE runs SET version = ?, state = 'pushed', status = 'QUEUED' WHERE id = ?", (version, run_id)
             )
 
-    def abandon_push(self, run_id: int, reason: str) -> None:
+    def abandon_push(self, run_id: int, reason: str, status: str | None = None) -> None:
+        """A push that made no version: kept with its reason (status REFUSED where Kaggle refused it)."""
         with self.transaction() as db:
-            db.execute("UPDATE runs SET state = 'abandoned', failure = ? WHERE id = ?", (reason, run_id))
+            db.execute(
+                "UPDATE runs SET state = 'abandoned', failure = ?, status = ? WHERE id = ?", (reason, status, run_id)
+            )
+
+    def record_end(self, run_id: int, ended_by: str) -> None:
+        """Who ended a run before it finished, and how; the first record stands."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET ended_by = ? WHERE id = ? AND ended_by IS NULL", (ended_by, run_id))
 
     def pending_pushes(self) -> list[Run]:
         return [self._run(r) for r in self.db.execute("SELECT * FROM runs WHERE state = 'pushing' ORDER BY id")]
@@ -331,6 +342,7 @@ class Ledger:
             r["finished"],
             r["pulled"],
             json.loads(r["skipped"] or "[]"),
+            r["ended_by"],
         )
 
     def run_by_id(self, run_id: int) -> Run:

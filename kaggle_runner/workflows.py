@@ -3,7 +3,9 @@ No printing of tables here: each step returns data, and reports progress through
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kaggle_runner import accelerators, bootstrap, layout
+from kaggle_runner import accelerators, bootstrap, control, layout
 from kaggle_runner.context import Context
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle_api import KaggleError, poll_intervals
@@ -147,6 +149,9 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
         "code": bundles["_code"]["slug"] if ctx.cfg.code_slug else None,
         "competition": spec.competition_sources[0] if spec.competition_sources else None,
     }
+    if spec.internet:  # where the kernel can reach the API, `kr cancel` asks it to stop through the control channel
+        poll = float(os.environ.get("KR_CONTROL_POLL_SECONDS") or control.POLL_SECONDS)
+        marker.update(control=f"{ctx.owner}/{control.CONTROL_SLUG}", nonce=secrets.token_hex(8), poll=poll)
     text = bootstrap.notebook(source, marker) if spec.kernel_type == "notebook" else bootstrap.script(source, marker)
     body = {
         "slug": ref,
@@ -181,7 +186,7 @@ def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say:
             break
         held = _holders(ctx, shape.kind) if CAP_RE.search(error) else None
         if held is None or not queue:
-            ctx.ledger.abandon_push(run_id, f"Kaggle refused the push: {error}")  # kept, never a version
+            ctx.ledger.abandon_push(run_id, f"Kaggle refused the push: {error}", "REFUSED")  # kept, never a version
             raise KaggleError(f"Kaggle refused the push: {error}{_held_text(held)}")
         say(f"{error} Waiting for a slot{_held_text(held)}")
         _wait_for_a_slot(ctx, held)
@@ -284,8 +289,15 @@ def dataset_specs(ctx: Context) -> list[dict[str, Any]]:
 
 
 def status(ctx: Context, run: Run) -> tuple[str, str | None]:
+    """The run's session status. Right after a push Kaggle can still answer with the previous version's final state
+    (real-kaggle.md; PR #1177 guards it): a final state while the kernel's current version is older than this run's
+    is taken as QUEUED, the version not yet known."""
     owner, slug = run.owner_slug
     state, failure = ctx.api.kernel_status(owner, slug, run.version)
+    if state in FINAL_STATES and run.status not in FINAL_STATES:
+        current = _current_version(ctx, run.ref)
+        if current is not None and current < (run.version or 0):
+            return "QUEUED", None
     ctx.ledger.set_status(run.id, state, failure)
     return state, failure
 
@@ -299,7 +311,10 @@ def wait(ctx: Context, run: Run, on_tick: Callable[[str, float], None], say: Say
         on_tick(state, time.time() - started)
         if state in FINAL_STATES:
             out: dict[str, Any] = {"status": state, "failure": failure, "exit": EXIT.get(state, 1)}
-            if state == "COMPLETE":
+            stopped = state == "ERROR" and ended_on_request(ctx, run)
+            if stopped:  # it stopped on `kr cancel`'s request: cancelled, with what it wrote by then
+                out.update(exit=EXIT["CANCEL_ACKNOWLEDGED"], cancelled=stopped)
+            if state == "COMPLETE" or stopped:
                 out["folder"] = pull(ctx, run, say)
             elif state == "ERROR":
                 _, events = log_text(ctx, run)
@@ -318,7 +333,11 @@ def log_text(ctx: Context, run: Run) -> tuple[str, list[dict[str, Any]]]:
     return raw, parse_log(raw)
 
 
-def cancel(ctx: Context, run: Run) -> str:
+def cancel(ctx: Context, run: Run, say: Say) -> dict[str, Any]:
+    """Stop a running run, and follow it until it has ended. Where the session id is known (the emulator's
+    session_id_in_env), CancelKernelSession; on Kaggle, which exposes none, a request in the control dataset that
+    the kernel's watcher reads when it has internet. Returns {how, status, ended_by}; raises where nothing can
+    reach the run."""
     state, _ = status(ctx, run)
     if state in FINAL_STATES:
         raise UserError(f"{run.kernel} {run.label} has already ended ({state}); there is nothing to cancel")
@@ -333,15 +352,61 @@ def cancel(ctx: Context, run: Run) -> str:
         raise UserError(
             f"{run.kernel} {run.label} is {state} and has not printed its KR_RUN marker yet; try again in a few seconds"
         )
-    if not marker.get("session"):  # Kaggle names the session nowhere, so its API cannot cancel this run
+    user = ctx.api.creds.username or ctx.owner
+    if marker.get("session"):
+        error = ctx.api.cancel(int(marker["session"]))
+        if error:
+            raise KaggleError(f"Kaggle did not cancel {run.kernel} {run.label}: {error}")
+        ended_by = f"{user}: cancelled through CancelKernelSession (kr cancel)"
+        ctx.ledger.record_end(run.id, ended_by)
+        return {
+            "how": f"session {marker['session']} cancelled",
+            "status": _until_final(ctx, run, 60),
+            "ended_by": ended_by,
+        }
+    if not marker.get("control"):  # no internet: nothing can reach the kernel, and Kaggle has no API cancel
         raise UserError(
-            f"Kaggle offers no API cancel for {run.kernel} {run.label} (no session id is exposed); stop it at "
-            f"https://www.kaggle.com/code/{run.ref}, and bound later runs with `timeout:` in kr.yaml"
+            f"Kaggle offers no API cancel for {run.kernel} {run.label} (no session id is exposed, and without internet "
+            f"the kernel cannot be asked); stop it at https://www.kaggle.com/code/{run.ref}, and bound later runs with "
+            "`timeout:` in kr.yaml"
         )
-    error = ctx.api.cancel(int(marker["session"]))
-    if error:
-        raise KaggleError(f"Kaggle did not cancel {run.kernel} {run.label}: {error}")
-    return str(marker["session"])
+    owner = marker["control"].partition("/")[0]
+    control.request_cancel(ctx.api, owner, marker["nonce"], user)
+    patience = 3 * float(marker.get("poll") or control.POLL_SECONDS) + 30
+    say(f"asked {run.kernel} {run.label} to stop (it checks every {marker.get('poll')} s); following it")
+    final = _until_final(ctx, run, patience)
+    stopped = ended_on_request(ctx, run) if final in FINAL_STATES else None
+    if stopped:
+        return {"how": "cancelled on request", "status": final, "ended_by": stopped}
+    if final in FINAL_STATES:
+        return {"how": f"it ended first ({final})", "status": final, "ended_by": None}
+    raise KaggleError(
+        f"{run.kernel} {run.label} is still {final} {patience:.0f} s after the request: the kernel did not answer "
+        f"(no API access from it?); stop it at https://www.kaggle.com/code/{run.ref}"
+    )
+
+
+def _until_final(ctx: Context, run: Run, patience: float) -> str:
+    deadline = time.time() + patience
+    for delay in poll_intervals():
+        state, _ = status(ctx, run)
+        if state in FINAL_STATES or time.time() > deadline:
+            return state
+        time.sleep(min(delay, max(0.1, deadline - time.time())))
+    raise AssertionError("unreachable")
+
+
+def ended_on_request(ctx: Context, run: Run) -> str | None:
+    """Whether an ended run stopped on a cancel request (its log's KR_CANCELLED line); recorded in the ledger."""
+    if run.ended_by:
+        return run.ended_by
+    _, events = log_text(ctx, run)
+    line = control.cancelled_in("".join(str(e.get("data", "")) for e in events))
+    if line is None:
+        return None
+    ended_by = f"{line.get('by') or 'someone'}: cancelled on request (kr cancel)"
+    ctx.ledger.record_end(run.id, ended_by)
+    return ended_by
 
 
 def follow(ctx: Context, run: Run) -> Iterator[dict[str, Any]]:

@@ -83,7 +83,9 @@ def _wait(ctx: Any, run: Any) -> None:
         out = workflows.wait(
             ctx, run, lambda st, t: live.update(f"{name}: {st}  {int(t) // 60}:{int(t) % 60:02d}"), err
         )
-    if out["status"] == "COMPLETE":
+    if out.get("cancelled"):
+        err(f"{name}: {out['cancelled']}; outputs so far in {out['folder'].relative_to(ctx.cfg.root)}")
+    elif out["status"] == "COMPLETE":
         typer.echo(f"{name}: COMPLETE; outputs in {out['folder'].relative_to(ctx.cfg.root)}")
     elif out["status"] == "ERROR":
         err(f"{name}: ERROR: {out['failure'] or 'no failure message'}")
@@ -102,14 +104,21 @@ def wait(version: str = typer.Argument("latest", help=VERSION_HELP)) -> None:
 
 
 @app.command()
-def cancel(version: str = typer.Argument(..., help=VERSION_HELP)) -> None:
-    """Cancel a running session."""
+def cancel(
+    version: str = typer.Argument(..., help=VERSION_HELP),
+    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Stop a running run and follow it until it has ended (on Kaggle: a request the kernel reads, if it has
+    internet; see the README)."""
     from kaggle_runner import workflows
 
     ctx = connect()
     run = _resolve(ctx, version)
-    session = workflows.cancel(ctx, run)
-    typer.echo(f"cancel requested for {run.kernel} v{run.version} (session {session})")
+    out = workflows.cancel(ctx, run, err)
+    if json_:
+        as_json({"kernel": run.kernel, "version": run.version, **out})
+    else:
+        typer.echo(f"{run.kernel} v{run.version}: {out['how']}; now {out['status']}")
 
 
 @app.command()

@@ -132,6 +132,38 @@ def test_without_a_session_id_cancel_is_one_line_and_the_ledger_unchanged(kr, pr
     assert kr("status", "v1").stdout.strip() == "main v1: RUNNING"
 
 
+def test_cancel_reaches_a_kernel_with_internet_through_the_control_dataset(kr, project: Path, emulator) -> None:
+    """Kaggle's faithful defaults: no session id anywhere. The kernel's watcher reads the control dataset with its
+    session's own credential, stops within a poll period or two, and `kr wait` then exits 3."""
+    (project / "kernels" / "main" / "main.py").write_text(
+        "import time\nopen('partial.txt', 'w').write('epoch 1')\nprint('working', flush=True)\ntime.sleep(60)\n"
+    )
+    text = (
+        (project / "kr.yaml")
+        .read_text()
+        .replace("    slug: loop-kernel\n", "    slug: loop-kernel\n    internet: true\n")
+    )
+    (project / "kr.yaml").write_text(text)
+    kr("push", env={"KR_CONTROL_POLL_SECONDS": "1"})
+    for _ in range(100):  # until the session runs and has printed its marker
+        r = kr("cancel", "v1", "--json", check=None)
+        if "KR_RUN marker" not in r.stderr:
+            break
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["how"] == "cancelled on request" and out["ended_by"] == "testuser: cancelled on request (kr cancel)"
+    control = emulator.store.state["datasets"]["testuser/kr-control"]
+    assert control["isPrivate"] is True
+    w = kr("wait", "v1", check=3)
+    assert "cancelled on request" in w.stderr
+    assert (project / ".kr" / "runs" / "v1" / "partial.txt").read_text() == "epoch 1"  # what it wrote by then
+    assert _ledger(project)[0]["ended_by"] == "testuser: cancelled on request (kr cancel)"
+    # the next run of the same kernel, polling the same dataset, is not stopped by the first one's request
+    (project / "kernels" / "main" / "main.py").write_text("import time\ntime.sleep(4)\nprint('done')\n")
+    kr("push", env={"KR_CONTROL_POLL_SECONDS": "1"})
+    assert "COMPLETE" in kr("wait", "v2").stdout
+
+
 def test_logs_of_a_running_session_say_where_the_live_log_is(project: Path, make_emulator, make_kr) -> None:
     kr = make_kr(project, make_emulator(settings={"session_id_in_env": True}))
     (project / "kernels" / "main" / "main.py").write_text("import time\nprint('working', flush=True)\ntime.sleep(30)\n")
