@@ -163,6 +163,7 @@ def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | N
     out.update(
         ref=item.ref,
         failure=item.failure,
+        ended_by=item.ended_by,
         previous=previous.label if previous else None,
         config_diff=diff,
         metrics=summary(ledger.metrics(item.id)),

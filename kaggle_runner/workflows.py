@@ -9,7 +9,7 @@ import secrets
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -104,10 +104,23 @@ def _run_of_version(ctx: Context, owner: str, slug: str, version: int, source: s
     return run_id if isinstance(run_id, int) else 0
 
 
-def push(ctx: Context, kernel: str | None, accel: str | None, message: str, say: Say, queue: bool = False) -> Run:
+def push(
+    ctx: Context,
+    kernel: str | None,
+    accel: str | None,
+    message: str,
+    say: Say,
+    queue: bool = False,
+    timeout: int | None = None,
+) -> Run:
     """Package, push and record one version. Over Kaggle's session cap the push is refused; with `queue` kr waits
-    for one of its own runs of that accelerator to end (polling them with the usual backoff) and pushes again."""
+    for one of its own runs of that accelerator to end (polling them with the usual backoff) and pushes again.
+    `timeout` (seconds) bounds the session instead of kr.yaml's `timeout:`."""
     spec = ctx.cfg.kernel(kernel)
+    if timeout is not None:
+        if timeout < 1:
+            raise UserError(f"--timeout: {timeout} is not a number of seconds; give a positive integer")
+        spec = replace(spec, timeout=timeout)
     accel = accel or spec.accelerator
     if accel not in accelerators.ALIASES:
         raise UserError(f"--accel: '{accel}' is unknown; use one of {', '.join(accelerators.ALIASES)}")

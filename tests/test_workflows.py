@@ -57,3 +57,28 @@ def test_bootstrap_runs_with_json_only_values(capsys) -> None:
     exec(compile(bootstrap.script("print('user code')\n", marker), "kernel.py", "exec"), {})
     out = capsys.readouterr().out
     assert bootstrap.find_marker(out)["code"] is None and out.rstrip().endswith("user code")
+
+
+def test_a_final_state_of_the_previous_version_right_after_a_push_reads_as_queued(tmp_path: Path) -> None:
+    """Kaggle can answer GetKernelSessionStatus for v7 with v6's COMPLETE until it knows v7 (PR #1177)."""
+    from kaggle_runner.ledger import Ledger
+    from kaggle_runner.workflows import Context, status
+
+    class LaggingApi:
+        current = 6  # GetKernel's currentVersionNumber: the push of v7 is not known yet
+
+        def kernel_status(self, owner: str, slug: str, version: int):
+            return "COMPLETE", None  # the previous version's final state
+
+        def get_kernel(self, owner: str, slug: str):
+            return type("K", (), {"metadata": type("M", (), {"current_version_number": LaggingApi.current})()})()
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    run_id = ledger.begin_push("main", "testuser/k", "cpu", "Cpu", "", None, False, {}, {})
+    ledger.finish_push(run_id, 7)
+    run = ledger.resolve("v7", "main")
+    ctx = Context(cfg=None, api=LaggingApi(), ledger=ledger, owner="testuser")
+    assert status(ctx, run) == ("QUEUED", None)
+    assert ledger.resolve("v7", "main").status == "QUEUED"  # nothing final recorded
+    LaggingApi.current = 7
+    assert status(ctx, run) == ("COMPLETE", None)

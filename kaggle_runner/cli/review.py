@@ -77,6 +77,8 @@ def show(
         typer.echo(f"  {info['ref']}  {info['accelerator']}  {info['status']}  {duration(info['duration'])}  {commit}")
         if info["failure"]:
             typer.echo(f"  failure: {info['failure']}")
+        if info["ended_by"]:
+            typer.echo(f"  ended by {info['ended_by']}")
         if info["previous"]:
             typer.echo(f"\nkr.yaml since {info['previous']}:" + ("" if info["config_diff"] else " unchanged"))
             for line in info["config_diff"][2:]:

@@ -45,12 +45,15 @@ def push(
     queue: bool = typer.Option(
         False, "--queue", help="At Kaggle's session cap, wait for a slot instead of failing, then push."
     ),
+    timeout: Optional[int] = typer.Option(
+        None, "--timeout", help="Seconds after which Kaggle ends the session (default: kr.yaml timeout:, else 12 h)."
+    ),
 ) -> None:
     """Package datasets, push a new kernel version, record it in the ledger."""
     from kaggle_runner import workflows
 
     ctx = connect()
-    run = workflows.push(ctx, kernel, accel, message, err, queue=queue)
+    run = workflows.push(ctx, kernel, accel, message, err, queue=queue, timeout=timeout)
     typer.echo(f"pushed {run.kernel} v{run.version} ({run.accelerator}) as https://www.kaggle.com/code/{run.ref}")
     if wait_:
         _wait(ctx, run)

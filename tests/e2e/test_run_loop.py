@@ -158,10 +158,20 @@ def test_cancel_reaches_a_kernel_with_internet_through_the_control_dataset(kr, p
     assert "cancelled on request" in w.stderr
     assert (project / ".kr" / "runs" / "v1" / "partial.txt").read_text() == "epoch 1"  # what it wrote by then
     assert _ledger(project)[0]["ended_by"] == "testuser: cancelled on request (kr cancel)"
+    assert "ended by testuser: cancelled on request (kr cancel)" in kr("show", "v1").stdout
     # the next run of the same kernel, polling the same dataset, is not stopped by the first one's request
     (project / "kernels" / "main" / "main.py").write_text("import time\ntime.sleep(4)\nprint('done')\n")
     kr("push", env={"KR_CONTROL_POLL_SECONDS": "1"})
     assert "COMPLETE" in kr("wait", "v2").stdout
+
+
+def test_push_timeout_bounds_the_session_and_wait_exits_3(kr, project: Path, emulator) -> None:
+    (project / "kernels" / "main" / "main.py").write_text("import time\nprint('working', flush=True)\ntime.sleep(60)\n")
+    r = kr("push", "--timeout", "2", "--wait", check=3)  # ended by Kaggle at its limit: CANCEL_ACKNOWLEDGED
+    assert "CANCEL_ACKNOWLEDGED" in r.stderr
+    assert emulator.store.state["kernels"]["testuser/loop-kernel"]["versions"][0]["timeout"] == 2
+    bad = kr("push", "--timeout", "0", check=2)
+    assert "--timeout: 0 is not a number of seconds" in bad.stderr
 
 
 def test_logs_of_a_running_session_say_where_the_live_log_is(project: Path, make_emulator, make_kr) -> None:
@@ -400,8 +410,9 @@ def test_a_push_over_the_gpu_cap_is_one_line_naming_the_runs_that_hold_it(
     assert r.returncode != 0 and r.stderr.count("kr: error:") == 1 and error.startswith("kr: error:"), r.stderr
     assert "Kaggle refused the push: Maximum batch GPU session count of 2 reached." in error
     assert "held by main v1 (RUNNING), main v2 (RUNNING)" in error
-    rows = [(x["version"], x["state"], x["message"]) for x in _ledger(project)]
-    assert rows == [(1, "pushed", "one"), (2, "pushed", "two"), (None, "abandoned", "three")]  # kept, not a version
+    rows = [(x["version"], x["state"], x["status"], x["message"]) for x in _ledger(project)]
+    assert rows[2] == (None, "abandoned", "REFUSED", "three")  # kept, marked refused, not a version
+    assert [r[:2] for r in rows[:2]] == [(1, "pushed"), (2, "pushed")]
     assert len(em.store.state["kernels"]["testuser/loop-kernel"]["versions"]) == 2
     assert [row["version"] for row in json.loads(kr("ls", "--json").stdout)] == [1, 2]
     queued = kr("push", "--accel", "gpu", "-m", "three", "--queue")  # waits for v1 or v2 to end, then pushes
