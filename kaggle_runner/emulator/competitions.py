@@ -4,9 +4,11 @@ Each is a folder in the state: competition.json, data/ (what kernels see), solut
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
+import zipfile
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +24,14 @@ from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp
 CODE_ONLY = "Submission not allowed: {slug} is a code competition; submit a notebook version (CreateCodeSubmission)"
 
 
+ALL_FILES = "_all"  # the signed path of the zip of every data file
+
+
 class Competitions:
     def __init__(self, store: Store, blobs: Blobs, urls: FileUrls):
         self.store, self.blobs, self.urls = store, blobs, urls
         self.dir = self.store.root / "competitions"
+        self._zip_lock = threading.Lock()
 
     def routes(self) -> dict[str, tuple[Any, bool]]:
         s = "competitions.CompetitionApiService/"
@@ -36,6 +42,8 @@ class Competitions:
             s + "GetSubmission": (self.get_submission, True),
             s + "GetSubmissionLimits": (self.limits, True),
             s + "DownloadDataFile": (self.download_file, True),
+            s + "ListDataFiles": (self.list_data_files, True),
+            s + "DownloadDataFiles": (self.download_all, True),
             s + "ListCompetitions": (self.list_competitions, True),
             s + "GetLeaderboard": (self.leaderboard, True),
             s + "DownloadLeaderboard": (self.download_leaderboard, True),
@@ -74,11 +82,50 @@ class Competitions:
             raise ApiError(404, f"competition '{slug}' has no data file '{name}'")
         return Redirect(self.urls.url(req.base_url, f"competitions/{slug}/{name}"))
 
+    def list_data_files(self, req: Any) -> dict[str, Any]:
+        """What `kaggle competitions files` lists: the data kernels see (never the solution or hidden data)."""
+        body = Body(req.body_json())
+        slug = body.str("competitionName")
+        self.definition(slug)
+        root = self.data_dir(slug)
+        files = [
+            {
+                "ref": p.relative_to(root).as_posix(),
+                "name": p.relative_to(root).as_posix(),
+                "totalBytes": p.stat().st_size,
+                "creationDate": timestamp(p.stat().st_mtime),
+            }
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        ]
+        return {"files": files, "nextPageToken": ""}
+
+    def download_all(self, req: Any) -> Any:
+        """Every data file as one zip (`kaggle competitions download -c SLUG`), as a redirect to a signed URL."""
+        slug = Body(req.body_json()).str("competitionName")
+        self.definition(slug)
+        return Redirect(self.urls.url(req.base_url, f"competitions/{slug}/{ALL_FILES}/{slug}.zip"))
+
+    def _data_zip(self, slug: str) -> Path:
+        target = self.dir / slug / ".data.zip"
+        with self._zip_lock:
+            if not target.exists():
+                tmp = target.with_suffix(".part")
+                root = self.data_dir(slug)
+                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+                    for p in sorted(root.rglob("*")):
+                        if p.is_file():
+                            zf.write(p, p.relative_to(root).as_posix())
+                os.replace(tmp, target)
+        return target
+
     def file_path(self, rest: str) -> Any:
         """Resolve a signed 'slug/<file>' to a data file to serve."""
         slug, _, name = rest.partition("/")
         if not self.exists(slug):
             raise ApiError(404, "no such competition")
+        if name == f"{ALL_FILES}/{slug}.zip":
+            return FileResponse(self._data_zip(slug), "application/zip")
         path = (self.data_dir(slug) / name).resolve()
         if self.data_dir(slug).resolve() not in path.parents or not path.is_file():
             raise ApiError(404, "no such file")

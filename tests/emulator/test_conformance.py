@@ -219,6 +219,14 @@ def test_official_cli_downloads_a_competition_file(kaggle, emulator, tmp_path: P
     assert (
         got[0].read_bytes() == (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_bytes()
     )
+    listing = kaggle("competitions", "files", "tiny-toxic", "--csv").stdout.splitlines()[1:]
+    assert sorted(line.split(",")[0] for line in listing) == ["sample_submission.csv", "test.csv", "train.csv"]
+    kaggle("competitions", "download", "-c", "tiny-toxic", "-p", str(tmp_path / "all"))
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "all" / "tiny-toxic.zip") as zf:
+        assert sorted(zf.namelist()) == ["sample_submission.csv", "test.csv", "train.csv"]  # no solution
+        assert zf.read("train.csv") == (emulator.store.root / "competitions/tiny-toxic/data/train.csv").read_bytes()
     hidden = kaggle(
         "competitions", "download", "-c", "tiny-toxic", "-f", "../solution.csv", "-p", str(tmp_path / "x"), check=False
     )
