@@ -104,9 +104,7 @@ def submit(
     start = ctx.api.start_submission_upload(competition, path)
     ctx.api.put_file(start.create_url, path, path.name)
     resp = ctx.api.create_submission(competition, start.token, description, took_effect)
-    ref = int(resp.ref)
-    if not ref:
-        raise UserError(f"Kaggle did not accept the submission: {getattr(resp, 'message', '') or 'no reason given'}")
+    ref = _accepted_ref(resp)
     ctx.ledger.record_submission(
         competition,
         ref,
@@ -119,6 +117,13 @@ def submit(
         date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     return {"ref": ref, "competition": competition, "source": source, "file": str(path), "status": "PENDING"}
+
+
+def _accepted_ref(resp: Any) -> int:
+    ref = int(resp.ref or 0)
+    if not ref:
+        raise UserError(f"Kaggle did not accept the submission: {getattr(resp, 'message', '') or 'no reason given'}")
+    return ref
 
 
 def _landed(ctx: Any, competition: str, description: str) -> Callable[[], Any]:
@@ -160,9 +165,7 @@ def _submit_code(
     owner, slug = item.owner_slug
     took_effect = _landed(ctx, competition, description)
     resp = ctx.api.create_code_submission(competition, (owner, slug, item.version), file_name, description, took_effect)
-    ref = int(resp.ref)
-    if not ref:
-        raise UserError(f"Kaggle did not accept the submission: {getattr(resp, 'message', '') or 'no reason given'}")
+    ref = _accepted_ref(resp)
     ctx.ledger.record_submission(
         competition,
         ref,

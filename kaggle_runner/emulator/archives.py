@@ -1,4 +1,4 @@
-"""Safe unpacking of uploaded zip/tar archives into a dataset version folder.
+"""Safe unpacking of uploaded zip/tar archives into a dataset version folder, and zips of folders to download.
 Every member is checked before anything is written: no absolute paths, no '..', no links, a size cap."""
 
 from __future__ import annotations
@@ -14,6 +14,20 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 
 class ArchiveError(ValueError):
     pass
+
+
+def zip_folder(root: Path, target: Path) -> Path:
+    """Every file under root into the zip `target` (written aside, then moved), unless it exists already."""
+    import os
+
+    if not target.exists():
+        tmp = target.with_suffix(".part")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for p in sorted(root.rglob("*")):
+                if p.is_file():
+                    zf.write(p, p.relative_to(root).as_posix())
+        os.replace(tmp, target)
+    return target
 
 
 def folder_name(name: str) -> str | None:

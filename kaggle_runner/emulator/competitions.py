@@ -4,7 +4,6 @@ Each is a folder in the state: competition.json, data/ (what kernels see), solut
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 import time
@@ -14,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kaggle_runner.emulator.archives import zip_folder
 from kaggle_runner.emulator.blobs import Blobs
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Redirect
 from kaggle_runner.emulator.scoring import F1_AVERAGES, METRICS, ScoreError, score
@@ -107,17 +107,8 @@ class Competitions:
         return Redirect(self.urls.url(req.base_url, f"competitions/{slug}/{ALL_FILES}/{slug}.zip"))
 
     def _data_zip(self, slug: str) -> Path:
-        target = self.dir / slug / ".data.zip"
         with self._zip_lock:
-            if not target.exists():
-                tmp = target.with_suffix(".part")
-                root = self.data_dir(slug)
-                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-                    for p in sorted(root.rglob("*")):
-                        if p.is_file():
-                            zf.write(p, p.relative_to(root).as_posix())
-                os.replace(tmp, target)
-        return target
+            return zip_folder(self.data_dir(slug), self.dir / slug / ".data.zip")
 
     def file_path(self, rest: str) -> Any:
         """Resolve a signed 'slug/<file>' to a data file to serve."""
@@ -205,7 +196,6 @@ class Competitions:
     def download_leaderboard(self, req: Any) -> Raw:
         """The public leaderboard as a zip of one CSV, as Kaggle serves it."""
         import io
-        import zipfile
 
         slug = Body(req.body_json()).str("competitionName")
         lines = ["Rank,TeamId,TeamName,LastSubmissionDate,Score"]

@@ -7,11 +7,10 @@ import os
 import shutil
 import sys
 import threading
-import zipfile
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.emulator.archives import ArchiveError, folder_name, move_file, unpack
+from kaggle_runner.emulator.archives import ArchiveError, folder_name, move_file, unpack, zip_folder
 from kaggle_runner.emulator.blobs import Blobs
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Redirect
 from kaggle_runner.emulator.store import Store
@@ -371,13 +370,5 @@ class Datasets:
         return FileResponse(path)
 
     def _zip(self, root: Path) -> Path:
-        target = root.with_name(f".{root.name}.zip")
         with self._zip_lock:
-            if not target.exists():
-                tmp = target.with_suffix(".part")
-                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-                    for p in sorted(root.rglob("*")):
-                        if p.is_file():
-                            zf.write(p, p.relative_to(root).as_posix())
-                os.replace(tmp, target)
-        return target
+            return zip_folder(root, root.with_name(f".{root.name}.zip"))
