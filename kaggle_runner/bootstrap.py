@@ -19,6 +19,7 @@ def _kr_bootstrap():
     _kr_os.environ["KR_ACCELERATOR"] = kr["kind"]  # what kaggle_runner.runtime's launch() must find
     if kr.get("competition"):
         _kr_os.environ["KR_COMPETITION"] = kr["competition"]  # for runtime.competition_dir()
+    _kr_os.environ["KR_PARAMS"] = _kr_json.dumps(kr.get("params") or {{}})  # runtime.params(); processes inherit it
     if kr.get("control") and _kr_os.environ.get("KAGGLE_API_V1_TOKEN"):  # `kr cancel` reaches a kernel with internet
         import threading
         threading.Thread(target=_kr_watch_for_cancel, args=(kr,), name="kr-cancel-watch", daemon=True).start()

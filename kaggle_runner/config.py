@@ -11,6 +11,7 @@ from typing import Any
 from kaggle_runner import accelerators
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle_rules import SLUG_RE, SLUG_RULE
+from kaggle_runner.params import as_number
 
 CONFIG_NAME = "kr.yaml"
 
@@ -62,6 +63,7 @@ class Config:
     default_kernel: str
     raw: dict[str, Any]
     submission: str = "submission.csv"  # the output file a run's submission is (a code competition scores its re-run's)
+    params: dict[str, Any] = field(default_factory=dict)  # the kernel's parameters; `kr push --set` changes them
 
     def kernel(self, name: str | None) -> KernelSpec:
         name = name or self.default_kernel
@@ -202,7 +204,7 @@ def load(root: Path | None = None) -> Config:
 def parse(raw: Any, root: Path) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{CONFIG_NAME}: the top level must be a mapping (owner:, competition:, kernels:, ...)")
-    known = {"owner", "competition", "metric", "kernels", "datasets", "code", "default_kernel", "submission"}
+    known = {"owner", "competition", "metric", "kernels", "datasets", "code", "default_kernel", "submission", "params"}
     for key in raw:
         if key not in known:
             raise _err(str(key), "unknown key", f"use one of {', '.join(sorted(known))}")
@@ -215,6 +217,13 @@ def parse(raw: Any, root: Path) -> Config:
     submission = _typed(raw.get("submission", "submission.csv"), str, "submission", "an output file name")
     if not submission or submission.startswith("/") or ".." in submission.split("/"):
         raise _err("submission", f"'{submission}' is not a file name inside /kaggle/working", "e.g. submission.csv")
+    params = _typed(raw.get("params") or {}, dict, "params", "a mapping of name -> value")
+    for key, value in params.items():
+        if not isinstance(key, str) or not key:
+            raise _err(f"params.{key}", "a parameter's name must be text", "e.g. lr: 1e-5")
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise _err(f"params.{key}", f"{type(value).__name__} {value!r}", "give one number, word or boolean")
+    params = {k: as_number(v) if isinstance(v, str) else v for k, v in params.items()}
     metric = raw.get("metric")
     if metric is not None:
         _typed(metric, str, "metric", "a series name as `kr metrics` shows it (e.g. validation.auc)")
@@ -317,4 +326,6 @@ def parse(raw: Any, root: Path) -> Config:
     if "code" in raw:
         default_slug = f"{kernels[default].slug[:45]}-code"
         code_slug = _slug(_typed(code.get("slug", default_slug), str, "code.slug", "a slug"), "code.slug")
-    return Config(root, owner, competition, metric, kernels, datasets, packages, code_slug, default, raw, submission)
+    return Config(
+        root, owner, competition, metric, kernels, datasets, packages, code_slug, default, raw, submission, params
+    )

@@ -3,6 +3,7 @@ Retries 429 (honouring Retry-After), 5xx and dropped connections; never repeats 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
@@ -233,6 +234,21 @@ class KaggleApi:
         return (
             self.call("cancelling the session", lambda: self._kernels.cancel_kernel_session(req)).error_message or None
         )
+
+    def quota(self) -> dict[str, Any]:
+        """Accelerator time this week (GetAcceleratorQuotaStatistics): {gpu: {used, reserved, allowed} in seconds,
+        tpu: ..., refresh: datetime or None}."""
+        from kagglesdk.kernels.types.kernels_api_service import ApiGetAcceleratorQuotaStatisticsRequest
+
+        req = ApiGetAcceleratorQuotaStatisticsRequest()
+        resp = self.call("reading the accelerator quota", lambda: self._kernels.get_accelerator_quota_statistics(req))
+
+        fields = (("used", "time_used"), ("reserved", "time_reserved"), ("allowed", "total_time_allowed"))
+
+        def seconds(q: Any) -> dict[str, float]:
+            return {name: (getattr(q, attr, None) or dt.timedelta()).total_seconds() for name, attr in fields}
+
+        return {"gpu": seconds(resp.gpu_quota), "tpu": seconds(resp.tpu_quota), "refresh": resp.quota_refresh_time}
 
     def log_stream(self, owner: str, slug: str, version: int) -> Iterator[dict[str, Any]]:
         """Events of the live log (SSE while running, the JSON log once finished)."""

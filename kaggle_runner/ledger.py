@@ -79,10 +79,23 @@ MIGRATIONS = [
     "ALTER TABLE runs ADD COLUMN skipped TEXT",
     # ended_by: who ended a run before it finished, and how ("testuser: cancelled on request (kr cancel)")
     "ALTER TABLE runs ADD COLUMN ended_by TEXT",
+    # params: JSON {name: value}, the run's resolved parameters; a sweep's runs name it and their point in its grid
+    """
+    ALTER TABLE runs ADD COLUMN params TEXT;
+    ALTER TABLE runs ADD COLUMN sweep_id INTEGER REFERENCES sweeps(id);
+    ALTER TABLE runs ADD COLUMN sweep_point INTEGER;
+    CREATE TABLE sweeps (
+        id INTEGER PRIMARY KEY,
+        kernel TEXT NOT NULL, accelerator TEXT, message TEXT,
+        axes TEXT NOT NULL, points TEXT NOT NULL,
+        max_parallel INTEGER, created REAL NOT NULL
+    )
+    """,
 ]
 # ASCII digits only (`v١` is not v1), and few enough that no number overflows SQLite's integers
 REF_RE = re.compile(f"^(?:(?P<kernel>{NAME_PATTERN}):)?" + r"(?:v(?P<version>[0-9]{1,9})|(?P<latest>latest))$")
 MERGE_RE = re.compile(r"^m(?P<id>[0-9]{1,9})$")
+SWEEP_RE = re.compile(r"^s(?P<id>[0-9]{1,9})$")
 
 
 class LedgerError(UserError):
@@ -110,6 +123,9 @@ class Run:
     pulled: float | None
     skipped: list[dict[str, str]] = field(default_factory=list)
     ended_by: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    sweep_id: int | None = None
+    sweep_point: int | None = None
 
     @property
     def label(self) -> str:
@@ -224,12 +240,16 @@ class Ledger:
         git_dirty: bool,
         config: dict[str, Any],
         bundles: dict[str, Any],
+        params: dict[str, Any] | None = None,
+        sweep: tuple[int, int] | None = None,
     ) -> int:
-        """Record a push before SaveKernel is sent, so a crash in between can be reconciled."""
+        """Record a push before SaveKernel is sent, so a crash in between can be reconciled. `sweep` is
+        (sweep id, point index) for a run of `kr sweep`."""
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO runs (kernel, ref, state, accelerator, machine_shape, message, git_commit, git_dirty,"
-                " config, bundles, created) VALUES (?, ?, 'pushing', ?, ?, ?, ?, ?, ?, ?, ?)",
+                " config, bundles, created, params, sweep_id, sweep_point)"
+                " VALUES (?, ?, 'pushing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     kernel,
                     ref,
@@ -241,6 +261,8 @@ class Ledger:
                     json.dumps(config, sort_keys=True),
                     json.dumps(bundles, sort_keys=True),
                     time.time(),
+                    json.dumps(params or {}, sort_keys=True),
+                    *(sweep or (None, None)),
                 ),
             )
             return int(cur.lastrowid)
@@ -343,6 +365,9 @@ class Ledger:
             r["pulled"],
             json.loads(r["skipped"] or "[]"),
             r["ended_by"],
+            json.loads(r["params"] or "{}"),
+            r["sweep_id"],
+            r["sweep_point"],
         )
 
     def run_by_id(self, run_id: int) -> Run:
@@ -360,6 +385,42 @@ class Ledger:
         if m:
             return self.merge(int(m.group("id")))
         return self.resolve(text, default_kernel)
+
+    # -- sweeps ----------------------------------------------------------------------------------
+    def create_sweep(
+        self,
+        kernel: str,
+        accelerator: str | None,
+        message: str,
+        axes: dict[str, list[Any]],
+        points: list[dict[str, Any]],
+        max_parallel: int | None,
+    ) -> int:
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO sweeps (kernel, accelerator, message, axes, points, max_parallel, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kernel, accelerator, message, json.dumps(axes), json.dumps(points), max_parallel, time.time()),
+            )
+            return int(cur.lastrowid)
+
+    def sweep(self, text: str) -> dict[str, Any]:
+        """'s3' -> the sweep: {id, label, kernel, accelerator, message, axes, points, max_parallel, created}."""
+        m = SWEEP_RE.match(text.strip())
+        row = self.db.execute("SELECT * FROM sweeps WHERE id = ?", (int(m.group("id")),)).fetchone() if m else None
+        if row is None:
+            known = ", ".join(f"s{r['id']}" for r in self.db.execute("SELECT id FROM sweeps ORDER BY id")) or "none"
+            raise LedgerError(f"'{text}' is not a sweep (sweeps: {known})")
+        out = dict(row)
+        out.update(label=f"s{row['id']}", axes=json.loads(row["axes"]), points=json.loads(row["points"]))
+        return out
+
+    def sweep_runs(self, sweep_id: int) -> list[Run]:
+        """The sweep's pushed runs, by point."""
+        rows = self.db.execute(
+            "SELECT * FROM runs WHERE sweep_id = ? AND state = 'pushed' ORDER BY sweep_point, id", (sweep_id,)
+        )
+        return [self._run(r) for r in rows]
 
     # -- metrics ---------------------------------------------------------------------------------
     def record_metrics(self, run_id: int, points: Iterable[dict[str, Any]]) -> None:

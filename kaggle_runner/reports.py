@@ -66,6 +66,8 @@ def run_row(ledger: Ledger, run: Run, default_kernel: str, metric: str | None) -
         "git_dirty": run.git_dirty,
         "created": run.created,
         "notes": ledger.notes(run_id=run.id),
+        "params": run.params,
+        "sweep": f"s{run.sweep_id}" if run.sweep_id else None,
     }
 
 
@@ -90,11 +92,16 @@ def merge_row(ledger: Ledger, m: Merge) -> dict[str, Any]:
         "git_dirty": False,
         "created": m.created,
         "notes": ledger.notes(merge_id=m.id),
+        "params": {},
+        "sweep": None,
     }
 
 
-def ls_rows(ledger: Ledger, default_kernel: str, metric: str | None, sort: str = "id") -> list[dict[str, Any]]:
-    """One row per run and merge. `sort` is a key of SORT_KEYS, optionally with :asc or :desc."""
+def ls_rows(
+    ledger: Ledger, default_kernel: str, metric: str | None, sort: str = "id", sweep: str | None = None
+) -> list[dict[str, Any]]:
+    """One row per run and merge (with `sweep`, only that sweep's runs). `sort` is a key of SORT_KEYS, optionally
+    with :asc or :desc."""
     key, _, direction = sort.partition(":")
     if key not in SORT_KEYS or direction not in ("", "asc", "desc"):
         raise UserError(
@@ -105,6 +112,9 @@ def ls_rows(ledger: Ledger, default_kernel: str, metric: str | None, sort: str =
     pending = [{**run_row(ledger, r, default_kernel, metric), "status": "PUSHING"} for r in ledger.pending_pushes()]
     rows = [run_row(ledger, r, default_kernel, metric) for r in ledger.runs()] + pending
     rows += [merge_row(ledger, m) for m in ledger.merges()]
+    if sweep is not None:
+        label = ledger.sweep(sweep)["label"]
+        rows = [r for r in rows if r["sweep"] == label]
     numeric = key in ("duration", "metric", "public")
     descending = direction == "desc" or (numeric and direction != "asc")  # scores: best (highest) first by default
     sort_key = "created" if key == "id" else key
@@ -174,8 +184,10 @@ def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | N
 
 
 def compare(ledger: Ledger, items: list[Run | Merge], default_kernel: str) -> dict[str, Any]:
-    """Side by side: each series' last value, the public score, and the config keys that differ."""
+    """Side by side: the params, each series' last value, the public score, and the config keys that differ."""
     labels = [label(i, default_kernel) for i in items]
+    names = sorted({k for i in items if isinstance(i, Run) for k in i.params})
+    params = {k: [i.params.get(k) if isinstance(i, Run) else None for i in items] for k in names}
     metrics: dict[str, list[Any]] = {}
     configs = []
     public = []
@@ -200,7 +212,20 @@ def compare(ledger: Ledger, items: list[Run | Merge], default_kernel: str) -> di
     differ = {
         k: [c.get(k) for c in configs] for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1
     }
-    return {"columns": labels, "public": public, "metrics": metrics, "config": differ}
+    return {"columns": labels, "params": params, "public": public, "metrics": metrics, "config": differ}
+
+
+def expand(ledger: Ledger, targets: list[str], default_kernel: str) -> list[Run | Merge]:
+    """Runs and merges named by v23, KERNEL:v23, latest, m3, or a sweep sK (its runs, in grid order)."""
+    from kaggle_runner.ledger import SWEEP_RE
+
+    items: list[Run | Merge] = []
+    for t in targets:
+        if SWEEP_RE.match(t.strip()):
+            items += ledger.sweep_runs(ledger.sweep(t)["id"])
+        else:
+            items.append(ledger.resolve_any(t, default_kernel))
+    return items
 
 
 def curves(ledger: Ledger, targets: list[str], default_kernel: str) -> list[tuple[str, list[dict[str, Any]]]]:

@@ -112,11 +112,15 @@ def push(
     say: Say,
     queue: bool = False,
     timeout: int | None = None,
+    params: dict[str, Any] | None = None,
+    sweep: tuple[int, int] | None = None,
 ) -> Run:
     """Package, push and record one version. Over Kaggle's session cap the push is refused; with `queue` kr waits
     for one of its own runs of that accelerator to end (polling them with the usual backoff) and pushes again.
-    `timeout` (seconds) bounds the session instead of kr.yaml's `timeout:`."""
+    `timeout` (seconds) bounds the session instead of kr.yaml's `timeout:`; `params` (default kr.yaml's) reach the
+    kernel as runtime.params(); `sweep` is (sweep id, point) for a point of `kr sweep`."""
     spec = ctx.cfg.kernel(kernel)
+    params = dict(ctx.cfg.params if params is None else params)
     if timeout is not None:
         if timeout < 1:
             raise UserError(f"--timeout: {timeout} is not a number of seconds; give a positive integer")
@@ -152,7 +156,9 @@ def push(
             f"kr.yaml: kernels.{spec.name}.entry: {spec.entry} is not UTF-8 text (byte {e.start}); "
             "point it at a Python script or notebook"
         ) from e
-    run_id = ctx.ledger.begin_push(spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles)
+    run_id = ctx.ledger.begin_push(
+        spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles, params, sweep
+    )
     marker = {
         "run": run_id,
         "kernel": spec.name,
@@ -161,6 +167,7 @@ def push(
         "bundles": {k: v["manifest"][:12] for k, v in bundles.items()},
         "code": bundles["_code"]["slug"] if ctx.cfg.code_slug else None,
         "competition": spec.competition_sources[0] if spec.competition_sources else None,
+        "params": params,
     }
     if spec.internet:  # where the kernel can reach the API, `kr cancel` asks it to stop through the control channel
         poll = float(os.environ.get("KR_CONTROL_POLL_SECONDS") or control.POLL_SECONDS)

@@ -23,21 +23,24 @@ def ls_(
         help="id, kernel, status, duration, metric, public or created; "
         "scores sort best (highest) first; add :asc or :desc to choose.",
     ),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="Only the runs of sweep sK."),
+    params: str = typer.Option("", "--params", help="Params to show as columns, comma-separated (lr,smoothing)."),
 ) -> None:
     """Every run and merge: status, duration, headline validation metric, public score, message, commit."""
     from kaggle_runner import reports
     from kaggle_runner.context import open_project
 
     ctx = open_project()
-    rows = reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric, sort)
+    rows = reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric, sort, sweep)
     if json_:
         as_json(rows)
         return
     names = {r["metric_name"] for r in rows if r["metric_name"]}
     title = names.pop() if len(names) == 1 else "val metric"
+    shown = [p.strip() for p in params.split(",") if p.strip()]
     table(
         None,
-        ["id", "kernel", "accel", "status", "time", title, "public", "message", "commit"],
+        ["id", "kernel", "accel", "status", "time", *shown, title, "public", "message", "commit"],
         [
             [
                 r["id"],
@@ -45,6 +48,7 @@ def ls_(
                 r["accelerator"],
                 r["status"],
                 duration(r["duration"]),
+                *[num(r["params"].get(p)) for p in shown],
                 num(r["metric"]) + (f" {r['metric_name']}" if names and r["metric_name"] != title else ""),
                 num(r["public"]),
                 r["message"] + "".join(f"  [{n}]" for n in r["notes"]),
@@ -79,6 +83,8 @@ def show(
             typer.echo(f"  failure: {info['failure']}")
         if info["ended_by"]:
             typer.echo(f"  ended by {info['ended_by']}")
+        if info["params"]:
+            typer.echo("  params: " + " ".join(f"{k}={v}" for k, v in info["params"].items()))
         if info["previous"]:
             typer.echo(f"\nkr.yaml since {info['previous']}:" + ("" if info["config_diff"] else " unchanged"))
             for line in info["config_diff"][2:]:
@@ -116,21 +122,22 @@ def show(
 
 @app.command()
 def compare(
-    targets: list[str] = typer.Argument(..., help="Two or more of v23, KERNEL:v23, latest, m3."),
+    targets: list[str] = typer.Argument(..., help="Two or more of v23, KERNEL:v23, latest, m3, or a sweep s3."),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Runs and merges side by side: each metric's last value, the public score, and the kr.yaml keys that differ."""
+    """Runs and merges side by side: params, each metric's last value, the public score, kr.yaml keys that differ."""
     from kaggle_runner import reports
     from kaggle_runner.context import open_project
 
     ctx = open_project()
-    items = [ctx.ledger.resolve_any(t, ctx.cfg.default_kernel) for t in targets]
+    items = reports.expand(ctx.ledger, targets, ctx.cfg.default_kernel)
     info = reports.compare(ctx.ledger, items, ctx.cfg.default_kernel)
     if json_:
         as_json(info)
         return
     labels = info["columns"]
-    rows = [["public score", *[num(v) for v in info["public"]]]]
+    rows = [[f"param {k}", *[num(v) for v in vs]] for k, vs in info["params"].items()]
+    rows += [["public score", *[num(v) for v in info["public"]]]]
     rows += [[k, *[num(v, 6) for v in vs]] for k, vs in info["metrics"].items()]
     rows += [[f"kr.yaml {k}", *[num(v) for v in vs]] for k, vs in info["config"].items()]
     table(None, ["", *labels], rows, right=tuple(labels))

@@ -48,12 +48,18 @@ def push(
     timeout: Optional[int] = typer.Option(
         None, "--timeout", help="Seconds after which Kaggle ends the session (default: kr.yaml timeout:, else 12 h)."
     ),
+    sets: list[str] = typer.Option(
+        [], "--set", help="key=value over kr.yaml params: (repeatable; values read as YAML: 1e-5, true, cosine)."
+    ),
+    set_new: bool = typer.Option(False, "--set-new", help="Allow --set keys that kr.yaml params: lacks."),
 ) -> None:
     """Package datasets, push a new kernel version, record it in the ledger."""
     from kaggle_runner import workflows
+    from kaggle_runner.params import apply_sets
 
     ctx = connect()
-    run = workflows.push(ctx, kernel, accel, message, err, queue=queue, timeout=timeout)
+    params = apply_sets(ctx.cfg.params, sets, set_new)
+    run = workflows.push(ctx, kernel, accel, message, err, queue=queue, timeout=timeout, params=params)
     typer.echo(f"pushed {run.kernel} v{run.version} ({run.accelerator}) as https://www.kaggle.com/code/{run.ref}")
     if wait_:
         _wait(ctx, run)

@@ -1,0 +1,120 @@
+"""`kr sweep`: a grid of params run as versions of one kernel, as many at once as Kaggle's session cap allows,
+held when the accelerator quota left would not cover another run; its state is the ledger, so it resumes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kaggle_runner import accelerators, params, workflows
+from kaggle_runner.context import Context
+from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle_api import poll_intervals
+from kaggle_runner.kaggle_rules import FINAL_STATES
+from kaggle_runner.ledger import Run
+
+Say = Callable[[str], None]
+
+
+def start(
+    ctx: Context,
+    axes: list[str],
+    kernel: str | None = None,
+    accel: str | None = None,
+    message: str = "",
+    max_parallel: int | None = None,
+    zipped: bool = False,
+    set_new: bool = False,
+    say: Say = print,
+) -> dict[str, Any]:
+    """Record sweep sK with its grid, then run it (see run)."""
+    spec = ctx.cfg.kernel(kernel)
+    parsed, points = params.grid(axes, zipped)
+    unknown = [k for k in parsed if k not in ctx.cfg.params]
+    if unknown and not set_new:
+        known = ", ".join(sorted(ctx.cfg.params)) or "none: add params: to kr.yaml"
+        raise UserError(f"kr sweep: {', '.join(unknown)} not in kr.yaml params ({known}); add --set-new to use them")
+    if max_parallel is not None and max_parallel < 1:
+        raise UserError(f"--max-parallel: {max_parallel} must be at least 1")
+    sweep_id = ctx.ledger.create_sweep(spec.name, accel, message, parsed, points, max_parallel)
+    say(f"s{sweep_id}: {len(points)} points of {spec.name} over {', '.join(parsed)}")
+    return run(ctx, f"s{sweep_id}", say)
+
+
+def run(ctx: Context, label: str, say: Say = print) -> dict[str, Any]:
+    """Push the sweep's points not pushed yet while slots are free (at Kaggle's cap, wait for one of kr's runs to
+    end, as `kr push --queue`), pull each run as it completes, and stop starting runs when the quota left would not
+    cover the mean duration of the sweep's finished runs. Safe to run again: a point with a version is never pushed
+    twice (a push cut off half-way was settled by connect())."""
+    sw = ctx.ledger.sweep(label)
+    spec = ctx.cfg.kernel(sw["kernel"])
+    accel = sw["accelerator"] or spec.accelerator
+    kind = accelerators.resolve(accelerators.ALIASES[accel]).kind if accel in accelerators.ALIASES else None
+    held: str | None = None
+    for delay in poll_intervals():
+        runs = ctx.ledger.sweep_runs(sw["id"])
+        live = []
+        for r in runs:
+            state = r.status if r.status in FINAL_STATES else workflows.status(ctx, r)[0]
+            if state not in FINAL_STATES:
+                live.append(r)
+            elif state == "COMPLETE" and r.pulled is None:
+                workflows.pull(ctx, ctx.ledger.run_by_id(r.id), say)
+                say(f"{label}: {r.kernel} {r.label} {_point(sw, r)} COMPLETE, pulled")
+        todo = [i for i in range(len(sw["points"])) if i not in {r.sweep_point for r in runs}]
+        if not live and (not todo or held):
+            break
+        if todo and not held and (sw["max_parallel"] is None or len(live) < sw["max_parallel"]):
+            held = _quota_hold(ctx, kind, runs, live, len(todo))
+            if held:
+                say(f"{label}: {held}")
+                continue
+            point = sw["points"][todo[0]]
+            pushed = workflows.push(
+                ctx,
+                sw["kernel"],
+                sw["accelerator"],
+                " ".join(x for x in (sw["message"], _text(point)) if x),
+                say,
+                queue=True,
+                params={**ctx.cfg.params, **point},
+                sweep=(sw["id"], todo[0]),
+            )
+            say(f"{label}: pushed {pushed.kernel} {pushed.label} {_text(point)} ({len(todo) - 1} to go)")
+            continue
+        time.sleep(delay)
+    runs = ctx.ledger.sweep_runs(sw["id"])
+    return {
+        "sweep": label,
+        "points": len(sw["points"]),
+        "runs": [{"id": r.label, "params": r.params, "status": ctx.ledger.run_by_id(r.id).status} for r in runs],
+        "held": held,
+    }
+
+
+def _text(point: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in point.items())
+
+
+def _point(sw: dict[str, Any], r: Run) -> str:
+    return _text(sw["points"][r.sweep_point]) if r.sweep_point is not None else ""
+
+
+def _quota_hold(ctx: Context, kind: str | None, runs: list[Run], live: list[Run], todo: int) -> str | None:
+    """Why the next point must wait for the quota, or None. Only GPU and TPU time is metered."""
+    if kind not in ("gpu", "tpu"):
+        return None
+    done = [r for r in runs if r.status in FINAL_STATES and r.finished]
+    if not done:
+        return None
+    mean = sum(r.finished - r.created for r in done) / len(done)
+    q = ctx.api.quota()[kind]
+    left = q["allowed"] - q["used"] - q["reserved"] - mean * len(live)  # the running ones will spend theirs
+    if left >= mean:
+        return None
+    return (
+        f"holding {todo} points: {kind.upper()} quota left {max(left, 0) / 3600:.2f} h would not cover a run "
+        f"(mean {mean / 3600:.2f} h of {len(done)} finished); `kr quota` shows when it refreshes, then "
+        f"`kr sweep resume`"
+    )

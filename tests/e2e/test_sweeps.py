@@ -1,0 +1,122 @@
+"""End to end, `kr sweep` against the emulator with a GPU cap of 2 (run on the CPU): the grid's points as versions,
+two at a time, pulled and compared with their params; a killed sweep resumed without a point pushed twice; the
+quota holding the rest; `--set` and rt.params()."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import KR
+
+pytestmark = pytest.mark.slow
+
+KERNEL = """import json, os, time
+p = json.loads(os.environ["KR_PARAMS"])
+time.sleep(float(p.get("sleep", 2)))
+print(f"[RESULT]: Validation. Epoch: 0, score: {p['lr'] * 1e4 + p['smoothing']:.5f}", flush=True)
+open("submission.csv", "w").write("id,toxic\\n000400,0.5\\n")
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "kernels" / "main").mkdir(parents=True)
+    (root / "kernels" / "main" / "main.py").write_text(KERNEL)
+    (root / "kr.yaml").write_text(
+        "competition: tiny-toxic\nparams: {lr: 1e-5, smoothing: 0.05, sleep: 2}\n"
+        "kernels:\n  main:\n    folder: kernels/main\n    entry: main.py\n    title: Sweep Kernel\n"
+    )
+    return root
+
+
+def _gpu_emulator(make_emulator, **settings):
+    em = make_emulator(fallback_cpu=True, settings={"max_sessions": {"cpu": 5, "gpu": 2, "tpu": 1}, **settings})
+    em.kernels.executor.gpus = 0  # a GPU push runs on the CPU, counted against the GPU cap and quota
+    return em
+
+
+def _versions(em) -> int:
+    return len(em.store.state["kernels"].get("testuser/main", {}).get("versions", []))
+
+
+def test_a_grid_runs_two_at_a_time_and_compares_with_its_params(project: Path, make_emulator, make_kr) -> None:
+    em = _gpu_emulator(make_emulator)
+    kr = make_kr(project, em)
+    r = kr("sweep", "lr=1e-5,2e-5", "smoothing=0.05,0.1", "--accel", "gpu", "-m", "grid")
+    assert "s1: 4 of 4 points COMPLETE" in r.stdout, r.stderr
+    assert _versions(em) == 4
+    saves = [e for e in em.requests if e["route"].endswith("SaveKernel")]
+    # two pushes fill the cap; each later point is refused at most once before a slot frees
+    assert len(saves) <= 4 + 2
+    sessions = [v for v in em.store.state["kernels"]["testuser/main"]["versions"]]
+    overlap = max(sum(1 for w in sessions if w["started"] <= v["started"] < w["ended"]) for v in sessions)
+    assert overlap == 2  # never more than the cap, and it was used
+    cmp = json.loads(kr("compare", "s1", "--json").stdout)
+    assert cmp["columns"] == ["v1", "v2", "v3", "v4"]
+    assert cmp["params"]["lr"] == [1e-5, 1e-5, 2e-5, 2e-5] and cmp["params"]["smoothing"] == [0.05, 0.1, 0.05, 0.1]
+    assert cmp["metrics"]["validation.score"] == [0.15, 0.2, 0.25, 0.3]  # each run saw its own point
+    rows = json.loads(kr("ls", "--sweep", "s1", "--json").stdout)
+    assert [r["message"] for r in rows] == [
+        "grid lr=1e-05 smoothing=0.05",
+        "grid lr=1e-05 smoothing=0.1",
+        "grid lr=2e-05 smoothing=0.05",
+        "grid lr=2e-05 smoothing=0.1",
+    ]
+    assert all((project / ".kr" / "runs" / f"v{n}" / "submission.csv").exists() for n in range(1, 5))  # pulled
+    assert "lr" in kr("ls", "--params", "lr,smoothing").stdout
+
+
+def test_a_killed_sweep_resumes_without_pushing_a_point_twice(project: Path, make_emulator, make_kr) -> None:
+    em = _gpu_emulator(make_emulator)
+    kr = make_kr(project, em)
+    proc = subprocess.Popen(
+        [*KR, "sweep", "lr=1e-5,2e-5", "smoothing=0.05,0.1", "--accel", "gpu"],
+        cwd=project,
+        env=kr.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while _versions(em) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    r = kr("sweep", "resume", "s1")
+    assert "s1: 4 of 4 points COMPLETE" in r.stdout, r.stderr
+    assert _versions(em) == 4
+    db = sqlite3.connect(project / ".kr" / "ledger.sqlite")
+    points = [p for (p,) in db.execute("SELECT sweep_point FROM runs WHERE state = 'pushed' ORDER BY sweep_point")]
+    assert points == [0, 1, 2, 3]
+
+
+def test_the_quota_holds_the_rest_of_a_sweep_with_one_line(project: Path, make_emulator, make_kr) -> None:
+    em = _gpu_emulator(make_emulator, gpu_quota_hours=7 / 3600)  # 7 s of GPU a week: about two 2-3 s runs
+    kr = make_kr(project, em)
+    r = kr("sweep", "lr=1e-5,2e-5,3e-5,4e-5", "--accel", "gpu", "--max-parallel", "1", check=4)
+    held = [line for line in r.stderr.splitlines() if "holding" in line]
+    assert len(held) == 1 and "GPU quota left" in held[0] and "kr sweep resume" in held[0], r.stderr
+    assert 1 <= _versions(em) < 4
+    q = json.loads(kr("quota", "--json").stdout)
+    assert q["gpu"]["left"] < q["gpu"]["mean_run"] and q["gpu"]["allowed"] == pytest.approx(7 / 3600, abs=1e-3)
+
+
+def test_set_reaches_the_kernel_and_bad_sets_are_one_line(project: Path, emulator, make_kr) -> None:
+    kr = make_kr(project, emulator)
+    kr("push", "--set", "lr=3e-5", "--set", "sleep=0", "--wait")
+    assert "score: 0.35000" in kr("logs", "v1").stdout
+    assert json.loads(kr("show", "v1", "--json").stdout)["params"] == {"lr": 3e-5, "smoothing": 0.05, "sleep": 0}
+    for args, text in (
+        (["--set", "momentum=0.9"], "'momentum' is not in kr.yaml params (lr, sleep, smoothing); add --set-new"),
+        (["--set", "lr=[1,"], "--set lr: '[1,' is not a YAML value"),
+        (["--set", "lr"], "--set: 'lr' is not key=value"),
+    ):
+        bad = kr("push", *args, check=2)
+        assert text in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert kr("push", "--set", "momentum=0.9", "--set-new", "--set", "sleep=0").returncode == 0
