@@ -52,6 +52,26 @@ def curves(runs: list[tuple[str, list[dict[str, Any]]]], metric: str, out: Path 
     return len(lines)
 
 
+def by_param(points: list[tuple[Any, float, str]], param: str, metric: str, out: Path | str) -> int:
+    """A metric's last value of each run against one of its params (a sweep read along one axis)."""
+    out = _check_out(out)
+    if not points:
+        raise UserError(f"--by {param}: no run has both the param {param!r} and a series {metric!r}")
+    numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x, _, _ in points)
+    order = sorted(points, key=lambda p: p[0] if numeric else str(p[0]))
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    xs = [p[0] if numeric else str(p[0]) for p in order]
+    ax.plot(xs, [p[1] for p in order], marker="o", linestyle="none", label=metric)
+    for x, (_, y, label) in zip(xs, order):
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if numeric and min(xs) > 0 and max(xs) / min(xs) > 50:
+        ax.set_xscale("log")  # learning rates and the like span decades
+    ax.set_xlabel(param)
+    _finish(plt, fig, ax, metric, out)
+    return len(points)
+
+
 def scores(rows: list[dict[str, Any]], out: Path | str) -> int:
     """Public score of every run and merge with one, in the order they were made; merges drawn apart."""
     out = _check_out(out)

@@ -229,6 +229,18 @@ def expand(ledger: Ledger, targets: list[str], default_kernel: str) -> list[Run 
 
 
 def curves(ledger: Ledger, targets: list[str], default_kernel: str) -> list[tuple[str, list[dict[str, Any]]]]:
-    """(label, metric points) of each run named, for `kr plot --metric`."""
-    runs = [ledger.resolve(t, default_kernel) for t in targets]
+    """(label, metric points) of each run named (a sweep sK names its runs), for `kr plot --metric`."""
+    runs = [i for i in expand(ledger, targets, default_kernel) if isinstance(i, Run)]
     return [(label(run, default_kernel), ledger.metrics(run.id)) for run in runs]
+
+
+def by_param(
+    ledger: Ledger, targets: list[str], default_kernel: str, metric: str, param: str
+) -> list[tuple[Any, float, str]]:
+    """(param value, last value of the metric, label) of each run named that has both, for `kr plot --by`."""
+    out = []
+    for run in (i for i in expand(ledger, targets, default_kernel) if isinstance(i, Run)):
+        last = [p["value"] for p in ledger.metrics(run.id) if metric in (series(p), p["name"])]
+        if param in run.params and last:
+            out.append((run.params[param], last[-1], label(run, default_kernel)))
+    return out

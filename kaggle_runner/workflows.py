@@ -347,6 +347,39 @@ def wait(ctx: Context, run: Run, on_tick: Callable[[str, float], None], say: Say
     raise AssertionError("unreachable")
 
 
+def wait_many(ctx: Context, runs: list[Run], on_tick: Callable[[list[dict[str, Any]]], None], say: Say) -> int:
+    """Follow many runs until all have ended, pulling each as it completes (or stops on request); `on_tick` gets a
+    row per run {run, status, elapsed, metric} after every poll. Returns the exit code: 1 if any errored, else 3 if
+    any was cancelled, else 0."""
+    from kaggle_runner import reports
+
+    started = time.time()
+    rows = {r.id: {"run": f"{r.kernel} {r.label}", "status": r.status, "elapsed": 0.0, "metric": None} for r in runs}
+    ended: dict[int, str] = {}
+    for delay in poll_intervals():
+        for r in runs:
+            if r.id in ended:
+                continue
+            state, _ = status(ctx, r)
+            row = rows[r.id]
+            row.update(status=state, elapsed=time.time() - started)
+            if state in FINAL_STATES:
+                stopped = state == "ERROR" and ended_on_request(ctx, r)
+                if state == "COMPLETE" or stopped:
+                    pull(ctx, r, say)
+                    top = reports.headline(ctx.ledger.metrics(r.id), ctx.cfg.metric)
+                    row["metric"] = f"{top[0]} {top[1]:.5g}" if top else None
+                ended[r.id] = "CANCELLED" if stopped or state == "CANCEL_ACKNOWLEDGED" else state
+                if stopped:
+                    row["status"] = "CANCELLED"
+        on_tick(list(rows.values()))
+        if len(ended) == len(runs):
+            break
+        time.sleep(delay)
+    states = set(ended.values())
+    return 1 if "ERROR" in states else 3 if "CANCELLED" in states else 0
+
+
 def log_text(ctx: Context, run: Run) -> tuple[str, list[dict[str, Any]]]:
     owner, slug = run.owner_slug
     raw = ctx.api.list_output(owner, slug, run.version, page_size=1).log or ""

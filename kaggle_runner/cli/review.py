@@ -145,12 +145,13 @@ def compare(
 
 @app.command()
 def plot(
-    targets: list[str] = typer.Argument(None, help="Runs to draw (v21 v22 ...)."),
+    targets: list[str] = typer.Argument(None, help="Runs to draw (v21 v22 ..., or a sweep s3)."),
     metric: Optional[str] = typer.Option(None, "--metric", help="Series or name to draw, e.g. validation.auc or loss."),
     scores_: bool = typer.Option(False, "--scores", help="Draw the public score of every run and merge instead."),
+    by: Optional[str] = typer.Option(None, "--by", help="Draw the metric's last value against this param instead."),
     out: str = typer.Option(..., "-o", "--output", help="PNG file to write."),
 ) -> None:
-    """Learning curves of runs (--metric), or public score by version (--scores), as a PNG."""
+    """Learning curves of runs (--metric), a metric against a param (--by), or public scores (--scores), as a PNG."""
     from kaggle_runner import plots, reports
     from kaggle_runner.context import open_project
 
@@ -163,6 +164,10 @@ def plot(
         raise UserError(
             "kr plot needs runs and --metric (kr plot v1 v2 --metric validation.auc -o curves.png), or --scores"
         )
+    if by:
+        n = plots.by_param(reports.by_param(ctx.ledger, targets, ctx.cfg.default_kernel, metric, by), by, metric, out)
+        typer.echo(f"{out}: {metric} of {n} runs against {by}")
+        return
     n = plots.curves(reports.curves(ctx.ledger, targets, ctx.cfg.default_kernel), metric, out)
     typer.echo(f"{out}: {n} curves of {metric}")
 

@@ -106,10 +106,43 @@ def _wait(ctx: Any, run: Any) -> None:
 
 
 @app.command()
-def wait(version: str = typer.Argument("latest", help=VERSION_HELP)) -> None:
-    """Poll until the run ends (exit 0 COMPLETE, 1 ERROR, 3 cancelled); pull outputs on success."""
+def wait(
+    versions: list[str] = typer.Argument(None, help="v23, KERNEL:v23, latest, or a sweep s3; several at once."),
+    running: bool = typer.Option(False, "--running", help="Every run of this project that has not ended."),
+) -> None:
+    """Poll until the runs end (exit 0 all COMPLETE, 1 any ERROR, 3 any cancelled); pull each as it completes."""
+    from kaggle_runner import reports, workflows
+
     ctx = connect()
-    _wait(ctx, _resolve(ctx, version))
+    if running:
+        runs = [r for r in ctx.ledger.runs() if r.status not in FINAL_STATES]
+        if not runs:
+            typer.echo("no run of this project is running")
+            return
+    else:
+        from kaggle_runner.ledger import SWEEP_RE, Run
+
+        targets = versions or ["latest"]
+        if len(targets) == 1 and not SWEEP_RE.match(targets[0]):
+            _wait(ctx, _resolve(ctx, targets[0]))
+            return
+        runs = [i for i in reports.expand(ctx.ledger, targets, ctx.cfg.default_kernel) if isinstance(i, Run)]
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    def view(rows: list[dict[str, Any]]) -> Table:
+        t = Table(show_edge=False, header_style="bold", pad_edge=False)
+        for c in ("run", "status", "elapsed", "metric"):
+            t.add_column(c)
+        for r in rows:
+            elapsed = f"{int(r['elapsed']) // 60}:{int(r['elapsed']) % 60:02d}"
+            t.add_row(r["run"], r["status"] or "", elapsed, r["metric"] or "")
+        return t
+
+    with Live(view([]), console=Console(stderr=True), transient=False) as live:
+        code = workflows.wait_many(ctx, runs, lambda rows: live.update(view(rows)), err)
+    raise typer.Exit(code)
 
 
 @app.command()

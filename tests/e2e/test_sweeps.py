@@ -18,6 +18,8 @@ pytestmark = pytest.mark.slow
 
 KERNEL = """import json, os, time
 p = json.loads(os.environ["KR_PARAMS"])
+if p.get("fail"):
+    raise SystemExit("asked to fail")
 time.sleep(float(p.get("sleep", 2)))
 print(f"[RESULT]: Validation. Epoch: 0, score: {p['lr'] * 1e4 + p['smoothing']:.5f}", flush=True)
 open("submission.csv", "w").write("id,toxic\\n000400,0.5\\n")
@@ -71,6 +73,10 @@ def test_a_grid_runs_two_at_a_time_and_compares_with_its_params(project: Path, m
     ]
     assert all((project / ".kr" / "runs" / f"v{n}" / "submission.csv").exists() for n in range(1, 5))  # pulled
     assert "lr" in kr("ls", "--params", "lr,smoothing").stdout
+    png = project / "by-lr.png"
+    out = kr("plot", "s1", "--metric", "validation.score", "--by", "lr", "-o", str(png)).stdout
+    assert "validation.score of 4 runs against lr" in out and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "4 curves" in kr("plot", "s1", "--metric", "validation.score", "-o", str(png)).stdout
 
 
 def test_a_killed_sweep_resumes_without_pushing_a_point_twice(project: Path, make_emulator, make_kr) -> None:
@@ -120,3 +126,16 @@ def test_set_reaches_the_kernel_and_bad_sets_are_one_line(project: Path, emulato
         bad = kr("push", *args, check=2)
         assert text in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert kr("push", "--set", "momentum=0.9", "--set-new", "--set", "sleep=0").returncode == 0
+
+
+def test_wait_follows_many_runs_in_one_view_and_exits_1_if_any_errored(project: Path, emulator, make_kr) -> None:
+    kr = make_kr(project, emulator)
+    kr("push", "--set", "sleep=1")
+    kr("push", "--set-new", "--set", "fail=true")
+    kr("push", "--set", "sleep=2")
+    r = kr("wait", "v1", "v2", "v3", check=1)
+    last = {line.split()[1]: line for line in r.stderr.splitlines() if line.strip().startswith("main v")}
+    assert "COMPLETE" in last["v1"] and "ERROR" in last["v2"] and "COMPLETE" in last["v3"], r.stderr
+    assert "validation.score 0.15" in last["v1"]
+    assert (project / ".kr" / "runs" / "v3" / "submission.csv").exists()  # each completed run pulled
+    assert kr("wait", "--running").stdout.strip() == "no run of this project is running"
