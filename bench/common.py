@@ -56,7 +56,7 @@ class Local:
     """A local Kaggle for a benchmark: an in-process emulator, its request log, and environments for
     `kr` (KR_KAGGLE_URL) and for the official `kaggle` CLI (proxy mode, as the conformance tests run it)."""
 
-    def __init__(self, **settings: Any):
+    def __init__(self, fallback_cpu: bool = False, **settings: Any):
         import json
         import sys
         import tempfile
@@ -69,7 +69,7 @@ class Local:
         self.work = Path(tempfile.mkdtemp(prefix="kr-bench-"))
         state = self.work / "state"
         init_state(state, {"dataset_ready_seconds": 0.2, "scoring_seconds": 0.05, **settings})
-        self.em = Emulator(state).start()
+        self.em = Emulator(state, fallback_cpu=fallback_cpu).start()
         home = self.work / "home"
         (home / ".kaggle").mkdir(parents=True)
         (home / ".kaggle" / "kaggle.json").write_text((state / "kaggle.json").read_text())

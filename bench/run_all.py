@@ -17,6 +17,7 @@ import emulator_roundtrip  # noqa: E402
 import merge_bench  # noqa: E402
 import metrics_bench  # noqa: E402
 import startup_bench  # noqa: E402
+import sweep_bench  # noqa: E402
 import upload_bench  # noqa: E402
 
 BENCHMARKS = [
@@ -25,6 +26,7 @@ BENCHMARKS = [
     ("metrics from logs", metrics_bench),
     ("packaging and upload", upload_bench),
     ("API economy", api_economy_bench),
+    ("sweeps", sweep_bench),
     ("the emulator", emulator_roundtrip),
 ]
 
