@@ -4,14 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lint format test demo bench clean
+.PHONY: install lint format test demo demo-team bench clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kr needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,train]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,train,team]'
 	@touch $(STAMP)
 
 lint: install
@@ -27,6 +27,9 @@ test: lint
 
 demo: install
 	$(BIN)/python scripts/demo.py
+
+demo-team: install
+	$(BIN)/python scripts/demo_team.py
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -64,6 +64,7 @@ class Config:
     raw: dict[str, Any]
     submission: str = "submission.csv"  # the output file a run's submission is (a code competition scores its re-run's)
     params: dict[str, Any] = field(default_factory=dict)  # the kernel's parameters; `kr push --set` changes them
+    tracking: dict[str, Any] = field(default_factory=dict)  # the team's MLflow server: mlflow (URI), experiment
 
     def kernel(self, name: str | None) -> KernelSpec:
         name = name or self.default_kernel
@@ -201,10 +202,35 @@ def load(root: Path | None = None) -> Config:
     return parse(read_yaml(root / CONFIG_NAME, CONFIG_NAME) or {}, root)
 
 
+TRACKING_KEYS = {"mlflow": str, "experiment": str, "max_artifact_mb": (int, float)}
+
+
+def _tracking(raw: Any) -> dict[str, Any]:
+    """`tracking: {mlflow: URI, experiment: NAME, max_artifact_mb: N}`: where the team's ledger meets."""
+    tracking = _typed(raw or {}, dict, "tracking", "a mapping (mlflow: URI, experiment: NAME)")
+    for key, value in tracking.items():
+        if key not in TRACKING_KEYS:
+            raise _err(f"tracking.{key}", "unknown key", f"use one of {', '.join(sorted(TRACKING_KEYS))}")
+        if isinstance(value, bool) or not isinstance(value, TRACKING_KEYS[key]) or value in ("", 0):
+            raise _err(f"tracking.{key}", f"{value!r}", "e.g. mlflow: http://mlflow.team.lan:5000, experiment: my-comp")
+    return tracking
+
+
 def parse(raw: Any, root: Path) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{CONFIG_NAME}: the top level must be a mapping (owner:, competition:, kernels:, ...)")
-    known = {"owner", "competition", "metric", "kernels", "datasets", "code", "default_kernel", "submission", "params"}
+    known = {
+        "owner",
+        "competition",
+        "metric",
+        "kernels",
+        "datasets",
+        "code",
+        "default_kernel",
+        "submission",
+        "params",
+        "tracking",
+    }
     for key in raw:
         if key not in known:
             raise _err(str(key), "unknown key", f"use one of {', '.join(sorted(known))}")
@@ -217,6 +243,7 @@ def parse(raw: Any, root: Path) -> Config:
     submission = _typed(raw.get("submission", "submission.csv"), str, "submission", "an output file name")
     if not submission or submission.startswith("/") or ".." in submission.split("/"):
         raise _err("submission", f"'{submission}' is not a file name inside /kaggle/working", "e.g. submission.csv")
+    tracking = _tracking(raw.get("tracking"))
     params = _typed(raw.get("params") or {}, dict, "params", "a mapping of name -> value")
     for key, value in params.items():
         if not isinstance(key, str) or not key:
@@ -327,5 +354,17 @@ def parse(raw: Any, root: Path) -> Config:
         default_slug = f"{kernels[default].slug[:45]}-code"
         code_slug = _slug(_typed(code.get("slug", default_slug), str, "code.slug", "a slug"), "code.slug")
     return Config(
-        root, owner, competition, metric, kernels, datasets, packages, code_slug, default, raw, submission, params
+        root,
+        owner,
+        competition,
+        metric,
+        kernels,
+        datasets,
+        packages,
+        code_slug,
+        default,
+        raw,
+        submission,
+        params,
+        tracking,
     )

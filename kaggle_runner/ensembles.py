@@ -12,18 +12,26 @@ from kaggle_runner import layout
 from kaggle_runner import merge as merging
 from kaggle_runner.context import Context
 from kaggle_runner.errors import UserError
-from kaggle_runner.ledger import is_reference, label
+from kaggle_runner.ledger import is_reference, is_team_ref, label
 
 NEAR_COPY = 0.98  # inputs that agree this closely are near-copies: averaging them adds almost nothing
 
 
-def sources(ctx: Context | None, texts: list[str]) -> tuple[list[Path], list[str]]:
-    """The file behind each input (v21, KERNEL:v21, latest, m3 or a path) and the label it is shown by."""
+def sources(ctx: Context | None, texts: list[str]) -> tuple[list[Path], list[str], list[dict[str, Any] | None]]:
+    """The file behind each input (v21, KERNEL:v21, latest, m3, a teammate's alice/v21 or a path), the label it is
+    shown by, and for a teammate's file where on the team's server it came from."""
     from kaggle_runner.submissions import NOT_A_SOURCE, source_of
 
-    paths, labels = [], []
+    paths, labels, origins = [], [], []
     for text in texts:
-        if is_reference(text):
+        origin = None
+        if ctx is not None and is_team_ref(text):
+            from kaggle_runner import team
+
+            path, origin = team.fetch_submission(ctx, text.strip())
+            paths.append(path)
+            labels.append(text.strip())
+        elif is_reference(text):
             if ctx is None:
                 raise UserError(f"{text}: versions and merges need a kr project (kr.yaml); outside one, pass files")
             path, item = source_of(ctx, text)
@@ -34,7 +42,8 @@ def sources(ctx: Context | None, texts: list[str]) -> tuple[list[Path], list[str
                 raise UserError(f"{text}: {NOT_A_SOURCE}")
             paths.append(Path(text))
             labels.append(text)
-    return paths, labels
+        origins.append(origin)
+    return paths, labels, origins
 
 
 def merge(
@@ -49,7 +58,7 @@ def merge(
     """Merge the inputs into `out`. In a project the merge is also kept and recorded as mK (out may then be None);
     outside one it is only written. Returns what was made, with the correlation of the inputs and near-copies."""
     merging.check_options(method, weights, power, len(inputs))
-    paths, labels = sources(ctx, inputs)
+    paths, labels, origins = sources(ctx, inputs)
     result = merging.merge(paths, method, weights, power, id_column)
     if ctx is None:
         if out is None:
@@ -60,7 +69,7 @@ def merge(
             raise UserError(f"{out}: cannot write ({e.strerror})") from e
         info: dict[str, Any] = {"id": None, "output": str(out), "rows": result.rows}
     else:
-        info = _record(ctx, result, paths, labels, method, weights, power, out)
+        info = _record(ctx, result, paths, labels, origins, method, weights, power, out)
     info.update(
         method=method,
         sources=labels,
@@ -87,6 +96,7 @@ def _record(
     result: merging.Result,
     paths: list[Path],
     labels: list[str],
+    origins: list[dict[str, Any] | None],
     method: str,
     weights: list[float] | None,
     power: float | None,
@@ -97,7 +107,10 @@ def _record(
     merging.write(result, staged)
     try:
         digest = layout.sha256_file(staged)
-        inputs = [{"source": s, "path": str(p), "sha256": layout.sha256_file(p)} for s, p in zip(labels, paths)]
+        inputs = [
+            {"source": s, "path": str(p), "sha256": layout.sha256_file(p), **({"origin": o} if o else {})}
+            for s, p, o in zip(labels, paths, origins)
+        ]
         merge_id = ctx.ledger.add_merge(
             method, weights, power, result.id_column, inputs, str(out or ""), digest, result.rows, result.correlation
         )

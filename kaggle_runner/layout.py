@@ -37,6 +37,11 @@ def competition_file(root: Path, competition: str, name: str) -> Path:
     return kr_dir(root) / "competitions" / competition / name
 
 
+def team_file(root: Path, user: str, label: str, name: str) -> Path:
+    """A teammate's file fetched from the team's server: .kr/team/USER/LABEL/NAME (LABEL's ':' made '-')."""
+    return kr_dir(root) / "team" / user / label.replace(":", "-") / name
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

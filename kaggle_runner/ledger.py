@@ -91,6 +91,17 @@ MIGRATIONS = [
         max_parallel INTEGER, created REAL NOT NULL
     )
     """,
+    # meta.uid names this ledger on a team's tracking server; team_sync maps each run and merge to its MLflow run
+    # there (server: URI and experiment) and what of it has been sent, so that a sync is idempotent
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('uid', lower(hex(randomblob(8))));
+    CREATE TABLE team_sync (
+        kind TEXT NOT NULL CHECK (kind IN ('run', 'merge')), item_id INTEGER NOT NULL, server TEXT NOT NULL,
+        mlflow_run_id TEXT NOT NULL, sent TEXT NOT NULL, fingerprint TEXT,
+        PRIMARY KEY (kind, item_id, server)
+    )
+    """,
 ]
 # ASCII digits only (`v١` is not v1), and few enough that no number overflows SQLite's integers
 REF_RE = re.compile(f"^(?:(?P<kernel>{NAME_PATTERN}):)?" + r"(?:v(?P<version>[0-9]{1,9})|(?P<latest>latest))$")
@@ -161,6 +172,17 @@ def label(item: Run | Merge, default_kernel: str) -> str:
     if isinstance(item, Merge) or item.kernel == default_kernel:
         return item.label
     return f"{item.kernel}:{item.label}"
+
+
+# a teammate's run or merge on the team's tracking server: alice/v21, alice/KERNEL:v21, alice/m3
+TEAM_REF_RE = re.compile(
+    rf"^(?P<user>[A-Za-z0-9][A-Za-z0-9_-]{{0,63}})/(?P<label>(?:{NAME_PATTERN}:)?v[0-9]{{1,9}}|m[0-9]{{1,9}})$"
+)
+
+
+def is_team_ref(text: str) -> bool:
+    """Whether text names a teammate's run (alice/v21) rather than a file of that name."""
+    return bool(TEAM_REF_RE.match(text.strip())) and not Path(text).exists()
 
 
 def is_reference(text: str) -> bool:
@@ -560,6 +582,32 @@ class Ledger:
     def notes(self, run_id: int | None = None, merge_id: int | None = None) -> list[str]:
         column, value = ("run_id", run_id) if run_id is not None else ("merge_id", merge_id)
         return [r[0] for r in self.db.execute(f"SELECT text FROM notes WHERE {column} = ? ORDER BY id", (value,))]
+
+    # -- the team's tracking server ----------------------------------------------------------------
+    def uid(self) -> str:
+        """This ledger's name on a tracking server: random, made once, so two ledgers of one user never collide."""
+        return str(self.db.execute("SELECT value FROM meta WHERE key = 'uid'").fetchone()[0])
+
+    def team_links(self, server: str) -> dict[tuple[str, int], dict[str, Any]]:
+        """(kind, id) -> {mlflow_run_id, sent, fingerprint} for the runs and merges already on `server`."""
+        rows = self.db.execute("SELECT * FROM team_sync WHERE server = ?", (server,))
+        return {
+            (r["kind"], r["item_id"]): {
+                "mlflow_run_id": r["mlflow_run_id"],
+                "sent": json.loads(r["sent"]),
+                "fingerprint": r["fingerprint"],
+            }
+            for r in rows
+        }
+
+    def record_team_link(
+        self, kind: str, item_id: int, server: str, mlflow_run_id: str, sent: dict[str, Any], fingerprint: str | None
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO team_sync VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, item_id, server, mlflow_run_id, json.dumps(sent, sort_keys=True), fingerprint),
+            )
 
     # -- bundles ---------------------------------------------------------------------------------
     def last_bundle(self, slug: str) -> sqlite3.Row | None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaggle_runner.errors import UserError
-from kaggle_runner.ledger import Ledger, Merge, Run, label
+from kaggle_runner.ledger import Ledger, Merge, Run, is_team_ref, label
 from kaggle_runner.logs import series
+
+if TYPE_CHECKING:
+    from kaggle_runner.context import Context
 
 _VALIDATION = re.compile(r"^(val|valid|validation|dev|eval|best_val|best_validation)[._]", re.I)
 _LOSS = re.compile(r"loss|error|time|seconds|lr$|memory", re.I)
@@ -183,36 +186,62 @@ def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | N
     return out
 
 
-def compare(ledger: Ledger, items: list[Run | Merge], default_kernel: str) -> dict[str, Any]:
+def column(ledger: Ledger, item: Run | Merge, default_kernel: str) -> dict[str, Any]:
+    """One run or merge as `kr compare` shows it: params, each series' last value, kr.yaml flattened, public score."""
+    if isinstance(item, Run):
+        config = flatten(item.config)
+        sub = _score(ledger.submissions(run_id=item.id))
+        last = {s["series"]: s["last"] for s in summary(ledger.metrics(item.id))}
+        params = item.params
+    else:
+        config = {
+            "merge.method": item.method,
+            "merge.inputs": " + ".join(i["source"] for i in item.inputs),
+            "merge.weights": item.weights,
+            "merge.power": item.power,
+        }
+        sub = _score(ledger.submissions(merge_id=item.id))
+        last, params = {}, {}
+    public = _float(sub["public_score"]) if sub else None
+    return {"label": label(item, default_kernel), "params": params, "metrics": last, "config": config, "public": public}
+
+
+def compare(columns: list[dict[str, Any]]) -> dict[str, Any]:
     """Side by side: the params, each series' last value, the public score, and the config keys that differ."""
-    labels = [label(i, default_kernel) for i in items]
-    names = sorted({k for i in items if isinstance(i, Run) for k in i.params})
-    params = {k: [i.params.get(k) if isinstance(i, Run) else None for i in items] for k in names}
+    names = sorted({k for c in columns for k in c["params"]})
     metrics: dict[str, list[Any]] = {}
-    configs = []
-    public = []
-    for n, item in enumerate(items):
-        if isinstance(item, Run):
-            for s in summary(ledger.metrics(item.id)):
-                metrics.setdefault(s["series"], [None] * len(items))[n] = s["last"]
-            configs.append(flatten(item.config))
-            sub = _score(ledger.submissions(run_id=item.id))
-        else:
-            configs.append(
-                {
-                    "merge.method": item.method,
-                    "merge.inputs": " + ".join(i["source"] for i in item.inputs),
-                    "merge.weights": item.weights,
-                    "merge.power": item.power,
-                }
-            )
-            sub = _score(ledger.submissions(merge_id=item.id))
-        public.append(_float(sub["public_score"]) if sub else None)
+    for n, c in enumerate(columns):
+        for name, value in c["metrics"].items():
+            metrics.setdefault(name, [None] * len(columns))[n] = value
+    configs = [c["config"] for c in columns]
     keys = sorted(set().union(*configs)) if configs else []
-    differ = {
-        k: [c.get(k) for c in configs] for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1
+    # a teammate's values come back from the server as text: 0.05 and "0.05" are the same setting
+    differ = {k: [c.get(k) for c in configs] for k in keys if len({_same(c.get(k)) for c in configs}) > 1}
+    return {
+        "columns": [c["label"] for c in columns],
+        "params": {k: [c["params"].get(k) for c in columns] for k in names},
+        "public": [c["public"] for c in columns],
+        "metrics": metrics,
+        "config": differ,
     }
-    return {"columns": labels, "params": params, "public": public, "metrics": metrics, "config": differ}
+
+
+def _same(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def compare_targets(ctx: Context, targets: list[str]) -> dict[str, Any]:
+    """`kr compare`: local runs, merges and sweeps, and teammates' runs (alice/v21) read from the team's server."""
+    columns = []
+    for t in targets:
+        if is_team_ref(t):
+            from kaggle_runner import team
+
+            columns.append(team.column(ctx, t))
+        else:
+            default = ctx.cfg.default_kernel
+            columns += [column(ctx.ledger, i, default) for i in expand(ctx.ledger, [t], default)]
+    return compare(columns)
 
 
 def expand(ledger: Ledger, targets: list[str], default_kernel: str) -> list[Run | Merge]:

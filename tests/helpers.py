@@ -104,3 +104,65 @@ def tree_digest(root: Path, skip: tuple[str, ...] = ("requests.log",)) -> dict[s
         if p.is_file() and p.name not in skip:
             out[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+class CutProxy:
+    """An HTTP proxy in front of a server that keeps every request body it forwards, and can stop answering after
+    `answer` requests, as a server that was stopped does (`lose_reply`: the last one is forwarded, its reply lost)."""
+
+    def __init__(self, upstream: str):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.upstream, self.bodies, self.count = upstream, [], 0
+        self.answer: int | None = None
+        self.lose_reply = False
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _any(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with proxy.lock:
+                    proxy.count += 1
+                    n = proxy.count
+                    down = proxy.answer is not None and n > proxy.answer
+                    lost = proxy.answer is not None and n == proxy.answer and proxy.lose_reply
+                if down:
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # no reply at all: the client sees the connection dropped
+                    return
+                proxy.bodies.append(body)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                r = requests.request(
+                    self.command, proxy.upstream + self.path, data=body, headers=headers, timeout=60, stream=True
+                )
+                content = r.raw.read()
+                if lost:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                self.send_response(r.status_code)
+                for k, v in r.headers.items():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length", "content-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop_after(self, n: int | None, lose_reply: bool = False) -> None:
+        with self.lock:
+            self.count, self.answer, self.lose_reply = 0, n, lose_reply
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

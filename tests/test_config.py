@@ -41,6 +41,8 @@ def test_defaults(tmp_path: Path) -> None:
         ("kernels: {}\n", "kernels: no kernels defined"),
         ("kernels:\n  main: {}\ndatasets:\n  d: {slug: dd-data}\n", "datasets.d.paths: missing"),
         ("kernels:\n  main: {}\n  - broken\n", "not valid YAML at line 3"),
+        ("kernels:\n  main: {}\ntracking: {mlflw: http://x}\n", "tracking.mlflw: unknown key; use one of"),
+        ("kernels:\n  main: {}\ntracking: {mlflow: 5000}\n", "tracking.mlflow: 5000; e.g. mlflow: http://"),
     ],
 )
 def test_errors_name_key_and_fix(tmp_path: Path, text: str, message: str) -> None:

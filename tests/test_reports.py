@@ -57,7 +57,7 @@ def test_compare_lists_only_config_keys_that_differ(tmp_path: Path) -> None:
     a = _run(ledger, 1, "a", config={"kernels": {"main": {"accelerator": "cpu", "title": "T"}}})
     b = _run(ledger, 2, "b", config={"kernels": {"main": {"accelerator": "tpu", "title": "T"}}})
     ledger.record_metrics(a, [_p("auc", 0.9, "validation")])
-    out = reports.compare(ledger, [ledger.run_by_id(a), ledger.run_by_id(b)], ["v1", "v2"])
+    out = reports.compare([reports.column(ledger, ledger.run_by_id(r), "main") for r in (a, b)])
     assert out["config"] == {"kernels.main.accelerator": ["cpu", "tpu"]}
     assert out["metrics"] == {"validation.auc": [0.9, None]}
     shown = reports.show(ledger, ledger.run_by_id(b), "main", None)

@@ -3,7 +3,7 @@ function of the same name and rendering the result. Heavy modules are imported i
 
 # Each module registers its commands on import, and `kr --help` lists them in this order: the loop first.
 # isort: off
-from kaggle_runner.cli import runs, scoring, review, sweeps, datasets, emulator  # noqa: F401
+from kaggle_runner.cli import runs, scoring, review, sweeps, team, datasets, emulator  # noqa: F401
 
 # isort: on
 from kaggle_runner.cli.app import app, main

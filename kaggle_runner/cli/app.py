@@ -1,5 +1,5 @@
-"""The typer app every command group registers on, the global options (--debug, --kaggle-url), and `main()`,
-which turns a UserError into one line on stderr and a non-zero exit (tracebacks only with --debug)."""
+"""The typer app every command group registers on, the global options (--debug, --kaggle-url), sharing with the
+team's server after a command, and `main()`, which turns a UserError into one line on stderr and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -43,6 +43,15 @@ def connect() -> Context:
     from kaggle_runner.cli.render import err
 
     return workflows.connect(_state["url"], err)
+
+
+def share(ctx: Context) -> None:
+    """What a command just recorded goes to the team's MLflow server too, when kr.yaml names one; a server that
+    does not answer is one warning line, and the next `kr sync` catches up."""
+    from kaggle_runner import team_sync
+    from kaggle_runner.cli.render import err
+
+    team_sync.send_quietly(ctx, err)
 
 
 def main() -> None:

@@ -3,13 +3,16 @@ Each calls one function of reports (or plots) and renders it; none talks to Kagg
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from kaggle_runner.cli.app import app
+from kaggle_runner.cli.app import app, share
 from kaggle_runner.cli.render import as_json, correlation_table, duration, num, submissions_table, table
 from kaggle_runner.errors import UserError
+
+if TYPE_CHECKING:
+    from kaggle_runner.context import Context
 
 TARGET_HELP = "v23, KERNEL:v23, latest or m3."
 
@@ -25,12 +28,16 @@ def ls_(
     ),
     sweep: Optional[str] = typer.Option(None, "--sweep", help="Only the runs of sweep sK."),
     params: str = typer.Option("", "--params", help="Params to show as columns, comma-separated (lr,smoothing)."),
+    team_: bool = typer.Option(False, "--team", help="Every member's runs and merges, from the team's MLflow server."),
 ) -> None:
     """Every run and merge: status, duration, headline validation metric, public score, message, commit."""
     from kaggle_runner import reports
     from kaggle_runner.context import open_project
 
     ctx = open_project()
+    if team_:
+        _ls_team(ctx, json_)
+        return
     rows = reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric, sort, sweep)
     if json_:
         as_json(rows)
@@ -57,6 +64,34 @@ def ls_(
             for r in rows
         ],
         right=("time", title, "public"),
+    )
+
+
+def _ls_team(ctx: Context, json_: bool) -> None:
+    from kaggle_runner import team
+
+    rows = team.ls_rows(ctx)
+    if json_:
+        as_json(rows)
+        return
+    table(
+        None,
+        ["user", "id", "kernel", "accel", "status", "time", "val metric", "public", "message"],
+        [
+            [
+                r["user"],
+                r["id"],
+                r["kernel"],
+                r["accelerator"],
+                r["status"],
+                duration(r["duration"]),
+                num(r["metric"]) + (f" {r['metric_name']}" if r["metric_name"] else ""),
+                num(r["public"]),
+                r["message"] + "".join(f"  [{n}]" for n in r["notes"]),
+            ]
+            for r in rows
+        ],
+        right=("time", "val metric", "public"),
     )
 
 
@@ -122,16 +157,17 @@ def show(
 
 @app.command()
 def compare(
-    targets: list[str] = typer.Argument(..., help="Two or more of v23, KERNEL:v23, latest, m3, or a sweep s3."),
+    targets: list[str] = typer.Argument(
+        ..., help="Two or more of v23, KERNEL:v23, latest, m3, a sweep s3, or a teammate's run alice/v21."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Runs and merges side by side: params, each metric's last value, the public score, kr.yaml keys that differ."""
     from kaggle_runner import reports
     from kaggle_runner.context import open_project
 
-    ctx = open_project()
-    items = reports.expand(ctx.ledger, targets, ctx.cfg.default_kernel)
-    info = reports.compare(ctx.ledger, items, ctx.cfg.default_kernel)
+    ctx = open_project(owner_from_credentials=True)
+    info = reports.compare_targets(ctx, targets)
     if json_:
         as_json(info)
         return
@@ -180,6 +216,7 @@ def note(
     """Attach a note to a run or merge (shown by kr ls and kr show)."""
     from kaggle_runner.context import open_project
 
-    ctx = open_project()
+    ctx = open_project(owner_from_credentials=True)
     ctx.ledger.note(ctx.ledger.resolve_any(target, ctx.cfg.default_kernel), text)
     typer.echo(f"noted on {target}")
+    share(ctx)

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from kaggle_runner.cli.app import app, connect
+from kaggle_runner.cli.app import app, connect, share
 from kaggle_runner.cli.render import as_json, correlation_table, err, submissions_table
 from kaggle_runner.errors import UserError
 
@@ -49,6 +49,7 @@ def submit(
                 ctx, comp, result["ref"], lambda st, t: live.update(f"{name}: {st.lower()} {int(t)}s")
             )
         result.update(scored)
+    share(ctx)
     if json_:
         as_json(result)
     elif result["status"] == "COMPLETE":
@@ -81,7 +82,9 @@ def scores(
 
 @app.command()
 def merge(
-    inputs: list[str] = typer.Argument(..., help="Two or more runs (v21), merges (m2) or CSV files."),
+    inputs: list[str] = typer.Argument(
+        ..., help="Two or more runs (v21), merges (m2), teammates' runs (alice/v21) or CSV files."
+    ),
     out: Optional[Path] = typer.Option(
         None, "-o", "--output", help="Where to write the merged CSV (it is also kept as .kr/merges/mK.csv)."
     ),
@@ -104,10 +107,12 @@ def merge(
 
     w = parse_weights(weights)
     try:
-        ctx = open_project()
+        ctx = open_project(owner_from_credentials=True)
     except config.ConfigError:
         ctx = None  # outside a project: plain files merge fine, there is just no ledger to record in
     info = ensembles.merge(ctx, inputs, out, method, w, power, id_column)
+    if ctx is not None:
+        share(ctx)
     if json_:
         as_json(info)
         return

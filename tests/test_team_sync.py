@@ -1,0 +1,172 @@
+"""kr sync against a real MLflow server: what one run costs in requests, a sync cut off at any point finished by
+the next with every run once and every point once, no credential in anything that reaches the server, and a
+server that does not answer being a warning for the commands that share and an error for `kr sync`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import CutProxy
+from kaggle_runner import layout
+from kaggle_runner.ledger import open_ledger
+
+KAGGLE_KEY = "0" * 31 + "1"
+HF_TOKEN = "hf_" + "0" * 34
+
+
+def _project(root: Path, url: str, experiment: str, runs: int = 3, epochs: int = 4) -> Path:
+    """A project whose ledger holds `runs` pulled runs (a log, a submission, `epochs` epochs of three series, a
+    scored submission each) and one merge, as `kr pull`/`submit`/`merge` leave them."""
+    (root / "k").mkdir(parents=True)
+    (root / "k" / "main.py").write_text("print('hello')\n")
+    (root / "kr.yaml").write_text(
+        "owner: testuser\ncompetition: tiny-toxic\nkernels:\n  main: {folder: k, entry: main.py, title: Main Kernel}\n"
+        f"params: {{lr: 0.01, hf_token: {HF_TOKEN}}}\n"
+        f"tracking: {json.dumps({'mlflow': url, 'experiment': experiment})}\n"
+    )
+    ledger = open_ledger(root)
+    config = {"competition": "tiny-toxic", "params": {"lr": 0.01, "hf_token": HF_TOKEN}}
+    for v in range(1, runs + 1):
+        rid = ledger.begin_push("main", "testuser/main", "gpu", "", f"try {v}", "0" * 40, False, config, {}, {"lr": v})
+        ledger.finish_push(rid, v)
+        ledger.set_status(rid, "COMPLETE")
+        folder = layout.run_dir(root, "main", v, "main")
+        folder.mkdir(parents=True)
+        (folder / "submission.csv").write_text(f"id,toxic\n1,0.{v}\n2,0.{v + 1}\n")
+        (folder / "main.log").write_text(f"epoch 1 auc 0.9\nKAGGLE_KEY={KAGGLE_KEY}\n")  # a kernel that printed it
+        points = [
+            {"name": n, "split": "validation", "epoch": e, "value": e / 100 + v, "line": e}
+            for e in range(epochs)
+            for n in ("auc", "loss", "f1")
+        ]
+        ledger.record_metrics(rid, points)
+        sub = folder / "submission.csv"
+        ledger.record_files(rid, [("submission.csv", layout.sha256_file(sub), sub.stat().st_size)])
+        ledger.record_submission("tiny-toxic", 100 + v, run_id=rid, status="COMPLETE", public_score=f"0.9{v}",
+                                 date="2026-12-01T10:00:00Z")  # fmt: skip
+    merged = layout.merge_file(root, 1)
+    merged.parent.mkdir(parents=True)
+    merged.write_text("id,toxic\n1,0.5\n2,0.6\n")
+    ledger.add_merge("mean", None, None, "id", [{"source": "v1", "path": "x", "sha256": "0" * 64}], str(merged),
+                     layout.sha256_file(merged), 2, {})  # fmt: skip
+    ledger.close()
+    return root
+
+
+def _kr(project: Path, *args: str, home: Path, check: int | None = 0, **env: str) -> subprocess.CompletedProcess:
+    (home / ".kaggle").mkdir(parents=True, exist_ok=True)
+    (home / ".kaggle" / "kaggle.json").write_text(json.dumps({"username": "testuser", "key": KAGGLE_KEY}))
+    full = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+        **env,
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "kaggle_runner.cli", *args], cwd=project, env=full, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    if check is not None:
+        assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+def _server_runs(url: str, experiment: str) -> list[Any]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(url)
+    exp = client.get_experiment_by_name(experiment)
+    return list(client.search_runs([exp.experiment_id])) if exp else []
+
+
+@pytest.fixture
+def proxy(mlflow_server: str) -> Any:
+    p = CutProxy(mlflow_server)
+    yield p
+    p.close()
+
+
+def test_a_run_of_100_epochs_is_a_handful_of_requests(proxy: CutProxy, tmp_path: Path, mlflow_server: str) -> None:
+    project = _project(tmp_path / "p", proxy.url, "hundred-epochs", runs=1, epochs=100)
+    info = json.loads(_kr(project, "sync", "--json", home=tmp_path / "h").stdout)
+    assert info["sent"] == 2  # v1 and m1
+    # open the experiment (2: lookup, create), search for cut-off runs, then per item: create, one batch, files, end
+    assert proxy.count <= 16, proxy.count
+    (run,) = [r for r in _server_runs(mlflow_server, "hundred-epochs") if r.data.tags["kr.kind"] == "run"]
+    from mlflow.tracking import MlflowClient
+
+    history = MlflowClient(mlflow_server).get_metric_history(run.info.run_id, "validation.auc")
+    assert [h.step for h in history] == list(range(100))
+    proxy.stop_after(None)
+    assert json.loads(_kr(project, "sync", "--json", home=tmp_path / "h").stdout)["sent"] == 0
+    assert proxy.count <= 2  # nothing changed: the experiment looked up, nothing sent
+
+
+@pytest.mark.parametrize("cut", [3, 7, 12, 20])
+@pytest.mark.parametrize("lose_reply", [False, True], ids=["refused", "reply-lost"])
+def test_a_sync_cut_off_is_finished_next_time_with_every_run_once(
+    proxy: CutProxy, tmp_path: Path, mlflow_server: str, cut: int, lose_reply: bool
+) -> None:
+    experiment = f"cut-{cut}-{lose_reply}"
+    project = _project(tmp_path / "p", proxy.url, experiment)
+    proxy.stop_after(cut, lose_reply)  # the server "stops" after `cut` requests
+    r = _kr(project, "sync", home=tmp_path / "h", check=None)
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "not answering" in r.stderr and "kr sync" in r.stderr
+    proxy.stop_after(None)  # and is started again
+    _kr(project, "sync", home=tmp_path / "h")
+    runs = _server_runs(mlflow_server, experiment)
+    assert sorted(r.data.tags["kr.label"] for r in runs) == ["m1", "v1", "v2", "v3"]
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow_server)
+    for run in runs:
+        if run.data.tags["kr.kind"] == "run":
+            assert len(client.get_metric_history(run.info.run_id, "validation.loss")) == 4
+            assert len(client.get_metric_history(run.info.run_id, "public_score")) == 1
+            assert run.info.status == "FINISHED"
+            names = {a.path for a in client.list_artifacts(run.info.run_id, "outputs")}
+            assert names == {"outputs/submission.csv"}
+    again = json.loads(_kr(project, "sync", "--json", home=tmp_path / "h").stdout)
+    assert again["sent"] == 0 and again["unchanged"] == 4
+
+
+def test_nothing_secret_reaches_the_server(proxy: CutProxy, tmp_path: Path, mlflow_server: str) -> None:
+    project = _project(tmp_path / "p", proxy.url, "secrets")
+    password = "mlflow-pass-" + "0" * 20
+    _kr(project, "sync", home=tmp_path / "h", MLFLOW_TRACKING_USERNAME="testuser", MLFLOW_TRACKING_PASSWORD=password)
+    sent = b"".join(proxy.bodies)
+    assert b"validation.auc" in sent and b"0.91" in sent  # the scan sees what was sent
+    for secret in (KAGGLE_KEY, HF_TOKEN, password):
+        assert secret.encode() not in sent, secret
+    (run,) = [r for r in _server_runs(mlflow_server, "secrets") if r.data.tags["kr.label"] == "v1"]
+    assert run.data.params["kr.yaml.params.hf_token"] == "[redacted]" and run.data.params["lr"] == "1"
+
+
+def test_an_unreachable_server_is_a_warning_for_note_and_an_error_for_sync(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    project = _project(tmp_path / "p", closed, "nowhere", runs=1)
+    r = _kr(project, "note", "v1", "smooth 0.05", home=tmp_path / "h")
+    assert "noted on v1" in r.stdout
+    assert len(r.stderr.strip().splitlines()) == 1 and "kr sync" in r.stderr, r.stderr
+    r = _kr(project, "sync", home=tmp_path / "h", check=2)
+    assert len(r.stderr.strip().splitlines()) == 1 and "not answering" in r.stderr, r.stderr
+    rows = json.loads(_kr(project, "ls", "--json", home=tmp_path / "h").stdout)
+    assert rows[0]["notes"] == ["smooth 0.05"]  # nothing recorded was lost
+
+
+def test_kr_ls_does_not_load_mlflow(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p", "http://127.0.0.1:9", "x", runs=1)
+    r = _kr(project, "ls", home=tmp_path / "h", PYTHONPROFILEIMPORTTIME="1")
+    assert "kaggle_runner.reports" in r.stderr and "mlflow" not in r.stderr
