@@ -118,7 +118,7 @@ class KaggleApi:
         # through a session of their own.
         self.plain = requests.Session()
         for session in (self.session, self.plain):
-            adapter = _TimeoutAdapter()
+            adapter = _TimeoutAdapter(pool_maxsize=32)  # `kr wait`/`kr sweep` hold a log stream per live run
             session.mount("http://", adapter)
             session.mount("https://", adapter)
 

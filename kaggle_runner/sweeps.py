@@ -10,7 +10,8 @@ from typing import Any
 from kaggle_runner import accelerators, params, workflows
 from kaggle_runner.context import Context
 from kaggle_runner.errors import UserError
-from kaggle_runner.kaggle_api import poll_intervals
+from kaggle_runner.follow import Watch
+from kaggle_runner.kaggle_api import KaggleError, poll_intervals
 from kaggle_runner.kaggle_rules import FINAL_STATES
 from kaggle_runner.ledger import Run
 
@@ -43,8 +44,9 @@ def start(
 
 
 def run(ctx: Context, label: str, say: Say = print) -> dict[str, Any]:
-    """Push the sweep's points not pushed yet while slots are free (at Kaggle's cap, wait for one of kr's runs to
-    end, as `kr push --queue`), pull each run as it completes, and stop starting runs when the quota left would not
+    """Push the sweep's points not pushed yet while slots are free (the cap is learnt from the first push Kaggle
+    refuses; then a point waits for one of the sweep's runs to end, seen on its log stream), pull each run as it
+    completes, and stop starting runs when the quota left would not
     cover the mean duration of the sweep's finished runs. Safe to run again: a point with a version is never pushed
     twice (a push cut off half-way was settled by connect())."""
     sw = ctx.ledger.sweep(label)
@@ -52,11 +54,18 @@ def run(ctx: Context, label: str, say: Say = print) -> dict[str, Any]:
     accel = sw["accelerator"] or spec.accelerator
     kind = accelerators.resolve(accelerators.ALIASES[accel]).kind if accel in accelerators.ALIASES else None
     held: str | None = None
-    for delay in poll_intervals():
+    cap: int | None = None  # sessions Kaggle allows now, learnt from the first push it refused
+    watch = Watch(ctx.api, lambda r: workflows.status(ctx, r)[0])
+    elsewhere = poll_intervals()  # waits while every slot is held by sessions outside this sweep
+    wait = 0.0
+    while True:
         runs = ctx.ledger.sweep_runs(sw["id"])
+        pending = [r for r in runs if r.status not in FINAL_STATES]
+        asked = watch.poll(pending, wait) if pending else {}
+        wait = 1.0
         live = []
         for r in runs:
-            state = r.status if r.status in FINAL_STATES else workflows.status(ctx, r)[0]
+            state = asked.get(r.id, r.status)
             if state not in FINAL_STATES:
                 live.append(r)
             elif state == "COMPLETE" and r.pulled is None:
@@ -65,25 +74,36 @@ def run(ctx: Context, label: str, say: Say = print) -> dict[str, Any]:
         todo = [i for i in range(len(sw["points"])) if i not in {r.sweep_point for r in runs}]
         if not live and (not todo or held):
             break
-        if todo and not held and (sw["max_parallel"] is None or len(live) < sw["max_parallel"]):
+        limits = [n for n in (sw["max_parallel"], cap) if n is not None]
+        if todo and not held and (not limits or len(live) < min(limits)):
             held = _quota_hold(ctx, kind, runs, live, len(todo))
             if held:
                 say(f"{label}: {held}")
                 continue
             point = sw["points"][todo[0]]
-            pushed = workflows.push(
-                ctx,
-                sw["kernel"],
-                sw["accelerator"],
-                " ".join(x for x in (sw["message"], _text(point)) if x),
-                say,
-                queue=True,
-                params={**ctx.cfg.params, **point},
-                sweep=(sw["id"], todo[0]),
-            )
+            try:
+                pushed = workflows.push(
+                    ctx,
+                    sw["kernel"],
+                    sw["accelerator"],
+                    " ".join(x for x in (sw["message"], _text(point)) if x),
+                    say,
+                    params={**ctx.cfg.params, **point},
+                    sweep=(sw["id"], todo[0]),
+                )
+            except KaggleError as e:
+                if not workflows.CAP_RE.search(str(e)):
+                    raise
+                # at the cap: the next point waits for one of the sweep's runs to end, seen on its log stream,
+                # rather than being pushed again and again
+                cap = len(live)
+                say(f"{label}: Kaggle holds {cap} sessions at a time now; the next point waits for a slot")
+                if cap == 0:  # every slot is held outside this sweep: only polling can tell when one frees
+                    cap = None
+                    time.sleep(next(elsewhere))
+                continue
             say(f"{label}: pushed {pushed.kernel} {pushed.label} {_text(point)} ({len(todo) - 1} to go)")
-            continue
-        time.sleep(delay)
+            wait = 0.0
     runs = ctx.ledger.sweep_runs(sw["id"])
     return {
         "sweep": label,

@@ -254,11 +254,16 @@ def _held_text(held: list[Run] | None) -> str:
 
 
 def _wait_for_a_slot(ctx: Context, held: list[Run]) -> None:
-    """Until one of the runs holding the cap ends; when none is kr's, one poll interval (someone else's may end)."""
-    for delay in poll_intervals():
-        time.sleep(delay)
-        if not held or any(status(ctx, run)[0] in FINAL_STATES for run in held):
-            return
+    """Until one of the runs holding the cap ends (seen on their log streams, else by polling); when none is kr's,
+    one poll interval (someone else's may end)."""
+    if not held:
+        time.sleep(next(poll_intervals()))
+        return
+    from kaggle_runner.follow import Watch
+
+    watch = Watch(ctx.api, lambda r: status(ctx, r)[0])
+    while not any(s in FINAL_STATES for s in watch.poll(held, 1.0).values()):
+        pass
 
 
 @dataclass
@@ -349,20 +354,26 @@ def wait(ctx: Context, run: Run, on_tick: Callable[[str, float], None], say: Say
 
 def wait_many(ctx: Context, runs: list[Run], on_tick: Callable[[list[dict[str, Any]]], None], say: Say) -> int:
     """Follow many runs until all have ended, pulling each as it completes (or stops on request); `on_tick` gets a
-    row per run {run, status, elapsed, metric} after every poll. Returns the exit code: 1 if any errored, else 3 if
-    any was cancelled, else 0."""
+    row per run {run, status, elapsed, metric} about every second. Ends are learnt from the live log streams where
+    they hold (follow.Watch), else by polling. Returns the exit code: 1 if any errored, else 3 if any was cancelled,
+    else 0."""
     from kaggle_runner import reports
+    from kaggle_runner.follow import Watch
 
     started = time.time()
     rows = {r.id: {"run": f"{r.kernel} {r.label}", "status": r.status, "elapsed": 0.0, "metric": None} for r in runs}
     ended: dict[int, str] = {}
-    for delay in poll_intervals():
-        for r in runs:
-            if r.id in ended:
-                continue
-            state, _ = status(ctx, r)
+    watch = Watch(ctx.api, lambda r: status(ctx, r)[0])
+    while len(ended) < len(runs):
+        live = [r for r in runs if r.id not in ended]
+        asked = watch.poll(live, 1.0)
+        for r in live:
             row = rows[r.id]
-            row.update(status=state, elapsed=time.time() - started)
+            row.update(elapsed=time.time() - started, metric=watch.metric(r) or row["metric"])
+            state = asked.get(r.id)
+            if state is None:
+                continue
+            row["status"] = state
             if state in FINAL_STATES:
                 stopped = state == "ERROR" and ended_on_request(ctx, r)
                 if state == "COMPLETE" or stopped:
@@ -373,9 +384,6 @@ def wait_many(ctx: Context, runs: list[Run], on_tick: Callable[[list[dict[str, A
                 if stopped:
                     row["status"] = "CANCELLED"
         on_tick(list(rows.values()))
-        if len(ended) == len(runs):
-            break
-        time.sleep(delay)
     states = set(ended.values())
     return 1 if "ERROR" in states else 3 if "CANCELLED" in states else 0
 
