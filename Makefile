@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lint format test demo demo-team bench clean
+.PHONY: install lint format test demo demo-team team-screenshot bench clean
 
 install: $(STAMP)
 
@@ -30,6 +30,9 @@ demo: install
 
 demo-team: install
 	$(BIN)/python scripts/demo_team.py
+
+team-screenshot: install  # needs `pip install playwright` in .venv and Debian's chromium
+	$(BIN)/python scripts/team_screenshot.py
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -117,7 +117,8 @@ def _send(
     scratch: Path,
 ) -> int:
     """Bring the server's copy of one record up to date, noting each step in the ledger as it is confirmed."""
-    params = {} if sent.get("params") == _digest(rec.params) else rec.params  # MLflow params are write-once
+    # MLflow params are write-once (a changed value is refused): a run's are sent once, whatever changes later
+    params = {} if sent.get("params") else rec.params
     metrics = [] if sent.get("metrics") == rec.metrics_digest() else rec.metrics
     requests = tracker.log_batch(run_id, metrics, params, rec.tags)
     sent.update(params=_digest(rec.params), metrics=rec.metrics_digest())

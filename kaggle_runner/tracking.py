@@ -29,6 +29,9 @@ CLIENT_DEFAULTS = {
 }
 
 
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+
+
 class TrackingError(UserError):
     pass
 
@@ -95,7 +98,9 @@ class Tracker:
             return str(exp.experiment_id)
         if not create:
             raise TrackingError(f"{self.server.uri}: no experiment '{self.server.experiment}' yet; run `kr sync` first")
-        return str(self.client.create_experiment(self.server.experiment))
+        # MLflow 3 records what an experiment is for in this tag (its UI uses it where it does not follow the
+        # GenAI / Model training switch): kr's are model training, not GenAI traces
+        return str(self.client.create_experiment(self.server.experiment, tags=EXPERIMENT_TAGS))
 
     def _call(self, what: str, fn: Any) -> Any:
         from mlflow.exceptions import MlflowException

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,7 +50,8 @@ def _project(folder: Path, tracking: dict[str, str], lr: str) -> Path:
     return folder
 
 
-def main() -> None:
+def main(after: Callable[[str], None] | None = None) -> None:
+    """The demo; `after`, if given, is called with the experiment's URL while both servers still run."""
     work = Path(tempfile.mkdtemp(prefix="kr-demo-team-"))
     state = work / "state"
     say("1. A local Kaggle with two users, testuser and alice, and a team MLflow server (SQLite backend)")
@@ -104,6 +106,8 @@ def main() -> None:
         run(["kr", "ls", "--team"], alice, cwd=hers)
         run(["kr", "sync"], alice, cwd=hers)
         experiment = json.loads(run(["kr", "sync", "--json"], me, cwd=mine, show=False))["url"]
+        if after is not None:
+            after(experiment)
         say(f"Done. The team's experiment: {experiment}")
         print(
             f"Serve it again with: mlflow server --backend-store-uri sqlite:///{db} --artifacts-destination {artifacts}"

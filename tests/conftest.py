@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from helpers import Api, creds
+from helpers import Api, creds, start_mlflow, stop_mlflow
 from kaggle_runner.emulator import Emulator
 from kaggle_runner.emulator.seed import init_state
 
@@ -108,39 +108,7 @@ def make_kr(tmp_path: Path) -> Callable[..., Kr]:
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `mlflow server` on 127.0.0.1 (SQLite backend, local artifact store), one per test process; tests
-    keep apart by experiment name."""
-    import socket
-    import time
-
-    import requests
-
-    root = tmp_path_factory.mktemp("mlflow")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(root / "server.log", "w")
-    server = subprocess.Popen(
-        [
-            str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination", str(root / "artifacts"),
-        ],
-        stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        try:
-            if requests.get(f"{url}/health", timeout=5).status_code == 200:
-                break
-        except requests.RequestException:  # not listening yet, or still starting
-            pass
-        if server.poll() is not None or time.time() > deadline:
-            server.kill()
-            pytest.fail(f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}")
-        time.sleep(0.2)
+    """A real `mlflow server`, one per test process; tests keep apart by experiment name."""
+    server, url = start_mlflow(tmp_path_factory.mktemp("mlflow"))
     yield url
-    os.killpg(server.pid, 15)
-    server.wait(timeout=30)
-    log.close()
+    stop_mlflow(server)

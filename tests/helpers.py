@@ -1,9 +1,13 @@
-"""Helpers for the tests: raw API calls as kagglesdk makes them, and state snapshots."""
+"""Helpers for the tests: raw API calls as kagglesdk makes them, state snapshots, and a real MLflow server with
+a proxy in front of it that can stop answering."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -166,3 +170,41 @@ class CutProxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def start_mlflow(root: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """`mlflow server` on 127.0.0.1 with a SQLite backend and a local artifact store under `root`, once it answers."""
+    import socket
+
+    if port is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    log = open(root / "server.log", "a")
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"), "server",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination", str(root / "artifacts"),
+        ],
+        stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            if requests.get(f"{url}/health", timeout=5).status_code == 200:
+                return server, url
+        except requests.RequestException:  # not listening yet, or still starting
+            pass
+        if server.poll() is not None or time.time() > deadline:
+            server.kill()
+            raise RuntimeError(f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def stop_mlflow(server: subprocess.Popen, signal: int = 15) -> None:
+    os.killpg(server.pid, signal)
+    server.wait(timeout=30)

@@ -5,6 +5,7 @@ server that does not answer being a warning for the commands that share and an e
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +171,39 @@ def test_kr_ls_does_not_load_mlflow(tmp_path: Path) -> None:
     project = _project(tmp_path / "p", "http://127.0.0.1:9", "x", runs=1)
     r = _kr(project, "ls", home=tmp_path / "h", PYTHONPROFILEIMPORTTIME="1")
     assert "kaggle_runner.reports" in r.stderr and "mlflow" not in r.stderr
+
+
+def test_the_server_killed_mid_sync_then_restarted_ends_with_every_run_once(tmp_path: Path) -> None:
+    """The real thing, beside the proxy's exact cuts: `mlflow server` killed (SIGKILL) while a sync of 40 runs is
+    under way, started again on the same database, and the next sync completes it."""
+    import signal
+    import time
+
+    from helpers import start_mlflow, stop_mlflow
+
+    (tmp_path / "srv").mkdir()
+    server, url = start_mlflow(tmp_path / "srv")
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        project = _project(tmp_path / "p", url, "killed", runs=40)
+        env = {
+            **os.environ,
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path / "h"),
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        }
+        sync = subprocess.Popen(
+            [sys.executable, "-m", "kaggle_runner.cli", "sync"], cwd=project, env=env, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.time() + 60
+        while len(_server_runs(url, "killed")) < 3 and time.time() < deadline:
+            time.sleep(0.05)
+        stop_mlflow(server, signal.SIGKILL)
+        _, err = sync.communicate(timeout=120)
+        assert sync.returncode != 0 and "not answering" in err, err  # it was cut off, with one line
+        server, url = start_mlflow(tmp_path / "srv", port)
+        _kr(project, "sync", home=tmp_path / "h")
+        labels = sorted(r.data.tags["kr.label"] for r in _server_runs(url, "killed"))
+        assert labels == sorted(["m1", *(f"v{n}" for n in range(1, 41))])
+    finally:
+        stop_mlflow(server)
