@@ -64,6 +64,10 @@ def sync(
     experiment's URL. TrackingUnavailable when the server stops answering: what was sent is recorded, the rest
     is sent by the next sync."""
     server = tracking.required(ctx.cfg)
+    if not ctx.owner:
+        raise tracking.TrackingError(
+            "the team's server names each run by its member: set `owner:` in kr.yaml or Kaggle credentials"
+        )
     tracker = tracking.Tracker(server)
     links = ctx.ledger.team_links(server.key)
     uid = ctx.ledger.uid()
@@ -174,7 +178,7 @@ def record(ctx: Context, item: Run | Merge, uid: str, secrets: list[str]) -> Rec
     and its kr.yaml; metrics are its series (step: epoch or step) and scores; files what a teammate may merge."""
     default = ctx.cfg.default_kernel
     shown = label(item, default)
-    user = ctx.owner or "unknown"
+    user = ctx.owner
     base = {
         "kr.user": user,
         "mlflow.user": user,

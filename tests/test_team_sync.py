@@ -207,3 +207,22 @@ def test_the_server_killed_mid_sync_then_restarted_ends_with_every_run_once(tmp_
         assert labels == sorted(["m1", *(f"v{n}" for n in range(1, 41))])
     finally:
         stop_mlflow(server)
+
+
+def test_team_references_that_cannot_be_served_are_one_line(tmp_path: Path, mlflow_server: str) -> None:
+    project = _project(tmp_path / "p", mlflow_server, "refs", runs=1)
+    home = tmp_path / "h"
+    _kr(project, "sync", home=home)
+    for args, says in (
+        (["merge", "alice/v1", "v1", "-o", "x.csv"], "alice/v1: not on the team's server (nothing from alice yet"),
+        (["compare", "testuser/v9", "v1"], "testuser/v9: not on the team's server (testuser has sent: m1, v1)"),
+    ):
+        r = _kr(project, *args, home=home, check=2)
+        assert r.stderr.strip().splitlines() == [f"kr: error: {says}; they run `kr sync`)"] or says in r.stderr, (
+            r.stderr
+        )
+        assert len(r.stderr.strip().splitlines()) == 1
+    (project / "kr.yaml").write_text((project / "kr.yaml").read_text().split("tracking:")[0])
+    r = _kr(project, "ls", "--team", home=home, check=2)
+    assert "no team tracking server: add `tracking: {mlflow: http://HOST:5000}`" in r.stderr
+    assert len(json.loads(_kr(project, "ls", "--json", home=home).stdout)) == 2  # the local ledger is untouched
