@@ -34,6 +34,7 @@ class Watch:
         self.last_line: dict[int, str] = {}
         self.followed_at: dict[int, float] = {}
         self.quick_ends: dict[int, int] = {}
+        self.seen: dict[int, int] = {}  # events of each run's log already read, by whichever thread
         self.lock = threading.Lock()
 
     def _streaming(self, run: Run) -> bool:
@@ -48,15 +49,15 @@ class Watch:
 
     def _read(self, run: Run) -> None:
         owner, slug = run.owner_slug
-        seen = failures = 0
+        failures = 0
         tail: list[str] = []
         while True:
             index = 0
             try:
                 for event in self.api.log_stream(owner, slug, run.version):
                     index += 1
-                    if index > seen:  # a reconnect replays the log from its start
-                        seen, failures = index, 0
+                    if index > self.seen.get(run.id, 0):  # a reconnect replays the log from its start
+                        self.seen[run.id], failures = index, 0
                         self._note(run.id, str(event.get("data", "")), tail)
                 break
             except KaggleError:  # the stream broke, or could not be opened

@@ -57,12 +57,9 @@ def items(ctx: Context) -> list[Run | Merge]:
     return [*ctx.ledger.runs(), *ctx.ledger.merges()]
 
 
-def sync(
-    ctx: Context, say: Callable[[str], None] = lambda _: None, only: list[Run | Merge] | None = None
-) -> dict[str, Any]:
-    """Send every run and merge (or `only` these) not yet on the server as it now is. Returns counts and the
-    experiment's URL. TrackingUnavailable when the server stops answering: what was sent is recorded, the rest
-    is sent by the next sync."""
+def sync(ctx: Context, say: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Send every run and merge not yet on the server as it now is. Returns counts and the experiment's URL.
+    TrackingUnavailable when the server stops answering: what was sent is recorded, the next sync sends the rest."""
     server = tracking.required(ctx.cfg)
     if not ctx.owner:
         raise tracking.TrackingError(
@@ -74,7 +71,7 @@ def sync(
     secrets = secret_values()
     on_server: dict[str, str] | None = None
     counts = {"sent": 0, "unchanged": 0, "requests": 0}
-    todo = only if only is not None else items(ctx)
+    todo = items(ctx)
     with tempfile.TemporaryDirectory(prefix="kr-sync-") as scratch:
         for item in todo:
             rec = record(ctx, item, uid, secrets)
@@ -233,7 +230,8 @@ def record(ctx: Context, item: Run | Merge, uid: str, secrets: list[str]) -> Rec
             tags["kr.ended_by"] = item.ended_by
         if item.failure:
             tags["kr.failure"] = item.failure
-        params = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in item.params.items()}
+        run_params = scrub(item.params, secrets)
+        params = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in run_params.items()}
         params.update(_config_params(item.config, secrets))
         start_ms = _ms(item.created) or 0
         metrics = []

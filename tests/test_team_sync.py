@@ -34,7 +34,9 @@ def _project(root: Path, url: str, experiment: str, runs: int = 3, epochs: int =
     ledger = open_ledger(root)
     config = {"competition": "tiny-toxic", "params": {"lr": 0.01, "hf_token": HF_TOKEN}}
     for v in range(1, runs + 1):
-        rid = ledger.begin_push("main", "testuser/main", "gpu", "", f"try {v}", "0" * 40, False, config, {}, {"lr": v})
+        rid = ledger.begin_push(
+            "main", "testuser/main", "gpu", "", f"try {v}", "0" * 40, False, config, {}, {"lr": v, "hf_token": HF_TOKEN}
+        )
         ledger.finish_push(rid, v)
         ledger.set_status(rid, "COMPLETE")
         folder = layout.run_dir(root, "main", v, "main")
@@ -67,7 +69,7 @@ def _kr(project: Path, *args: str, home: Path, check: int | None = 0, **env: str
         "PATH": "/usr/bin:/bin",
         "HOME": str(home),
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "120",  # a loaded CI machine can be slow; a cut is seen at once
         **env,
     }
     r = subprocess.run(
@@ -149,6 +151,7 @@ def test_nothing_secret_reaches_the_server(proxy: CutProxy, tmp_path: Path, mlfl
         assert secret.encode() not in sent, secret
     (run,) = [r for r in _server_runs(mlflow_server, "secrets") if r.data.tags["kr.label"] == "v1"]
     assert run.data.params["kr.yaml.params.hf_token"] == "[redacted]" and run.data.params["lr"] == "1"
+    assert run.data.params["hf_token"] == "[redacted]"
 
 
 def test_an_unreachable_server_is_a_warning_for_note_and_an_error_for_sync(tmp_path: Path) -> None:

@@ -41,8 +41,6 @@ def team(make_emulator, make_kr, tmp_path: Path, mlflow_server: str, request: py
     me = make_kr(_project(tmp_path / "me", tracking), em)
     alice = make_kr(_project(tmp_path / "alice", tracking), em)
     alice.env.update(KAGGLE_USERNAME="alice", KAGGLE_KEY=ALICE_KEY, HOME=str(tmp_path / "alice-home"))
-    for kr in (me, alice):
-        kr.env.update(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
     return me, alice, experiment
 
 
