@@ -65,6 +65,12 @@ MAX_LINE = 1 << 22  # a longer line is cut here: no metric line is that long, an
 LOOKAHEAD = 400  # lines a pretty-printed object may span
 MAX_EVENT = 1 << 24  # a JSON event longer than this is not Kaggle's log: the rest is read as text
 _ENDINGS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines() splits on
+# Kaggle's events as it writes them, {"stream_name":..,"time":..,"data":".."} one per line and joined by "\n,": the
+# start of the first, and the glue from one event's data to the next's. The glue holds a raw newline and bare quotes,
+# which no JSON string can, so it only ever matches between events; its literal start keeps the search fast.
+_EVENT_HEAD = r'\{"stream_name":"(?:stdout|stderr)","time":[-+0-9.eE]+,"data":"'
+_FIRST_EVENT = re.compile(r"\s*" + _EVENT_HEAD)
+_EVENT_GLUE = re.compile(r'"\}\n,' + _EVENT_HEAD)
 # Every shape needs one of these in its line (the regexes below are the exact test): `{` objects, ` - ` Keras
 # stats, `wandb:` summaries, `Epoch ` Keras epochs and LR, and case-blind `step`, `result]`, `summary`.
 _NEEDLES = ("{", " - ", "wandb:", "Epoch ")
@@ -124,6 +130,11 @@ def _events(f: TextIO, buf: str) -> Generator[str, None, str]:
         if buf.startswith("]") or not buf:  # the end, or a log cut short after its last whole event
             return ""
         cut = len(buf) if eof else buf.rfind("\n") + 1
+        text = _data_of(buf[:cut]) if cut else None
+        if text is not None:
+            yield text
+            buf = buf[cut:]
+            continue
         try:
             events = json.loads("[" + buf[:cut].rstrip(" \t\r\n,]") + "]") if cut else None
         except ValueError:
@@ -146,6 +157,21 @@ def _events(f: TextIO, buf: str) -> Generator[str, None, str]:
             text = "".join([str(e.get("data", "")) for e in events])
         yield text
         buf = buf[cut:]
+
+
+def _data_of(chunk: str) -> str | None:
+    """The joined `data` of a run of whole events in Kaggle's layout, decoded as one JSON string: the glue between
+    events taken out, what is left is one string's escaped text. About 10x faster than decoding each event into a
+    dict; None when the chunk is not exactly that layout (the caller then decodes the events one by one)."""
+    first = _FIRST_EVENT.match(chunk)
+    body = chunk.rstrip(" \t\r\n,]")
+    if first is None or not body.endswith('"}'):
+        return None
+    try:
+        text = json.loads('"' + _EVENT_GLUE.sub("", body[first.end() : -2]) + '"')
+    except ValueError:  # another key, another order, or not JSON at all
+        return None
+    return text if isinstance(text, str) else None
 
 
 def _blocks(texts: Iterable[str]) -> Iterator[list[str]]:

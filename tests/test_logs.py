@@ -223,12 +223,55 @@ def test_a_log_file_is_read_as_a_stream_with_the_same_points(tmp_path: Path, mon
     monkeypatch.setattr(logs, "BLOCK", block)  # blocks end mid-event, mid-line and inside pretty-printed objects
     kaggle_log = tmp_path / "kaggle.log"
     kaggle_log.write_text("[" + "\n,".join(json.dumps(e) for e in events) + "]")
+    compact = tmp_path / "compact.log"  # as Kaggle (and the emulator) write it: the layout decoded in one go
+    compact.write_text("[" + "\n,".join(json.dumps(e, separators=(",", ":")) for e in events) + "]")
     one_line = tmp_path / "one-line.log"
     one_line.write_text(json.dumps(events))
     plain = tmp_path / "plain.log"
     plain.write_text(text)
-    for path in (kaggle_log, one_line, plain):
+    for path in (kaggle_log, compact, one_line, plain):
         assert list(logs.extract_file(path)) == expected, path.name
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_kaggles_layout_decoded_in_one_go_gives_what_each_event_decoded_gives(tmp_path: Path, seed: int) -> None:
+    """The fast path (the glue between events taken out, the rest decoded as one JSON string) against decoding each
+    event, on random logs: quotes, backslashes, escaped and raw non-ASCII, every line break splitlines() knows,
+    lines cut across events, stderr among stdout, and some events in another layout."""
+    import random
+
+    from kaggle_runner import logs
+
+    rng = random.Random(seed)
+    text, _ = _mixed_events()
+    alphabet = ['"', "\\", "\\n", "é", "█", "\u2028", "\r", "\r\n", "\x0c", "\t", "}", "\n,{", "data"]
+    mixed = "".join(c if rng.random() > 0.005 else rng.choice(alphabet) for c in text)
+    pieces, i = [], 0
+    while i < len(mixed):
+        n = rng.randint(1, 60)
+        pieces.append(mixed[i : i + n])
+        i += n
+    events = [
+        {"stream_name": rng.choice(["stdout", "stdout", "stderr"]), "time": round(k * 0.013, 6), "data": d}
+        for k, d in enumerate(pieces)
+    ]
+    ascii_ = rng.random() < 0.5
+
+    def dump(e: dict) -> str:
+        if rng.random() < 0.02:  # another layout now and then: that block is decoded event by event
+            return json.dumps(e, ensure_ascii=ascii_)
+        return json.dumps(e, separators=(",", ":"), ensure_ascii=ascii_)
+
+    log = tmp_path / "kernel.log"
+    log.write_text("[" + "\n,".join(dump(e) for e in events) + "]", encoding="utf-8")
+    for block in (97, 4096, 1 << 20):
+        logs.BLOCK, fast = block, list(logs.extract_file(log))
+        saved, logs._data_of = logs._data_of, lambda chunk: None
+        try:
+            slow = list(logs.extract_file(log))
+        finally:
+            logs._data_of, logs.BLOCK = saved, 1 << 20
+        assert fast == slow == extract("".join(pieces)) and len(fast) > 10, (seed, block)
 
 
 def test_a_log_cut_short_keeps_the_points_of_its_whole_events(tmp_path: Path) -> None:
