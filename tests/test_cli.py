@@ -60,6 +60,12 @@ def test_a_piped_table_is_not_folded_at_80_columns(capsys: pytest.CaptureFixture
     assert any(message in line and "v22" in line and "0.936" in line for line in lines), lines
 
 
+def test_notes_in_brackets_are_shown_not_taken_for_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    # kr ls shows a run's notes as `message  [note]`; rich would read [note] as a style and drop it
+    render.table(None, ["id", "message"], [["v3", "lr 2e-2  [higher lr, same AUC]  [bold]"]])
+    assert "lr 2e-2  [higher lr, same AUC]  [bold]" in capsys.readouterr().out
+
+
 def test_json_output_is_one_document(capsys: pytest.CaptureFixture[str]) -> None:
     render.as_json({"id": "v1", "public": 0.9, "when": Path("x")})
     assert json.loads(capsys.readouterr().out) == {"id": "v1", "public": 0.9, "when": "x"}

@@ -37,12 +37,14 @@ def err(text: str) -> None:
 def table(title: str | None, columns: list[str], rows: list[list[Any]], right: tuple[str, ...] = ()) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
     for c in columns:
         t.add_column(c, justify="right" if c in right else "left", overflow="fold")
     for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+        # cells are the user's text (messages, notes in [brackets]), never rich markup
+        t.add_row(*[Text("" if v is None else str(v)) for v in r])
     # a terminal gets its own width; piped output (files, grep) is not folded at rich's default of 80 columns
     Console(width=None if sys.stdout.isatty() else 200).print(t)
 
