@@ -46,9 +46,9 @@ def start(
 def run(ctx: Context, label: str, say: Say = print) -> dict[str, Any]:
     """Push the sweep's points not pushed yet while slots are free (the cap is learnt from the first push Kaggle
     refuses; then a point waits for one of the sweep's runs to end, seen on its log stream), pull each run as it
-    completes, and stop starting runs when the quota left would not
-    cover the mean duration of the sweep's finished runs. Safe to run again: a point with a version is never pushed
-    twice (a push cut off half-way was settled by connect())."""
+    completes, and stop starting runs when the quota left would not cover the mean duration of the sweep's finished
+    runs. Safe to run again: a point with a version is never pushed twice (a push cut off half-way was settled by
+    connect())."""
     sw = ctx.ledger.sweep(label)
     spec = ctx.cfg.kernel(sw["kernel"])
     accel = sw["accelerator"] or spec.accelerator
