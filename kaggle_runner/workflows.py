@@ -328,28 +328,34 @@ def status(ctx: Context, run: Run) -> tuple[str, str | None]:
 
 
 def wait(ctx: Context, run: Run, on_tick: Callable[[str, float], None], say: Say) -> dict[str, Any]:
-    """Poll until the run ends (5 s growing to 60 s between polls, which bounds how late the end is noticed); a
-    completed run is pulled, a failed one comes back with the tail of its log. `exit` is the command's exit code."""
-    started = time.time()
-    for delay in poll_intervals():
-        state, failure = status(ctx, run)
+    """Follow the run until it ends: its live log stream says when (follow.Watch), else polls of 5 s growing to
+    60 s; `on_tick` gets its state about every second. A completed run is pulled, a failed one comes back with the
+    tail of its log. `exit` is the command's exit code."""
+    from kaggle_runner.follow import Watch
+
+    started, last = time.time(), {"failure": None}
+
+    def ask(r: Run) -> str:
+        state, last["failure"] = status(ctx, r)
+        return state
+
+    watch = Watch(ctx.api, ask)
+    state = run.status or "QUEUED"
+    while True:
+        state = watch.poll([run], 1.0).get(run.id, state)
         on_tick(state, time.time() - started)
         if state in FINAL_STATES:
-            out: dict[str, Any] = {"status": state, "failure": failure, "exit": EXIT.get(state, 1)}
-            stopped = state == "ERROR" and ended_on_request(ctx, run)
-            if stopped:  # it stopped on `kr cancel`'s request: cancelled, with what it wrote by then
-                out.update(exit=EXIT["CANCEL_ACKNOWLEDGED"], cancelled=stopped)
-            if state == "COMPLETE" or stopped:
-                out["folder"] = pull(ctx, run, say)
-            elif state == "ERROR":
-                _, events = log_text(ctx, run)
-                out["log_tail"] = "".join(e.get("data", "") for e in events).splitlines()[-15:]
-            return out
-        end = time.time() + delay
-        while time.time() < end:  # tick the display every second while waiting
-            time.sleep(min(1.0, max(0.0, end - time.time())))
-            on_tick(state, time.time() - started)
-    raise AssertionError("unreachable")
+            break
+    out: dict[str, Any] = {"status": state, "failure": last["failure"], "exit": EXIT.get(state, 1)}
+    stopped = state == "ERROR" and ended_on_request(ctx, run)
+    if stopped:  # it stopped on `kr cancel`'s request: cancelled, with what it wrote by then
+        out.update(exit=EXIT["CANCEL_ACKNOWLEDGED"], cancelled=stopped)
+    if state == "COMPLETE" or stopped:
+        out["folder"] = pull(ctx, run, say)
+    elif state == "ERROR":
+        _, events = log_text(ctx, run)
+        out["log_tail"] = "".join(e.get("data", "") for e in events).splitlines()[-15:]
+    return out
 
 
 def wait_many(ctx: Context, runs: list[Run], on_tick: Callable[[list[dict[str, Any]]], None], say: Say) -> int:

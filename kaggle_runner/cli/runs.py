@@ -111,7 +111,7 @@ def wait(
     versions: list[str] = typer.Argument(None, help="v23, KERNEL:v23, latest, or a sweep s3; several at once."),
     running: bool = typer.Option(False, "--running", help="Every run of this project that has not ended."),
 ) -> None:
-    """Poll until the runs end (exit 0 all COMPLETE, 1 any ERROR, 3 any cancelled); pull each as it completes."""
+    """Follow the runs until they end (exit 0 all COMPLETE, 1 any ERROR, 3 any cancelled); pull each as it completes."""
     from kaggle_runner import reports, workflows
 
     ctx = connect()
