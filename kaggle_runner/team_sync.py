@@ -53,10 +53,6 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def items(ctx: Context) -> list[Run | Merge]:
-    return [*ctx.ledger.runs(), *ctx.ledger.merges()]
-
-
 def sync(ctx: Context, say: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Send every run and merge not yet on the server as it now is. Returns counts and the experiment's URL.
     TrackingUnavailable when the server stops answering: what was sent is recorded, the next sync sends the rest."""
@@ -71,7 +67,7 @@ def sync(ctx: Context, say: Callable[[str], None] = lambda _: None) -> dict[str,
     secrets = secret_values()
     on_server: dict[str, str] | None = None
     counts = {"sent": 0, "unchanged": 0, "requests": 0}
-    todo = items(ctx)
+    todo: list[Run | Merge] = [*ctx.ledger.runs(), *ctx.ledger.merges()]
     with tempfile.TemporaryDirectory(prefix="kr-sync-") as scratch:
         for item in todo:
             rec = record(ctx, item, uid, secrets)

@@ -185,13 +185,12 @@ class Tracker:
 
 
 def _chunks(params: list[Any], tags: list[Any], metrics: list[Any]) -> Iterator[dict[str, list[Any]]]:
-    """log_batch keyword arguments, each within MLflow's per-request limits; at least one (tags may be empty)."""
-    first = True
-    while first or params or tags or metrics:
-        first = False
-        p, params = params[:MAX_PARAMS], params[MAX_PARAMS:]
-        t, tags = tags[:MAX_TAGS], tags[MAX_TAGS:]
-        room = MAX_ENTITIES - len(p) - len(t)
-        m, metrics = metrics[: min(MAX_METRICS, room)], metrics[min(MAX_METRICS, room) :]
-        if p or t or m:
-            yield {"metrics": m, "params": p, "tags": t}
+    """log_batch keyword arguments, each within MLflow's per-request limits, in as few requests as they allow
+    (none when there is nothing to send)."""
+    p = t = m = 0
+    while p < len(params) or t < len(tags) or m < len(metrics):
+        some_p, some_t = params[p : p + MAX_PARAMS], tags[t : t + MAX_TAGS]
+        room = min(MAX_METRICS, MAX_ENTITIES - len(some_p) - len(some_t))
+        some_m = metrics[m : m + room]
+        p, t, m = p + len(some_p), t + len(some_t), m + len(some_m)
+        yield {"metrics": some_m, "params": some_p, "tags": some_t}

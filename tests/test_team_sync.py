@@ -225,6 +225,8 @@ def test_team_references_that_cannot_be_served_are_one_line(tmp_path: Path, mlfl
             r.stderr
         )
         assert len(r.stderr.strip().splitlines()) == 1
+    r = _kr(project, "ls", "--team", "--sort", "public", home=home, check=2)
+    assert "--sort, --sweep and --params are for this project's ledger" in r.stderr
     (project / "kr.yaml").write_text((project / "kr.yaml").read_text().split("tracking:")[0])
     r = _kr(project, "ls", "--team", home=home, check=2)
     assert "no team tracking server: add `tracking: {mlflow: http://HOST:5000}`" in r.stderr

@@ -36,6 +36,11 @@ def ls_(
 
     ctx = open_project()
     if team_:
+        if sweep or params or sort != "id":
+            raise UserError(
+                "kr ls --team lists every member's runs as they were made; --sort, --sweep and --params "
+                "are for this project's ledger (kr ls)"
+            )
         _ls_team(ctx, json_)
         return
     rows = reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric, sort, sweep)
