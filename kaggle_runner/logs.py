@@ -198,7 +198,7 @@ def _blocks(texts: Iterable[str]) -> Iterator[list[str]]:
 def _candidates(lines: list[str]) -> list[int]:
     """The indices of the lines that hold a needle: a line with none is no shape's, whatever the state.
     bytes.find does the reading, so a log of mostly progress bars and chatter costs little more than reading it. The
-    search runs on UTF-8, where lower() is ASCII's (the needles' letters have no other case) and costs a pass."""
+    search runs on UTF-8, where lower() is ASCII's and costs a pass (no other letter lowers to a needle's)."""
     text = "\n".join(lines).encode("utf-8", "surrogatepass")  # a JSON log can hold lone surrogates
     starts: set[int] = set()
     for hay, needles in ((text, _NEEDLES), (text.lower(), _NEEDLES_LOWER)):

@@ -325,3 +325,18 @@ def test_a_huge_log_shows_one_row_per_series(tmp_path: Path) -> None:
         [sys.executable, "-m", "kaggle_runner.cli", "metrics", str(log), "--json"], capture_output=True, text=True
     )
     assert len(json.loads(whole.stdout)) == 6000
+
+
+def test_lone_surrogates_and_letters_that_lower_longer_do_not_hide_metric_lines(tmp_path: Path) -> None:
+    from kaggle_runner import logs
+
+    # `\ud800` in Kaggle's JSON decodes to a lone surrogate; `İ` lowers to two characters
+    data = [
+        "bad byte \ud800 in a path\n",
+        "İSTANBUL shard\n",
+        "Train Step 3, loss: 0.25\n",
+        "[RESULT]: Validation. auc: 0.5\n",
+    ]
+    log = tmp_path / "kernel.log"
+    log.write_text("[" + "\n,".join(json.dumps({"stream_name": "stdout", "time": 1, "data": d}) for d in data) + "]")
+    assert [(p["name"], p["value"], p["line"]) for p in logs.extract_file(log)] == [("loss", 0.25, 3), ("auc", 0.5, 4)]
