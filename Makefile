@@ -3,8 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Kaggle's TPU stack (kaggle_runner/emulator/kernel_env.py) in a venv of its own: torch_xla cannot sit beside the
+# main venv's torch. About 7 GB the first time (torch's import needs its CUDA libraries), pip's cache after.
+XLA_VENV  := .venv-xla
+XLA_STAMP := $(XLA_VENV)/.installed
 
-.PHONY: install lint format test demo demo-team team-screenshot bench clean
+.PHONY: install lint format test test-xla demo demo-tpu demo-team team-screenshot bench clean
 
 install: $(STAMP)
 
@@ -25,6 +29,15 @@ format: install
 test: lint
 	$(BIN)/python -m pytest -n 2 -q
 
+$(XLA_STAMP): pyproject.toml kaggle_runner/emulator/kernel_env.py | $(STAMP)
+	@test -x $(XLA_VENV)/bin/python || $(PYTHON) -m venv $(XLA_VENV)
+	$(XLA_VENV)/bin/python -m pip install -q --disable-pip-version-check -e . pytest pytest-timeout \
+		$$($(BIN)/python -m kaggle_runner.emulator.kernel_env tpu)
+	@touch $(XLA_STAMP)
+
+test-xla: $(XLA_STAMP)  # the runtime on XLA's CPU device, and the emulator's TPU sessions (tests/xla)
+	PJRT_DEVICE=CPU $(XLA_VENV)/bin/python -m pytest -q tests/xla
+
 demo: install
 	$(BIN)/python scripts/demo.py
 
@@ -37,5 +50,8 @@ team-screenshot: install  # needs `pip install playwright` in .venv and Debian's
 bench: install
 	$(BIN)/python bench/run_all.py
 
+demo-tpu: $(XLA_STAMP)  # the smoke kernel pushed with --accel tpu, run by the emulator on XLA
+	$(XLA_VENV)/bin/python scripts/demo.py --accel tpu
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(XLA_VENV) .pytest_cache build *.egg-info

@@ -28,7 +28,8 @@ def _kr_bootstrap():
             return bool(_kr_shutil.which("nvidia-smi")) and _kr_os.environ.get("CUDA_VISIBLE_DEVICES") != ""
         if kind == "tpu":
             vfio = _kr_os.listdir("/dev/vfio") if _kr_os.path.isdir("/dev/vfio") else []
-            return _kr_tpu_present(_kr_os.listdir("/dev"), vfio, dict(_kr_os.environ))
+            env = dict(_kr_os.environ)
+            return _kr_tpu_present(_kr_os.listdir("/dev"), vfio, env) or _kr_xla_in_place_of_tpu(env)
         return True
     if not has(kr["kind"]):
         if _kr_os.environ.get("KAGGLE_EMULATOR_FALLBACK_CPU") == "1":
@@ -63,7 +64,12 @@ def carried(function: Any) -> str:
     return inspect.getsource(function).replace(f"def {name}(", f"def _kr_{name}(", 1)
 
 
-RULES = carried(kaggle_rules.tpu_present) + carried(kaggle_rules.find_input) + carried(kaggle_api.watch_for_cancel)
+RULES = (
+    carried(kaggle_rules.tpu_present)
+    + carried(kaggle_rules.xla_in_place_of_tpu)
+    + carried(kaggle_rules.find_input)
+    + carried(kaggle_api.watch_for_cancel)
+)
 
 
 def _template(marker: dict[str, Any]) -> str:

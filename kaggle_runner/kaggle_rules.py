@@ -23,6 +23,15 @@ def tpu_present(dev: list[str], vfio: list[str], environ: dict[str, str]) -> boo
     return any(name.startswith("accel") for name in dev) or any(name.isdigit() for name in vfio)
 
 
+def xla_in_place_of_tpu(environ: dict[str, str]) -> bool:
+    """Whether XLA's CPU device stands in for a TPU here: PJRT_DEVICE=CPU where torch_xla is installed. The emulator
+    runs `--accel tpu` sessions so when its kernels' Python has Kaggle's TPU stack, and `make test-xla` runs the
+    runtime so. Self-contained: the bootstrap carries this function's source into kernels."""
+    import importlib.util
+
+    return environ.get("PJRT_DEVICE") == "CPU" and importlib.util.find_spec("torch_xla") is not None
+
+
 def tpu_here() -> bool:
     """tpu_present() for this machine."""
     dev = os.listdir("/dev") if os.path.isdir("/dev") else []

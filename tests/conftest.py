@@ -3,6 +3,7 @@ subprocess in a project folder, as a user runs it."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -17,6 +18,9 @@ from helpers import Api, creds, start_mlflow, stop_mlflow
 from kaggle_runner.emulator import Emulator
 from kaggle_runner.emulator.seed import init_state
 
+# tests/xla/ runs in .venv-xla (`make test-xla`, which .ci/run runs after `make test`): torch_xla cannot sit beside
+# the main venv's torch, so only a Python that has it collects them.
+collect_ignore = [] if importlib.util.find_spec("torch_xla") else ["xla"]
 FAST = {"dataset_ready_seconds": 0.3, "scoring_seconds": 0.05}
 KR = [sys.executable, "-m", "kaggle_runner.cli"]
 VENV_BIN = Path(sys.executable).parent

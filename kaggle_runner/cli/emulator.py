@@ -33,14 +33,18 @@ def init(directory: Path = typer.Argument(..., help="Folder to create the emulat
 def env(
     state: Path = typer.Option(Path(".emulator"), "--state", help="State folder the environment belongs to."),
     packages: str = typer.Option(
-        "kaggle", "--packages", help="`kaggle` (the packages Kaggle kernels rely on most: see README), names, or both."
+        "kaggle", "--packages", help="`kaggle` (the stack's packages at Kaggle's versions: see README), names, or both."
+    ),
+    stack: str = typer.Option(
+        "kaggle", "--stack", help="`kaggle`: Kaggle's CPU/GPU image; `tpu`: its TPU stack (torch + torch_xla 2.8)."
     ),
 ) -> None:
     """Build the Python that kernels run in (STATE/python) from the package registry; serve uses it when present."""
     from kaggle_runner.emulator.kernel_env import build
 
-    python = build(state, packages, lambda line: print(f"kr: {line}", file=sys.stderr))
-    typer.echo(f"kernels' Python ready: {python}; `kr emulator serve --state {state}` runs kernels with it")
+    python = build(state, packages, lambda line: print(f"kr: {line}", file=sys.stderr), stack)
+    runs = " (--accel tpu sessions run on XLA's CPU device)" if stack == "tpu" else ""
+    typer.echo(f"kernels' Python ready: {python}; `kr emulator serve --state {state}` runs kernels with it{runs}")
 
 
 @emulator_app.command("serve")

@@ -4,6 +4,7 @@ Owns the session life cycle: QUEUED (concurrency caps) -> RUNNING -> COMPLETE / 
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import os
 import secrets
@@ -179,11 +180,21 @@ class Executor:
             )
         return self._prefixes
 
+    @functools.cached_property
+    def xla(self) -> bool:
+        """Whether the kernels' Python has torch_xla (Kaggle's TPU stack, `kr emulator env --stack tpu`): TPU sessions
+        then run on XLA's CPU device, through the code path a TPU runs."""
+        code = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch_xla') is None)"
+        return subprocess.run([self.python, "-I", "-c", code], capture_output=True, timeout=60).returncode == 0
+
     def missing_accelerator(self, kind: str, label: str) -> str | None:
         if kind == "gpu" and not self.gpus:
             found = "no GPU (nvidia-smi lists none)"
-        elif kind == "tpu" and not self.tpu:
-            found = "no TPU (no /dev/accel* or /dev/vfio/N device, no TPU_NAME)"
+        elif kind == "tpu" and not self.tpu and not self.xla:
+            found = (
+                "no TPU (no /dev/accel* or /dev/vfio/N device, no TPU_NAME) and no torch_xla in the kernels' Python "
+                "to run XLA on the CPU (`kr emulator env --stack tpu` installs Kaggle's TPU stack)"
+            )
         else:
             return None
         return (
@@ -301,6 +312,8 @@ class Executor:
             env.update({k: os.environ[k] for k in ("LD_LIBRARY_PATH", "CUDA_HOME") if k in os.environ})
         else:
             env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU or TPU session sees no GPU, as on Kaggle
+        if v["kind"] == "tpu" and not self.tpu and self.xla:
+            env["PJRT_DEVICE"] = "CPU"  # torch_xla's CPU client: the TPU's code path, with XLA's CPU device
         if self.missing_accelerator(v["kind"], v["shapeLabel"]):
             env["KAGGLE_EMULATOR_FALLBACK_CPU"] = "1"
         return env

@@ -38,6 +38,8 @@ def current() -> Proc:
 def _tpu() -> tuple[bool, str]:
     if importlib.util.find_spec("torch_xla") is None:
         return False, "no TPU (torch_xla is not installed)"
+    if kaggle_rules.xla_in_place_of_tpu(dict(os.environ)):
+        return True, "XLA's CPU device in place of a TPU (PJRT_DEVICE=CPU)"
     if os.environ.get("PJRT_DEVICE", "TPU") != "TPU":
         return False, f"no TPU (PJRT_DEVICE={os.environ['PJRT_DEVICE']})"
     if kaggle_rules.tpu_here():

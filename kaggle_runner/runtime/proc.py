@@ -86,11 +86,18 @@ class Proc:
         if self.world > 1:
             dist.barrier()
 
+    def sync(self) -> None:
+        """Compute what is pending on the device (XLA's lazy tensors) in one graph; nothing to do elsewhere."""
+
     def save(self, obj: Any, path: str | os.PathLike[str]) -> None:
         """Saved once (by the main process), tensors moved to the CPU so the file loads anywhere."""
         if self.is_main:
             torch.save(_to_cpu(obj), path)
         self.barrier()
+
+    def compile_stats(self) -> dict[str, float] | None:
+        """Graph compilations so far, where the device compiles graphs (XLA); None on the CPU and GPUs."""
+        return None
 
 
 def _to_cpu(obj: Any) -> Any:

@@ -66,6 +66,33 @@ def _forward(model: torch.nn.Module, inputs: Any) -> torch.Tensor:
     return out.float()
 
 
+def _head_off(module: torch.nn.Module, args: tuple) -> tuple:
+    kind = module._kr_float32_head  # type: ignore[attr-defined]
+    module._kr_autocast_was = torch.is_autocast_enabled(kind)  # type: ignore[attr-defined]
+    torch.set_autocast_enabled(kind, False)
+    return tuple(a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+
+
+def _head_on(module: torch.nn.Module, args: tuple, out: Any) -> None:
+    torch.set_autocast_enabled(module._kr_float32_head, module._kr_autocast_was)  # type: ignore[attr-defined]
+
+
+def float32_head(model: torch.nn.Module, proc: Proc) -> None:
+    """Under autocast, run the output layer (the model's last nn.Linear) in float32. Logits rounded to bfloat16
+    keep 8 bits: a model that is still unsure then ties most of its predictions (2 distinct values of 200 in
+    the smoke kernel after one epoch on XLA), which costs rank metrics such as AUC. Hooks, not a wrapper, so
+    the state_dict's keys and copies of the model stay as they were."""
+    if proc.amp is None:
+        return
+    heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    if not heads or hasattr(heads[-1], "_kr_float32_head"):
+        return
+    head = heads[-1]
+    head._kr_float32_head = proc.device.type  # type: ignore[assignment]
+    head.register_forward_pre_hook(_head_off)
+    head.register_forward_hook(_head_on)
+
+
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
 
@@ -104,6 +131,7 @@ def outputs(
     proc = proc or current()
     loader, _ = _loader(data, proc, batch_size, False, 0, collate, workers)
     net = _unwrap(model)
+    float32_head(net, proc)
     was_training = net.training
     net.eval()
     idx, outs, labels = [], [], []
@@ -117,16 +145,18 @@ def outputs(
                 labels.append(proc.to(y).float())
     net.train(was_training)
     n = len(data)  # type: ignore[arg-type]
-    pos = proc.gather(torch.cat(idx)).numpy()
-    out = proc.gather(torch.cat(outs)).numpy()
+    pending = torch.cat(idx), torch.cat(outs), torch.cat(labels) if labels else None
+    proc.sync()  # on XLA: one graph for the three, not one each as .cpu() reads them
+    pos = proc.gather(pending[0]).numpy()
+    out = proc.gather(pending[1]).numpy()
     seen = np.bincount(pos, minlength=n)
     if len(seen) != n or not seen.all():
         raise RuntimeError(f"gathered outputs cover {int((seen > 0).sum())} of {n} items")
     ordered = np.empty((n, *out.shape[1:]), dtype=out.dtype)
     ordered[pos] = out  # padding repeats an item; both copies are that item's output
     ordered_labels = None
-    if labels:
-        lab = proc.gather(torch.cat(labels)).numpy()
+    if pending[2] is not None:
+        lab = proc.gather(pending[2]).numpy()
         ordered_labels = np.empty((n, *lab.shape[1:]), dtype=lab.dtype)
         ordered_labels[pos] = lab
     return ordered, ordered_labels
@@ -220,6 +250,8 @@ def fit(
         raise ValueError(f"accumulate must be >= 1, got {accumulate}")
     loss_fn = loss or losses.for_activation(activation)
     torch.manual_seed(seed)
+    float32_head(model, proc)
+    compiled = proc.compile_stats()
     net = proc.wrap(model)
     lr = lr * proc.world if scale_lr else lr
     opt = optimizer(_unwrap(net).parameters()) if optimizer else _optimizer(_unwrap(net), lr, weight_decay)
@@ -292,4 +324,9 @@ def fit(
         proc.save(_unwrap(net).state_dict(), path)  # nothing to choose from: keep the last weights
     elif path and restore_best and history.best_epoch != len(history.epochs) - 1:
         _unwrap(net).load_state_dict(torch.load(path, map_location="cpu"))
+    if compiled is not None and proc.is_main:
+        # on XLA every new graph costs a compilation (tens of seconds for a transformer on a TPU): the count must
+        # not grow with the steps. The ledger reads this line as the run's `xla.*` metrics.
+        now = proc.compile_stats() or {}
+        report.metric("xla", step=step, **{k: v - compiled[k] for k, v in now.items()})
     return history

@@ -1,15 +1,17 @@
 """The only module that imports torch_xla: spawn on every TPU core and XlaProc, a Proc whose steps are XLA's.
-torch_xla cannot be installed beside the CPU torch of CI, so this path is kept this small and reviewed, not run."""
+Run by `make test-xla` on XLA's CPU device (PJRT_DEVICE=CPU, one device); several devices need a real TPU."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch_xla
 import torch_xla.core.xla_model as xm
+import torch_xla.debug.metrics as met
 import torch_xla.distributed.parallel_loader as pl
 import torch_xla.distributed.xla_multiprocessing as xmp
 import torch_xla.runtime as xr
@@ -18,14 +20,20 @@ from kaggle_runner.runtime.proc import Proc
 
 
 def spawn(fn: Callable[..., Any], args: tuple, start_method: str) -> None:
-    # PJRT takes the process count from the devices (8 cores on a v3-8) and refuses an explicit nprocs > 1
+    """fn(index, *args) in one process per XLA device. PJRT takes the count from the devices (8 cores on a
+    v3-8, 8 chips on a v5e-8) and refuses an explicit nprocs > 1."""
     xmp.spawn(fn, args=args, nprocs=None, start_method=start_method)
 
 
 def proc() -> XlaProc:
-    device = torch_xla.device() if hasattr(torch_xla, "device") else xm.xla_device()
+    """This process's XLA device, its ordinal and the world, and a line in the log that says so."""
+    device = torch_xla.device()
+    rank, world = xr.global_ordinal(), xr.world_size()
+    if rank == 0:
+        where = os.environ.get("PJRT_DEVICE", "TPU")
+        print(f"kr runtime: on XLA ({where}, torch_xla {torch_xla.__version__}), {world} device(s)", file=sys.stderr)
     # bfloat16 is what the TPU's matrix units compute in; autocast keeps the loss and norms in float32
-    return XlaProc("tpu", xr.global_ordinal(), xr.world_size(), device, torch.bfloat16)
+    return XlaProc("tpu", rank, world, device, torch.bfloat16)
 
 
 class XlaProc(Proc):
@@ -43,7 +51,7 @@ class XlaProc(Proc):
         return model
 
     def loader(self, loader: Any) -> Any:
-        # moves each batch to the core in the background and marks the step, so the graph is cut per batch
+        # moves each batch to the core in the background and cuts the graph after each batch
         return pl.MpDeviceLoader(loader, self.device)
 
     def step(self, optimizer: torch.optim.Optimizer, max_norm: float | None = None) -> None:
@@ -63,6 +71,15 @@ class XlaProc(Proc):
         if self.world > 1:
             xm.rendezvous("kr-barrier")
 
+    def sync(self) -> None:
+        torch_xla.sync()
+
     def save(self, obj: Any, path: str | os.PathLike[str]) -> None:
         xm.save(obj, path)  # written by the master ordinal only, tensors moved to the CPU first
         self.barrier()
+
+    def compile_stats(self) -> dict[str, float]:
+        """Graphs compiled, graphs executed and seconds spent compiling in this process so far (XLA's counters)."""
+        compiled = met.metric_data("CompileTime") or (0, 0.0, ())
+        executed = met.metric_data("ExecuteTime") or (0, 0.0, ())
+        return {"compilations": compiled[0], "executions": executed[0], "compile_seconds": compiled[1] / 1e9}

@@ -12,7 +12,7 @@ from kaggle_runner import runtime as rt
 
 DATA = rt.input_dir("tiny-toxic", "competitions")  # /kaggle/input/competitions/tiny-toxic, or the flat layout's
 LR = 1e-2
-EPOCHS = 1
+EPOCHS = int(rt.params(epochs=1)["epochs"])  # `kr push --set epochs=3`
 MAX_LEN = 24
 PROCESSES = int(os.environ.get("SMOKE_PROCESSES", "1"))  # CPU processes; a GPU or TPU run uses every device
 

@@ -121,9 +121,23 @@ def test_env_builds_the_kernels_python_and_serve_runs_kernels_with_it(tmp_path: 
 
 
 def test_env_packages_preset_and_names() -> None:
-    from kaggle_runner.emulator.kernel_env import KAGGLE_PACKAGES, missing_module_hint, packages
+    from kaggle_runner.emulator.kernel_env import missing_module_hint, packages, requirements
 
-    assert packages("kaggle,catboost") == [*KAGGLE_PACKAGES, "catboost"]
-    assert "torch==2.13.0" in KAGGLE_PACKAGES  # the CPU wheel; a looser pin pulls gigabytes of CUDA
+    assert packages("kaggle,polars") == [*requirements("kaggle"), "polars"]
+    image = requirements("kaggle")
+    assert "torch==2.13.0" in image  # the CPU wheel; a looser pin pulls gigabytes of CUDA
+    assert {"pandas==2.2.2", "scikit-learn==1.6.1", "xgboost==3.2.0", "seaborn==0.13.2"} <= set(image)
+    assert requirements("tpu")[:2] == ["torch==2.8.0", "torch_xla==2.8.0"]  # Kaggle's TPU recipe
     hint = missing_module_hint("Traceback ...\nModuleNotFoundError: No module named 'sklearn.metrics'\n")
     assert hint is not None and "--packages scikit-learn" in hint
+
+
+def test_env_refuses_an_unknown_stack(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "kaggle_runner.cli", "emulator", "env", "--state", str(tmp_path), "--stack", "jax"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode != 0 and r.stderr.strip().splitlines()[-1].endswith("use one of kaggle, tpu")
+    assert not (tmp_path / "python").exists()
