@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -98,3 +99,33 @@ class Local:
 
         self.em.stop()
         shutil.rmtree(self.work, ignore_errors=True)  # up to a few GB of uploads
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def kernel_env(**extra: str) -> dict[str, str]:
+    """This environment without kr's, Kaggle's and PJRT's variables, kaggle_runner importable, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KR_", "KAGGLE_", "PJRT_"))}
+    return {**env, "PYTHONPATH": str(ROOT), **extra}
+
+
+def smoke_kernel(python: Path | str, params: dict[str, Any], **env: str) -> str:
+    """Run kernels/smoke/main.py with `python` on the emulator's tiny-toxic data, as a session would; its stdout."""
+    import json
+    import shutil
+    import tempfile
+
+    from kaggle_runner.emulator.seed import write_competition
+
+    with tempfile.TemporaryDirectory(prefix="kr-bench-smoke-") as tmp:
+        work = Path(tmp)
+        data = write_competition(work / "state") / "data"
+        (work / "input" / "competitions").mkdir(parents=True)
+        (work / "input" / "competitions" / "tiny-toxic").symlink_to(data)
+        shutil.copy(ROOT / "kernels" / "smoke" / "main.py", work / "main.py")
+        full = kernel_env(KR_PARAMS=json.dumps(params), KAGGLE_INPUT_DIR=str(work / "input"), **env)
+        r = subprocess.run([str(python), "main.py"], cwd=work, env=full, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"the smoke kernel failed: {r.stderr[-2000:]}")
+        return r.stdout

@@ -1,5 +1,6 @@
 """`make demo`: start a local Kaggle and run the whole loop on kernels/smoke, printing what a user sees:
-two versions pushed and waited for, both submitted, merged, the merge submitted, and `kr ls` with three scores."""
+two versions pushed and waited for, both submitted, merged, the merge submitted, and `kr ls` with three scores.
+`--accel tpu` (`make demo-tpu`, run from .venv-xla): one push to a TPU, trained on XLA's CPU device, and submitted."""
 
 from __future__ import annotations
 
@@ -31,7 +32,22 @@ def run(args: list[str], env: dict[str, str], show: bool = True, cwd: Path = ROO
     return r.stdout
 
 
+def tpu_story(project: Path, kr_env: dict[str, str]) -> None:
+    """The smoke kernel pushed with --accel tpu: the emulator's kernels' Python has torch_xla, so the session runs
+    the runtime's TPU path on XLA's CPU device, and fit's compile line comes back as metrics."""
+    say("2. Push the smoke kernel to a TPU (v1) and wait: the emulator runs it on XLA (PJRT_DEVICE=CPU)")
+    run(["kr", "push", "--accel", "tpu", "-m", "on XLA", "--wait"], kr_env, cwd=project)
+    say("3. Its log: XLA named, the metric lines, and the compile line")
+    run(["kr", "logs", "v1"], kr_env, cwd=project)
+    say("4. What kr read: validation AUC and xla.compilations / xla.compile_seconds")
+    run(["kr", "show", "v1"], kr_env, cwd=project)
+    say("5. Submit it")
+    run(["kr", "submit", "v1", "--wait"], kr_env, cwd=project)
+    run(["kr", "ls"], kr_env, cwd=project)
+
+
 def main() -> None:
+    accel = sys.argv[sys.argv.index("--accel") + 1] if "--accel" in sys.argv else "cpu"
     work = Path(tempfile.mkdtemp(prefix="kr-demo-"))
     state = work / "state"
     say("1. A local Kaggle: kr emulator serve (user testuser, competition tiny-toxic)")
@@ -65,6 +81,9 @@ def main() -> None:
         kr_env = {**env, "KR_KAGGLE_URL": url, "KAGGLE_CONFIG_DIR": str(state), "KR_POLL_SECONDS": "0.5"}
         kr_env.pop("HTTP_PROXY")
         print(f"project {project}: kr.yaml names kernels/smoke; kr reaches the emulator with KR_KAGGLE_URL={url}")
+        if accel == "tpu":
+            tpu_story(project, kr_env)
+            return
 
         say("2. Push the smoke kernel (v1), then a changed learning rate (v2), like an experiment loop")
         run(["kr", "push", "-m", "baseline lr 1e-2"], kr_env, cwd=project)
