@@ -47,7 +47,7 @@ demo-team: install
 team-screenshot: install  # needs `pip install playwright` in .venv and Debian's chromium
 	$(BIN)/python scripts/team_screenshot.py
 
-bench: install
+bench: install $(XLA_STAMP)  # the training loop's rows run in .venv-xla too
 	$(BIN)/python bench/run_all.py
 
 demo-tpu: $(XLA_STAMP)  # the smoke kernel pushed with --accel tpu, run by the emulator on XLA

@@ -19,6 +19,7 @@ import metrics_bench  # noqa: E402
 import startup_bench  # noqa: E402
 import sweep_bench  # noqa: E402
 import upload_bench  # noqa: E402
+import xla_bench  # noqa: E402
 
 BENCHMARKS = [
     ("start-up", startup_bench),
@@ -28,6 +29,7 @@ BENCHMARKS = [
     ("API economy", api_economy_bench),
     ("sweeps", sweep_bench),
     ("the emulator", emulator_roundtrip),
+    ("the training loop", xla_bench),
 ]
 
 
