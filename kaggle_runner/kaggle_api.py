@@ -44,7 +44,7 @@ class Credentials:
 
 
 def find_credentials() -> Credentials:
-    """Credentials in the order the official `kaggle` CLI reads them (kaggle-api.md §1.7)."""
+    """Credentials in the order the official `kaggle` CLI reads them (docs/wire-protocol.md §1.7)."""
     home = Path.home()
     env_token = os.environ.get("KAGGLE_API_TOKEN")
     if env_token:
@@ -469,7 +469,7 @@ class KaggleApi:
         took_effect: Callable[[], Any],
     ) -> Any:
         """Submit a kernel version (owner, slug, version) to a code competition: Kaggle re-runs it on the hidden
-        test set and scores its output file `file_name` (real-kaggle.md, "Competitions")."""
+        test set and scores its output file `file_name` (docs/kaggle-facts.md, "Competitions")."""
         from kagglesdk.competitions.types.competition_api_service import ApiCreateCodeSubmissionRequest
 
         req = ApiCreateCodeSubmissionRequest()

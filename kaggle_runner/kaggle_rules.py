@@ -6,17 +6,17 @@ from __future__ import annotations
 import os
 import re
 
-# Kaggle's URL slugs for kernels and datasets: 3-50 lowercase letters, digits and hyphens (kaggle-api.md §2.3)
+# Kaggle's URL slugs for kernels and datasets: 3-50 lowercase letters, digits and hyphens (docs/wire-protocol.md §2.3)
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 SLUG_RULE = "3-50 lowercase letters, digits and hyphens, starting and ending with a letter or digit"
 
-# GetKernelSessionStatus states after which a session changes no more (kaggle-api.md §2.4)
+# GetKernelSessionStatus states after which a session changes no more (docs/wire-protocol.md §2.4)
 FINAL_STATES = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")
 
 
 def tpu_present(dev: list[str], vfio: list[str], environ: dict[str, str]) -> bool:
     """Whether a machine has TPU chips: `/dev/accel*` (older TPU VMs), numbered `/dev/vfio/*` groups (how a TPU
-    v5e-8 VM shows its chips, real-kaggle.md), or TPU_NAME / TPU_ACCELERATOR_TYPE set. Self-contained: the
+    v5e-8 VM shows its chips, docs/kaggle-facts.md), or TPU_NAME / TPU_ACCELERATOR_TYPE set. Self-contained: the
     bootstrap carries this function's source into kernels, which run before kaggle_runner is installed."""
     if environ.get("TPU_NAME") or environ.get("TPU_ACCELERATOR_TYPE"):
         return True
@@ -40,7 +40,7 @@ def tpu_here() -> bool:
 
 
 # Where Kaggle mounts a session's inputs: the 2026 layout's folder per kind, or the flat /kaggle/input/<slug> that
-# some accounts still see (real-kaggle.md, "Inputs and outputs"). The emulator mounts both ways (input_layout).
+# some accounts still see (docs/kaggle-facts.md, "Inputs and outputs"). The emulator mounts both ways (input_layout).
 INPUT_KINDS = ("competitions", "datasets", "notebooks", "models")
 
 

@@ -1,4 +1,4 @@
-"""Metric points out of kernel logs: the five common shapes of log-formats.md, read heuristically, and kr's own
+"""Metric points out of kernel logs: the five common shapes of docs/log-formats.md, read heuristically, and kr's own
 structured lines (shape 6, see runtime/report.py), read exactly. Works on plain text or Kaggle's JSON log."""
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from kaggle_runner.logs import parse_log
 
 Say = Callable[[str], None]
 EXIT = {"COMPLETE": 0, "ERROR": 1, "CANCEL_ACKNOWLEDGED": 3}
-CAP_RE = re.compile(r"Maximum batch \w+ session count of \d+ reached")  # SaveKernel's error (real-kaggle.md)
+CAP_RE = re.compile(r"Maximum batch \w+ session count of \d+ reached")  # SaveKernel's error (docs/kaggle-facts.md)
 
 
 def _git(root: Path) -> tuple[str | None, bool]:
@@ -314,9 +314,9 @@ def dataset_specs(ctx: Context) -> list[dict[str, Any]]:
 
 
 def status(ctx: Context, run: Run) -> tuple[str, str | None]:
-    """The run's session status. Right after a push Kaggle can still answer with the previous version's final state
-    (real-kaggle.md; PR #1177 guards it): a final state while the kernel's current version is older than this run's
-    is taken as QUEUED, the version not yet known."""
+    """The run's session status. Right after a push Kaggle can still answer with the previous version's final
+    state (docs/kaggle-facts.md; PR #1177 guards it): a final state while the kernel's current version is older
+    than this run's is taken as QUEUED, the version not yet known."""
     owner, slug = run.owner_slug
     state, failure = ctx.api.kernel_status(owner, slug, run.version)
     if state in FINAL_STATES and run.status not in FINAL_STATES:

@@ -56,7 +56,7 @@ def api(emulator: Emulator) -> Api:
 
 @pytest.fixture
 def kaggle(emulator: Emulator, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
-    """Run the official `kaggle` CLI, unmodified, with the emulator as its HTTP proxy (kaggle-api.md §1.6)."""
+    """Run the official `kaggle` CLI, unmodified, with the emulator as its HTTP proxy (docs/wire-protocol.md §1.6)."""
     home = tmp_path / "home"
     (home / ".kaggle").mkdir(parents=True)
     (home / ".kaggle" / "kaggle.json").write_text(json.dumps(creds(emulator)))

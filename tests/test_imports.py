@@ -111,3 +111,18 @@ def test_every_module_opens_with_a_docstring_of_two_lines() -> None:
         if not doc or len(doc.strip().splitlines()) != 2:
             bad.append(m)
     assert bad == []
+
+
+def test_nothing_in_the_repository_points_outside_it() -> None:
+    """The design, the facts about Kaggle, the wire protocol and the log formats are in docs/, which code, tests and
+    README cite; a fresh clone has nothing beside it to point at."""
+    root = PACKAGE.parent
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout
+    outside = [
+        name
+        for name in tracked.split()
+        if (root / name).is_file() and "../" + "shared" in (root / name).read_text(errors="replace")
+    ]
+    assert outside == []
+    for doc in ("design.md", "kaggle-facts.md", "wire-protocol.md", "log-formats.md"):
+        assert f"(docs/{doc})" in (root / "README.md").read_text(), doc

@@ -1,4 +1,4 @@
-"""Metric extraction: every shape of log-formats.md alone, with logging prefixes, mixed in one log, and inside
+"""Metric extraction: every shape of docs/log-formats.md alone, with logging prefixes, mixed in one log, and inside
 Kaggle's JSON log; plus `kr metrics FILE --json` as a user runs it."""
 
 from __future__ import annotations

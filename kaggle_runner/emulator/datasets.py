@@ -1,4 +1,4 @@
-"""Datasets service: create, version, status, metadata and download, as in kaggle-api.md §3.
+"""Datasets service: create, version, status, metadata and download, as in docs/wire-protocol.md §3.
 A new version is unpacked in the background and passes through Kaggle's processing states before READY."""
 
 from __future__ import annotations

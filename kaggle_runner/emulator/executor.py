@@ -292,7 +292,7 @@ class Executor:
         threading.Thread(target=self._watch, args=(s, pumps), daemon=True).start()
 
     def _kernel_env(self, s: Session) -> dict[str, str]:
-        """The variables a Kaggle batch session has (real-kaggle.md; docker-python's Dockerfile.tmpl), with local
+        """The variables a Kaggle batch session has (docs/kaggle-facts.md; docker-python's Dockerfile.tmpl), with local
         values. Nothing of the emulator's own environment passes, except the CUDA paths a GPU image sets."""
         v = s.version
         env = {
@@ -304,9 +304,9 @@ class Executor:
             "KAGGLE_URL_BASE": "https://www.kaggle.com",
             "KAGGLE_DOCKER_IMAGE": "kr-emulator/python",
         }
-        if v.get("rerun"):  # set in a code competition's scoring re-run; kernels test it for truth (real-kaggle.md)
+        if v.get("rerun"):  # a code competition's scoring re-run; kernels test it for truth (docs/kaggle-facts.md)
             env["KAGGLE_IS_COMPETITION_RERUN"] = "True"
-        if self.store.settings["session_id_in_env"]:  # a named leniency: Kaggle exposes no session id (real-kaggle.md)
+        if self.store.settings["session_id_in_env"]:  # a leniency: Kaggle shows no session id (docs/kaggle-facts.md)
             env["KAGGLE_KERNEL_SESSION_ID"] = str(s.id)
         if v["kind"] == "gpu":
             env.update({k: os.environ[k] for k in ("LD_LIBRARY_PATH", "CUDA_HOME") if k in os.environ})
@@ -320,7 +320,7 @@ class Executor:
 
     def _api_credential(self, s: Session) -> dict[str, str]:
         """A kernel with internet gets an API token scoped to its session, in a file named by KAGGLE_API_V1_TOKEN,
-        which kagglesdk reads by itself inside a notebook (kagglesdk kaggle_env.py; real-kaggle.md). The token is
+        which kagglesdk reads by itself inside a notebook (kagglesdk kaggle_env.py; docs/kaggle-facts.md). The token is
         refused once the session ends. KAGGLE_API_ENVIRONMENT and HTTP_PROXY route kagglesdk to this emulator."""
         v = s.version
         if not v.get("internet", True) or v.get("rerun") or not self.api_url or not s.kernel:
@@ -418,7 +418,7 @@ class Executor:
             self._finish(s, "ERROR", s.stop_reason)
         elif s.cancel_requested:
             self._finish(s, "CANCEL_ACKNOWLEDGED", None)
-        elif s.timed_out:  # Kaggle ends a session at its limit as cancelled, with no message (real-kaggle.md)
+        elif s.timed_out:  # Kaggle ends a session at its limit as cancelled, with no message (docs/kaggle-facts.md)
             self._finish(s, "CANCEL_ACKNOWLEDGED", None)
         elif code == sandbox.EXIT_NO_SANDBOX and not self.unconfined:
             self._finish(s, "ERROR", "The emulator could not confine this session: " + self._last_stderr(s))

@@ -221,7 +221,7 @@ class Kernels:
 
     def _over_cap(self, owner: str, kind: str) -> str | None:
         """Kaggle refuses a push while the owner's batch sessions of that accelerator are at the cap (it queues
-        nothing: real-kaggle.md); `queue_over_cap` is the named leniency that queues instead."""
+        nothing: docs/kaggle-facts.md); `queue_over_cap` is the named leniency that queues instead."""
         if self.store.settings["queue_over_cap"]:
             return None
         cap = int(self.store.settings["max_sessions"].get(kind, 1))
@@ -254,7 +254,7 @@ class Kernels:
 
     def resolve_inputs(self, version: dict[str, Any]) -> dict[str, Path]:
         """Mount point under /kaggle/input -> folder, resolved when the session starts; the 2026 layout, or the flat
-        one with the setting input_layout: legacy (real-kaggle.md, "Inputs and outputs"). Raises ValueError."""
+        one with the setting input_layout: legacy (docs/kaggle-facts.md, "Inputs and outputs"). Raises ValueError."""
         flat = self.store.settings["input_layout"] == "legacy"
         inputs: dict[str, Path] = {}
 

@@ -1,5 +1,5 @@
 """HTTP front of the emulator: routing, auth, request bodies, error envelope, faults and the request log.
-Speaks kaggle-api.md §1: POST /v1|/api/v1/{Service}/{Method}, absolute-form targets, signed file URLs."""
+Speaks docs/wire-protocol.md §1: POST /v1|/api/v1/{Service}/{Method}, absolute-form targets, signed file URLs."""
 
 from __future__ import annotations
 

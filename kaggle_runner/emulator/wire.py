@@ -1,5 +1,5 @@
 """Wire encoding shared by the emulator's services: errors, timestamps, durations, request fields.
-Follows kaggle-api.md §1.3-1.4: camelCase JSON, enums as names, `...Z` timestamps, `"Ns"` durations."""
+Follows docs/wire-protocol.md §1.3-1.4: camelCase JSON, enums as names, `...Z` timestamps, `"Ns"` durations."""
 
 from __future__ import annotations
 

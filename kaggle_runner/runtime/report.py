@@ -1,4 +1,4 @@
-"""kr's structured metric lines (shape 6 of log-formats.md), the contract the ledger reads back exactly:
+"""kr's structured metric lines (shape 6 of docs/log-formats.md), the contract the ledger reads back exactly:
 `{"kr_metric": 1, "split": "validation", "epoch": 1, "step": 120, "metrics": {"loss": 0.31, "auc": 0.93}}`."""
 
 from __future__ import annotations
