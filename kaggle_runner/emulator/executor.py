@@ -463,25 +463,35 @@ class Executor:
         if s.run_dir.is_dir():
             (s.run_dir / "log.json").write_text(kaggle_log(s.events), encoding="utf-8")
         with self.store.lock:
+            # the token goes first: a client that sees the final status must find the token refused already
+            if s.token:
+                self.store.session_tokens.pop(s.token, None)
             s.version["status"] = status
             s.version["failureMessage"] = failure
             s.version["ended"] = now()
             self.store.save()
-        if s.token:
-            with self.store.lock:
-                self.store.session_tokens.pop(s.token, None)
-        for scratch in ("root", "tmp", "temp", "home", "src", "secrets", "sandbox.json"):
-            path = s.run_dir / scratch
-            path.unlink() if path.is_file() else shutil.rmtree(path, ignore_errors=True)
         with s.cond:
             s.cond.notify_all()
         with self.lock:
             self.live.pop(s.id, None)
             if s in self.queue:
                 self.queue.remove(s)
-        if s.on_end is not None:
-            s.on_end(s)
-        self.schedule()
+        try:
+            if s.on_end is not None:
+                s.on_end(s)
+        finally:
+            self.schedule()
+            self._clean(s)
+
+    @staticmethod
+    def _clean(s: Session) -> None:
+        """Remove a session's scratch folders, last: whatever the kernel left there (a tree deeper than Python's
+        recursion limit, say) must not keep its slot or the queue. `rm -rf` walks a tree of any depth."""
+        scratch = [s.run_dir / name for name in ("root", "tmp", "temp", "home", "src", "secrets", "sandbox.json")]
+        try:
+            subprocess.run(["rm", "-rf", "--", *map(str, scratch)], capture_output=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as e:
+            print(f"kr emulator: could not clean session {s.id}'s scratch folders: {e}", file=sys.stderr)
 
     def cancel(self, session_id: int, wait: float = 0.0) -> str | None:
         """Stop a session (waiting up to `wait` seconds for it to end); None on success, else why not."""

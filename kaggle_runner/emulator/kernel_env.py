@@ -52,8 +52,9 @@ MISSING_RE = re.compile(r"ModuleNotFoundError: No module named '([^'.]+)")
 
 
 def python_of(state: Path) -> Path:
-    """Where the environment's interpreter is once built (serve uses it when it exists)."""
-    return state / "python" / "bin" / "python"
+    """Where the environment's interpreter is once built (serve uses it when it exists). Absolute, since the
+    sandbox starts kernels from another folder; not resolved, since the venv's python is a link to the base one."""
+    return state.absolute() / "python" / "bin" / "python"
 
 
 def requirements(stack: str) -> list[str]:

@@ -141,3 +141,30 @@ def test_env_refuses_an_unknown_stack(tmp_path: Path) -> None:
     )
     assert r.returncode != 0 and r.stderr.strip().splitlines()[-1].endswith("use one of kaggle, tpu")
     assert not (tmp_path / "python").exists()
+
+
+def test_serve_with_a_relative_state_runs_kernels_with_its_python(tmp_path: Path) -> None:
+    """The default `--state .emulator` is relative; the kernels' Python inside it must still start in the sandbox,
+    which runs kernels from another folder."""
+    from helpers import Api
+
+    subprocess.run([*KR, "emulator", "init", "st"], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "st/python"], cwd=tmp_path, check=True, timeout=120)
+    proc = subprocess.Popen(
+        [*KR, "emulator", "serve", "--state", "st", "--port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http"), proc.stderr.read()
+        assert str(tmp_path / "st" / "python" / "bin" / "python") in proc.stderr.readline()
+        c = json.loads((tmp_path / "st" / "kaggle.json").read_text())
+        api = Api(url, c["username"], c["key"])
+        api.push("hello", "import sys\nprint('prefix', sys.prefix)\n", enableInternet=False)
+        assert api.wait("hello")["status"] == "COMPLETE", api.status("hello")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)

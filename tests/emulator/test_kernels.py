@@ -403,3 +403,34 @@ def test_a_kernel_without_internet_gets_no_credential(api: Api) -> None:
     assert api.wait("offline")["status"] == "COMPLETE"
     log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "offline"})["log"]
     assert "[]" in "".join(e["data"] for e in json.loads(log))
+
+
+def test_a_sessions_token_is_refused_before_its_final_status_shows(api: Api, emulator, monkeypatch) -> None:
+    """A client that uses the token as soon as it reads COMPLETE must be refused: the token is revoked first."""
+    seen: list[tuple[str, bool]] = []
+    save = emulator.store.save
+
+    def watched() -> None:
+        for kernel in emulator.store.state["kernels"].values():
+            for version in kernel["versions"]:
+                seen.append((version.get("status", "QUEUED"), bool(emulator.store.session_tokens)))
+        save()
+
+    monkeypatch.setattr(emulator.store, "save", watched)
+    api.push("caller", CALLS_THE_API, enableInternet=True, title="Caller Kernel")
+    assert api.wait("caller")["status"] == "COMPLETE"
+    assert ("COMPLETE", False) in seen and ("COMPLETE", True) not in seen
+
+
+def test_a_kernel_that_leaves_a_deep_tree_behind_does_not_hold_its_slot(make_emulator) -> None:
+    """shutil.rmtree recurses once per level: 1,100 nested folders in /tmp raised RecursionError in the session's
+    end, which then never gave its slot back, and every later push of any user stayed QUEUED."""
+    emulator = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 2, "tpu": 1}})
+    c = creds(emulator)
+    api = Api(emulator.url, c["username"], c["key"])
+    deep = "import os\nos.chdir('/tmp')\nfor _ in range(1100):\n    os.mkdir('d')\n    os.chdir('d')\nprint('deep')\n"
+    api.push("deep", deep, enableInternet=False)
+    assert api.wait("deep")["status"] == "COMPLETE"
+    api.push("after", "print('after')\n", enableInternet=False)
+    assert api.wait("after", timeout=60)["status"] == "COMPLETE"
+    assert not any((emulator.store.root / "kernels").glob("*/*/tmp/d"))  # the tree was removed all the same
