@@ -3,6 +3,7 @@ No printing of tables here: each step returns data, and reports progress through
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -535,16 +536,24 @@ def pull(ctx: Context, run: Run, say: Say) -> Path:
             break
     pulled = []
     for name, target, url in files:
-        if not target.exists():  # downloads land atomically, so an existing file is complete: pulls resume
-            target.parent.mkdir(parents=True, exist_ok=True)
-            say(f"downloading {name}")
-            try:
+        try:
+            if not target.is_file():  # downloads land atomically, so an existing file is complete: pulls resume
+                if target.exists():
+                    raise IsADirectoryError(errno.EISDIR, "another output made a folder of that name")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                say(f"downloading {name}")
                 ctx.api.download(url, target)
-            except KaggleError as e:
-                if e.status != 404:  # listed but not served (a link in the outputs); a 403 may be an expired URL
-                    raise
-                skipped.append({"name": name, "why": f"Kaggle listed it but answered {e.status} for it"})
-                continue
+        except KaggleError as e:
+            if e.status != 404:  # listed but not served (a link in the outputs); a 403 may be an expired URL
+                raise
+            skipped.append({"name": name, "why": f"Kaggle listed it but answered {e.status} for it"})
+            continue
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):  # a full disk fails the pull, whatever the file
+                raise
+            # `a` beside `a\b.txt`, or a name longer than this disk allows: that file only, never the run
+            skipped.append({"name": name, "why": f"it cannot be written here ({e.strerror or e})"})
+            continue
         pulled.append((name, target))
     for s in skipped:
         say(f"warning: skipped output {s['name']!r}: {s['why']}")

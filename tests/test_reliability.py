@@ -223,6 +223,32 @@ def test_refused_names_and_links_are_skipped_and_the_rest_pulled(tmp_path: Path,
     assert "skipped output 'link.txt'" in kr("show", "v1").stdout
 
 
+CLASHING_OUTPUTS = r"""import os
+open("submission.csv", "w").write("id,toxic\n000001,0.5\n")
+open("a", "w").write("a file\n")
+open("a\\b.txt", "w").write("a name that is a file inside `a` here\n")
+open("z\\w.txt", "w").write("a folder made by this name\n")
+open("z", "w").write("a file where the folder now is\n")
+print("done")
+"""
+
+
+def test_outputs_that_clash_here_are_skipped_and_the_rest_pulled(tmp_path: Path, make_kr, emulator) -> None:
+    """A file `a` and an `a\\b.txt` (which is `a/b.txt` here), in both orders: one of each pair cannot be written."""
+    _project(tmp_path)
+    (tmp_path / "k" / "main.py").write_text(CLASHING_OUTPUTS)
+    kr = make_kr(tmp_path, emulator)
+    kr("push")
+    r = kr("wait", "v1")
+    run = tmp_path / ".kr" / "runs" / "v1"
+    assert (run / "submission.csv").read_text() == "id,toxic\n000001,0.5\n"
+    row = json.loads(kr("ls", "--json").stdout)[0]
+    clashed = {s["name"] for s in row["skipped"]}
+    assert len(clashed) == 2 and clashed <= {"a", "a\\b.txt", "z", "z\\w.txt"}, clashed
+    assert all(f"skipped output {name!r}" in r.stderr for name in clashed)
+    assert row["status"] == "COMPLETE (2 outputs skipped)"
+
+
 # -- 5. the emulator under load ----------------------------------------------------------------------------------
 def test_two_hundred_concurrent_clients_are_all_answered(api, emulator) -> None:
     import threading
