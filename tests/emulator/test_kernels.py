@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -429,8 +430,11 @@ def test_a_kernel_that_leaves_a_deep_tree_behind_does_not_hold_its_slot(make_emu
     c = creds(emulator)
     api = Api(emulator.url, c["username"], c["key"])
     deep = "import os\nos.chdir('/tmp')\nfor _ in range(1100):\n    os.mkdir('d')\n    os.chdir('d')\nprint('deep')\n"
-    api.push("deep", deep, enableInternet=False)
-    assert api.wait("deep")["status"] == "COMPLETE"
-    api.push("after", "print('after')\n", enableInternet=False)
-    assert api.wait("after", timeout=60)["status"] == "COMPLETE"
-    assert not any((emulator.store.root / "kernels").glob("*/*/tmp/d"))  # the tree was removed all the same
+    try:
+        api.push("deep", deep, enableInternet=False)
+        assert api.wait("deep")["status"] == "COMPLETE"
+        api.push("after", "print('after')\n", enableInternet=False)
+        assert api.wait("after", timeout=60)["status"] == "COMPLETE"
+        assert not any((emulator.store.root / "kernels").glob("*/*/tmp/d"))  # the tree was removed all the same
+    finally:  # pytest's own clean-up of old temporary folders is recursive too: never leave the tree behind
+        subprocess.run(["rm", "-rf", str(emulator.store.root / "kernels")], check=False)
