@@ -4,10 +4,14 @@ and public kernels' pandas idioms compute what they compute on Kaggle. In `make 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from kaggle_runner.emulator.kernel_env import KAGGLE_IMAGE, python_of
 
@@ -19,15 +23,22 @@ def freeze(python: Path) -> dict[str, str]:
     return {name.lower().replace("_", "-"): version for name, version in pairs}
 
 
-def test_the_env_is_kaggles_image_and_public_kernels_compute_as_there(tmp_path: Path) -> None:
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[Path]:
+    """A state folder whose kernels' Python (a few GB) goes when the test ends: pytest keeps its last runs' folders."""
+    yield tmp_path
+    shutil.rmtree(tmp_path / "python", ignore_errors=True)
+
+
+def test_the_env_is_kaggles_image_and_public_kernels_compute_as_there(state: Path) -> None:
     built = subprocess.run(
-        [sys.executable, "-m", "kaggle_runner.cli", "emulator", "env", "--state", str(tmp_path)],
+        [sys.executable, "-m", "kaggle_runner.cli", "emulator", "env", "--state", str(state)],
         capture_output=True,
         text=True,
         timeout=1200,
     )
     assert built.returncode == 0, built.stderr[-3000:]
-    python = python_of(tmp_path)
+    python = python_of(state)
     installed = freeze(python)
     for name, version in KAGGLE_IMAGE.items():
         assert installed.get(name, "").split("+")[0] == version, (name, installed.get(name))

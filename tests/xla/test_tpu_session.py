@@ -31,6 +31,13 @@ def test_a_tpu_push_trains_on_xla_and_kr_show_has_its_compilations(
     )
     assert built.returncode == 0, built.stderr[-3000:]
     assert "--accel tpu sessions run on XLA's CPU device" in built.stdout
+    try:
+        _push_to_a_tpu(state, tmp_path, make_emulator, make_kr)
+    finally:  # 7 GB: pytest keeps its last runs' folders
+        shutil.rmtree(state / "python", ignore_errors=True)
+
+
+def _push_to_a_tpu(state: Path, tmp_path: Path, make_emulator: Callable, make_kr: Callable) -> None:
     emulator = make_emulator(state, python=str(python_of(state)))
 
     project = tmp_path / "proj"
