@@ -41,9 +41,11 @@ KAGGLE_IMAGE = {
     "kagglehub": "1.0.0",
 }
 # Kaggle's TPU VM image: docker-python's tpu/config.txt pins torch 2.8.0 and tpu/requirements.in installs
-# torch_xla of the same version (Python 3.12); transformers and numpy are unpinned there and come as the registry
-# has them. On a TPU torch_xla brings libtpu; here PJRT_DEVICE=CPU runs the same code on XLA's CPU device.
-TPU_STACK = {"torch": "2.8.0", "torch_xla": "2.8.0", "transformers": "", "numpy": ""}
+# torch_xla of the same version (Python 3.12) and jax[tpu]; transformers and numpy are unpinned there and come as
+# the registry has them. jax and jaxlib at the versions torch_xla 2.8's `pallas` extra pins: without jax, torch_xla
+# logs "requires jax/pallas" at each graph it builds (44 lines in the smoke kernel's log). On a TPU torch_xla brings
+# libtpu; here PJRT_DEVICE=CPU runs the same code on XLA's CPU device.
+TPU_STACK = {"torch": "2.8.0", "torch_xla": "2.8.0", "jax": "0.6.2", "jaxlib": "0.6.2", "transformers": "", "numpy": ""}
 STACKS = {"kaggle": KAGGLE_IMAGE, "tpu": TPU_STACK}
 PRESET = "kaggle"
 # import name -> package name, where the two differ (for the hint on a missing module)

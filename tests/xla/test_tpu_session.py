@@ -51,6 +51,7 @@ def _push_to_a_tpu(state: Path, tmp_path: Path, make_emulator: Callable, make_kr
     logs = kr("logs", "v1")
     log = logs.stdout + logs.stderr  # the runtime's line is on the kernel's stderr
     assert "kr runtime: on XLA (CPU, torch_xla 2.8" in log and "trained on tpu x1" in log
+    assert "requires jax/pallas" not in log  # Kaggle's TPU image has jax, and so has the stack
     shown = kr("show", "v1").stdout
     assert "xla.compilations" in shown and "xla.compile_seconds" in shown
     assert json.loads(kr("submit", "v1", "--wait", "--json").stdout)["status"] == "COMPLETE"
