@@ -322,6 +322,8 @@ def parse(raw: Any, root: Path) -> Config:
         timeout = spec.get("timeout")
         if timeout is not None:
             _typed(timeout, int, f"{key}.timeout", "seconds as an integer")
+            if timeout <= 0:
+                raise _err(f"{key}.timeout", f"{timeout} seconds is no time to run", "write a positive number")
         kernels[str(name)] = KernelSpec(
             str(name),
             folder,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import random
 import time
@@ -86,7 +87,9 @@ def find_credentials() -> Credentials:
 def _sleep_for(attempt: int, retry_after: str | None, base: float) -> float:
     if retry_after:
         try:
-            return min(float(retry_after), 300.0)
+            seconds = float(retry_after)
+            if math.isfinite(seconds) and seconds >= 0:  # `-5` or `nan` from a server: jitter, never a crash
+                return min(seconds, 300.0)
         except ValueError:
             from email.utils import parsedate_to_datetime
 

@@ -66,6 +66,12 @@ def test_retry_after_as_an_http_date_and_capped_at_five_minutes(sleeps: list[flo
     assert 25 <= sleeps[0] <= 30 and sleeps[1] == 300.0
 
 
+def test_a_retry_after_that_is_no_wait_is_jittered_instead(sleeps: list[float]) -> None:
+    fn = Script(*[_http_error(429, {"Retry-After": v}) for v in ("-5", "nan", "-inf")])
+    assert _api(retries=4).call("listing", fn) == "done"
+    assert len(sleeps) == 3 and all(0 <= s <= 60 for s in sleeps), sleeps
+
+
 def test_without_retry_after_the_wait_is_jittered_and_grows(sleeps: list[float], monkeypatch) -> None:
     monkeypatch.setenv("KR_RETRY_BASE_SECONDS", "1")
     fn = Script(*[_http_error(500) for _ in range(6)])
