@@ -27,8 +27,9 @@ class Blobs:
 
     # -- shared with submissions -----------------------------------------------------------------
     def create(self, user: dict[str, Any], name: str, length: int | None, kind: str, base_url: str) -> dict[str, str]:
-        if not name or "/" in name or "\\" in name or name in (".", ".."):
-            raise ApiError(400, f"invalid file name '{name}'")
+        if not name or "/" in name or "\\" in name or name in (".", "..") or any(c < " " or c == "\x7f" for c in name):
+            # a NUL or control character would break the archive and the dataset would stay processing for ever
+            raise ApiError(400, f"invalid file name {name!r}")
         if length is not None and length < 0:
             raise ApiError(400, "contentLength must not be negative")
         if length and length > self.store.settings["max_blob_bytes"]:

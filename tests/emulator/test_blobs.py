@@ -61,3 +61,10 @@ def test_upload_refuses_wrong_offsets_unknown_urls_and_oversize(make_emulator) -
     assert requests.put(f"{em.url}/upload/nope", data=b"1", timeout=10).status_code == 404
     chunked = requests.put(start["createUrl"], data=iter([b"x" * 600, b"x" * 600]), timeout=10)
     assert chunked.status_code == 413
+
+
+def test_names_with_a_nul_or_control_character_are_refused_before_anything_is_kept(api: Api, emulator) -> None:
+    for name in ("a\x00b.csv", "line\nbreak.csv", "bell\x07.csv", "del\x7f.csv"):
+        r = api.call("blobs.StartBlobUpload", {"type": "DATASET", "name": name, "contentLength": 3})
+        assert r.status_code == 400 and "invalid file name" in r.json()["message"], (name, r.text)
+    assert emulator.store.state["blobs"] == {}
