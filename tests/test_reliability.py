@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -208,17 +209,24 @@ print("done")
 """
 
 
-def test_refused_names_and_links_are_skipped_and_the_rest_pulled(tmp_path: Path, make_kr, emulator) -> None:
+def _pulled(tmp_path: Path, make_kr, emulator, kernel: str) -> tuple[Any, str, dict]:
+    """`kernel` pushed and waited for: the kr runner, what `kr wait` said on stderr, and the run's `kr ls` row.
+    Its submission.csv must have come back whatever else did not."""
     _project(tmp_path)
-    (tmp_path / "k" / "main.py").write_text(BAD_OUTPUTS)
+    (tmp_path / "k" / "main.py").write_text(kernel)
     kr = make_kr(tmp_path, emulator)
     kr("push")
-    r = kr("wait", "v1")
+    said = kr("wait", "v1").stderr
     assert (tmp_path / ".kr" / "runs" / "v1" / "submission.csv").read_text() == "id,toxic\n000001,0.5\n"
-    assert "skipped output '..\\\\..\\\\x.txt'" in r.stderr and "skipped output 'link.txt'" in r.stderr
-    assert not (tmp_path / ".kr" / "runs" / "v1" / "link.txt").exists()
     row = json.loads(kr("ls", "--json").stdout)[0]
     assert row["status"] == "COMPLETE (2 outputs skipped)"
+    return kr, said, row
+
+
+def test_refused_names_and_links_are_skipped_and_the_rest_pulled(tmp_path: Path, make_kr, emulator) -> None:
+    kr, said, row = _pulled(tmp_path, make_kr, emulator, BAD_OUTPUTS)
+    assert "skipped output '..\\\\..\\\\x.txt'" in said and "skipped output 'link.txt'" in said
+    assert not (tmp_path / ".kr" / "runs" / "v1" / "link.txt").exists()
     assert {s["name"] for s in row["skipped"]} == {"..\\..\\x.txt", "link.txt"}
     assert "skipped output 'link.txt'" in kr("show", "v1").stdout
 
@@ -235,18 +243,10 @@ print("done")
 
 def test_outputs_that_clash_here_are_skipped_and_the_rest_pulled(tmp_path: Path, make_kr, emulator) -> None:
     """A file `a` and an `a\\b.txt` (which is `a/b.txt` here), in both orders: one of each pair cannot be written."""
-    _project(tmp_path)
-    (tmp_path / "k" / "main.py").write_text(CLASHING_OUTPUTS)
-    kr = make_kr(tmp_path, emulator)
-    kr("push")
-    r = kr("wait", "v1")
-    run = tmp_path / ".kr" / "runs" / "v1"
-    assert (run / "submission.csv").read_text() == "id,toxic\n000001,0.5\n"
-    row = json.loads(kr("ls", "--json").stdout)[0]
+    _, said, row = _pulled(tmp_path, make_kr, emulator, CLASHING_OUTPUTS)
     clashed = {s["name"] for s in row["skipped"]}
     assert len(clashed) == 2 and clashed <= {"a", "a\\b.txt", "z", "z\\w.txt"}, clashed
-    assert all(f"skipped output {name!r}" in r.stderr for name in clashed)
-    assert row["status"] == "COMPLETE (2 outputs skipped)"
+    assert all(f"skipped output {name!r}" in said for name in clashed)
 
 
 # -- 5. the emulator under load ----------------------------------------------------------------------------------
