@@ -340,6 +340,24 @@ def host_folders():
         raise LookupError("nothing of the host's but Python")
     return seen
 
+def writable_mounts():
+    # H1: /sys was bound read-only at its top only, so /sys/fs/cgroup (cgroup.kill) stayed writable beneath it
+    found = []
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split()
+        point, options = fields[4], fields[5].split(",")
+        if "rw" in options and not point.startswith(("/kaggle", "/tmp", "/root", "/dev", "/proc")) and point != "/":
+            found.append(point)
+    if not found:
+        raise LookupError("every system mount is read-only")
+    return found
+
+def emulators_cgroups():
+    mine = os.readlink("/proc/self/ns/cgroup")
+    if mine != host["cgroup_ns"]:
+        raise LookupError("a cgroup namespace of its own")
+    return mine
+
 SECRET = {secret!r}
 attempt("see the host's folders", host_folders)  # first: before this kernel writes to its own /tmp
 attempt("read the server's environment", grep_environ)
@@ -359,6 +377,8 @@ attempt("connect to the emulator without internet", lambda: connect(host["port"]
 attempt("see interfaces beyond loopback", lambda: [n for _, n in socket.if_nameindex() if n != "lo"] or 1 / 0)
 attempt("see other processes", other_processes)
 attempt("run as root", lambda: 0 if os.getuid() == 0 else 1 / 0)
+attempt("find a writable system mount (/sys/fs/cgroup)", writable_mounts)
+attempt("share the emulator's cgroup namespace", emulators_cgroups)
 open("/tmp/private-tmp.txt", "w").write("a session's own /tmp works")
 open("/kaggle/temp/t.txt", "w").write("and so does /kaggle/temp")
 print("ESCAPES " + json.dumps(tried), flush=True)
@@ -397,6 +417,7 @@ def escapes(tmp_path_factory) -> dict[str, str]:
             "victim": str(victim),
             "host_tmp": str(host_tmp),
             "port": em.port,
+            "cgroup_ns": os.readlink("/proc/self/ns/cgroup"),
         }
         source = ATTACKER.format(paths=json.dumps(paths), secret=SECRET)
         api.push("attacker", source, enableInternet=False, competitionDataSources=["tiny-toxic"])
@@ -431,6 +452,8 @@ ESCAPES = [
     "see other processes",
     "run as root",
     "see the host's folders",
+    "find a writable system mount (/sys/fs/cgroup)",
+    "share the emulator's cgroup namespace",
 ]
 
 

@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import platform
+import re
 import secrets
 import signal
 import socket
@@ -19,7 +20,7 @@ import struct
 import sys
 from typing import Any, TypedDict
 
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP = 0x00020000, 0x04000000, 0x08000000, 0x02000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
@@ -84,12 +85,24 @@ def _bind(host: str, dst: str, read_only: bool) -> None:
             open(dst, "w").close()
     _mount(host, dst, None, MS_BIND | MS_REC)
     if read_only:
-        _mount(None, dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | _locked_flags(host))
+        # the remount covers one mount: each one below it (/sys/fs/cgroup, say) stays writable unless remounted too
+        for point in [dst, *_mounts_below(dst)]:
+            _mount(None, point, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | _locked_flags(point))
+
+
+def _mounts_below(folder: str) -> list[str]:
+    """The mount points under `folder` in this mount namespace, parents before children (/proc/self/mountinfo,
+    whose fifth field escapes space, tab, newline and backslash as octal)."""
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        points = [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4]) for line in f]
+    return [p for p in points if p.startswith(folder.rstrip("/") + "/")]
 
 
 def _unshare(network: bool) -> bool:
     """Enter the new namespaces; True when a user namespace was needed (the emulator is not root)."""
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (0 if network else CLONE_NEWNET)
+    # a cgroup namespace of its own: the kernel sees its cgroup as the root, not the emulator's hierarchy
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
+    flags |= 0 if network else CLONE_NEWNET
     if os.geteuid() == 0 and _libc.unshare(flags) == 0:
         return False
     uid, gid = os.geteuid(), os.getegid()
