@@ -3,8 +3,10 @@ Every member is checked before anything is written: no absolute paths, no '..', 
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
+import sys
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -16,16 +18,39 @@ class ArchiveError(ValueError):
     pass
 
 
+def files_under(root: Path) -> list[str]:
+    """Every regular file under `root`, as sorted relative POSIX paths. Walked with a stack, so a tree of any depth
+    is listed (rglob recursed once per level); links are not followed (one would tell whether a host path exists);
+    a name that is not UTF-8 can go in no URL or JSON, so it is left out, with one line on stderr."""
+    out: list[str] = []
+    stack = [(str(root), "")]
+    while stack:
+        folder, rel = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            name = rel + entry.name
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                print(f"kr emulator: left {name!r} under {root} out of a listing: not UTF-8", file=sys.stderr)
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, name + "/"))
+            elif entry.is_file(follow_symlinks=False):
+                out.append(name)
+    return sorted(out)
+
+
 def zip_folder(root: Path, target: Path) -> Path:
     """Every file under root into the zip `target` (written aside, then moved), unless it exists already."""
-    import os
-
     if not target.exists():
         tmp = target.with_suffix(".part")
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            for p in sorted(root.rglob("*")):
-                if p.is_file():
-                    zf.write(p, p.relative_to(root).as_posix())
+            for name in files_under(root):
+                zf.write(root / name, name)
         os.replace(tmp, target)
     return target
 

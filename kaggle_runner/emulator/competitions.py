@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.emulator.archives import zip_folder
+from kaggle_runner.emulator.archives import files_under, zip_folder
 from kaggle_runner.emulator.blobs import Blobs
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Redirect
 from kaggle_runner.emulator.scoring import F1_AVERAGES, METRICS, ScoreError, score
@@ -90,13 +90,12 @@ class Competitions:
         root = self.data_dir(slug)
         files = [
             {
-                "ref": p.relative_to(root).as_posix(),
-                "name": p.relative_to(root).as_posix(),
-                "totalBytes": p.stat().st_size,
-                "creationDate": timestamp(p.stat().st_mtime),
+                "ref": rel,
+                "name": rel,
+                "totalBytes": (root / rel).stat().st_size,
+                "creationDate": timestamp((root / rel).stat().st_mtime),
             }
-            for p in sorted(root.rglob("*"))
-            if p.is_file()
+            for rel in files_under(root)
         ]
         return {"files": files, "nextPageToken": ""}
 

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.emulator.archives import ArchiveError, folder_name, move_file, unpack, zip_folder
+from kaggle_runner.emulator.archives import ArchiveError, files_under, folder_name, move_file, unpack, zip_folder
 from kaggle_runner.emulator.blobs import Blobs
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Redirect
 from kaggle_runner.emulator.store import Store
@@ -325,18 +325,17 @@ class Datasets:
         root = self.files_dir(ds, v["number"])
         ref = f"{ds['owner']}/{ds['slug']}"
         files = []
-        for p in sorted(root.rglob("*")):
-            if p.is_file():
-                rel = p.relative_to(root).as_posix()
-                files.append(
-                    {
-                        "ref": rel,
-                        "name": rel,
-                        "datasetRef": ref,
-                        "totalBytes": p.stat().st_size,
-                        "creationDate": timestamp(p.stat().st_mtime),
-                    }
-                )
+        for rel in files_under(root):
+            st = (root / rel).stat()
+            files.append(
+                {
+                    "ref": rel,
+                    "name": rel,
+                    "datasetRef": ref,
+                    "totalBytes": st.st_size,
+                    "creationDate": timestamp(st.st_mtime),
+                }
+            )
         return {"datasetFiles": files, "nextPageToken": ""}
 
     def download(self, req: Any) -> Any:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kaggle_runner import accelerators
+from kaggle_runner.emulator.archives import files_under
 from kaggle_runner.emulator.competitions import Competitions
 from kaggle_runner.emulator.datasets import Datasets
 from kaggle_runner.emulator.executor import Executor
@@ -302,9 +303,7 @@ class Kernels:
         names: list[str] = []
         if v["status"] in FINAL_STATES:
             root = self.run_dir(kernel, v["number"]) / "working"
-            names = (
-                sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.exists() else []
-            )
+            names = files_under(root)
             prefix = f"kernels/{kernel['owner']}/{kernel['slug']}/{v['number']}"
             for name in names[offset : offset + size]:
                 files.append({"url": self.urls.url(req.base_url, f"{prefix}/{name}"), "fileName": name})
@@ -474,7 +473,7 @@ class Kernels:
         if not done:
             return ""
         root = self.run_dir(k, done[-1]["number"]) / "working"
-        names = [p.name.lower() for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+        names = [n.rsplit("/", 1)[-1].lower() for n in files_under(root)]
         if any(n.endswith((".png", ".jpg", ".jpeg", ".svg", ".gif", ".html")) for n in names):
             return "visualization"
         return "data" if names else ""

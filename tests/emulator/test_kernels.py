@@ -438,3 +438,29 @@ def test_a_kernel_that_leaves_a_deep_tree_behind_does_not_hold_its_slot(make_emu
         assert not any((emulator.store.root / "kernels").glob("*/*/tmp/d"))  # the tree was removed all the same
     finally:  # pytest's own clean-up of old temporary folders is recursive too: never leave the tree behind
         subprocess.run(["rm", "-rf", str(emulator.store.root / "kernels")], check=False)
+
+
+ODD_OUTPUTS = r"""import os
+open("submission.csv", "w").write("id,toxic\n1,0.5\n")
+os.close(os.open(b"not-utf8-\xff.txt", os.O_CREAT | os.O_WRONLY))
+os.symlink("/etc/hostname", "link.txt")
+for _ in range(1100):
+    os.mkdir("d")
+    os.chdir("d")
+open("deep.txt", "w").write("at the bottom\n")
+"""
+
+
+def test_the_output_listing_survives_odd_names_deep_folders_and_links(api: Api, emulator) -> None:
+    """One name that is not UTF-8, or a folder 1,100 deep, made the listing a 500 for good: the run's
+    submission.csv could never be fetched. A link was followed, which told whether a host path exists."""
+    try:
+        api.push("odd", ODD_OUTPUTS, enableInternet=False)
+        assert api.wait("odd")["status"] == "COMPLETE"
+        listing = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "odd"})
+        names = [f["fileName"] for f in listing["files"]]
+        assert names == ["/".join(["d"] * 1100 + ["deep.txt"]), "submission.csv"], names[-1:]
+        submission = next(f["url"] for f in listing["files"] if f["fileName"] == "submission.csv")
+        assert requests.get(submission, timeout=10).text == "id,toxic\n1,0.5\n"
+    finally:  # pytest's clean-up of old temporary folders is recursive: never leave the tree behind
+        subprocess.run(["rm", "-rf", str(emulator.store.root / "kernels")], check=False)
