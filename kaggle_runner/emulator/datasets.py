@@ -127,7 +127,8 @@ class Datasets:
         body = Body(req.body_json())
         ident = body.int("id")
         for ds in self.store.state["datasets"].values():
-            if ds["id"] == ident:
+            # another user's private dataset is not there for this user: a 403 would name it
+            if ds["id"] == ident and not (ds["isPrivate"] and ds["owner"] != req.user["username"]):
                 return self._new_version(ds, Body(body.data.get("body") or {}), req.user)
         raise ApiError(404, f"no dataset with id {ident}")
 

@@ -140,3 +140,25 @@ def test_create_refuses_unknown_or_foreign_tokens(api: Api) -> None:
     assert r.status_code == 400 and "not complete" in r.json()["message"]
     r = api.call("datasets.CreateDataset", {"ownerSlug": "other", "slug": "tokens", "title": "Tokens", "files": []})
     assert r.status_code == 403
+
+
+def test_another_users_private_dataset_is_not_there_by_id_either(make_emulator, tmp_path: Path) -> None:
+    """CreateDatasetVersionById of someone else's private dataset answered a 403 naming it: owner and slug."""
+    import json
+
+    from helpers import creds
+    from kaggle_runner.emulator.seed import init_state
+
+    state = tmp_path / "state"
+    init_state(state, {"dataset_ready_seconds": 0.1})
+    config = json.loads((state / "config.json").read_text())
+    config["users"].append({"username": "alice", "key": "1" * 32, "id": 2, "tokens": []})
+    (state / "config.json").write_text(json.dumps(config))
+    emulator = make_emulator(state)
+    me, alice = Api(emulator.url, "testuser", creds(emulator)["key"]), Api(emulator.url, "alice", "1" * 32)
+    token = me.upload("a.csv", b"x\n1\n")
+    body = {"ownerSlug": "testuser", "slug": "secret-data", "title": "Secret Data", "isPrivate": True}
+    me.ok("datasets.CreateDataset", {**body, "files": [{"token": token}]})
+    ident = me.ok("datasets.GetDataset", {"ownerSlug": "testuser", "datasetSlug": "secret-data"})["id"]
+    r = alice.call("datasets.CreateDatasetVersionById", {"id": ident, "body": {"versionNotes": "mine now"}})
+    assert r.status_code == 404 and "secret-data" not in r.text and "testuser" not in r.text, r.text
