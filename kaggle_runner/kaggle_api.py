@@ -520,8 +520,8 @@ class KaggleApi:
             out.extend(resp.submissions or [])
             token = resp.next_page_token or ""
             if not token:
-                break
-        return out
+                return out
+        raise KaggleError(f"listing submissions to {competition}: Kaggle kept answering with another page (1000 pages)")
 
     def download_competition_file(self, competition: str, name: str, dest: Path) -> bool:
         """Download one competition data file (e.g. sample_submission.csv); False if the competition has none."""

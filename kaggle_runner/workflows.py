@@ -24,6 +24,7 @@ from kaggle_runner.logs import parse_log
 
 Say = Callable[[str], None]
 EXIT = {"COMPLETE": 0, "ERROR": 1, "CANCEL_ACKNOWLEDGED": 3}
+MAX_PAGES = 1000  # of outputs, 500 a page: far beyond Kaggle's 20 GB working folder
 CAP_RE = re.compile(r"Maximum batch \w+ session count of \d+ reached")  # SaveKernel's error (docs/kaggle-facts.md)
 
 
@@ -521,7 +522,7 @@ def pull(ctx: Context, run: Run, say: Say) -> Path:
     owner, slug = run.owner_slug
     folder = run_dir(ctx, run)
     folder.mkdir(parents=True, exist_ok=True)
-    token, log, files, skipped = "", None, [], []
+    token, log, files, skipped, seen = "", None, [], [], set()
     while True:
         page = ctx.api.list_output(owner, slug, run.version, page_token=token, page_size=500)
         if log is None:
@@ -534,6 +535,12 @@ def pull(ctx: Context, run: Run, say: Say) -> Path:
         token = page.next_page_token or ""
         if not token:
             break
+        if token in seen or len(seen) >= MAX_PAGES:  # a server that never stops paging must not hold kr for ever
+            raise KaggleError(
+                f"listing {run.label}'s outputs: Kaggle kept answering with another page ({len(seen) + 1} pages, "
+                f"page token {token[:40]!r} {'again' if token in seen else 'and more'}); nothing was pulled"
+            )
+        seen.add(token)
     pulled = []
     for name, target, url in files:
         try:

@@ -82,3 +82,29 @@ def test_a_final_state_of_the_previous_version_right_after_a_push_reads_as_queue
     assert ledger.resolve("v7", "main").status == "QUEUED"  # nothing final recorded
     LaggingApi.current = 7
     assert status(ctx, run) == ("COMPLETE", None)
+
+
+@pytest.mark.parametrize("tokens", ["always new", "the same again"])
+def test_a_server_that_never_stops_paging_outputs_is_one_line(tmp_path: Path, tokens: str) -> None:
+    """kr followed nextPageToken for ever; it now stops at a repeated token or after MAX_PAGES pages."""
+    from types import SimpleNamespace
+
+    from kaggle_runner.ledger import Ledger
+    from kaggle_runner.workflows import MAX_PAGES, Context, pull
+
+    asked: list[str] = []
+
+    class EndlessApi:
+        def list_output(self, owner: str, slug: str, version: int, page_token: str = "", page_size: int = 500):
+            asked.append(page_token)
+            token = f"p{len(asked)}" if tokens == "always new" else "p"
+            return SimpleNamespace(files=[], log="", next_page_token=token)
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    run_id = ledger.begin_push("main", "testuser/k", "cpu", "Cpu", "", None, False, {}, {})
+    ledger.finish_push(run_id, 3)
+    cfg = SimpleNamespace(root=tmp_path, default_kernel="main")
+    ctx = Context(cfg=cfg, api=EndlessApi(), ledger=ledger, owner="testuser")
+    with pytest.raises(KaggleError, match="listing v3's outputs: Kaggle kept answering with another page"):
+        pull(ctx, ledger.resolve("v3", "main"), print)
+    assert len(asked) == (MAX_PAGES + 1 if tokens == "always new" else 2)
