@@ -151,10 +151,52 @@ def secret_values() -> list[str]:
     return [v for v in values if len(v) >= 8]
 
 
+def _pattern(secrets: list[str]) -> re.Pattern[str] | None:
+    """Every credential as it may be printed: in any case, and base64 (standard or URL-safe, padded or not) or
+    URL-quoted; None where there is none."""
+    import base64
+    from urllib.parse import quote
+
+    forms: set[str] = set()
+    for secret in secrets:
+        forms |= {secret, quote(secret, safe="")}
+        for encoded in (base64.b64encode(secret.encode()), base64.urlsafe_b64encode(secret.encode())):
+            forms |= {encoded.decode(), encoded.decode().rstrip("=")}
+    longest_first = sorted(forms, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, longest_first)), re.IGNORECASE) if forms else None
+
+
 def redact(text: str, secrets: list[str]) -> str:
-    for s in secrets:
-        text = text.replace(s, "[redacted]")
-    return text
+    """`text` with every credential in `secrets` replaced by [redacted], in any case or encoding (_pattern)."""
+    pattern = _pattern(secrets)
+    return pattern.sub("[redacted]", text) if pattern else text
+
+
+def redact_log(text: str, secrets: list[str]) -> str:
+    """A pulled log with every credential taken out. Kaggle's JSON log cuts a long line into several events, so a
+    key can start in one event's data and end in the next: the data is searched as one text, as a reader sees it,
+    and each event loses its share of every match. A log that is not Kaggle's JSON is redacted as text."""
+    pattern = _pattern(secrets)
+    if pattern is None:
+        return text
+    try:
+        events = json.loads(text)
+    except ValueError:
+        events = None
+    if not isinstance(events, list) or not all(isinstance(e, dict) and isinstance(e.get("data"), str) for e in events):
+        return pattern.sub("[redacted]", text)
+    spans = [m.span() for m in pattern.finditer("".join(e["data"] for e in events))]
+    start = 0
+    for event in events:
+        data, end, kept, at = event["data"], start + len(event["data"]), [], start
+        for lo, hi in spans:
+            if hi <= at or lo >= end:
+                continue
+            kept += [data[at - start : max(lo, at) - start], "[redacted]"]
+            at = min(hi, end)
+        event["data"] = "".join(kept) + data[at - start :]
+        start = end
+    return json.dumps(events)
 
 
 def _config_params(config: dict[str, Any], secrets: list[str]) -> dict[str, str]:
@@ -302,7 +344,7 @@ def _run_files(ctx: Context, run: Run, secrets: list[str]) -> tuple[dict[str, st
         if name == "kr.yaml":
             out.write_text(yaml.safe_dump(scrub(run.config or {}, secrets), sort_keys=False), encoding="utf-8")
         else:  # the log, with any credential a kernel printed taken out
-            out.write_text(redact(log.read_text(encoding="utf-8", errors="replace"), secrets), encoding="utf-8")
+            out.write_text(redact_log(log.read_text(encoding="utf-8", errors="replace"), secrets), encoding="utf-8")
         return out
 
     return files, build

@@ -231,3 +231,32 @@ def test_team_references_that_cannot_be_served_are_one_line(tmp_path: Path, mlfl
     r = _kr(project, "ls", "--team", home=home, check=2)
     assert "no team tracking server: add `tracking: {mlflow: http://HOST:5000}`" in r.stderr
     assert len(json.loads(_kr(project, "ls", "--json", home=home).stdout)) == 2  # the local ledger is untouched
+
+
+def test_a_credential_is_redacted_in_any_case_and_encoding() -> None:
+    import base64
+    from urllib.parse import quote
+
+    from kaggle_runner.team_sync import redact
+
+    key = "s3cr3t/K3y+with=signs-0123456789"
+    printed = [key.upper(), base64.b64encode(key.encode()).decode(), quote(key, safe=""), key]
+    out = redact("\n".join(f"line {p} end" for p in printed), [key])
+    assert out.count("[redacted]") == 4 and "0123456789" not in out.upper(), out
+    assert out.splitlines()[0] == "line [redacted] end"
+
+
+def test_a_key_cut_across_two_log_events_is_redacted_in_both() -> None:
+    """Kaggle's log cuts a line over 64 KiB into several events: the key's halves sat in two of them."""
+    from kaggle_runner.team_sync import redact_log
+
+    key = "abcdef0123456789abcdef0123456789"
+    events = [
+        {"stream_name": "stdout", "time": 1.0, "data": "token=" + key[:16]},
+        {"stream_name": "stdout", "time": 1.0, "data": key[16:] + " done\n"},
+        {"stream_name": "stderr", "time": 2.0, "data": "nothing secret\n"},
+    ]
+    out = json.loads(redact_log(json.dumps(events), [key]))
+    assert [e["data"] for e in out] == ["token=[redacted]", "[redacted] done\n", "nothing secret\n"]
+    assert [e["stream_name"] for e in out] == ["stdout", "stdout", "stderr"]
+    assert redact_log("plain text with " + key.upper(), [key]) == "plain text with [redacted]"
