@@ -67,6 +67,7 @@ def sync(ctx: Context, say: Callable[[str], None] = lambda _: None) -> dict[str,
     secrets = secret_values()
     on_server: dict[str, str] | None = None
     counts = {"sent": 0, "unchanged": 0, "requests": 0}
+    skipped: list[str] = []
     todo: list[Run | Merge] = [*ctx.ledger.runs(), *ctx.ledger.merges()]
     with tempfile.TemporaryDirectory(prefix="kr-sync-") as scratch:
         for item in todo:
@@ -92,7 +93,7 @@ def sync(ctx: Context, say: Callable[[str], None] = lambda _: None) -> dict[str,
                 ctx.ledger.record_team_link(rec.kind, rec.item_id, server.key, run_id, sent, None)
             else:
                 run_id, sent = link["mlflow_run_id"], link["sent"]
-            counts["requests"] += _send(ctx, tracker, server.key, run_id, rec, sent, Path(scratch))
+            counts["requests"] += _send(ctx, tracker, server.key, run_id, rec, sent, Path(scratch), skipped)
             counts["sent"] += 1
             say(f"sent {rec.name}")
     return {
@@ -101,6 +102,7 @@ def sync(ctx: Context, say: Callable[[str], None] = lambda _: None) -> dict[str,
         "url": tracker.experiment_url,
         "items": len(todo),
         **counts,
+        "skipped": skipped,
     }
 
 
@@ -112,8 +114,10 @@ def _send(
     rec: Record,
     sent: dict[str, Any],
     scratch: Path,
+    skipped: list[str],
 ) -> int:
-    """Bring the server's copy of one record up to date, noting each step in the ledger as it is confirmed."""
+    """Bring the server's copy of one record up to date, noting each step in the ledger as it is confirmed. A file
+    that cannot be read here is named in `skipped` and the rest is sent; the record is then left to the next sync."""
     # MLflow params are write-once (a changed value is refused): a run's are sent once, whatever changes later
     params = {} if sent.get("params") else rec.params
     metrics = [] if sent.get("metrics") == rec.metrics_digest() else rec.metrics
@@ -121,10 +125,19 @@ def _send(
     sent.update(params=_digest(rec.params), metrics=rec.metrics_digest())
     ctx.ledger.record_team_link(rec.kind, rec.item_id, server, run_id, sent, None)
     files = sent.setdefault("files", {})
+    missing = False
     for name, identity in rec.files.items():
         if files.get(name) != identity:
             folder, _, _ = name.rpartition("/")
-            tracker.upload(run_id, rec.build(name, scratch), folder)
+            try:
+                path = rec.build(name, scratch)
+                with open(path, "rb"):  # a file gone or unreadable here is no reason to call the server down
+                    pass
+            except OSError as e:
+                skipped.append(f"{rec.name}: {name}: {e.strerror or e} ({e.filename or ''})")
+                missing = True
+                continue
+            tracker.upload(run_id, path, folder)
             requests += 1
             files[name] = identity
             ctx.ledger.record_team_link(rec.kind, rec.item_id, server, run_id, sent, None)
@@ -132,7 +145,7 @@ def _send(
         tracker.end(run_id, rec.status, rec.end_ms)
         requests += 1
         sent["status"] = rec.status
-    ctx.ledger.record_team_link(rec.kind, rec.item_id, server, run_id, sent, rec.fingerprint())
+    ctx.ledger.record_team_link(rec.kind, rec.item_id, server, run_id, sent, None if missing else rec.fingerprint())
     return requests
 
 

@@ -260,3 +260,17 @@ def test_a_key_cut_across_two_log_events_is_redacted_in_both() -> None:
     assert [e["data"] for e in out] == ["token=[redacted]", "[redacted] done\n", "nothing secret\n"]
     assert [e["stream_name"] for e in out] == ["stdout", "stdout", "stderr"]
     assert redact_log("plain text with " + key.upper(), [key]) == "plain text with [redacted]"
+
+
+def test_an_output_gone_from_disk_is_named_and_the_rest_is_sent(tmp_path: Path, mlflow_server: str) -> None:
+    """A deleted output made every `kr sync` fail at the same file, saying the server was not answering."""
+    project = _project(tmp_path / "p", mlflow_server, "gone", runs=2)
+    (layout.run_dir(project, "main", 2, "main") / "submission.csv").unlink()
+    r = _kr(project, "sync", "--json", home=tmp_path / "h")
+    info = json.loads(r.stdout)
+    assert info["sent"] == 3 and len(info["skipped"]) == 1 and "outputs/submission.csv" in info["skipped"][0]
+    assert "not sent: testuser/v2: outputs/submission.csv: No such file or directory" in r.stderr
+    runs = {run.data.tags["kr.label"]: run for run in _server_runs(mlflow_server, "gone")}
+    assert set(runs) == {"v1", "v2", "m1"} and runs["v2"].data.params["lr"] == "2"
+    again = json.loads(_kr(project, "sync", "--json", home=tmp_path / "h").stdout)  # tried again, not stuck
+    assert again["unchanged"] == 2 and again["sent"] == 1 and len(again["skipped"]) == 1

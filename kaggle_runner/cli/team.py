@@ -24,6 +24,8 @@ def sync(json_: bool = typer.Option(False, "--json", help="Print JSON for script
             info = team_sync.sync(ctx, lambda line: live.update(f"sync: {line}"))
     except tracking.TrackingUnavailable as e:
         raise UserError(f"{e}; what was sent is recorded, and `kr sync` sends the rest once it answers") from e
+    for line in info["skipped"]:
+        typer.echo(f"kr: warning: not sent: {line}; the next `kr sync` tries again", err=True)
     if json_:
         as_json(info)
         return
