@@ -57,7 +57,9 @@ def run_row(ledger: Ledger, run: Run, default_kernel: str, metric: str | None) -
         "version": run.version,
         "accelerator": run.accelerator,
         # outputs a pull had to leave behind show in the status, so that a missing file is never a surprise
-        "status": f"{run.status} ({len(run.skipped)} outputs skipped)" if run.skipped else run.status,
+        "status": f"{run.status} ({len(run.skipped)} output{'s' if len(run.skipped) > 1 else ''} skipped)"
+        if run.skipped
+        else run.status,
         "skipped": run.skipped,
         "duration": round(run.finished - run.created, 1) if run.finished else None,
         "metric_name": top[0] if top else None,

@@ -218,17 +218,17 @@ def _pulled(tmp_path: Path, make_kr, emulator, kernel: str) -> tuple[Any, str, d
     kr("push")
     said = kr("wait", "v1").stderr
     assert (tmp_path / ".kr" / "runs" / "v1" / "submission.csv").read_text() == "id,toxic\n000001,0.5\n"
-    row = json.loads(kr("ls", "--json").stdout)[0]
-    assert row["status"] == "COMPLETE (2 outputs skipped)"
-    return kr, said, row
+    return kr, said, json.loads(kr("ls", "--json").stdout)[0]
 
 
 def test_refused_names_and_links_are_skipped_and_the_rest_pulled(tmp_path: Path, make_kr, emulator) -> None:
     kr, said, row = _pulled(tmp_path, make_kr, emulator, BAD_OUTPUTS)
-    assert "skipped output '..\\\\..\\\\x.txt'" in said and "skipped output 'link.txt'" in said
-    assert not (tmp_path / ".kr" / "runs" / "v1" / "link.txt").exists()
-    assert {s["name"] for s in row["skipped"]} == {"..\\..\\x.txt", "link.txt"}
-    assert "skipped output 'link.txt'" in kr("show", "v1").stdout
+    assert "skipped output '..\\\\..\\\\x.txt'" in said
+    assert row["status"] == "COMPLETE (1 output skipped)"
+    assert {s["name"] for s in row["skipped"]} == {"..\\..\\x.txt"}
+    assert "skipped output '..\\\\..\\\\x.txt'" in kr("show", "v1").stdout
+    # the link is not an output at all: the listing follows no links (it told whether a host path exists)
+    assert "link.txt" not in said and not (tmp_path / ".kr" / "runs" / "v1" / "link.txt").exists()
 
 
 CLASHING_OUTPUTS = r"""import os
@@ -247,6 +247,7 @@ def test_outputs_that_clash_here_are_skipped_and_the_rest_pulled(tmp_path: Path,
     clashed = {s["name"] for s in row["skipped"]}
     assert len(clashed) == 2 and clashed <= {"a", "a\\b.txt", "z", "z\\w.txt"}, clashed
     assert all(f"skipped output {name!r}" in said for name in clashed)
+    assert row["status"] == "COMPLETE (2 outputs skipped)"
 
 
 # -- 5. the emulator under load ----------------------------------------------------------------------------------
