@@ -3,6 +3,7 @@ scores, files), sending only what changed since the last sync; one cut off half-
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -130,14 +131,12 @@ def _send(
         if files.get(name) != identity:
             folder, _, _ = name.rpartition("/")
             try:
-                path = rec.build(name, scratch)
-                with open(path, "rb"):  # a file gone or unreadable here is no reason to call the server down
-                    pass
-            except OSError as e:
-                skipped.append(f"{rec.name}: {name}: {e.strerror or e} ({e.filename or ''})")
+                tracker.upload(run_id, rec.build(name, scratch), folder)
+            except (OSError, tracking.LocalFileError) as e:  # gone or unreadable here: name it, send the rest
+                why = f"{e.strerror or type(e).__name__} ({e.filename})" if isinstance(e, OSError) else str(e)
+                skipped.append(f"{rec.name}: {name}: {why}")
                 missing = True
                 continue
-            tracker.upload(run_id, path, folder)
             requests += 1
             files[name] = identity
             ctx.ledger.record_team_link(rec.kind, rec.item_id, server, run_id, sent, None)
@@ -164,7 +163,8 @@ def secret_values() -> list[str]:
     return [v for v in values if len(v) >= 8]
 
 
-def _pattern(secrets: list[str]) -> re.Pattern[str] | None:
+@functools.lru_cache(maxsize=8)
+def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
     """Every credential as it may be printed: in any case, and base64 (standard or URL-safe, padded or not) or
     URL-quoted; None where there is none."""
     import base64
@@ -181,7 +181,7 @@ def _pattern(secrets: list[str]) -> re.Pattern[str] | None:
 
 def redact(text: str, secrets: list[str]) -> str:
     """`text` with every credential in `secrets` replaced by [redacted], in any case or encoding (_pattern)."""
-    pattern = _pattern(secrets)
+    pattern = _pattern(tuple(secrets))
     return pattern.sub("[redacted]", text) if pattern else text
 
 
@@ -189,7 +189,7 @@ def redact_log(text: str, secrets: list[str]) -> str:
     """A pulled log with every credential taken out. Kaggle's JSON log cuts a long line into several events, so a
     key can start in one event's data and end in the next: the data is searched as one text, as a reader sees it,
     and each event loses its share of every match. A log that is not Kaggle's JSON is redacted as text."""
-    pattern = _pattern(secrets)
+    pattern = _pattern(tuple(secrets))
     if pattern is None:
         return text
     try:
@@ -199,6 +199,8 @@ def redact_log(text: str, secrets: list[str]) -> str:
     if not isinstance(events, list) or not all(isinstance(e, dict) and isinstance(e.get("data"), str) for e in events):
         return pattern.sub("[redacted]", text)
     spans = [m.span() for m in pattern.finditer("".join(e["data"] for e in events))]
+    if not spans:
+        return text  # nothing to take out: the log goes as Kaggle wrote it
     start = 0
     for event in events:
         data, end, kept, at = event["data"], start + len(event["data"]), [], start

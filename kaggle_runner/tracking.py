@@ -40,6 +40,10 @@ class TrackingUnavailable(TrackingError):
     """The server could not be reached, or failed; nothing kr recorded is affected and the next sync catches up."""
 
 
+class LocalFileError(TrackingError):
+    """A file on this machine could not be read or written (an output deleted since the pull): not the server."""
+
+
 @dataclass(frozen=True)
 class Server:
     uri: str
@@ -121,7 +125,9 @@ class Tracker:
                     f"{self.server.uri}: cannot {what} (the MLflow server is not answering)"
                 ) from e
             raise TrackingError(f"{self.server.uri}: cannot {what}: {text[:300]}") from e
-        except OSError as e:  # requests' connection errors are OSErrors
+        except OSError as e:  # requests' connection errors are OSErrors too, but name no file
+            if e.filename is not None:
+                raise LocalFileError(f"{e.strerror or type(e).__name__} ({e.filename})") from e
             raise TrackingUnavailable(f"{self.server.uri}: cannot {what} ({type(e).__name__})") from e
 
     @property
