@@ -14,7 +14,7 @@ BIN = Path(sys.executable).parent
 
 def _project(local: Local) -> Path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from kaggle_runner.ledger import open_ledger
+    from kaggle_runner.ledger.db import open_ledger
 
     root = local.work / "proj"
     (root / "k").mkdir(parents=True)

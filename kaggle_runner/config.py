@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner import accelerators
 from kaggle_runner.errors import UserError
-from kaggle_runner.kaggle_rules import SLUG_RE, SLUG_RULE
+from kaggle_runner.kaggle import accelerators
+from kaggle_runner.kaggle.rules import SLUG_RE, SLUG_RULE
 from kaggle_runner.params import as_number
 
 CONFIG_NAME = "kr.yaml"

@@ -31,10 +31,10 @@ else:
 
 def starter(competition: str | None) -> str:
     """The starter kernel's source: it runs without kaggle_runner installed, so it carries the input resolver."""
-    from kaggle_runner import kaggle_rules
-    from kaggle_runner.bootstrap import carried
+    from kaggle_runner.kaggle import rules
+    from kaggle_runner.kaggle.in_kernel import carried
 
-    return STARTER_HEAD + carried(kaggle_rules.find_input) + STARTER_BODY.format(competition=competition or "")
+    return STARTER_HEAD + carried(rules.find_input) + STARTER_BODY.format(competition=competition or "")
 
 
 def init_project(root: Path, competition: str | None, owner: str | None) -> list[str]:

@@ -1,5 +1,5 @@
-"""The package's shape: imports point one way (no cycles, counting imports inside functions), every module imports
-on its own in a fresh interpreter, only kaggle_api talks HTTP or uses kagglesdk, and every module says what it owns."""
+"""The package's shape: layers import only the layers below them, no cycles (counting imports inside functions),
+every module imports on its own, only the kaggle package talks HTTP, and every module says what it owns."""
 
 from __future__ import annotations
 
@@ -75,10 +75,49 @@ def test_no_import_cycles() -> None:
     assert cycles == [], f"import cycles: {cycles}"
 
 
+# Which part of kaggle_runner may import which (docs/design.md, "Layers"): each names only parts below it. A part
+# is a package, or a module beside the packages; anything may import the base modules.
+BASE = {"errors", "layout", "params"}
+LAYERS = {
+    "kaggle": set(),
+    "config": {"kaggle"},
+    "ledger": {"config", "kaggle"},
+    "project": {"config", "kaggle", "ledger"},
+    "ensembles": set(),
+    "team": {"config", "kaggle", "ledger", "project"},
+    "loop": {"config", "kaggle", "ledger", "project", "ensembles", "team"},
+    "scaffold": {"kaggle"},
+    "runtime": {"kaggle"},
+    "emulator": {"kaggle"},
+    "cli": {"config", "kaggle", "ledger", "project", "ensembles", "team", "loop", "scaffold", "emulator"},
+}
+
+
+def _part(module: str) -> str:
+    return module.split(".")[1] if "." in module else ""
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    assert set(LAYERS) | BASE | {"__main__"} >= {_part(m) for m in MODULES if _part(m)}, "a new part needs a layer"
+    wrong = sorted(
+        f"{m} imports {t}"
+        for m, targets in _graph().items()
+        for t in targets
+        if _part(t) and _part(t) != _part(m) and _part(t) not in BASE and _part(t) not in LAYERS.get(_part(m), set())
+    )
+    assert wrong == []
+
+
+def test_the_layer_check_sees_an_import_that_points_up() -> None:
+    code = "def f():\n    from kaggle_runner.loop import pushing\n"
+    assert "kaggle_runner.loop.pushing" in _imports(PACKAGE / "ledger" / "db.py", code)
+    assert "loop" not in LAYERS["ledger"]
+
+
 def test_the_cycle_check_sees_imports_inside_functions_and_relative_ones() -> None:
-    code = "def f():\n    from kaggle_runner import workflows\n    from .responses import Raw\n"
+    code = "def f():\n    from kaggle_runner.loop import watching\n    from .responses import Raw\n"
     found = _imports(PACKAGE / "emulator" / "kernels.py", code)
-    assert {"kaggle_runner.workflows", "kaggle_runner.emulator.responses"} <= found
+    assert {"kaggle_runner.loop.watching", "kaggle_runner.emulator.responses"} <= found
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if not m.endswith(("runtime.xla", "__main__"))))
@@ -99,7 +138,7 @@ def test_only_kaggle_api_talks_http_or_uses_kagglesdk() -> None:
     offenders = {
         m: sorted(i for i in _imports(p) if i.split(".")[0] in ("kagglesdk", "requests", "urllib3") or i in HTTP)
         for m, p in MODULES.items()
-        if m != "kaggle_runner.kaggle_api" and not m.startswith("kaggle_runner.emulator")
+        if not m.startswith(("kaggle_runner.kaggle.", "kaggle_runner.emulator"))
     }
     assert {m: i for m, i in offenders.items() if i} == {}
 

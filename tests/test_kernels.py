@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kaggle_runner import logs
+from kaggle_runner.ledger import metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
@@ -104,7 +104,7 @@ def test_jigsaw_xlmr_cpu_path(tmp_path: Path) -> None:
     assert all(0 < float(r[1]) < 1 for r in rows[1:])
     assert sorted(p.name for p in work.iterdir()) == ["submission.csv", "xlmr.pt"]  # the shared encoding is gone
 
-    points = logs.extract(r.stdout)
+    points = metrics.extract(r.stdout)
     auc = [p for p in points if p.get("split") == "validation" and p["name"] == "auc"]
     loss = [p for p in points if p.get("split") == "train" and p["name"] == "loss"]
     assert [p["epoch"] for p in auc] == [0, 1] and all(0 <= p["value"] <= 1 for p in auc)

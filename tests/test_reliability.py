@@ -15,7 +15,7 @@ import requests
 from helpers import Api, creds
 from kaggle_runner.emulator import Emulator
 from kaggle_runner.emulator.seed import init_state
-from kaggle_runner.ledger import open_ledger
+from kaggle_runner.ledger.db import open_ledger
 
 KERNEL_OK = "print('hello')\n"
 
@@ -491,11 +491,11 @@ def test_a_cell_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path, make_kr, 
 
 
 def test_a_line_longer_than_a_block_names_its_line(tmp_path: Path, monkeypatch) -> None:
-    from kaggle_runner import csvtable
+    from kaggle_runner.ensembles import table
 
-    monkeypatch.setattr(csvtable, "BLOCK", 1 << 20)  # a 1 GB line against 16 MiB blocks, scaled down
+    monkeypatch.setattr(table, "BLOCK", 1 << 20)  # a 1 GB line against 16 MiB blocks, scaled down
     path = tmp_path / "long.csv"
     with open(path, "w") as f:
         f.write("id,toxic\n1,0.5\n2," + "7" * (3 << 20) + "\n3,0.1\n")
-    with pytest.raises(csvtable.CsvError, match=r"long.csv: line 3: a line of more than 1 MiB"):
-        csvtable.read(path)
+    with pytest.raises(table.CsvError, match=r"long.csv: line 3: a line of more than 1 MiB"):
+        table.read(path)

@@ -11,7 +11,7 @@ import typer
 from kaggle_runner.errors import UserError
 
 if TYPE_CHECKING:
-    from kaggle_runner.context import Context
+    from kaggle_runner.project import Project, Session
 
 app = typer.Typer(
     help="kr: run your Kaggle experiment loop from the command line.",
@@ -37,21 +37,21 @@ def _root(
     _state["url"] = kaggle_url
 
 
-def connect() -> Context:
+def connect() -> Session:
     """The project and the Kaggle API, for commands that talk to Kaggle."""
-    from kaggle_runner import workflows
     from kaggle_runner.cli.render import err
+    from kaggle_runner.loop import recovery
 
-    return workflows.connect(_state["url"], err)
+    return recovery.connect(_state["url"], err)
 
 
-def share(ctx: Context) -> None:
+def share(ctx: Project) -> None:
     """What a command just recorded goes to the team's MLflow server too, when kr.yaml names one; a server that
     does not answer is one warning line, and the next `kr sync` catches up."""
-    from kaggle_runner import team_sync
     from kaggle_runner.cli.render import err
+    from kaggle_runner.team import syncing
 
-    team_sync.send_quietly(ctx, err)
+    syncing.send_quietly(ctx, err)
 
 
 def main() -> None:

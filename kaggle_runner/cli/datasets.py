@@ -1,5 +1,5 @@
 """`kr datasets push|ls`: dataset specs (datasets/NAME/dataset.yaml or kr.yaml datasets:) as Kaggle datasets.
-Calls workflows.push_dataset and workflows.dataset_specs and renders what they return."""
+Calls pushing.push_dataset and pushing.dataset_specs and renders what they return."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ def push(
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Run the spec's prepare step, upload its files as a new dataset version if they changed, wait until READY."""
-    from kaggle_runner import workflows
+    from kaggle_runner.loop import pushing
 
-    out = workflows.push_dataset(connect(), name, err)
+    out = pushing.push_dataset(connect(), name, err)
     if json_:
         as_json(out)
     else:
@@ -32,10 +32,10 @@ def push(
 @datasets_app.command("ls")
 def ls_(json_: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """The project's dataset specs and the version of each that kr last uploaded."""
-    from kaggle_runner import workflows
-    from kaggle_runner.context import open_project
+    from kaggle_runner.loop import pushing
+    from kaggle_runner.project import open_project
 
-    rows = workflows.dataset_specs(open_project(owner_from_credentials=True))
+    rows = pushing.dataset_specs(open_project(owner_from_credentials=True))
     if json_:
         as_json(rows)
         return

@@ -74,7 +74,7 @@ MAX_POINT_ROWS = 2000  # more points than this are shown as one row per series
 
 def metrics_table(points: Iterable[dict[str, Any]], title: str) -> None:
     """Every point as a row; a log with more points gets one row per series instead (`--json` lists them all)."""
-    from kaggle_runner.logs import series
+    from kaggle_runner.ledger.metrics import series
 
     rows: list[list[Any]] = []
     summary: dict[str, list[Any]] = {}  # series -> [points, first, last, min, max, first line, last line]

@@ -12,7 +12,7 @@ from kaggle_runner.cli.render import as_json, correlation_table, duration, num, 
 from kaggle_runner.errors import UserError
 
 if TYPE_CHECKING:
-    from kaggle_runner.context import Context
+    from kaggle_runner.project import Project
 
 TARGET_HELP = "v23, KERNEL:v23, latest or m3."
 
@@ -31,8 +31,8 @@ def ls_(
     team_: bool = typer.Option(False, "--team", help="Every member's runs and merges, from the team's MLflow server."),
 ) -> None:
     """Every run and merge: status, duration, headline validation metric, public score, message, commit."""
-    from kaggle_runner import reports
-    from kaggle_runner.context import open_project
+    from kaggle_runner.ledger import reports
+    from kaggle_runner.project import open_project
 
     ctx = open_project()
     if team_:
@@ -72,10 +72,10 @@ def ls_(
     )
 
 
-def _ls_team(ctx: Context, json_: bool) -> None:
-    from kaggle_runner import team
+def _ls_team(ctx: Project, json_: bool) -> None:
+    from kaggle_runner.team import view
 
-    rows = team.ls_rows(ctx)
+    rows = view.ls_rows(ctx)
     if json_:
         as_json(rows)
         return
@@ -106,8 +106,8 @@ def show(
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """One run or merge: what changed in kr.yaml since the previous version, metrics, files, submissions, notes."""
-    from kaggle_runner import reports
-    from kaggle_runner.context import open_project
+    from kaggle_runner.ledger import reports
+    from kaggle_runner.project import open_project
 
     ctx = open_project()
     item = ctx.ledger.resolve_any(target, ctx.cfg.default_kernel)
@@ -168,11 +168,11 @@ def compare(
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Runs and merges side by side: params, each metric's last value, the public score, kr.yaml keys that differ."""
-    from kaggle_runner import reports
-    from kaggle_runner.context import open_project
+    from kaggle_runner.project import open_project
+    from kaggle_runner.team import view
 
     ctx = open_project(owner_from_credentials=True)
-    info = reports.compare_targets(ctx, targets)
+    info = view.compare_targets(ctx, targets)
     if json_:
         as_json(info)
         return
@@ -193,8 +193,8 @@ def plot(
     out: str = typer.Option(..., "-o", "--output", help="PNG file to write."),
 ) -> None:
     """Learning curves of runs (--metric), a metric against a param (--by), or public scores (--scores), as a PNG."""
-    from kaggle_runner import plots, reports
-    from kaggle_runner.context import open_project
+    from kaggle_runner.ledger import plots, reports
+    from kaggle_runner.project import open_project
 
     ctx = open_project()
     if scores_:
@@ -219,7 +219,7 @@ def note(
     text: str = typer.Argument(..., help="The note, e.g. 'smooth 0.05 helps; try 0.1'."),
 ) -> None:
     """Attach a note to a run or merge (shown by kr ls and kr show)."""
-    from kaggle_runner.context import open_project
+    from kaggle_runner.project import open_project
 
     ctx = open_project(owner_from_credentials=True)
     ctx.ledger.note(ctx.ledger.resolve_any(target, ctx.cfg.default_kernel), text)

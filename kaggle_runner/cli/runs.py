@@ -13,7 +13,7 @@ import typer
 from kaggle_runner.cli.app import app, connect, share
 from kaggle_runner.cli.render import as_json, as_json_list, err, metrics_table
 from kaggle_runner.errors import UserError
-from kaggle_runner.kaggle_rules import FINAL_STATES
+from kaggle_runner.kaggle.rules import FINAL_STATES
 
 VERSION_HELP = "v23, KERNEL:v23 or latest."
 
@@ -54,12 +54,12 @@ def push(
     set_new: bool = typer.Option(False, "--set-new", help="Allow --set keys that kr.yaml params: lacks."),
 ) -> None:
     """Package datasets, push a new kernel version, record it in the ledger."""
-    from kaggle_runner import workflows
+    from kaggle_runner.loop import pushing
     from kaggle_runner.params import apply_sets
 
     ctx = connect()
     params = apply_sets(ctx.cfg.params, sets, set_new)
-    run = workflows.push(ctx, kernel, accel, message, err, queue=queue, timeout=timeout, params=params)
+    run = pushing.push(ctx, kernel, accel, message, err, queue=queue, timeout=timeout, params=params)
     typer.echo(f"pushed {run.kernel} v{run.version} ({run.accelerator}) as https://www.kaggle.com/code/{run.ref}")
     if wait_:
         _wait(ctx, run)
@@ -71,11 +71,11 @@ def status(
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """The session status of a run."""
-    from kaggle_runner import workflows
+    from kaggle_runner.loop import watching
 
     ctx = connect()
     run = _resolve(ctx, version)
-    state, failure = workflows.status(ctx, run)
+    state, failure = watching.status(ctx, run)
     if json_:
         as_json({"kernel": run.kernel, "version": run.version, "status": state, "failure": failure})
     else:
@@ -85,13 +85,11 @@ def status(
 def _wait(ctx: Any, run: Any) -> None:
     from rich.console import Console
 
-    from kaggle_runner import workflows
+    from kaggle_runner.loop import watching
 
     name = f"{run.kernel} v{run.version}"
     with Console(stderr=True).status(f"{name}: waiting") as live:
-        out = workflows.wait(
-            ctx, run, lambda st, t: live.update(f"{name}: {st}  {int(t) // 60}:{int(t) % 60:02d}"), err
-        )
+        out = watching.wait(ctx, run, lambda st, t: live.update(f"{name}: {st}  {int(t) // 60}:{int(t) % 60:02d}"), err)
     if out.get("cancelled"):
         err(f"{name}: {out['cancelled']}; outputs so far in {out['folder'].relative_to(ctx.cfg.root)}")
     elif out["status"] == "COMPLETE":
@@ -112,7 +110,8 @@ def wait(
     running: bool = typer.Option(False, "--running", help="Every run of this project that has not ended."),
 ) -> None:
     """Follow the runs until they end (exit 0 all COMPLETE, 1 any ERROR, 3 any cancelled); pull each as it completes."""
-    from kaggle_runner import reports, workflows
+    from kaggle_runner.ledger import reports
+    from kaggle_runner.loop import watching
 
     ctx = connect()
     if running:
@@ -121,7 +120,8 @@ def wait(
             typer.echo("no run of this project is running")
             return
     else:
-        from kaggle_runner.ledger import SWEEP_RE, Run
+        from kaggle_runner.ledger.addresses import SWEEP_RE
+        from kaggle_runner.ledger.db import Run
 
         targets = versions or ["latest"]
         if len(targets) == 1 and not SWEEP_RE.match(targets[0]):
@@ -142,7 +142,7 @@ def wait(
         return t
 
     with Live(view([]), console=Console(stderr=True), transient=False) as live:
-        code = workflows.wait_many(ctx, runs, lambda rows: live.update(view(rows)), err)
+        code = watching.wait_many(ctx, runs, lambda rows: live.update(view(rows)), err)
     share(ctx)
     raise typer.Exit(code)
 
@@ -154,11 +154,11 @@ def cancel(
 ) -> None:
     """Stop a running run and follow it until it has ended (on Kaggle: a request the kernel reads, if it has
     internet; see the README)."""
-    from kaggle_runner import workflows
+    from kaggle_runner.loop import watching
 
     ctx = connect()
     run = _resolve(ctx, version)
-    out = workflows.cancel(ctx, run, err)
+    out = watching.cancel(ctx, run, err)
     if json_:
         as_json({"kernel": run.kernel, "version": run.version, **out})
     else:
@@ -173,22 +173,22 @@ def logs(
     metrics_: bool = typer.Option(False, "--metrics", help="Show the metric points found in the log as a table."),
 ) -> None:
     """A run's log as readable text."""
-    from kaggle_runner import workflows
+    from kaggle_runner.loop import watching
 
     ctx = connect()
     run = _resolve(ctx, version)
     if metrics_:
-        from kaggle_runner.logs import extract
+        from kaggle_runner.ledger.metrics import extract
 
-        metrics_table(extract(workflows.log_text(ctx, run)[0]), f"{run.kernel} {run.label}")
+        metrics_table(extract(watching.log_text(ctx, run)[0]), f"{run.kernel} {run.label}")
         return
     if follow:
-        for event in workflows.follow(ctx, run):
+        for event in watching.follow(ctx, run):
             (sys.stderr if event.get("stream_name") == "stderr" else sys.stdout).write(event.get("data", ""))
             sys.stdout.flush()
         return
-    text, events = workflows.log_text(ctx, run)
-    if not events and (state := workflows.status(ctx, run)[0]) not in FINAL_STATES:
+    text, events = watching.log_text(ctx, run)
+    if not events and (state := watching.status(ctx, run)[0]) not in FINAL_STATES:
         err(
             f"{run.kernel} {run.label} is {state}: Kaggle keeps a session's log empty until it ends; "
             f"`kr logs {run.kernel}:{run.label} --follow` streams it live"
@@ -203,11 +203,11 @@ def logs(
 @app.command()
 def pull(version: str = typer.Argument("latest", help=VERSION_HELP)) -> None:
     """Download a run's outputs and log into .kr/runs/vN/ and record their hashes."""
-    from kaggle_runner import workflows
+    from kaggle_runner.loop import outputs
 
     ctx = connect()
     run = _resolve(ctx, version)
-    folder = workflows.pull(ctx, run, err)
+    folder = outputs.pull(ctx, run, err)
     typer.echo(f"{run.kernel} v{run.version}: outputs in {folder.relative_to(ctx.cfg.root)}")
     share(ctx)
 
@@ -218,7 +218,7 @@ def metrics(
     json_: bool = typer.Option(False, "--json", help="Print a JSON list of points in log order."),
 ) -> None:
     """Metric points in any log file: Keras epochs, [RESULT]/Step lines, JSON dicts, W&B summaries, kr's lines."""
-    from kaggle_runner.logs import extract_file
+    from kaggle_runner.ledger.metrics import extract_file
 
     try:
         points = extract_file(file)

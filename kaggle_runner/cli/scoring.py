@@ -1,5 +1,5 @@
 """Commands that reach the leaderboard: submit, scores, and merge (ensembles to submit).
-They call submissions.submit/refresh and ensembles.merge, and render what those return."""
+They call submissions.submit/refresh and merging.merge, and render what those return."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def submit(
 ) -> None:
     """Check a submission file against the sample submission, upload it, and record it (and its score).
     To a code competition, send the run's kernel version instead: Kaggle re-runs it on the hidden test set."""
-    from kaggle_runner import submissions
+    from kaggle_runner.loop import submissions
 
     ctx = connect()
     comp = _competition(ctx, competition)
@@ -69,7 +69,7 @@ def scores(
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Refresh every submission's status and scores from Kaggle, including ones made outside kr."""
-    from kaggle_runner import submissions
+    from kaggle_runner.loop import submissions
 
     ctx = connect()
     comp = _competition(ctx, competition)
@@ -101,16 +101,17 @@ def merge(
     # same few hundred MB file after file, and faulting them back in cost a fifth of its time on a VM. Read when
     # pyarrow loads, which is below.
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "1000")
-    from kaggle_runner import config, ensembles
-    from kaggle_runner.context import open_project
-    from kaggle_runner.merge import parse_weights
+    from kaggle_runner import config
+    from kaggle_runner.ensembles.blend import parse_weights
+    from kaggle_runner.loop import merging
+    from kaggle_runner.project import open_project
 
     w = parse_weights(weights)
     try:
         ctx = open_project(owner_from_credentials=True)
     except config.ConfigError:
         ctx = None  # outside a project: plain files merge fine, there is just no ledger to record in
-    info = ensembles.merge(ctx, inputs, out, method, w, power, id_column)
+    info = merging.merge(ctx, inputs, out, method, w, power, id_column)
     if ctx is not None:
         share(ctx)
     if json_:

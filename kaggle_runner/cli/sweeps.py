@@ -29,7 +29,7 @@ def sweep(
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Run a grid of params as versions, keeping Kaggle's slots busy; `kr sweep resume sK` continues one."""
-    from kaggle_runner import sweeps
+    from kaggle_runner.loop import sweeps
 
     ctx = connect()
     if axes[0] == "resume":
@@ -50,8 +50,8 @@ def sweep(
 @app.command()
 def quota(json_: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """GPU and TPU time used, allowed and left this week, when it refreshes, and kr's runs holding sessions."""
-    from kaggle_runner import accelerators
-    from kaggle_runner.kaggle_rules import FINAL_STATES
+    from kaggle_runner.kaggle import accelerators
+    from kaggle_runner.kaggle.rules import FINAL_STATES
 
     ctx = connect()
     q = ctx.api.quota()

@@ -1,5 +1,5 @@
 """`kr sync`: the ledger's runs, merges, metrics, scores and files sent to the team's MLflow server.
-It calls team_sync.sync and renders what it returns (other commands share their part through app.share)."""
+It calls syncing.sync and renders what it returns (other commands share their part through app.share)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ def sync(json_: bool = typer.Option(False, "--json", help="Print JSON for script
     """Send every run, merge, metric series, score and file not yet on the team's MLflow server (kr.yaml tracking:)."""
     from rich.console import Console
 
-    from kaggle_runner import team_sync, tracking
-    from kaggle_runner.context import open_project
+    from kaggle_runner.project import open_project
+    from kaggle_runner.team import syncing, tracking
 
     ctx = open_project(owner_from_credentials=True)
     try:
         with Console(stderr=True).status("sync: connecting") as live:
-            info = team_sync.sync(ctx, lambda line: live.update(f"sync: {line}"))
+            info = syncing.sync(ctx, lambda line: live.update(f"sync: {line}"))
     except tracking.TrackingUnavailable as e:
         raise UserError(f"{e}; what was sent is recorded, and `kr sync` sends the rest once it answers") from e
     for line in info["skipped"]:

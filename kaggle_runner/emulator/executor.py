@@ -18,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner import kaggle_rules
 from kaggle_runner.emulator import kernel_env, sandbox
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import now
-from kaggle_runner.kaggle_rules import FINAL_STATES
+from kaggle_runner.kaggle import rules
+from kaggle_runner.kaggle.rules import FINAL_STATES
 
 SANDBOX = sandbox.__file__
 KERNEL_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
@@ -79,7 +79,7 @@ def detect_gpus() -> int:
 
 
 def detect_tpu() -> bool:
-    return kaggle_rules.tpu_here()
+    return rules.tpu_here()
 
 
 class Session:

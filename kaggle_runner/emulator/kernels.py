@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner import accelerators
 from kaggle_runner.emulator.archives import files_under
 from kaggle_runner.emulator.competitions import Competitions
 from kaggle_runner.emulator.datasets import Datasets
@@ -21,7 +20,8 @@ from kaggle_runner.emulator.executor import Executor
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Stream
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, clean, duration, now, timestamp
-from kaggle_runner.kaggle_rules import FINAL_STATES, SLUG_RE
+from kaggle_runner.kaggle import accelerators
+from kaggle_runner.kaggle.rules import FINAL_STATES, SLUG_RE
 
 LANGUAGES = ("python", "r", "rmarkdown")
 KERNEL_TYPES = ("script", "notebook")

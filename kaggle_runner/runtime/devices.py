@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from kaggle_runner import kaggle_rules
+from kaggle_runner.kaggle import rules
 from kaggle_runner.runtime.proc import Proc
 
 KINDS = ("auto", "cpu", "gpu", "tpu")
@@ -38,11 +38,11 @@ def current() -> Proc:
 def _tpu() -> tuple[bool, str]:
     if importlib.util.find_spec("torch_xla") is None:
         return False, "no TPU (torch_xla is not installed)"
-    if kaggle_rules.xla_in_place_of_tpu(dict(os.environ)):
+    if rules.xla_in_place_of_tpu(dict(os.environ)):
         return True, "XLA's CPU device in place of a TPU (PJRT_DEVICE=CPU)"
     if os.environ.get("PJRT_DEVICE", "TPU") != "TPU":
         return False, f"no TPU (PJRT_DEVICE={os.environ['PJRT_DEVICE']})"
-    if kaggle_rules.tpu_here():
+    if rules.tpu_here():
         return True, "a TPU"
     return False, "no TPU device (torch_xla is installed, but there is no /dev/accel*, /dev/vfio/N or TPU_NAME)"
 

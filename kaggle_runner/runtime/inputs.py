@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from kaggle_runner.kaggle_rules import find_input
+from kaggle_runner.kaggle.rules import find_input
 
 
 def input_dir(name: str, kind: str = "") -> str:

@@ -226,8 +226,8 @@ def _crashed_push(emulator, project: Path, message: str) -> tuple[int, Callable[
     """The ledger as a crash right after SaveKernel leaves it: a row still 'pushing', and a function that sends
     the SaveKernel that row stands for (its source carries the row's id, as kr push's does)."""
     from helpers import Api
-    from kaggle_runner import bootstrap
-    from kaggle_runner.ledger import open_ledger
+    from kaggle_runner.ledger.db import open_ledger
+    from kaggle_runner.loop import bootstrap
 
     ledger = open_ledger(project)
     run_id = ledger.begin_push("main", "testuser/loop-kernel", "cpu", "", message, None, False, {}, {})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kaggle_runner import bootstrap
+from kaggle_runner.loop import bootstrap
 
 PROBE = textwrap.dedent("""
     import sys

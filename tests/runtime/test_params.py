@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from kaggle_runner import bootstrap
+from kaggle_runner.loop import bootstrap
 
 
 def test_the_bootstrap_hands_the_runs_params_to_runtime_params(monkeypatch, capsys) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from kaggle_runner import logs
+from kaggle_runner.ledger import metrics
 from kaggle_runner.runtime import report
 
 
@@ -20,7 +20,7 @@ def test_line_round_trips_through_the_log_reader() -> None:
         "step": 120,
         "metrics": {"loss": 0.31, "auc": 0.93, "f1": None},
     }
-    points = logs.extract("Epoch 3 starting\n" + line)
+    points = metrics.extract("Epoch 3 starting\n" + line)
     assert [(p["name"], p["value"], p["split"], p["epoch"], p["step"], p["line"]) for p in points] == [
         ("loss", 0.31, "validation", 2, 120, 2),
         ("auc", 0.93, "validation", 2, 120, 2),

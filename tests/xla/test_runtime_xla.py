@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from kaggle_runner import bootstrap
 from kaggle_runner.emulator.seed import write_competition
+from kaggle_runner.loop import bootstrap
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL = textwrap.dedent("""

@@ -1,0 +1,119 @@
+"""Bundles on Kaggle: make a private dataset hold a bundle's current content, READY, uploading only what changed.
+The sequence of kaggle_api calls for the code bundle and each data bundle; packaging prepares the files."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from kaggle_runner.config import Config, DatasetSpec
+from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle.api import KaggleApi, KaggleError
+from kaggle_runner.kaggle.pacing import poll_intervals
+from kaggle_runner.ledger.db import Ledger
+from kaggle_runner.loop import packaging
+from kaggle_runner.project import Say
+
+Stage = Callable[[Path], Iterable[packaging.Staged]]
+
+
+def sync_code(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, slug: str, say: Say) -> dict[str, Any]:
+    """The code bundle (code.packages + kaggle_runner as one wheel) as the dataset owner/slug."""
+    files = packaging.code_manifest(cfg)
+
+    def stage(tmp: Path) -> Iterable[packaging.Staged]:
+        wheel = packaging.build_wheel(files, packaging.manifest_digest(files), tmp)
+        return [packaging.Staged(wheel, wheel.name)]
+
+    return sync_bundle(api, ledger, owner, slug, "code", files, stage, say)
+
+
+def sync_dataset(api: KaggleApi, ledger: Ledger, owner: str, spec: DatasetSpec, say: Say) -> dict[str, Any]:
+    """Run the spec's prepare step (its output goes to stderr, beside kr's progress), then sync its files."""
+    if spec.prepare:
+        say(f"preparing {spec.name}: {spec.prepare}")
+        if subprocess.run(spec.prepare, shell=True, cwd=spec.folder, stdout=sys.stderr).returncode != 0:
+            raise UserError(f"{spec.where}: prepare: `{spec.prepare}` failed (its own message is above)")
+    files = packaging.select(spec)
+    return sync_bundle(api, ledger, owner, spec.slug, spec.name, files, lambda tmp: packaging.stage(files, tmp), say)
+
+
+def sync_bundle(
+    api: KaggleApi,
+    ledger: Ledger,
+    owner: str,
+    slug: str,
+    name: str,
+    files: packaging.Files,
+    stage: Stage,
+    say: Say,
+    ready_timeout: float = 1800,
+) -> dict[str, Any]:
+    """Make Kaggle hold this bundle's current content, READY; returns {slug, version, manifest}.
+    Nothing is uploaded when the manifest equals the last uploaded one and Kaggle still has that version. Files are
+    hashed before only when there is a last upload to compare with; otherwise the upload itself hashes them."""
+    ref = f"{owner}/{slug}"
+    last = ledger.last_bundle(ref)
+    remote_version, status = api.dataset_status(owner, slug)
+    if last and remote_version == last["version"] and status != "FAILED":
+        digest = packaging.manifest_digest(packaging.hash_all(files))
+        if digest == last["manifest_sha256"]:
+            if status != "READY":  # uploaded by a kr that was stopped while Kaggle processed it: wait, not again
+                say(f"dataset {ref}: v{remote_version} is still being processed; waiting until READY")
+                _wait_ready(api, owner, slug, remote_version, ready_timeout)
+            say(f"dataset {ref}: unchanged (v{remote_version}), nothing to upload")
+            return {"slug": ref, "version": remote_version, "manifest": digest}
+
+    size = sum(f["size"] for f in files.values())
+    say(f"dataset {ref}: uploading {len(files)} files, {size / 1e6:.1f} MB")
+    # Zipping the next folder (zlib and hashlib work outside the GIL) overlaps the upload of what is ready.
+    with tempfile.TemporaryDirectory(prefix="kr-bundle-") as tmp, ThreadPoolExecutor(1) as uploader:
+        pending = [uploader.submit(_upload, api, staged, files) for staged in stage(Path(tmp))]
+        tokens = [p.result() for p in pending]
+    digest = packaging.manifest_digest(packaging.hash_all(files))
+    expected = (remote_version or 0) + 1
+
+    def took_effect() -> bool | None:
+        return (api.dataset_status(owner, slug)[0] or 0) >= expected or None
+
+    if remote_version is None:
+        title = slug.replace("-", " ").title()
+        title = (title if len(title) >= 6 else f"{title} Data")[:50]  # Kaggle wants 6-50 characters
+        api.create_dataset(owner, slug, title, tokens, took_effect)
+    else:
+        api.create_dataset_version(owner, slug, f"kr: manifest {digest[:12]}", tokens, took_effect)
+    # recorded before the READY wait, so that a kr stopped during it waits next time instead of uploading again
+    ledger.record_bundle(ref, expected, name, digest, len(files), size)
+    _wait_ready(api, owner, slug, expected, ready_timeout)
+    say(f"dataset {ref}: v{expected} READY")
+    return {"slug": ref, "version": expected, "manifest": digest}
+
+
+def _upload(api: KaggleApi, staged: packaging.Staged, files: packaging.Files) -> str:
+    member = files.get(staged.member) if staged.member else None
+    hasher = hashlib.sha256() if member is not None and "sha256" not in member else None
+    token = api.upload_file(staged.path, staged.name, hasher)
+    if hasher is not None:
+        member["sha256"] = hasher.hexdigest()
+    return token
+
+
+def _wait_ready(api: KaggleApi, owner: str, slug: str, expected: int, timeout: float) -> None:
+    """Poll GetDatasetStatus until the new version is READY; a kernel pushed before that would not see it."""
+    ref, deadline = f"{owner}/{slug}", time.time() + timeout
+    for delay in poll_intervals(start=0.1, cap_ratio=50):  # small datasets are READY in a second, big ones in minutes
+        version, status = api.dataset_status(owner, slug)
+        if version == expected and status == "READY":
+            return
+        if version == expected and status == "FAILED":
+            raise KaggleError(f"dataset {ref} v{expected}: Kaggle could not process it (FAILED)")
+        if time.time() > deadline:
+            raise KaggleError(f"dataset {ref} v{expected} not READY after {timeout:.0f} s (status {status})")
+        time.sleep(delay)

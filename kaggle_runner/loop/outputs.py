@@ -1,0 +1,84 @@
+"""A run's outputs brought home: every file Kaggle lists, under names that stay inside the run's folder, then
+the log and the metric points read from it into the ledger."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path, PurePosixPath
+
+from kaggle_runner import layout
+from kaggle_runner.kaggle.api import KaggleError
+from kaggle_runner.ledger.db import Run
+from kaggle_runner.project import Say, Session
+
+MAX_PAGES = 1000  # of outputs, 500 a page: far beyond Kaggle's 20 GB working folder
+
+
+def safe_target(folder: Path, name: str) -> Path:
+    """Where a file named by Kaggle goes; refuses names that would land outside `folder`."""
+    p = PurePosixPath(name.replace("\\", "/"))
+    if (
+        not name
+        or not p.parts
+        or p.is_absolute()
+        or ".." in p.parts
+        or "\x00" in name
+        or (p.parts and ":" in p.parts[0])
+    ):
+        raise KaggleError(f"refusing output file name '{name}': it would be written outside {folder}")
+    return folder.joinpath(*p.parts)
+
+
+def pull(ctx: Session, run: Run, say: Say) -> Path:
+    owner, slug = run.owner_slug
+    folder = ctx.run_dir(run)
+    folder.mkdir(parents=True, exist_ok=True)
+    token, log, files, skipped, seen = "", None, [], [], set()
+    while True:
+        page = ctx.api.list_output(owner, slug, run.version, page_token=token, page_size=500)
+        if log is None:
+            log = page.log or ""
+        for f in page.files or []:
+            try:
+                files.append((f.file_name, safe_target(folder, f.file_name), f.url))
+            except KaggleError:  # one bad name must not keep submission.csv from coming back
+                skipped.append({"name": f.file_name, "why": "its name would be written outside the run's folder"})
+        token = page.next_page_token or ""
+        if not token:
+            break
+        if token in seen or len(seen) >= MAX_PAGES:  # a server that never stops paging must not hold kr for ever
+            raise KaggleError(
+                f"listing {run.label}'s outputs: Kaggle kept answering with another page ({len(seen) + 1} pages, "
+                f"page token {token[:40]!r} {'again' if token in seen else 'and more'}); nothing was pulled"
+            )
+        seen.add(token)
+    pulled = []
+    for name, target, url in files:
+        try:
+            if not target.is_file():  # downloads land atomically, so an existing file is complete: pulls resume
+                if target.exists():
+                    raise IsADirectoryError(errno.EISDIR, "another output made a folder of that name")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                say(f"downloading {name}")
+                ctx.api.download(url, target)
+        except KaggleError as e:
+            if e.status != 404:  # listed but not served (a link in the outputs); a 403 may be an expired URL
+                raise
+            skipped.append({"name": name, "why": f"Kaggle listed it but answered {e.status} for it"})
+            continue
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):  # a full disk fails the pull, whatever the file
+                raise
+            # `a` beside `a\b.txt`, or a name longer than this disk allows: that file only, never the run
+            skipped.append({"name": name, "why": f"it cannot be written here ({e.strerror or e})"})
+            continue
+        pulled.append((name, target))
+    for s in skipped:
+        say(f"warning: skipped output {s['name']!r}: {s['why']}")
+    (folder / f"{slug}.log").write_text(log, encoding="utf-8")
+    del log, page  # the points are read back from the file as a stream: a long log is not held twice
+    from kaggle_runner.ledger.metrics import extract_file
+
+    ctx.ledger.record_metrics(run.id, extract_file(folder / f"{slug}.log"))
+    ctx.ledger.record_files(run.id, [(name, layout.sha256_file(t), t.stat().st_size) for name, t in pulled], skipped)
+    return folder

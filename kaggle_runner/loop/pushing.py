@@ -1,0 +1,245 @@
+"""One version pushed: bundles synced, the bootstrap put in front of the entry, SaveKernel, the ledger row;
+a push over Kaggle's session cap refused, or queued until one of kr's own runs of that accelerator ends."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle import accelerators
+from kaggle_runner.kaggle.api import KaggleError
+from kaggle_runner.kaggle.pacing import poll_intervals
+from kaggle_runner.kaggle.rules import FINAL_STATES
+from kaggle_runner.ledger.db import Run
+from kaggle_runner.loop import bootstrap, control
+from kaggle_runner.loop.watching import current_version, status
+from kaggle_runner.project import Say, Session
+
+CAP_RE = re.compile(r"Maximum batch \w+ session count of \d+ reached")  # SaveKernel's error (docs/kaggle-facts.md)
+
+
+def _git(root: Path) -> tuple[str | None, bool]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return None, False
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=10)
+        return commit.stdout.strip(), bool(dirty.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        return None, False
+
+
+def push(
+    ctx: Session,
+    kernel: str | None,
+    accel: str | None,
+    message: str,
+    say: Say,
+    queue: bool = False,
+    timeout: int | None = None,
+    params: dict[str, Any] | None = None,
+    sweep: tuple[int, int] | None = None,
+) -> Run:
+    """Package, push and record one version. Over Kaggle's session cap the push is refused; with `queue` kr waits
+    for one of its own runs of that accelerator to end (polling them with the usual backoff) and pushes again.
+    `timeout` (seconds) bounds the session instead of kr.yaml's `timeout:`; `params` (default kr.yaml's) reach the
+    kernel as runtime.params(); `sweep` is (sweep id, point) for a point of `kr sweep`."""
+    spec = ctx.cfg.kernel(kernel)
+    params = dict(ctx.cfg.params if params is None else params)
+    if timeout is not None:
+        if timeout < 1:
+            raise UserError(f"--timeout: {timeout} is not a number of seconds; give a positive integer")
+        spec = replace(spec, timeout=timeout)
+    accel = accel or spec.accelerator
+    if accel not in accelerators.ALIASES:
+        raise UserError(f"--accel: '{accel}' is unknown; use one of {', '.join(accelerators.ALIASES)}")
+    shape_name = accelerators.ALIASES[accel]
+    shape = accelerators.resolve(shape_name)
+    if accel == "v3-8":
+        say("note: TPU v3-8 is retired on Kaggle; it now runs on TPU v5e-8")
+
+    from kaggle_runner.loop.bundles import sync_code, sync_dataset
+
+    bundles: dict[str, Any] = {}
+    dataset_refs = []
+    if ctx.cfg.code_slug:
+        bundles["_code"] = sync_code(ctx.api, ctx.ledger, ctx.cfg, ctx.owner, ctx.cfg.code_slug, say)
+        dataset_refs.append(bundles["_code"]["slug"])
+    for name in spec.datasets:
+        if "/" in name:
+            dataset_refs.append(name)
+            continue
+        bundles[name] = sync_dataset(ctx.api, ctx.ledger, ctx.owner, ctx.cfg.datasets[name], say)
+        dataset_refs.append(bundles[name]["slug"])
+
+    ref = f"{ctx.owner}/{spec.slug}"
+    commit, dirty = _git(ctx.cfg.root)
+    try:
+        source = (spec.folder / spec.entry).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(
+            f"kr.yaml: kernels.{spec.name}.entry: {spec.entry} is not UTF-8 text (byte {e.start}); "
+            "point it at a Python script or notebook"
+        ) from e
+    run_id = ctx.ledger.begin_push(
+        spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles, params, sweep
+    )
+    marker = {
+        "run": run_id,
+        "kernel": spec.name,
+        "kind": shape.kind,
+        "label": shape.label,
+        "bundles": {k: v["manifest"][:12] for k, v in bundles.items()},
+        "code": bundles["_code"]["slug"] if ctx.cfg.code_slug else None,
+        "competition": spec.competition_sources[0] if spec.competition_sources else None,
+        "params": params,
+    }
+    if spec.internet:  # where the kernel can reach the API, `kr cancel` asks it to stop through the control channel
+        poll = float(os.environ.get("KR_CONTROL_POLL_SECONDS") or control.POLL_SECONDS)
+        marker.update(control=f"{ctx.owner}/{control.CONTROL_SLUG}", nonce=secrets.token_hex(8), poll=poll)
+    text = bootstrap.notebook(source, marker) if spec.kernel_type == "notebook" else bootstrap.script(source, marker)
+    body = {
+        "slug": ref,
+        "newTitle": spec.title,
+        "text": text,
+        "language": "python",
+        "kernelType": spec.kernel_type,
+        "isPrivate": True,
+        "enableInternet": spec.internet,
+        "enableGpu": shape.kind == "gpu",
+        "enableTpu": shape.kind == "tpu",
+        "datasetDataSources": dataset_refs,
+        "competitionDataSources": spec.competition_sources,
+        "kernelDataSources": spec.kernel_sources,
+        "modelDataSources": spec.model_sources,
+        "machineShape": shape_name or None,
+        "sessionTimeoutSeconds": spec.timeout,
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+    while True:
+        before = current_version(ctx, ref) or 0
+
+        def took_effect(before: int = before) -> Any:
+            current = current_version(ctx, ref) or 0
+            return _Landed(current) if current > before else None
+
+        # If SaveKernel raises (Ctrl-C, retries exhausted), the version may or may not exist on Kaggle: the
+        # record stays 'pushing' and the next command's reconcile() decides, the one place that does.
+        resp = ctx.api.save_kernel(body, took_effect)
+        error = getattr(resp, "error", None)
+        if not error:
+            break
+        held = _holders(ctx, shape.kind) if CAP_RE.search(error) else None
+        if held is None or not queue:
+            ctx.ledger.abandon_push(run_id, f"Kaggle refused the push: {error}", "REFUSED")  # kept, never a version
+            raise KaggleError(f"Kaggle refused the push: {error}{_held_text(held)}")
+        say(f"{error} Waiting for a slot{_held_text(held)}")
+        _wait_for_a_slot(ctx, held)
+    version = resp.version_number
+    ctx.ledger.finish_push(run_id, version)
+    invalid = [
+        s
+        for field in (
+            "invalid_dataset_sources",
+            "invalid_competition_sources",
+            "invalid_kernel_sources",
+            "invalid_model_sources",
+        )
+        for s in (getattr(resp, field, None) or [])
+    ]
+    if invalid:
+        raise KaggleError(
+            f"Kaggle saved {spec.name} v{version} but dropped unknown sources: {', '.join(invalid)}; "
+            f"the run will not see them (kr cancel {spec.name}:v{version})"
+        )
+    return ctx.ledger.resolve(f"{spec.name}:v{version}", ctx.cfg.default_kernel)
+
+
+def _holders(ctx: Session, kind: str) -> list[Run]:
+    """kr's own runs in this project that hold a session of that accelerator now (their status asked afresh:
+    the ledger's may be old)."""
+    held = []
+    for run in ctx.ledger.runs():
+        if run.status in FINAL_STATES or run.accelerator not in accelerators.ALIASES:
+            continue
+        if accelerators.resolve(accelerators.ALIASES[run.accelerator]).kind != kind:
+            continue
+        if status(ctx, run)[0] not in FINAL_STATES:
+            held.append(ctx.ledger.resolve(f"{run.kernel}:v{run.version}", run.kernel))
+    return held
+
+
+def _held_text(held: list[Run] | None) -> str:
+    if held is None:
+        return ""
+    if not held:
+        return " (none of them kr's runs in this project: see kaggle.com/code for the others)"
+    names = ", ".join(f"{r.kernel} {r.label} ({r.status})" for r in held)
+    return f" (held by {names}: `kr wait` for one to end, or cancel one)"
+
+
+def _wait_for_a_slot(ctx: Session, held: list[Run]) -> None:
+    """Until one of the runs holding the cap ends (seen on their log streams, else by polling); when none is kr's,
+    one poll interval (someone else's may end)."""
+    if not held:
+        time.sleep(next(poll_intervals()))
+        return
+    from kaggle_runner.loop.streams import Watch
+
+    watch = Watch(ctx.api, lambda r: status(ctx, r)[0])
+    while not any(s in FINAL_STATES for s in watch.poll(held, 1.0).values()):
+        pass
+
+
+@dataclass
+class _Landed:
+    version_number: int
+    error: None = None
+
+
+def push_dataset(ctx: Session, name: str, say: Say) -> dict[str, Any]:
+    """`kr datasets push NAME`: prepare and upload one dataset spec (nothing when unchanged), READY on return."""
+    from kaggle_runner.loop.bundles import sync_dataset
+
+    if name not in ctx.cfg.datasets:
+        known = ", ".join(ctx.cfg.datasets) or "none yet: add datasets/NAME/dataset.yaml or kr.yaml datasets:"
+        raise UserError(f"no dataset spec named '{name}' (specs: {known})")
+    spec = ctx.cfg.datasets[name]
+    before = ctx.ledger.last_bundle(f"{ctx.owner}/{spec.slug}")
+    bundle = sync_dataset(ctx.api, ctx.ledger, ctx.owner, spec, say)
+    uploaded = before is None or before["version"] != bundle["version"]
+    return {
+        "name": name,
+        "ref": bundle["slug"],
+        "version": bundle["version"],
+        "uploaded": uploaded,
+        "manifest": bundle["manifest"],
+    }
+
+
+def dataset_specs(ctx: Session) -> list[dict[str, Any]]:
+    """Every dataset spec with where it is written and the last version kr uploaded."""
+    rows = []
+    for name, spec in ctx.cfg.datasets.items():
+        ref = f"{ctx.owner}/{spec.slug}" if ctx.owner else spec.slug
+        last = ctx.ledger.last_bundle(ref) if ctx.owner else None
+        rows.append(
+            {
+                "name": name,
+                "ref": ref,
+                "spec": spec.where,
+                "paths": spec.paths,
+                "prepare": spec.prepare,
+                "version": last["version"] if last else None,
+                "files": last["files"] if last else None,
+                "bytes": last["bytes"] if last else None,
+            }
+        )
+    return rows

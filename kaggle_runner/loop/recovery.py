@@ -1,0 +1,71 @@
+"""A push cut off by a crash or Ctrl-C, finished from what Kaggle shows: connect() opens a Session and
+reconciles the ledger first, so every command that talks to Kaggle starts from a true record."""
+
+from __future__ import annotations
+
+from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle.log_events import parse_log
+from kaggle_runner.kaggle.rules import FINAL_STATES
+from kaggle_runner.ledger.db import Run
+from kaggle_runner.loop import bootstrap
+from kaggle_runner.project import Say, Session
+
+
+def connect(url: str | None, say: Say) -> Session:
+    """The project with the Kaggle API at `url` (default api.kaggle.com). A push cut off by a crash or Ctrl-C is
+    finished here, so every command that talks to Kaggle starts from a true ledger."""
+    from kaggle_runner import config
+    from kaggle_runner.kaggle.api import KaggleApi, find_credentials
+    from kaggle_runner.ledger.db import open_ledger
+
+    cfg = config.load()
+    creds = find_credentials()
+    owner = cfg.owner or creds.username
+    if not owner:
+        raise UserError("kr.yaml: owner: missing and the credentials name no user; add `owner: <your Kaggle username>`")
+    ctx = Session(cfg=cfg, ledger=open_ledger(cfg.root), owner=owner, api=KaggleApi(url, creds))
+    reconcile(ctx, say)
+    return ctx
+
+
+def reconcile(ctx: Session, say: Say) -> None:
+    """Finish the record of pushes cut off between SaveKernel and the ledger write (crash, Ctrl-C, two at once).
+    Versions are matched to ledger rows by the run id their source carries (the bootstrap's marker), never by
+    order: the newest version's source comes from GetKernel, an older one's from the KR_RUN line of its log."""
+    pending: dict[str, list[Run]] = {}
+    for run in ctx.ledger.pending_pushes():
+        pending.setdefault(run.ref, []).append(run)
+    for ref, runs in pending.items():
+        owner, _, slug = ref.partition("/")
+        known = max((r.version or 0 for r in ctx.ledger.runs() if r.ref == ref), default=0)
+        kernel = ctx.api.get_kernel(owner, slug)
+        current = (kernel.metadata.current_version_number or 0) if kernel is not None else 0
+        found, unknown = {}, 0
+        for version in range(current, known, -1):
+            run_id = _run_of_version(ctx, owner, slug, version, kernel.blob.source if version == current else None)
+            if run_id is None:
+                unknown += 1
+            else:
+                found[run_id] = version
+            if all(r.id in found for r in runs):
+                break  # older versions need not be read
+        for run in runs:
+            if run.id in found:
+                ctx.ledger.finish_push(run.id, found[run.id])
+                say(f"recovered an interrupted push: {run.kernel} v{found[run.id]}")
+            elif not unknown:
+                ctx.ledger.abandon_push(run.id, "the push never reached Kaggle")
+
+
+def _run_of_version(ctx: Session, owner: str, slug: str, version: int, source: str | None) -> int | None:
+    """The ledger run id a kernel version was pushed as (0: not pushed by kr); None while Kaggle does not show it:
+    an older version's marker is in its log, and Kaggle keeps a session's log empty until the session ends."""
+    if source is not None:
+        marker = bootstrap.marker_in_source(source)
+    else:
+        events = parse_log(ctx.api.list_output(owner, slug, version, page_size=1).log or "")
+        marker = bootstrap.find_marker("".join(str(e.get("data", "")) for e in events))
+        if marker is None and ctx.api.kernel_status(owner, slug, version)[0] not in FINAL_STATES:
+            return None
+    run_id = (marker or {}).get("run")
+    return run_id if isinstance(run_id, int) else 0

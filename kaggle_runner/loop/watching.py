@@ -1,0 +1,212 @@
+"""The run loop's steps as sequences of kaggle_api and ledger calls: push, status, wait, cancel, logs, pull.
+No printing of tables here: each step returns data, and reports progress through a `say` callback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle.api import KaggleError
+from kaggle_runner.kaggle.log_events import parse_log
+from kaggle_runner.kaggle.pacing import poll_intervals
+from kaggle_runner.kaggle.rules import FINAL_STATES
+from kaggle_runner.ledger.db import Run
+from kaggle_runner.loop import bootstrap, control
+from kaggle_runner.loop.outputs import pull
+from kaggle_runner.project import Say, Session
+
+EXIT = {"COMPLETE": 0, "ERROR": 1, "CANCEL_ACKNOWLEDGED": 3}
+
+
+def current_version(ctx: Session, ref: str) -> int | None:
+    owner, _, slug = ref.partition("/")
+    k = ctx.api.get_kernel(owner, slug)
+    return (k.metadata.current_version_number or None) if k is not None else None
+
+    # else: a new version's session has not shown its marker yet; a later command settles it
+
+
+def status(ctx: Session, run: Run) -> tuple[str, str | None]:
+    """The run's session status. Right after a push Kaggle can still answer with the previous version's final
+    state (docs/kaggle-facts.md; PR #1177 guards it): a final state while the kernel's current version is older
+    than this run's is taken as QUEUED, the version not yet known."""
+    owner, slug = run.owner_slug
+    state, failure = ctx.api.kernel_status(owner, slug, run.version)
+    if state in FINAL_STATES and run.status not in FINAL_STATES:
+        current = current_version(ctx, run.ref)
+        if current is not None and current < (run.version or 0):
+            return "QUEUED", None
+    ctx.ledger.set_status(run.id, state, failure)
+    return state, failure
+
+
+def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say) -> dict[str, Any]:
+    """Follow the run until it ends: its live log stream says when (follow.Watch), else polls of 5 s growing to
+    60 s; `on_tick` gets its state about every second. A completed run is pulled, a failed one comes back with the
+    tail of its log. `exit` is the command's exit code."""
+    from kaggle_runner.loop.streams import Watch
+
+    started, last = time.time(), {"failure": None}
+
+    def ask(r: Run) -> str:
+        state, last["failure"] = status(ctx, r)
+        return state
+
+    watch = Watch(ctx.api, ask)
+    state = run.status or "QUEUED"
+    while True:
+        state = watch.poll([run], 1.0).get(run.id, state)
+        on_tick(state, time.time() - started)
+        if state in FINAL_STATES:
+            break
+    out: dict[str, Any] = {"status": state, "failure": last["failure"], "exit": EXIT.get(state, 1)}
+    stopped = state == "ERROR" and ended_on_request(ctx, run)
+    if stopped:  # it stopped on `kr cancel`'s request: cancelled, with what it wrote by then
+        out.update(exit=EXIT["CANCEL_ACKNOWLEDGED"], cancelled=stopped)
+    if state == "COMPLETE" or stopped:
+        out["folder"] = pull(ctx, run, say)
+    elif state == "ERROR":
+        _, events = log_text(ctx, run)
+        out["log_tail"] = "".join(e.get("data", "") for e in events).splitlines()[-15:]
+    return out
+
+
+def wait_many(ctx: Session, runs: list[Run], on_tick: Callable[[list[dict[str, Any]]], None], say: Say) -> int:
+    """Follow many runs until all have ended, pulling each as it completes (or stops on request); `on_tick` gets a
+    row per run {run, status, elapsed, metric} about every second. Ends are learnt from the live log streams where
+    they hold (follow.Watch), else by polling. Returns the exit code: 1 if any errored, else 3 if any was cancelled,
+    else 0."""
+    from kaggle_runner.ledger import reports
+    from kaggle_runner.loop.streams import Watch
+
+    started = time.time()
+    rows = {r.id: {"run": f"{r.kernel} {r.label}", "status": r.status, "elapsed": 0.0, "metric": None} for r in runs}
+    ended: dict[int, str] = {}
+    watch = Watch(ctx.api, lambda r: status(ctx, r)[0])
+    while len(ended) < len(runs):
+        live = [r for r in runs if r.id not in ended]
+        asked = watch.poll(live, 1.0)
+        for r in live:
+            row = rows[r.id]
+            row.update(elapsed=time.time() - started, metric=watch.metric(r) or row["metric"])
+            state = asked.get(r.id)
+            if state is None:
+                continue
+            row["status"] = state
+            if state in FINAL_STATES:
+                stopped = state == "ERROR" and ended_on_request(ctx, r)
+                if state == "COMPLETE" or stopped:
+                    pull(ctx, r, say)
+                    top = reports.headline(ctx.ledger.metrics(r.id), ctx.cfg.metric)
+                    row["metric"] = f"{top[0]} {top[1]:.5g}" if top else None
+                ended[r.id] = "CANCELLED" if stopped or state == "CANCEL_ACKNOWLEDGED" else state
+                if stopped:
+                    row["status"] = "CANCELLED"
+        on_tick(list(rows.values()))
+    states = set(ended.values())
+    return 1 if "ERROR" in states else 3 if "CANCELLED" in states else 0
+
+
+def log_text(ctx: Session, run: Run) -> tuple[str, list[dict[str, Any]]]:
+    owner, slug = run.owner_slug
+    raw = ctx.api.list_output(owner, slug, run.version, page_size=1).log or ""
+    return raw, parse_log(raw)
+
+
+def cancel(ctx: Session, run: Run, say: Say) -> dict[str, Any]:
+    """Stop a running run, and follow it until it has ended. Where the session id is known (the emulator's
+    session_id_in_env), CancelKernelSession; on Kaggle, which exposes none, a request in the control dataset that
+    the kernel's watcher reads when it has internet. Returns {how, status, ended_by}; raises where nothing can
+    reach the run."""
+    state, _ = status(ctx, run)
+    if state in FINAL_STATES:
+        raise UserError(f"{run.kernel} {run.label} has already ended ({state}); there is nothing to cancel")
+    marker = None
+    if state == "RUNNING":  # the persisted log is empty while a session runs: its marker is in the live stream
+        owner, slug = run.owner_slug
+        for n, event in enumerate(ctx.api.log_stream(owner, slug, run.version)):
+            marker = bootstrap.find_marker(str(event.get("data", "")))
+            if marker or n > 50:  # the bootstrap prints it first
+                break
+    if marker is None:
+        raise UserError(
+            f"{run.kernel} {run.label} is {state} and has not printed its KR_RUN marker yet; try again in a few seconds"
+        )
+    user = ctx.api.creds.username or ctx.owner
+    if marker.get("session"):
+        error = ctx.api.cancel(int(marker["session"]))
+        if error:
+            raise KaggleError(f"Kaggle did not cancel {run.kernel} {run.label}: {error}")
+        ended_by = f"{user}: cancelled through CancelKernelSession (kr cancel)"
+        ctx.ledger.record_end(run.id, ended_by)
+        return {
+            "how": f"session {marker['session']} cancelled",
+            "status": _until_final(ctx, run, 60),
+            "ended_by": ended_by,
+        }
+    if not marker.get("control"):  # no internet: nothing can reach the kernel, and Kaggle has no API cancel
+        raise UserError(
+            f"Kaggle offers no API cancel for {run.kernel} {run.label} (no session id is exposed, and without internet "
+            f"the kernel cannot be asked); stop it at https://www.kaggle.com/code/{run.ref}, and bound later runs with "
+            "`timeout:` in kr.yaml"
+        )
+    owner = marker["control"].partition("/")[0]
+    control.request_cancel(ctx.api, owner, marker["nonce"], user)
+    patience = 3 * float(marker.get("poll") or control.POLL_SECONDS) + 30
+    say(f"asked {run.kernel} {run.label} to stop (it checks every {marker.get('poll')} s); following it")
+    final = _until_final(ctx, run, patience)
+    stopped = ended_on_request(ctx, run) if final in FINAL_STATES else None
+    if stopped:
+        return {"how": "cancelled on request", "status": final, "ended_by": stopped}
+    if final in FINAL_STATES:
+        return {"how": f"it ended first ({final})", "status": final, "ended_by": None}
+    raise KaggleError(
+        f"{run.kernel} {run.label} is still {final} {patience:.0f} s after the request: the kernel did not answer "
+        f"(no API access from it?); stop it at https://www.kaggle.com/code/{run.ref}"
+    )
+
+
+def _until_final(ctx: Session, run: Run, patience: float) -> str:
+    deadline = time.time() + patience
+    for delay in poll_intervals():
+        state, _ = status(ctx, run)
+        if state in FINAL_STATES or time.time() > deadline:
+            return state
+        time.sleep(min(delay, max(0.1, deadline - time.time())))
+    raise AssertionError("unreachable")
+
+
+def ended_on_request(ctx: Session, run: Run) -> str | None:
+    """Whether an ended run stopped on a cancel request (its log's KR_CANCELLED line); recorded in the ledger."""
+    if run.ended_by:
+        return run.ended_by
+    _, events = log_text(ctx, run)
+    line = control.cancelled_in("".join(str(e.get("data", "")) for e in events))
+    if line is None:
+        return None
+    ended_by = f"{line.get('by') or 'someone'}: cancelled on request (kr cancel)"
+    ctx.ledger.record_end(run.id, ended_by)
+    return ended_by
+
+
+def follow(ctx: Session, run: Run) -> Iterator[dict[str, Any]]:
+    """Events of the live log; after a dropped connection, events already shown are not repeated."""
+    owner, slug = run.owner_slug
+    seen, failures = 0, 0
+    while True:
+        index = 0
+        try:
+            for event in ctx.api.log_stream(owner, slug, run.version):
+                index += 1
+                if index > seen:
+                    seen = index
+                    failures = 0
+                    yield event
+            return
+        except KaggleError:  # the stream broke: reconnect, skip what was shown
+            failures += 1
+            if failures > 5:
+                raise
+            time.sleep(1.0)
