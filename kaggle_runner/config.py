@@ -202,7 +202,7 @@ def load(root: Path | None = None) -> Config:
     return parse(read_yaml(root / CONFIG_NAME, CONFIG_NAME) or {}, root)
 
 
-TRACKING_KEYS = {"mlflow": str, "experiment": str, "max_artifact_mb": (int, float)}
+TRACKING_KEYS: dict[str, type | tuple[type, ...]] = {"mlflow": str, "experiment": str, "max_artifact_mb": (int, float)}
 
 
 def _tracking(raw: Any) -> dict[str, Any]:

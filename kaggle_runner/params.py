@@ -4,6 +4,7 @@ Values are YAML scalars (1e-5, 0.05, true, cosine); the kernel reads them with r
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from typing import Any
 
 from kaggle_runner.errors import UserError
@@ -68,6 +69,7 @@ def grid(axes: list[str], zipped: bool = False) -> tuple[dict[str, list[Scalar]]
     if not parsed:
         raise UserError("kr sweep: give at least one key=v1,v2 axis")
     keys = list(parsed)
+    rows: Iterable[tuple[Scalar, ...]]
     if zipped:
         lengths = {len(v) for v in parsed.values()}
         if len(lengths) != 1:

@@ -1,8 +1,9 @@
-"""The typer app every command group registers on, the global options (--debug, --kaggle-url), sharing with the
-team's server after a command, and `main()`, which turns a UserError into one line on stderr and a non-zero exit."""
+"""The typer app every command group registers on, the global options (--debug, --kaggle-url), the project a
+command opens, and `main()`: one line on stderr for a user error, and the team told of whatever the ledger gained."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from typing import TYPE_CHECKING, Optional
 
@@ -20,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_state: dict = {"debug": False, "url": None}
+_state: dict = {"debug": False, "url": None, "opened": None}
 
 
 @app.callback()
@@ -42,27 +43,41 @@ def connect() -> Session:
     from kaggle_runner.cli.render import err
     from kaggle_runner.loop import recovery
 
-    return recovery.connect(_state["url"], err)
+    _state["opened"] = session = recovery.connect(_state["url"], err)
+    return session
 
 
-def share(ctx: Project) -> None:
-    """What a command just recorded goes to the team's MLflow server too, when kr.yaml names one; a server that
+def project(owner_from_credentials: bool = False) -> Project:
+    """The project without Kaggle, for commands that read or write only the ledger (project.open_project)."""
+    from kaggle_runner.project import open_project
+
+    _state["opened"] = opened = open_project(owner_from_credentials)
+    return opened
+
+
+def _share() -> None:
+    """After a command: what it recorded goes to the team's MLflow server too, when kr.yaml names one. A server that
     does not answer is one warning line, and the next `kr sync` catches up."""
+    opened = _state["opened"]
+    if opened is None or not opened.ledger.changed:
+        return
     from kaggle_runner.cli.render import err
     from kaggle_runner.team import syncing
 
-    syncing.send_quietly(ctx, err)
+    syncing.send_quietly(opened, err)
 
 
 def main() -> None:
     """Console entry point: user errors become one line on stderr (tracebacks only with --debug)."""
     try:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
+        _share()
         sys.exit(code if isinstance(code, int) else 0)
     except UserError as e:
         if _state["debug"]:
             raise
         print(f"kr: error: {e}", file=sys.stderr)
+        _share()  # a refused push is recorded too
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print("kr: interrupted", file=sys.stderr)
@@ -76,13 +91,12 @@ def main() -> None:
         print(f"kr: error: {e.strerror or e}{where}; nothing recorded was lost", file=sys.stderr)
         sys.exit(1)
     except Exception as e:
-        # click's usage errors arrive here too; newer typer vendors click, so they are recognised by shape
-        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
-            e.show()
-            sys.exit(e.exit_code)
+        if _usage_error(e):
+            e.show()  # type: ignore[attr-defined]
+            sys.exit(e.exit_code)  # type: ignore[attr-defined]
         if isinstance(e, typer.Abort) or type(e).__name__ == "Abort":
             sys.exit(130)
-        if "database or disk is full" in str(e):  # sqlite3.OperationalError; the transaction was rolled back
+        if _disk_full(e):  # the transaction was rolled back
             print(
                 "kr: error: the disk is full, so the ledger could not be written; free some space and run the "
                 "command again (nothing recorded was lost)",
@@ -93,3 +107,13 @@ def main() -> None:
             raise
         print(f"kr: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", file=sys.stderr)
         sys.exit(1)
+
+
+def _usage_error(e: Exception) -> bool:
+    """click's usage errors; newer typer vendors click, so they are recognised by shape."""
+    return callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int)
+
+
+def _disk_full(e: Exception) -> bool:
+    """SQLite's SQLITE_FULL (its own code, as errno is for the system): the disk, not the ledger, is at fault."""
+    return isinstance(e, sqlite3.Error) and getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL

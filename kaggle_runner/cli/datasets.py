@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from kaggle_runner.cli.app import app, connect
+from kaggle_runner.cli.app import app, connect, project
 from kaggle_runner.cli.render import as_json, err, table
 
 datasets_app = typer.Typer(
@@ -33,9 +33,8 @@ def push(
 def ls_(json_: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """The project's dataset specs and the version of each that kr last uploaded."""
     from kaggle_runner.loop import pushing
-    from kaggle_runner.project import open_project
 
-    rows = pushing.dataset_specs(open_project(owner_from_credentials=True))
+    rows = pushing.dataset_specs(project(owner_from_credentials=True))
     if json_:
         as_json(rows)
         return

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from kaggle_runner.cli.app import app, share
+from kaggle_runner.cli.app import app, project
 from kaggle_runner.cli.render import as_json, correlation_table, duration, num, submissions_table, table
 from kaggle_runner.errors import UserError
 
@@ -32,9 +32,8 @@ def ls_(
 ) -> None:
     """Every run and merge: status, duration, headline validation metric, public score, message, commit."""
     from kaggle_runner.ledger import reports
-    from kaggle_runner.project import open_project
 
-    ctx = open_project()
+    ctx = project()
     if team_:
         if sweep or params or sort != "id":
             raise UserError(
@@ -107,9 +106,8 @@ def show(
 ) -> None:
     """One run or merge: what changed in kr.yaml since the previous version, metrics, files, submissions, notes."""
     from kaggle_runner.ledger import reports
-    from kaggle_runner.project import open_project
 
-    ctx = open_project()
+    ctx = project()
     item = ctx.ledger.resolve_any(target, ctx.cfg.default_kernel)
     info = reports.show(ctx.ledger, item, ctx.cfg.default_kernel, ctx.cfg.metric)
     if json_:
@@ -168,10 +166,9 @@ def compare(
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Runs and merges side by side: params, each metric's last value, the public score, kr.yaml keys that differ."""
-    from kaggle_runner.project import open_project
     from kaggle_runner.team import view
 
-    ctx = open_project(owner_from_credentials=True)
+    ctx = project(owner_from_credentials=True)
     info = view.compare_targets(ctx, targets)
     if json_:
         as_json(info)
@@ -194,9 +191,8 @@ def plot(
 ) -> None:
     """Learning curves of runs (--metric), a metric against a param (--by), or public scores (--scores), as a PNG."""
     from kaggle_runner.ledger import plots, reports
-    from kaggle_runner.project import open_project
 
-    ctx = open_project()
+    ctx = project()
     if scores_:
         n = plots.scores(reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric), out)
         typer.echo(f"{out}: public scores of {n} runs and merges")
@@ -219,9 +215,7 @@ def note(
     text: str = typer.Argument(..., help="The note, e.g. 'smooth 0.05 helps; try 0.1'."),
 ) -> None:
     """Attach a note to a run or merge (shown by kr ls and kr show)."""
-    from kaggle_runner.project import open_project
 
-    ctx = open_project(owner_from_credentials=True)
+    ctx = project(owner_from_credentials=True)
     ctx.ledger.note(ctx.ledger.resolve_any(target, ctx.cfg.default_kernel), text)
     typer.echo(f"noted on {target}")
-    share(ctx)

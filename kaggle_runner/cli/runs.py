@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from kaggle_runner.cli.app import app, connect, share
+from kaggle_runner.cli.app import app, connect
 from kaggle_runner.cli.render import as_json, as_json_list, err, metrics_table
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle.rules import FINAL_STATES
@@ -100,7 +100,6 @@ def _wait(ctx: Any, run: Any) -> None:
             err(f"  | {line}")
     else:
         err(f"{name}: {out['status']}")
-    share(ctx)
     raise typer.Exit(out["exit"])
 
 
@@ -143,7 +142,6 @@ def wait(
 
     with Live(view([]), console=Console(stderr=True), transient=False) as live:
         code = watching.wait_many(ctx, runs, lambda rows: live.update(view(rows)), err)
-    share(ctx)
     raise typer.Exit(code)
 
 
@@ -209,7 +207,6 @@ def pull(version: str = typer.Argument("latest", help=VERSION_HELP)) -> None:
     run = _resolve(ctx, version)
     folder = outputs.pull(ctx, run, err)
     typer.echo(f"{run.kernel} v{run.version}: outputs in {folder.relative_to(ctx.cfg.root)}")
-    share(ctx)
 
 
 @app.command()

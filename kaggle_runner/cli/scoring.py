@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from kaggle_runner.cli.app import app, connect, share
+from kaggle_runner.cli.app import app, connect, project
 from kaggle_runner.cli.render import as_json, correlation_table, err, submissions_table
 from kaggle_runner.errors import UserError
 
@@ -49,7 +49,6 @@ def submit(
                 ctx, comp, result["ref"], lambda st, t: live.update(f"{name}: {st.lower()} {int(t)}s")
             )
         result.update(scored)
-    share(ctx)
     if json_:
         as_json(result)
     elif result["status"] == "COMPLETE":
@@ -95,25 +94,16 @@ def merge(
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Ensemble submissions: rows aligned on the id column, each target column combined, recorded as mK."""
-    import os
-
-    # pyarrow's allocator (mimalloc) hands freed pages back to the OS after 10 ms. A merge frees and allocates the
-    # same few hundred MB file after file, and faulting them back in cost a fifth of its time on a VM. Read when
-    # pyarrow loads, which is below.
-    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "1000")
     from kaggle_runner import config
     from kaggle_runner.ensembles.blend import parse_weights
     from kaggle_runner.loop import merging
-    from kaggle_runner.project import open_project
 
     w = parse_weights(weights)
     try:
-        ctx = open_project(owner_from_credentials=True)
+        ctx = project(owner_from_credentials=True)
     except config.ConfigError:
         ctx = None  # outside a project: plain files merge fine, there is just no ledger to record in
     info = merging.merge(ctx, inputs, out, method, w, power, id_column)
-    if ctx is not None:
-        share(ctx)
     if json_:
         as_json(info)
         return

@@ -1,9 +1,8 @@
 """`kr sweep` and `kr quota`: grids of params run under Kaggle's session cap and quota, and the quota itself.
-They call sweeps.start/run and kaggle_api.quota, and render what those return."""
+They call sweeps.start/run and quota.read, and render what those return."""
 
 from __future__ import annotations
 
-import time
 from typing import Optional
 
 import typer
@@ -50,44 +49,23 @@ def sweep(
 @app.command()
 def quota(json_: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """GPU and TPU time used, allowed and left this week, when it refreshes, and kr's runs holding sessions."""
-    from kaggle_runner.kaggle import accelerators
-    from kaggle_runner.kaggle.rules import FINAL_STATES
+    from kaggle_runner.loop import quota as quotas
 
-    ctx = connect()
-    q = ctx.api.quota()
-    running: dict[str, list[str]] = {"gpu": [], "tpu": [], "cpu": []}
-    means: dict[str, list[float]] = {"gpu": [], "tpu": []}
-    for run in ctx.ledger.runs():
-        if run.accelerator not in accelerators.ALIASES:
-            continue
-        kind = accelerators.resolve(accelerators.ALIASES[run.accelerator]).kind
-        if run.status not in FINAL_STATES:
-            running[kind].append(f"{run.kernel} {run.label}")
-        elif run.finished and kind in means and time.time() - run.finished < 14 * 86400:
-            means[kind].append(run.finished - run.created)
-    out = {"refresh": q["refresh"].isoformat() + "Z" if q["refresh"] else None, "running": running}
-    for kind in ("gpu", "tpu"):
-        left = max(0.0, q[kind]["allowed"] - q[kind]["used"] - q[kind]["reserved"])
-        mean = sum(means[kind]) / len(means[kind]) if means[kind] else None
-        out[kind] = {
-            **{k: round(v / 3600, 3) for k, v in q[kind].items()},
-            "left": round(left / 3600, 3),
-            "mean_run": round(mean / 3600, 3) if mean else None,
-            "runs_that_fit": int(left // mean) if mean else None,
-        }
+    q = quotas.read(connect())
     if json_:
-        as_json(out)
+        as_json(q.as_json())
         return
+    meters = {"gpu": q.gpu, "tpu": q.tpu}
     rows = [
         [
             kind.upper(),
-            f"{out[kind]['used']:.2f} h",
-            f"{out[kind]['allowed']:.2f} h",
-            f"{out[kind]['left']:.2f} h",
-            str(out[kind]["runs_that_fit"]) if out[kind]["runs_that_fit"] is not None else "",
-            ", ".join(running[kind]),
+            f"{m.used / 3600:.2f} h",
+            f"{m.allowed / 3600:.2f} h",
+            f"{m.left / 3600:.2f} h",
+            "" if m.runs_that_fit is None else str(m.runs_that_fit),
+            ", ".join(q.running[kind]),
         ]
-        for kind in ("gpu", "tpu")
+        for kind, m in meters.items()
     ]
     table(None, ["", "used", "allowed", "left", "runs that fit", "kr's running runs"], rows)
-    typer.echo(f"refreshes {out['refresh'] or 'at a time Kaggle did not say'}")
+    typer.echo(f"refreshes {q.refresh.isoformat() + 'Z' if q.refresh else 'at a time Kaggle did not say'}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from kaggle_runner.cli.app import app
+from kaggle_runner.cli.app import app, project
 from kaggle_runner.cli.render import as_json
 from kaggle_runner.errors import UserError
 
@@ -15,10 +15,9 @@ def sync(json_: bool = typer.Option(False, "--json", help="Print JSON for script
     """Send every run, merge, metric series, score and file not yet on the team's MLflow server (kr.yaml tracking:)."""
     from rich.console import Console
 
-    from kaggle_runner.project import open_project
     from kaggle_runner.team import syncing, tracking
 
-    ctx = open_project(owner_from_credentials=True)
+    ctx = project(owner_from_credentials=True)
     try:
         with Console(stderr=True).status("sync: connecting") as live:
             info = syncing.sync(ctx, lambda line: live.update(f"sync: {line}"))

@@ -10,6 +10,7 @@ import sys
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 
@@ -86,7 +87,7 @@ def unpack(archive: Path, name: str, dest: Path, limit: int) -> int:
     return _unpack_tar(archive, name, dest, limit, mode)
 
 
-def _copy_limited(src, dst: Path, left: int, archive: str, limit: int) -> int:
+def _copy_limited(src: IO[bytes], dst: Path, left: int, archive: str, limit: int) -> int:
     # Headers can lie about sizes (zip bombs), so the bytes actually written are counted too.
     written = 0
     with open(dst, "wb") as out:
@@ -129,7 +130,7 @@ def _unpack_zip(archive: Path, name: str, dest: Path, limit: int) -> int:
 
 def _unpack_tar(archive: Path, name: str, dest: Path, limit: int, mode: str) -> int:
     try:
-        tf = tarfile.open(archive, mode)
+        tf = tarfile.open(archive, mode)  # type: ignore[call-overload]  # mode: r: or r:gz
     except (tarfile.TarError, OSError) as e:
         raise ArchiveError(f"{name}: not a valid tar archive ({e})") from e
     with tf:

@@ -109,6 +109,14 @@ class Session:
     def finished(self) -> bool:
         return self.version["status"] in FINAL_STATES
 
+    def has_finished(self) -> bool:
+        """`finished` as a predicate for Condition.wait_for."""
+        return self.finished
+
+    def has_news(self, seen: int) -> bool:
+        """Whether a reader that has seen `seen` events has more to read, or the end (for Condition.wait_for)."""
+        return len(self.events) > seen or self.finished
+
     def add_event(self, stream: str, data: str) -> None:
         event = {"stream_name": stream, "time": round(time.time() - self.started, 6), "data": data}
         with self.cond:
@@ -547,5 +555,5 @@ class Executor:
         deadline = time.time() + 5
         for s in sessions:
             with s.cond:
-                s.cond.wait_for(lambda s=s: s.finished, timeout=max(0.0, deadline - time.time()))
+                s.cond.wait_for(s.has_finished, timeout=max(0.0, deadline - time.time()))
             self._finish(s, "ERROR", reason)

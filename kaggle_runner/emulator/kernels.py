@@ -10,6 +10,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -342,7 +343,7 @@ class Kernels:
             sent = 0
             while True:
                 with s.cond:
-                    s.cond.wait_for(lambda sent=sent: len(s.events) > sent or s.finished, timeout=15)
+                    s.cond.wait_for(partial(s.has_news, sent), timeout=15)
                     batch, done = s.events[sent:], s.finished
                 sent += len(batch)
                 for e in batch:
@@ -358,7 +359,7 @@ class Kernels:
     # -- cancel / delete -------------------------------------------------------------------------
     def cancel(self, req: Any) -> dict[str, Any]:
         body = Body(req.body_json())
-        sid = body.int("kernelSessionId")
+        sid = body.int("kernelSessionId") or 0
         for kernel in self.store.state["kernels"].values():
             for v in kernel["versions"]:
                 if v["sessionId"] == sid:

@@ -255,9 +255,9 @@ def run(spec: Spec) -> int:
     if reported:  # else init itself ended (could not confine, or was killed): pass that on
         status = int(reported)
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
+        killed_by = os.WTERMSIG(status)
+        signal.signal(killed_by, signal.SIG_DFL)
+        os.kill(os.getpid(), killed_by)
     return os.waitstatus_to_exitcode(status)
 
 

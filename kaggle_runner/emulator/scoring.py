@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 METRICS = ("auc", "accuracy", "f1", "logloss", "rmse", "mae")
 HIGHER_IS_BETTER = {"auc": True, "accuracy": True, "f1": True, "logloss": False, "rmse": False, "mae": False}
@@ -171,6 +172,7 @@ def score(
 
     def subset_score(usage: str) -> float:
         ids = [i for i, (use, _) in truth.items() if use == usage] or list(truth)
+        y_cols: list[list[Any]]
         if labels:
             y_cols = [[label(truth[i][1][c]) for i in ids] for c in range(len(targets))]
         else:

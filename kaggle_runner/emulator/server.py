@@ -345,7 +345,7 @@ class Handler(BaseHTTPRequestHandler):
         route, status, rule = f"{method} {path}", 0, None
         self._rule = None
         length = self.headers.get("Content-Length", "")
-        self._entry = {
+        self._entry: dict[str, Any] | None = {
             "time": round(started, 3),
             "method": method,
             "route": route,
@@ -397,7 +397,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _log(self, status: int, rule: Rule | None = None) -> None:
         """Record this request once, when its answer starts (so the log's order is the order clients saw)."""
-        entry = getattr(self, "_entry", None)
+        entry: dict[str, Any] | None = getattr(self, "_entry", None)
         if entry is None:
             return
         self._entry = None

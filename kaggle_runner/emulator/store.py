@@ -95,7 +95,7 @@ class Store:
 
     def _load_state(self) -> dict[str, Any]:
         path = self.root / "state.json"
-        fresh = {"counters": {}, "kernels": {}, "datasets": {}, "blobs": {}, "submissions": {}}
+        fresh: dict[str, Any] = {"counters": {}, "kernels": {}, "datasets": {}, "blobs": {}, "submissions": {}}
         if not path.exists():
             return fresh
         state = self._load_json(path)

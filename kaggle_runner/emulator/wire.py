@@ -3,6 +3,7 @@ Follows docs/wire-protocol.md §1.3-1.4: camelCase JSON, enums as names, `...Z` 
 
 from __future__ import annotations
 
+import builtins
 import re
 import time
 from datetime import UTC, datetime
@@ -66,34 +67,34 @@ class Body:
     def str(self, key: str, default: str = "") -> str:
         return self._get(key, (str,), default, "a string")
 
-    def int(self, key: str, default: int | None = 0) -> int | None:
+    def int(self, key: builtins.str, default: builtins.int | None = 0) -> builtins.int | None:
         value = self.data.get(key)
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+        if isinstance(value, builtins.str) and re.fullmatch(r"-?\d+", value):
             return int(value)  # int64 fields may arrive as strings from other clients
-        return self._get(key, (int,), default, "an integer")
+        return self._get(key, (builtins.int,), default, "an integer")
 
-    def bool(self, key: str, default: bool | None = False) -> bool | None:
+    def bool(self, key: builtins.str, default: builtins.bool | None = False) -> builtins.bool | None:
         value = self.data.get(key)
-        if isinstance(value, str) and value.lower() in ("true", "false"):
+        if isinstance(value, builtins.str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        return self._get(key, (bool,), default, "a boolean")
+        return self._get(key, (builtins.bool,), default, "a boolean")
 
-    def list(self, key: str) -> list:
-        value = self._get(key, (list,), [], "a list")
+    def list(self, key: builtins.str) -> builtins.list:
+        value = self._get(key, (builtins.list,), [], "a list")
         return value
 
-    def str_list(self, key: str) -> list[str]:
+    def str_list(self, key: builtins.str) -> builtins.list[builtins.str]:
         value = self.list(key)
-        if not all(isinstance(v, str) for v in value):
+        if not all(isinstance(v, builtins.str) for v in value):
             raise ApiError(400, f"field '{key}' must be a list of strings")
         return value
 
-    def enum(self, key: str, names: tuple[str, ...], prefix: str = "") -> str:
+    def enum(self, key: builtins.str, names: tuple[builtins.str, ...], prefix: builtins.str = "") -> builtins.str:
         """An enum sent by name; accepts the forms the SDK accepts (case, type prefix)."""
         value = self.data.get(key)
         if value is None or value == "":
             return names[0]
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             raise ApiError(400, f"field '{key}' must be an enum name (one of {', '.join(names)})")
         v = value.upper()
         if prefix and v.startswith(prefix):
@@ -103,7 +104,7 @@ class Body:
         return v
 
 
-def split_ref(ref: str, what: str) -> tuple[str, str, int | None]:
+def split_ref(ref: builtins.str, what: builtins.str) -> tuple[builtins.str, builtins.str, builtins.int | None]:
     """'owner/slug[/version]' -> (owner, slug, version)."""
     parts = ref.strip("/").split("/")
     version = None

@@ -29,7 +29,7 @@ class Result:
     first: Table  # the first input: its order, header and id text are the output's
     id_column: str
     columns: dict[str, Any]  # merged target columns in the first input's order
-    correlation: dict[str, list[list[float]]]  # per column: the inputs' pairwise Pearson r (vote: agreement)
+    correlation: dict[str, list[list[float | None]]]  # per column: the inputs' pairwise Pearson r (vote: agreement)
     rows: int
 
 
@@ -125,6 +125,11 @@ class _Running:
         self.total: Any = None
         self.dots: list[list[float]] = []  # dots[i][j] = x_i . x_j for j <= i
 
+    @property
+    def _power(self) -> float:
+        assert self.power is not None  # check_options requires K for --method power
+        return self.power
+
     def add(self, x: Any, path: Path) -> None:
         import numpy as np
 
@@ -147,7 +152,7 @@ class _Running:
         elif method == "geo":
             term = np.log(x)
         elif method == "power":
-            term = np.power(x, self.power)
+            term = np.power(x, self._power)
         else:
             term = x
         if self.total is None:
@@ -164,7 +169,7 @@ class _Running:
         if self.method == "geo":
             return np.exp(self.total)
         if self.method == "power":
-            return np.power(self.total, 1.0 / self.power)
+            return np.power(self.total, 1.0 / self._power)
         if self.method == "rank":
             return self.total / (self.wsum * len(self.total))
         return self.total
@@ -247,7 +252,7 @@ def merge(
     return Result(first, first.id_column, columns, correlation, len(first))
 
 
-def _agreement(stack: list[Any]) -> list[list[float]]:
+def _agreement(stack: list[Any]) -> list[list[float | None]]:
     """For labels: the share of rows on which each pair of inputs agrees."""
     import pyarrow.compute as pc
 
@@ -303,7 +308,7 @@ def _write_table(f: Any, result: Result) -> None:
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    rows, pending = 1 << 17, deque()
+    rows, pending = 1 << 17, deque[Any]()
     with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         for start in range(0, table.num_rows, rows):
             pending.append(pool.submit(text, table.slice(start, rows)))

@@ -222,7 +222,9 @@ def _scan_ids(path: Path, ids: Any) -> tuple[Any, Any]:
 
     # Temporaries come from pyarrow's allocator or are reductions: numpy ones of this size would be fresh memory
     # for every chunk of every file (see Index).
-    digits, leading, widths, parts, start = True, False, set(), [], 0
+    digits, leading, start = True, False, 0
+    widths: set[int] = set()
+    parts: list[Any] = []
     for chunk in ids.chunks:
         if not len(chunk):
             continue
@@ -367,11 +369,18 @@ def _raw_column(t: Table) -> Any:
                 continue  # pyarrow skips blank lines too
             pos = 0
             for _ in range(index):
-                pos = _FIELD.match(line, pos).end() + 1
-            fields.append(_FIELD.match(line, pos).group())
+                pos = _field(line, pos).end() + 1
+            fields.append(_field(line, pos).group())
     if len(fields) == len(t.ids):
         return pa.array(fields, pa.string())
     # a quoted field spans lines: quote what needs it, as csv writers do
     needs = pc.match_substring_regex(t.ids, r'[,"\r\n]')
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(t.ids, '"', '""'), '"', "")
     return pc.if_else(needs, quoted, t.ids)
+
+
+def _field(line: str, pos: int) -> re.Match[str]:
+    """The CSV field at pos; _FIELD matches everywhere, if only the empty field."""
+    m = _FIELD.match(line, pos)
+    assert m is not None
+    return m

@@ -510,12 +510,14 @@ class KaggleApi:
         """Every submission of the user to the competition, newest first (all pages)."""
         from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
 
-        out, token = [], ""
+        out: list[Any] = []
+        token = ""
         for _ in range(1000):
             req = ApiListSubmissionsRequest()
             req.competition_name, req.page_size, req.page_token = competition, 100, token
             resp = self.call(
-                f"listing submissions to {competition}", lambda req=req: self._competitions.list_submissions(req)
+                f"listing submissions to {competition}",
+                lambda req=req: self._competitions.list_submissions(req),  # type: ignore[misc]
             )
             out.extend(resp.submissions or [])
             token = resp.next_page_token or ""

@@ -145,6 +145,13 @@ class Run:
         return f"v{self.version}" if self.version else f"(push #{self.id} in flight)"
 
     @property
+    def number(self) -> int:
+        """The kernel version Kaggle gave this run; a push still in flight has none yet."""
+        if self.version is None:
+            raise LedgerError(f"{self.kernel} push #{self.id} is still in flight; it has no version on Kaggle yet")
+        return self.version
+
+    @property
     def owner_slug(self) -> tuple[str, str]:
         owner, _, slug = self.ref.partition("/")
         return owner, slug
@@ -201,8 +208,14 @@ class Ledger:
                     if "locked" not in str(e) or time.time() > deadline:
                         raise
                     time.sleep(0.05)
+            self._changes_at_open = self.db.total_changes
         except sqlite3.DatabaseError as e:
             raise LedgerError(f"{path}: not a usable ledger ({e}); move it aside and run the command again") from e
+
+    @property
+    def changed(self) -> bool:
+        """Whether this process wrote to the ledger since opening it (the team's server then hears of it)."""
+        return self.db.total_changes > self._changes_at_open
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -266,7 +279,7 @@ class Ledger:
                     *(sweep or (None, None)),
                 ),
             )
-            return int(cur.lastrowid)
+            return _id(cur)
 
     def finish_push(self, run_id: int, version: int) -> None:
         with self.transaction() as db:
@@ -403,7 +416,7 @@ class Ledger:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (kernel, accelerator, message, json.dumps(axes), json.dumps(points), max_parallel, time.time()),
             )
-            return int(cur.lastrowid)
+            return _id(cur)
 
     def sweep(self, text: str) -> dict[str, Any]:
         """'s3' -> the sweep: {id, label, kernel, accelerator, message, axes, points, max_parallel, created}."""
@@ -471,7 +484,7 @@ class Ledger:
                     time.time(),
                 ),
             )
-            return int(cur.lastrowid)
+            return _id(cur)
 
     def set_merge_output(self, merge_id: int, output: str) -> None:
         with self.transaction() as db:
@@ -530,7 +543,7 @@ class Ledger:
                 )
 
     def submissions(self, run_id: int | None = None, merge_id: int | None = None) -> list[dict[str, Any]]:
-        where, args = "", ()
+        where, args = "", tuple[int, ...]()
         if run_id is not None:
             where, args = "WHERE run_id = ?", (run_id,)
         elif merge_id is not None:
@@ -622,3 +635,9 @@ def _create(path: Path) -> None:
 
 def open_ledger(root: Path) -> Ledger:
     return Ledger(layout.ledger_file(root))
+
+
+def _id(cur: sqlite3.Cursor) -> int:
+    """The row id an INSERT gave (an INSERT always sets it)."""
+    assert cur.lastrowid is not None
+    return cur.lastrowid

@@ -231,7 +231,7 @@ def _point(name: str, value: float, line: int, split: Any = None, epoch: Any = N
 
 def _scan(blocks: Iterator[list[str]]) -> Iterator[Point]:
     reader = _Reader()
-    base, lines = 0, []  # lines[0] is line base + 1
+    base, lines = 0, list[str]()  # lines[0] is line base + 1
     upcoming = next(blocks, None)
     while upcoming is not None:
         block, upcoming = upcoming, next(blocks, None)
@@ -290,7 +290,7 @@ class _Reader:
             if head == "{" and n > self.blind_until:
                 body = _closing(lines, k, brace)
                 obj = _literal("\n".join([raw[brace:], *body])) if body is not None else None
-                if obj is not None:
+                if obj is not None and body is not None:
                     yield from _from_object(obj, n)
                     self.last = n + len(body)
                     return

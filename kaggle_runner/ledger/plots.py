@@ -65,7 +65,8 @@ def by_param(points: list[tuple[Any, float, str]], param: str, metric: str, out:
     ax.plot(xs, [p[1] for p in order], marker="o", linestyle="none", label=metric)
     for x, (_, y, label) in zip(xs, order):
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    if numeric and min(xs) > 0 and max(xs) / min(xs) > 50:
+    values = [float(p[0]) for p in order] if numeric else []
+    if values and min(values) > 0 and max(values) / min(values) > 50:
         ax.set_xscale("log")  # learning rates and the like span decades
     ax.set_xlabel(param)
     _finish(plt, fig, ax, metric, out)

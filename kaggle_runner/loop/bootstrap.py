@@ -80,7 +80,7 @@ def script(entry_source: str, marker: dict[str, Any]) -> str:
 def notebook(entry_source: str, marker: dict[str, Any]) -> str:
     """The bootstrap as the notebook's first code cell."""
     nb = json.loads(entry_source)
-    cell = {
+    cell: dict[str, Any] = {
         "cell_type": "code",
         "execution_count": None,
         "metadata": {},

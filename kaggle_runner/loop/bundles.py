@@ -65,7 +65,9 @@ def sync_bundle(
     if last and remote_version == last["version"] and status != "FAILED":
         digest = packaging.manifest_digest(packaging.hash_all(files))
         if digest == last["manifest_sha256"]:
-            if status != "READY":  # uploaded by a kr that was stopped while Kaggle processed it: wait, not again
+            if (
+                status != "READY" and remote_version is not None
+            ):  # uploaded by a kr that was stopped while Kaggle processed it: wait, not again
                 say(f"dataset {ref}: v{remote_version} is still being processed; waiting until READY")
                 _wait_ready(api, owner, slug, remote_version, ready_timeout)
             say(f"dataset {ref}: unchanged (v{remote_version}), nothing to upload")
@@ -100,7 +102,7 @@ def _upload(api: KaggleApi, staged: packaging.Staged, files: packaging.Files) ->
     member = files.get(staged.member) if staged.member else None
     hasher = hashlib.sha256() if member is not None and "sha256" not in member else None
     token = api.upload_file(staged.path, staged.name, hasher)
-    if hasher is not None:
+    if member is not None and hasher is not None:
         member["sha256"] = hasher.hexdigest()
     return token
 

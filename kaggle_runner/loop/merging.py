@@ -36,7 +36,7 @@ def sources(ctx: Project | None, texts: list[str]) -> tuple[list[Path], list[str
                 raise UserError(f"{text}: versions and merges need a kr project (kr.yaml); outside one, pass files")
             path, item = source_of(ctx, text)
             paths.append(path)
-            labels.append(label(item, ctx.cfg.default_kernel))
+            labels.append(label(item, ctx.cfg.default_kernel) if item is not None else text)
         else:
             if not Path(text).is_file():
                 raise UserError(f"{text}: {NOT_A_SOURCE}")

@@ -33,9 +33,11 @@ def pull(ctx: Session, run: Run, say: Say) -> Path:
     owner, slug = run.owner_slug
     folder = ctx.run_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
-    token, log, files, skipped, seen = "", None, [], [], set()
+    token, log, seen = "", None, set[str]()
+    files: list[tuple[str, Path, str]] = []
+    skipped: list[dict[str, str]] = []
     while True:
-        page = ctx.api.list_output(owner, slug, run.version, page_token=token, page_size=500)
+        page = ctx.api.list_output(owner, slug, run.number, page_token=token, page_size=500)
         if log is None:
             log = page.log or ""
         for f in page.files or []:

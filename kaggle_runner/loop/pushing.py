@@ -20,7 +20,7 @@ from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.loop import bootstrap, control
 from kaggle_runner.loop.watching import current_version, status
-from kaggle_runner.project import Say, Session
+from kaggle_runner.project import Project, Say, Session
 
 CAP_RE = re.compile(r"Maximum batch \w+ session count of \d+ reached")  # SaveKernel's error (docs/kaggle-facts.md)
 
@@ -224,7 +224,7 @@ def push_dataset(ctx: Session, name: str, say: Say) -> dict[str, Any]:
     }
 
 
-def dataset_specs(ctx: Session) -> list[dict[str, Any]]:
+def dataset_specs(ctx: Project) -> list[dict[str, Any]]:
     """Every dataset spec with where it is written and the last version kr uploaded."""
     rows = []
     for name, spec in ctx.cfg.datasets.items():

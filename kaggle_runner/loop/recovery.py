@@ -40,9 +40,10 @@ def reconcile(ctx: Session, say: Say) -> None:
         known = max((r.version or 0 for r in ctx.ledger.runs() if r.ref == ref), default=0)
         kernel = ctx.api.get_kernel(owner, slug)
         current = (kernel.metadata.current_version_number or 0) if kernel is not None else 0
+        source = kernel.blob.source if kernel is not None else None
         found, unknown = {}, 0
         for version in range(current, known, -1):
-            run_id = _run_of_version(ctx, owner, slug, version, kernel.blob.source if version == current else None)
+            run_id = _run_of_version(ctx, owner, slug, version, source if version == current else None)
             if run_id is None:
                 unknown += 1
             else:

@@ -14,6 +14,7 @@ from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.loop import outputs, pushing, watching
+from kaggle_runner.loop import quota as quotas
 from kaggle_runner.loop.streams import Watch
 from kaggle_runner.project import Say, Session
 
@@ -122,19 +123,20 @@ def _point(sw: dict[str, Any], r: Run) -> str:
 
 
 def _quota_hold(ctx: Session, kind: str | None, runs: list[Run], live: list[Run], todo: int) -> str | None:
-    """Why the next point must wait for the quota, or None. Only GPU and TPU time is metered."""
-    if kind not in ("gpu", "tpu"):
+    """Why the next point must wait for the quota, or None: the time left covers no run beyond the running ones,
+    at the mean length of the sweep's finished runs (quota.Meter.hold)."""
+    if kind not in quotas.METERED:
         return None
-    done = [r for r in runs if r.status in FINAL_STATES and r.finished]
-    if not done:
-        return None
-    mean = sum(r.finished - r.created for r in done) / len(done)
-    q = ctx.api.quota()[kind]
-    left = q["allowed"] - q["used"] - q["reserved"] - mean * len(live)  # the running ones will spend theirs
-    if left >= mean:
+    q = quotas.read(ctx, sample=runs)
+    meter = q.gpu if kind == "gpu" else q.tpu
+    if meter.mean_run is None or not meter.hold(len(live)):
         return None
     return (
-        f"holding {todo} points: {kind.upper()} quota left {max(left, 0) / 3600:.2f} h would not cover a run "
-        f"(mean {mean / 3600:.2f} h of {len(done)} finished); `kr quota` shows when it refreshes, then "
-        f"`kr sweep resume`"
+        f"holding {todo} points: {kind.upper()} quota left {meter.left / 3600:.2f} h covers "
+        f"{_count(meter.runs_that_fit or 0, 'run')} of {meter.mean_run / 3600:.2f} h, and {len(live)} running; "
+        "`kr quota` shows when it refreshes, then `kr sweep resume`"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

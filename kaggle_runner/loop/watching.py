@@ -33,7 +33,7 @@ def status(ctx: Session, run: Run) -> tuple[str, str | None]:
     state (docs/kaggle-facts.md; PR #1177 guards it): a final state while the kernel's current version is older
     than this run's is taken as QUEUED, the version not yet known."""
     owner, slug = run.owner_slug
-    state, failure = ctx.api.kernel_status(owner, slug, run.version)
+    state, failure = ctx.api.kernel_status(owner, slug, run.number)
     if state in FINAL_STATES and run.status not in FINAL_STATES:
         current = current_version(ctx, run.ref)
         if current is not None and current < (run.version or 0):
@@ -48,7 +48,8 @@ def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say
     tail of its log. `exit` is the command's exit code."""
     from kaggle_runner.loop.streams import Watch
 
-    started, last = time.time(), {"failure": None}
+    started = time.time()
+    last: dict[str, str | None] = {"failure": None}
 
     def ask(r: Run) -> str:
         state, last["failure"] = status(ctx, r)
@@ -111,7 +112,7 @@ def wait_many(ctx: Session, runs: list[Run], on_tick: Callable[[list[dict[str, A
 
 def log_text(ctx: Session, run: Run) -> tuple[str, list[dict[str, Any]]]:
     owner, slug = run.owner_slug
-    raw = ctx.api.list_output(owner, slug, run.version, page_size=1).log or ""
+    raw = ctx.api.list_output(owner, slug, run.number, page_size=1).log or ""
     return raw, parse_log(raw)
 
 
@@ -126,7 +127,7 @@ def cancel(ctx: Session, run: Run, say: Say) -> dict[str, Any]:
     marker = None
     if state == "RUNNING":  # the persisted log is empty while a session runs: its marker is in the live stream
         owner, slug = run.owner_slug
-        for n, event in enumerate(ctx.api.log_stream(owner, slug, run.version)):
+        for n, event in enumerate(ctx.api.log_stream(owner, slug, run.number)):
             marker = bootstrap.find_marker(str(event.get("data", "")))
             if marker or n > 50:  # the bootstrap prints it first
                 break
@@ -198,7 +199,7 @@ def follow(ctx: Session, run: Run) -> Iterator[dict[str, Any]]:
     while True:
         index = 0
         try:
-            for event in ctx.api.log_stream(owner, slug, run.version):
+            for event in ctx.api.log_stream(owner, slug, run.number):
                 index += 1
                 if index > seen:
                     seen = index

@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -67,14 +67,14 @@ def _forward(model: torch.nn.Module, inputs: Any) -> torch.Tensor:
 
 
 def _head_off(module: torch.nn.Module, args: tuple) -> tuple:
-    kind = module._kr_float32_head  # type: ignore[attr-defined]
-    module._kr_autocast_was = torch.is_autocast_enabled(kind)  # type: ignore[attr-defined]
+    kind = cast(str, module._kr_float32_head)  # set by float32_head below
+    setattr(module, "_kr_autocast_was", torch.is_autocast_enabled(kind))  # noqa: B010 (nn.Module types its attributes)
     torch.set_autocast_enabled(kind, False)
     return tuple(a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
 
 
 def _head_on(module: torch.nn.Module, args: tuple, out: Any) -> None:
-    torch.set_autocast_enabled(module._kr_float32_head, module._kr_autocast_was)  # type: ignore[attr-defined]
+    torch.set_autocast_enabled(cast(str, module._kr_float32_head), cast(bool, module._kr_autocast_was))
 
 
 def float32_head(model: torch.nn.Module, proc: Proc) -> None:
@@ -111,7 +111,9 @@ def _loader(
 ) -> tuple[DataLoader, DistributedSampler]:
     # a DistributedSampler even for one process: the same code path everywhere. Evaluation pads each
     # process's share to equal length (repeating items), which the gather below removes again.
-    sampler = DistributedSampler(_Indexed(data), num_replicas=proc.world, rank=proc.rank, shuffle=shuffle, seed=seed)
+    sampler: DistributedSampler[int] = DistributedSampler(
+        _Indexed(data), num_replicas=proc.world, rank=proc.rank, shuffle=shuffle, seed=seed
+    )
     drop = shuffle and proc.kind == "tpu" and len(sampler) >= batch_size  # equal shapes: no XLA recompiles
     return DataLoader(
         _Indexed(data), batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=workers, drop_last=drop
@@ -276,7 +278,7 @@ def fit(
                     "fit: the training items have no target: give them a 'labels' key or make them (x, y) pairs"
                 )
             boundary = (i + 1) % accumulate == 0 or i + 1 == len(loader)
-            no_sync = net.no_sync() if proc.ddp and not boundary else contextlib.nullcontext()
+            no_sync = cast(Any, net).no_sync() if proc.ddp and not boundary else contextlib.nullcontext()  # DDP's
             with no_sync:
                 with proc.autocast():
                     out = _forward(net, proc.to(inputs))
@@ -306,7 +308,7 @@ def fit(
         row.update({f"val_{k}": v for k, v in values.items()})
         history.epochs.append(row)
         if proc.is_main:
-            report.metric("validation", epoch, step, **values)
+            report.metric("validation", epoch, step, **cast(dict[str, Any], values))
         score = values.get(monitor)
         if score is None or not math.isfinite(score):
             continue
@@ -328,5 +330,5 @@ def fit(
         # on XLA every new graph costs a compilation (tens of seconds for a transformer on a TPU): the count must
         # not grow with the steps. The ledger reads this line as the run's `xla.*` metrics.
         now = proc.compile_stats() or {}
-        report.metric("xla", step=step, **{k: v - compiled[k] for k, v in now.items()})
+        report.metric("xla", step=step, **cast(dict[str, Any], {k: v - compiled[k] for k, v in now.items()}))
     return history

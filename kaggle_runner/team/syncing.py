@@ -244,8 +244,10 @@ def record(ctx: Project, item: Run | Merge, uid: str, secrets: list[str]) -> Rec
         merged = layout.merge_file(ctx.cfg.root, item.id)
         files = {f"outputs/{merged.name}": item.output_sha256} if merged.is_file() else {}
 
-        def build(name: str, scratch: Path) -> Path:
+        def merged_file(name: str, scratch: Path) -> Path:
             return merged
+
+        build: Callable[[str, Path], Path] = merged_file
 
         tags = {
             **base,
@@ -261,7 +263,8 @@ def record(ctx: Project, item: Run | Merge, uid: str, secrets: list[str]) -> Rec
         if item.power is not None:
             params["merge.power"] = str(item.power)
         metrics: list[tuple[str, float, int, int]] = []
-        status, end_ms, start_ms = "FINISHED", _ms(item.created), _ms(item.created) or 0
+        status: str | None = "FINISHED"
+        end_ms, start_ms = _ms(item.created), _ms(item.created) or 0
         subs = ctx.ledger.submissions(merge_id=item.id)
         notes = ctx.ledger.notes(merge_id=item.id)
     else:
