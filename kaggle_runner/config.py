@@ -17,11 +17,13 @@ CONFIG_NAME = "kr.yaml"
 
 
 class ConfigError(UserError):
-    pass
+    """kr.yaml is missing, unreadable or wrong; the message names the file, the key and the fix."""
 
 
 @dataclass
 class DatasetSpec:
+    """One data bundle: the files a glob list picks under `folder`, pushed as the private dataset `slug`."""
+
     name: str
     slug: str
     paths: list[str]  # globs relative to `folder`
@@ -32,6 +34,8 @@ class DatasetSpec:
 
 @dataclass
 class KernelSpec:
+    """One kernel of kr.yaml: its entry file and folder, the slug and title on Kaggle, and what it runs with."""
+
     name: str
     folder: Path
     entry: str
@@ -47,11 +51,14 @@ class KernelSpec:
 
     @property
     def kernel_type(self) -> str:
+        """notebook for an .ipynb entry, else script (SaveKernel's kernelType)."""
         return "notebook" if self.entry.endswith(".ipynb") else "script"
 
 
 @dataclass
 class Config:
+    """kr.yaml, typed: the project's root, owner, competition, kernels, datasets, params and defaults."""
+
     root: Path
     owner: str | None
     competition: str | None
@@ -67,6 +74,7 @@ class Config:
     tracking: dict[str, Any] = field(default_factory=dict)  # the team's MLflow server: mlflow (URI), experiment
 
     def kernel(self, name: str | None) -> KernelSpec:
+        """The kernel spec named `name` (default: the first in kr.yaml); refuses an unknown name."""
         name = name or self.default_kernel
         if name not in self.kernels:
             raise ConfigError(f"{CONFIG_NAME}: no kernel named '{name}' (kernels: {', '.join(self.kernels)})")
@@ -198,6 +206,7 @@ def dataset_folders(root: Path) -> dict[str, DatasetSpec]:
 
 
 def load(root: Path | None = None) -> Config:
+    """kr.yaml of the project around `root` (default: the current folder, searched upwards), typed and checked."""
     root = root or find_root()
     return parse(read_yaml(root / CONFIG_NAME, CONFIG_NAME) or {}, root)
 
@@ -217,6 +226,7 @@ def _tracking(raw: Any) -> dict[str, Any]:
 
 
 def parse(raw: Any, root: Path) -> Config:
+    """kr.yaml's parsed YAML as a Config; every key checked, every error naming the key and the fix."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{CONFIG_NAME}: the top level must be a mapping (owner:, competition:, kernels:, ...)")
     known = {

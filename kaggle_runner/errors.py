@@ -3,4 +3,6 @@ The CLI prints its message as one line on stderr and exits non-zero; anything el
 
 
 class UserError(Exception):
+    """A mistake the user can fix: main() prints its message as one line on stderr and exits with exit_code."""
+
     exit_code = 2

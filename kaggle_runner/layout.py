@@ -11,10 +11,12 @@ CHUNK = 2**20
 
 
 def kr_dir(root: Path) -> Path:
+    """The project's .kr/ folder."""
     return root / KR_DIR
 
 
 def ledger_file(root: Path) -> Path:
+    """The ledger's SQLite file."""
     return kr_dir(root) / "ledger.sqlite"
 
 
@@ -25,10 +27,12 @@ def run_dir(root: Path, kernel: str, version: int, default_kernel: str) -> Path:
 
 
 def merges_dir(root: Path) -> Path:
+    """Where recorded merges are kept."""
     return kr_dir(root) / "merges"
 
 
 def merge_file(root: Path, merge_id: int) -> Path:
+    """The kept file of merge mK."""
     return merges_dir(root) / f"m{merge_id}.csv"
 
 
@@ -43,6 +47,7 @@ def team_file(root: Path, user: str, label: str, name: str) -> Path:
 
 
 def sha256_file(path: Path) -> str:
+    """The file's sha256, read in blocks (the name the ledger gives content)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):

@@ -39,6 +39,7 @@ def as_number(value: str) -> Scalar:
 
 
 def split(item: str, where: str) -> tuple[str, str]:
+    """`key=value` as (key, value); refuses anything else, naming `where`."""
     key, eq, value = item.partition("=")
     if not eq or not key.strip():
         raise UserError(f"{where}: {item!r} is not key=value")

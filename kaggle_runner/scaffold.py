@@ -38,6 +38,7 @@ def starter(competition: str | None) -> str:
 
 
 def init_project(root: Path, competition: str | None, owner: str | None) -> list[str]:
+    """`kr init`: kr.yaml and a starter kernel in `root`; returns the files written. Refuses to overwrite."""
     if (root / "kr.yaml").exists():
         raise UserError(f"{root / 'kr.yaml'} already exists; edit it instead")
     kernel = root / "kernels" / "main"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from helpers import Api, creds, start_mlflow, stop_mlflow
+from helpers import Api, Kr, creds, start_mlflow, stop_mlflow
 from kaggle_runner.emulator import Emulator
 from kaggle_runner.emulator.seed import init_state
 
@@ -22,7 +22,6 @@ from kaggle_runner.emulator.seed import init_state
 # the main venv's torch, so only a Python that has it collects them.
 collect_ignore = [] if importlib.util.find_spec("torch_xla") else ["xla"]
 FAST = {"dataset_ready_seconds": 0.3, "scoring_seconds": 0.05}
-KR = [sys.executable, "-m", "kaggle_runner.cli"]
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -73,33 +72,6 @@ def kaggle(emulator: Emulator, tmp_path: Path) -> Callable[..., subprocess.Compl
         return r
 
     return run
-
-
-class Kr:
-    """`kr` as a user runs it: a subprocess in `project`, with a home of its own, against the emulator if given.
-    Calling it runs one command and, unless check is None, asserts its exit code."""
-
-    def __init__(self, project: Path, home: Path, emulator: Emulator | None = None):
-        self.project = project
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_", "XNLI_"))}
-        self.env.update(HOME=str(home), KR_POLL_SECONDS="0.2", KR_RETRY_BASE_SECONDS="0.02")
-        if emulator is not None:
-            self.env.update(KR_KAGGLE_URL=emulator.url, KAGGLE_CONFIG_DIR=str(emulator.store.root))
-
-    def __call__(
-        self, *args: str, check: int | None = 0, env: dict[str, str] | None = None, cwd: Path | None = None
-    ) -> subprocess.CompletedProcess:
-        r = subprocess.run(
-            [*KR, *args],
-            cwd=cwd or self.project,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**self.env, **(env or {})},
-        )
-        if check is not None:
-            assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
-        return r
 
 
 @pytest.fixture

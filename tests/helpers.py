@@ -1,11 +1,12 @@
-"""Helpers for the tests: raw API calls as kagglesdk makes them, state snapshots, and a real MLflow server with
-a proxy in front of it that can stop answering."""
+"""Helpers for the tests: the one project builder, raw API calls as kagglesdk makes them, state snapshots, and a
+real MLflow server with a proxy in front of it that can stop answering."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,8 +14,83 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 from kaggle_runner.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[1]
+KR = [sys.executable, "-m", "kaggle_runner.cli"]  # `kr`, as the venv's console script runs it
+HELLO = "print('hello')\n"
+
+
+def write_project(
+    root: Path,
+    kernels: dict[str, dict[str, Any]] | None = None,
+    files: dict[str, str] | None = None,
+    copy: tuple[str, ...] = (),
+    git: bool = False,
+    **config: Any,
+) -> Path:
+    """A kr project in `root`, as a user lays one out: kr.yaml from `config` (competition tiny-toxic unless given,
+    `kernels` default: main in k/main.py), `files` written by relative path (default: k/main.py printing hello),
+    folders of this repository copied in (`copy=("kernels/smoke",)`), and optionally a git repository."""
+    root.mkdir(parents=True, exist_ok=True)
+    if kernels is None:
+        kernels = {"main": {"folder": "k", "entry": "main.py", "title": "Main Kernel"}}
+        files = {"k/main.py": HELLO, **(files or {})}
+    for rel in copy:
+        shutil.copytree(ROOT / rel, root / rel)
+    for rel, text in (files or {}).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    body = {"competition": "tiny-toxic", **config, "kernels": kernels}
+    (root / "kr.yaml").write_text(yaml.safe_dump({k: v for k, v in body.items() if v is not None}, sort_keys=False))
+    if git:
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+        subprocess.run(
+            ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init", "--allow-empty"],
+            cwd=root,
+            check=True,
+        )
+    return root
+
+
+class Kr:
+    """`kr` as a user runs it: a subprocess in `project`, with a home of its own, against the emulator if given.
+    Calling it runs one command and, unless check is None, asserts its exit code."""
+
+    def __init__(self, project: Path, home: Path, emulator: Emulator | None = None):
+        self.project = project
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_", "XNLI_"))}
+        self.env.update(HOME=str(home), KR_POLL_SECONDS="0.2", KR_RETRY_BASE_SECONDS="0.02")
+        if emulator is not None:
+            self.env.update(KR_KAGGLE_URL=emulator.url, KAGGLE_CONFIG_DIR=str(emulator.store.root))
+
+    def __call__(
+        self,
+        *args: str,
+        check: int | None = 0,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess:
+        r = subprocess.run(
+            [*KR, *args],
+            cwd=cwd or self.project,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**self.env, **(env or {})},
+        )
+        if check is not None:
+            assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """The command started, not waited for (stderr piped): for a test that acts while it runs."""
+        return subprocess.Popen(
+            [*KR, *args], cwd=self.project, env={**self.env, **(env or {})}, stderr=subprocess.PIPE, text=True
+        )
 
 
 class Api:

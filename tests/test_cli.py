@@ -10,6 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from helpers import write_project
 from kaggle_runner.cli import app, render
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -72,9 +73,7 @@ def test_json_output_is_one_document(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_ls_in_a_new_project_is_empty_and_outside_one_is_one_line(tmp_path: Path, monkeypatch) -> None:
-    (tmp_path / "k").mkdir()
-    (tmp_path / "k" / "main.py").write_text("print(1)\n")
-    (tmp_path / "kr.yaml").write_text("kernels:\n  main: {folder: k, entry: main.py, title: Main Kernel}\n")
+    write_project(tmp_path, competition=None)
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(app, ["ls", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout) == []

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
-from helpers import Api, creds
+from helpers import Api, creds, write_project
 from kaggle_runner.emulator import Emulator
 from kaggle_runner.emulator.seed import init_state
 from kaggle_runner.ledger.db import open_ledger
@@ -20,11 +21,9 @@ from kaggle_runner.ledger.db import open_ledger
 KERNEL_OK = "print('hello')\n"
 
 
-def _project(root: Path, kernels_yaml: str = "  main: {folder: k, entry: main.py, title: Main Kernel}\n") -> Path:
-    (root / "k").mkdir(parents=True, exist_ok=True)
-    (root / "k" / "main.py").write_text(KERNEL_OK)
-    (root / "kr.yaml").write_text("competition: tiny-toxic\nkernels:\n" + kernels_yaml)
-    return root
+def _project(root: Path, kernels: dict[str, Any] | None = None) -> Path:
+    spec = {"folder": "k", "entry": "main.py", "title": "Main Kernel"}
+    return write_project(root, kernels=kernels or {"main": spec}, files={"k/main.py": KERNEL_OK})
 
 
 def _one_line(r, *needles: str) -> None:
@@ -37,7 +36,7 @@ def _one_line(r, *needles: str) -> None:
 # -- 3. names kr.yaml accepted but versions could not address ------------------------------------------------
 @pytest.mark.parametrize("name", ["my kernel", "ünïcødé", "a:b", "../../x", "-x"])
 def test_kernel_names_a_version_cannot_address_are_refused_at_load(tmp_path: Path, make_kr, name: str) -> None:
-    _project(tmp_path, f"  {json.dumps(name)}: {{folder: k, entry: main.py, title: Main Kernel}}\n")
+    _project(tmp_path, {name: {"folder": "k", "entry": "main.py", "title": "Main Kernel"}})
     _one_line(make_kr(tmp_path)("ls", check=None), f"kernels.{name}", "is not a usable name")
 
 
@@ -49,7 +48,7 @@ def test_kernel_names_a_version_cannot_address_are_refused_at_load(tmp_path: Pat
     ],
 )
 def test_kernel_folders_and_entries_must_lie_inside_the_project(tmp_path: Path, make_kr, spec: str, key: str) -> None:
-    _project(tmp_path / "p", f"  main: {spec}\n")
+    _project(tmp_path / "p", {"main": yaml.safe_load(spec)})
     _one_line(make_kr(tmp_path / "p")("ls", check=None), key, "is outside")
 
 

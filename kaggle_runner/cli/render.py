@@ -12,6 +12,7 @@ import typer
 
 
 def as_json(obj: Any) -> None:
+    """Print `obj` as indented JSON on stdout (paths and dates as text)."""
     typer.echo(json.dumps(obj, indent=1, default=str))
 
 
@@ -31,10 +32,12 @@ def as_json_list(items: Iterable[Any]) -> None:
 
 
 def err(text: str) -> None:
+    """Print a line on stderr at once: progress and warnings, never results."""
     print(text, file=sys.stderr, flush=True)
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]], right: tuple[str, ...] = ()) -> None:
+    """Print a rich table on stdout; `right` names the columns aligned right (numbers)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -107,6 +110,7 @@ def metrics_table(points: Iterable[dict[str, Any]], title: str) -> None:
 
 
 def correlation_table(column: str, labels: list[str], matrix: list[list[Any]], method: str) -> None:
+    """The inputs' pairwise correlation (or, for vote, agreement) on one column, as `kr merge` shows it."""
     what = "agreement" if method == "vote" else "correlation"
     table(
         f"{column}: {what}",
@@ -117,6 +121,7 @@ def correlation_table(column: str, labels: list[str], matrix: list[list[Any]], m
 
 
 def submissions_table(subs: list[dict[str, Any]], title: str | None = "submissions", source: bool = False) -> None:
+    """Submissions with their status and scores, as `kr scores` and `kr show` list them."""
     columns = ["ref", "date", *(["from"] if source else []), "status", "public", "private", "description"]
     table(
         title,

@@ -1,5 +1,5 @@
 """Commands of the run loop: init, push, status, wait, cancel, logs, pull, metrics.
-Each calls one function of workflows (or scaffold, logs) and renders what it returns."""
+Each calls one function of the loop (or scaffold, ledger/metrics) and renders what it returns."""
 
 from __future__ import annotations
 

@@ -26,6 +26,8 @@ METHODS = ("mean", "weighted", "rank", "geo", "power", "vote")
 
 @dataclass
 class Result:
+    """A merge before it is written: the merged columns in the first input's order, and the inputs' correlation."""
+
     first: Table  # the first input: its order, header and id text are the output's
     id_column: str
     columns: dict[str, Any]  # merged target columns in the first input's order
@@ -55,6 +57,7 @@ def check_options(method: str, weights: list[float] | None, power: float | None,
 
 
 def parse_weights(text: str | None) -> list[float] | None:
+    """`--weights 0.6,0.4` as numbers; None when not given."""
     if text is None:
         return None
     try:

@@ -18,11 +18,13 @@ BLOCK = 1 << 24  # bytes pyarrow parses at a time; each block becomes one chunk 
 
 
 class CsvError(UserError):
-    pass
+    """A submission CSV kr cannot read or align; the message names the file and the line."""
 
 
 @dataclass
 class Table:
+    """One submission CSV read with pyarrow: the header, the ids (parsed and as written) and the target columns."""
+
     path: Path
     header: list[str]  # column names, parsed
     header_line: bytes  # the first line as written (BOM removed), reused by the merge's output
@@ -36,10 +38,12 @@ class Table:
 
     @property
     def name(self) -> str:
+        """The file's name, as messages show it."""
         return self.path.name
 
     @property
     def targets(self) -> list[str]:
+        """The columns other than the id."""
         return [c for c in self.header if c != self.id_column]
 
     def __len__(self) -> int:

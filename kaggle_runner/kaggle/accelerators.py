@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Shape:
+    """One of Kaggle's machine shapes: its name, kind (cpu, gpu, tpu), UI label, devices, and any retirement."""
+
     name: str  # Kaggle's machineShape
     kind: str  # cpu | gpu | tpu
     label: str  # what Kaggle's UI calls it
@@ -49,6 +51,7 @@ ALIASES: dict[str, str] = {
 
 
 def lookup(machine_shape: str) -> Shape | None:
+    """The shape of that machineShape name (any case); None for a name Kaggle does not list."""
     return SHAPES.get(machine_shape.lower())
 
 

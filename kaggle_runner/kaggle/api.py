@@ -28,16 +28,20 @@ UPLOAD_TIMEOUT = (10, 600)
 
 
 class KaggleError(UserError):
+    """Kaggle refused or failed a call; `status` is the HTTP status where there was one."""
+
     exit_code = 1
     status: int | None = None  # the HTTP status Kaggle answered, where there was one
 
 
 class NoCredentials(UserError):
-    pass
+    """No Kaggle credentials in any of the places the official CLI reads them from."""
 
 
 @dataclass
 class Credentials:
+    """A Kaggle username with its legacy key or its access token, and where they were found."""
+
     username: str | None
     key: str | None = None
     token: str | None = None
@@ -196,6 +200,7 @@ class KaggleApi:
         return self.client.kernels.kernels_api_client
 
     def save_kernel(self, body: dict[str, Any], took_effect: Callable[[], Any]) -> Any:
+        """SaveKernel with the request body; `took_effect` tells whether a call cut off by the network landed."""
         from kagglesdk.kernels.types.kernels_api_service import ApiSaveKernelRequest
 
         req = ApiSaveKernelRequest.from_dict(body)
@@ -212,6 +217,7 @@ class KaggleApi:
         return self._or_none(f"reading kernel {owner}/{slug}", lambda: self._kernels.get_kernel(req))
 
     def kernel_status(self, owner: str, slug: str, version: int) -> tuple[str, str | None]:
+        """(status, failure message) of the session of that kernel version."""
         from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelSessionStatusRequest
 
         req = ApiGetKernelSessionStatusRequest()
@@ -220,6 +226,7 @@ class KaggleApi:
         return resp.status.name, resp.failure_message or None
 
     def list_output(self, owner: str, slug: str, version: int, page_token: str = "", page_size: int = 500) -> Any:
+        """One page of a kernel version's outputs, with its persisted log."""
         from kagglesdk.kernels.types.kernels_api_service import ApiListKernelSessionOutputRequest
 
         req = ApiListKernelSessionOutputRequest()
@@ -230,6 +237,7 @@ class KaggleApi:
         )
 
     def cancel(self, session_id: int) -> str | None:
+        """CancelKernelSession; Kaggle's error message, or None when it cancelled."""
         from kagglesdk.kernels.types.kernels_api_service import ApiCancelKernelSessionRequest
 
         req = ApiCancelKernelSessionRequest()
@@ -442,6 +450,7 @@ class KaggleApi:
         return self.client.competitions.competition_api_client
 
     def start_submission_upload(self, competition: str, path: Path) -> Any:
+        """StartSubmissionUpload: where to send the file, and the token that names it afterwards."""
         from kagglesdk.competitions.types.competition_api_service import ApiStartSubmissionUploadRequest
 
         req = ApiStartSubmissionUploadRequest()
@@ -452,6 +461,7 @@ class KaggleApi:
         )
 
     def create_submission(self, competition: str, token: str, description: str, took_effect: Callable[[], Any]) -> Any:
+        """CreateSubmission of an uploaded file; `took_effect` tells whether a call cut off by the network landed."""
         from kagglesdk.competitions.types.competition_api_service import ApiCreateSubmissionRequest
 
         req = ApiCreateSubmissionRequest()

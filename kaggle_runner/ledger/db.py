@@ -112,11 +112,13 @@ def label(item: Run | Merge, default_kernel: str) -> str:
 
 
 class LedgerError(UserError):
-    pass
+    """The ledger cannot answer: an unknown version or merge, or a ledger file that is not usable."""
 
 
 @dataclass
 class Run:
+    """One push as the ledger records it: the kernel version, its state on Kaggle, and what it ran with."""
+
     id: int
     kernel: str
     ref: str
@@ -142,6 +144,7 @@ class Run:
 
     @property
     def label(self) -> str:
+        """v23, or the push in flight when it has no version yet."""
         return f"v{self.version}" if self.version else f"(push #{self.id} in flight)"
 
     @property
@@ -153,12 +156,15 @@ class Run:
 
     @property
     def owner_slug(self) -> tuple[str, str]:
+        """(owner, slug) of the kernel on Kaggle."""
         owner, _, slug = self.ref.partition("/")
         return owner, slug
 
 
 @dataclass
 class Merge:
+    """One recorded merge mK: its method, inputs with their sha256, output and correlation."""
+
     id: int
     method: str
     weights: list[float] | None
@@ -173,10 +179,13 @@ class Merge:
 
     @property
     def label(self) -> str:
+        """mK."""
         return f"m{self.id}"
 
 
 class Ledger:
+    """The project's SQLite record of runs, metrics, merges, scores, notes, bundles and team links."""
+
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
@@ -231,6 +240,7 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the write lock from the start; rolled back on any error."""
         self.db.execute("BEGIN IMMEDIATE")  # take the write lock up front: two kr processes queue, not fail
         try:
             yield self.db
@@ -240,6 +250,7 @@ class Ledger:
         self.db.execute("COMMIT")
 
     def close(self) -> None:
+        """Close the database connection."""
         self.db.close()
 
     # -- runs ------------------------------------------------------------------------------------
@@ -282,6 +293,7 @@ class Ledger:
             return _id(cur)
 
     def finish_push(self, run_id: int, version: int) -> None:
+        """The push landed as that version: the run is pushed and QUEUED."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE runs SET version = ?, state = 'pushed', status = 'QUEUED' WHERE id = ?", (version, run_id)
@@ -300,9 +312,11 @@ class Ledger:
             db.execute("UPDATE runs SET ended_by = ? WHERE id = ? AND ended_by IS NULL", (ended_by, run_id))
 
     def pending_pushes(self) -> list[Run]:
+        """Runs whose push was cut off before kr knew its version (loop/recovery settles them)."""
         return [self._run(r) for r in self.db.execute("SELECT * FROM runs WHERE state = 'pushing' ORDER BY id")]
 
     def set_status(self, run_id: int, status: str, failure: str | None = None) -> None:
+        """Record the session status (and the failure message); a final status also records when it ended."""
         with self.transaction() as db:
             finished = time.time() if status in FINAL_STATES else None
             db.execute(
@@ -327,9 +341,11 @@ class Ledger:
             )
 
     def files(self, run_id: int) -> list[sqlite3.Row]:
+        """The pulled outputs of a run: path, sha256, size."""
         return list(self.db.execute("SELECT path, sha256, size FROM files WHERE run_id = ? ORDER BY path", (run_id,)))
 
     def runs(self) -> list[Run]:
+        """Every pushed run, oldest first."""
         return [self._run(r) for r in self.db.execute("SELECT * FROM runs WHERE state = 'pushed' ORDER BY id")]
 
     def resolve(self, text: str, default_kernel: str) -> Run:
@@ -385,9 +401,11 @@ class Ledger:
         )
 
     def run_by_id(self, run_id: int) -> Run:
+        """The run with that ledger id."""
         return self._run(self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
 
     def previous_run(self, run: Run) -> Run | None:
+        """The same kernel's run before this one, if any."""
         row = self.db.execute(
             "SELECT * FROM runs WHERE kernel = ? AND state = 'pushed' AND version < ? ORDER BY version DESC LIMIT 1",
             (run.kernel, run.version),
@@ -395,6 +413,7 @@ class Ledger:
         return self._run(row) if row else None
 
     def resolve_any(self, text: str, default_kernel: str) -> Run | Merge:
+        """A run (v23, KERNEL:v23, latest) or a merge (m3)."""
         m = MERGE_RE.match(text.strip())
         if m:
             return self.merge(int(m.group("id")))
@@ -410,6 +429,7 @@ class Ledger:
         points: list[dict[str, Any]],
         max_parallel: int | None,
     ) -> int:
+        """Record a sweep (its axes and points) and return its id."""
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO sweeps (kernel, accelerator, message, axes, points, max_parallel, created)"
@@ -438,6 +458,7 @@ class Ledger:
 
     # -- metrics ---------------------------------------------------------------------------------
     def record_metrics(self, run_id: int, points: Iterable[dict[str, Any]]) -> None:
+        """Replace the run's metric points with these (in log order)."""
         with self.transaction() as db:
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
             db.executemany(
@@ -449,6 +470,7 @@ class Ledger:
             )
 
     def metrics(self, run_id: int) -> list[dict[str, Any]]:
+        """The run's metric points in log order, without empty fields."""
         rows = self.db.execute(
             "SELECT name, split, epoch, step, value, line FROM metrics WHERE run_id = ? ORDER BY seq", (run_id,)
         )
@@ -467,6 +489,7 @@ class Ledger:
         rows: int,
         correlation: dict[str, Any],
     ) -> int:
+        """Record a merge and return its id."""
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO merges (method, weights, power, id_column, inputs, output, output_sha256, rows,"
@@ -487,10 +510,12 @@ class Ledger:
             return _id(cur)
 
     def set_merge_output(self, merge_id: int, output: str) -> None:
+        """Where the merge's file was written."""
         with self.transaction() as db:
             db.execute("UPDATE merges SET output = ? WHERE id = ?", (output, merge_id))
 
     def merge(self, merge_id: int) -> Merge:
+        """Merge mK; refuses an unknown id, naming the known ones."""
         row = self.db.execute("SELECT * FROM merges WHERE id = ?", (merge_id,)).fetchone()
         if row is None:
             known = [f"m{r[0]}" for r in self.db.execute("SELECT id FROM merges ORDER BY id")]
@@ -499,6 +524,7 @@ class Ledger:
         return self._merge(row)
 
     def merges(self) -> list[Merge]:
+        """Every recorded merge, oldest first."""
         return [self._merge(r) for r in self.db.execute("SELECT * FROM merges ORDER BY id")]
 
     def _merge(self, r: sqlite3.Row) -> Merge:
@@ -543,6 +569,7 @@ class Ledger:
                 )
 
     def submissions(self, run_id: int | None = None, merge_id: int | None = None) -> list[dict[str, Any]]:
+        """Submissions of a run or a merge (or all), oldest first."""
         where, args = "", tuple[int, ...]()
         if run_id is not None:
             where, args = "WHERE run_id = ?", (run_id,)
@@ -564,6 +591,7 @@ class Ledger:
 
     # -- notes -----------------------------------------------------------------------------------
     def note(self, item: Run | Merge, text: str) -> None:
+        """Attach a note to a run or merge."""
         run_id, merge_id = (None, item.id) if isinstance(item, Merge) else (item.id, None)
         with self.transaction() as db:
             db.execute(
@@ -572,6 +600,7 @@ class Ledger:
             )
 
     def notes(self, run_id: int | None = None, merge_id: int | None = None) -> list[str]:
+        """The notes of a run or merge, oldest first."""
         column, value = ("run_id", run_id) if run_id is not None else ("merge_id", merge_id)
         return [r[0] for r in self.db.execute(f"SELECT text FROM notes WHERE {column} = ? ORDER BY id", (value,))]
 
@@ -595,6 +624,7 @@ class Ledger:
     def record_team_link(
         self, kind: str, item_id: int, server: str, mlflow_run_id: str, sent: dict[str, Any], fingerprint: str | None
     ) -> None:
+        """What was sent to the team's server for a run or merge, so the next sync sends only what changed."""
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO team_sync VALUES (?, ?, ?, ?, ?, ?)",
@@ -603,9 +633,11 @@ class Ledger:
 
     # -- bundles ---------------------------------------------------------------------------------
     def last_bundle(self, slug: str) -> sqlite3.Row | None:
+        """The last version kr uploaded of that dataset, with its manifest digest."""
         return self.db.execute("SELECT * FROM bundles WHERE slug = ? ORDER BY version DESC LIMIT 1", (slug,)).fetchone()
 
     def record_bundle(self, slug: str, version: int, name: str, manifest_sha256: str, files: int, size: int) -> None:
+        """Record an uploaded dataset version and its manifest digest."""
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -634,6 +666,7 @@ def _create(path: Path) -> None:
 
 
 def open_ledger(root: Path) -> Ledger:
+    """The ledger of the project at `root`, created and migrated as needed."""
     return Ledger(layout.ledger_file(root))
 
 

@@ -48,6 +48,7 @@ def _float(text: str | None) -> float | None:
 
 
 def run_row(ledger: Ledger, run: Run, default_kernel: str, metric: str | None) -> dict[str, Any]:
+    """A run as one row of `kr ls`: label, status, headline metric, score, message."""
     top = headline(ledger.metrics(run.id), metric)
     sub = _score(ledger.submissions(run_id=run.id))
     return {
@@ -77,6 +78,7 @@ def run_row(ledger: Ledger, run: Run, default_kernel: str, metric: str | None) -
 
 
 def merge_row(ledger: Ledger, m: Merge) -> dict[str, Any]:
+    """A merge as one row of `kr ls`: label, method, inputs, score."""
     sub = _score(ledger.submissions(merge_id=m.id))
     weights = f" w={','.join(f'{w:g}' for w in m.weights)}" if m.weights else ""
     power = f" K={m.power:g}" if m.power is not None else ""
@@ -113,7 +115,7 @@ def ls_rows(
             f"--sort: '{sort}' is unknown; use one of {', '.join(SORT_KEYS)}, optionally with :asc or :desc"
         )
     # a push in flight, or cut off before the ledger learnt its version, shows as PUSHING until a command that
-    # talks to Kaggle settles it (workflows.reconcile)
+    # talks to Kaggle settles it (loop/recovery.reconcile)
     pending = [{**run_row(ledger, r, default_kernel, metric), "status": "PUSHING"} for r in ledger.pending_pushes()]
     rows = [run_row(ledger, r, default_kernel, metric) for r in ledger.runs()] + pending
     rows += [merge_row(ledger, m) for m in ledger.merges()]
@@ -151,6 +153,7 @@ def summary(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | None) -> dict[str, Any]:
+    """Everything the ledger knows of one run or merge (`kr show`)."""
     if isinstance(item, Merge):
         out = merge_row(ledger, item)
         out.update(

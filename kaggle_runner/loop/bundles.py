@@ -1,5 +1,5 @@
 """Bundles on Kaggle: make a private dataset hold a bundle's current content, READY, uploading only what changed.
-The sequence of kaggle_api calls for the code bundle and each data bundle; packaging prepares the files."""
+The sequence of Kaggle calls for the code bundle and each data bundle; packaging prepares the files."""
 
 from __future__ import annotations
 

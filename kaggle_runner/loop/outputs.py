@@ -30,6 +30,9 @@ def safe_target(folder: Path, name: str) -> Path:
 
 
 def pull(ctx: Session, run: Run, say: Say) -> Path:
+    """Download the run's outputs and log into its folder (.kr/runs/vN), then record their hashes and the metric points.
+    A name that would escape the folder, or cannot be written here, is skipped with a warning; a full disk fails the
+    pull."""
     owner, slug = run.owner_slug
     folder = ctx.run_dir(run)
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
-"""The run loop's steps as sequences of kaggle_api and ledger calls: push, status, wait, cancel, logs, pull.
-No printing of tables here: each step returns data, and reports progress through a `say` callback."""
+"""A pushed run watched: its status (a final state of the previous version read as QUEUED), wait for one or many,
+cancel, the log, and the live log followed. Progress goes through a `say` callback; results come back as data."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ EXIT = {"COMPLETE": 0, "ERROR": 1, "CANCEL_ACKNOWLEDGED": 3}
 
 
 def current_version(ctx: Session, ref: str) -> int | None:
+    """The kernel's newest version number on Kaggle; None for a kernel Kaggle does not have."""
     owner, _, slug = ref.partition("/")
     k = ctx.api.get_kernel(owner, slug)
     return (k.metadata.current_version_number or None) if k is not None else None
@@ -43,7 +44,7 @@ def status(ctx: Session, run: Run) -> tuple[str, str | None]:
 
 
 def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say) -> dict[str, Any]:
-    """Follow the run until it ends: its live log stream says when (follow.Watch), else polls of 5 s growing to
+    """Follow the run until it ends: its live log stream says when (streams.Watch), else polls of 5 s growing to
     60 s; `on_tick` gets its state about every second. A completed run is pulled, a failed one comes back with the
     tail of its log. `exit` is the command's exit code."""
     from kaggle_runner.loop.streams import Watch
@@ -77,7 +78,7 @@ def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say
 def wait_many(ctx: Session, runs: list[Run], on_tick: Callable[[list[dict[str, Any]]], None], say: Say) -> int:
     """Follow many runs until all have ended, pulling each as it completes (or stops on request); `on_tick` gets a
     row per run {run, status, elapsed, metric} about every second. Ends are learnt from the live log streams where
-    they hold (follow.Watch), else by polling. Returns the exit code: 1 if any errored, else 3 if any was cancelled,
+    they hold (streams.Watch), else by polling. Returns the exit code: 1 if any errored, else 3 if any was cancelled,
     else 0."""
     from kaggle_runner.ledger import reports
     from kaggle_runner.loop.streams import Watch
@@ -111,6 +112,7 @@ def wait_many(ctx: Session, runs: list[Run], on_tick: Callable[[list[dict[str, A
 
 
 def log_text(ctx: Session, run: Run) -> tuple[str, list[dict[str, Any]]]:
+    """The run's persisted log, as text and as events."""
     owner, slug = run.owner_slug
     raw = ctx.api.list_output(owner, slug, run.number, page_size=1).log or ""
     return raw, parse_log(raw)

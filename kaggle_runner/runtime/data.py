@@ -8,6 +8,8 @@ from torch.utils.data import Dataset
 
 
 class Columns(Dataset):
+    """A dataset of equal-length tensors by name: item i is {name: tensor[i]}, what fit() and predict() take."""
+
     def __init__(self, **columns: torch.Tensor) -> None:
         if not columns:
             raise ValueError("Columns needs at least one column")

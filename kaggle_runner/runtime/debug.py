@@ -8,6 +8,7 @@ import sys
 
 
 def wanted() -> bool:
+    """Whether KR_DEBUG asks for the debugger and a terminal is there to use it."""
     return bool(os.environ.get("KR_DEBUG")) and sys.stdin.isatty() and sys.stdout.isatty()
 
 

@@ -25,6 +25,7 @@ class SmoothBCE(nn.Module):
         self.smoothing, self.aux_weight = smoothing, aux_weight
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The smoothed binary cross-entropy of the logits against the targets."""
         n = logits.shape[0]
         logits, target = _columns(logits, n), _columns(target, n).to(logits.dtype)
         target = target * (1 - self.smoothing) + 0.5 * self.smoothing
@@ -44,6 +45,7 @@ class FocalLoss(nn.Module):
         self.gamma, self.alpha = gamma, alpha
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The focal loss of the logits against the targets."""
         target = target.reshape(logits.shape).to(logits.dtype)
         ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
         p = torch.sigmoid(logits)

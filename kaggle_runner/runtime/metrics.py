@@ -47,6 +47,7 @@ def _labels(y: np.ndarray, p: np.ndarray, threshold: float) -> tuple[np.ndarray,
 
 
 def accuracy(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> float:
+    """The share of rows whose label (p above `threshold`, or the argmax) equals y."""
     t, q = _labels(y, p, threshold)
     return float((t == q).mean())
 

@@ -26,13 +26,16 @@ class Proc:
 
     @property
     def is_main(self) -> bool:
+        """Whether this is the process that prints, writes files and reports metrics."""
         return self.rank == 0
 
     @property
     def ddp(self) -> bool:
+        """Whether the model is wrapped in DistributedDataParallel (several processes)."""
         return self.world > 1
 
     def autocast(self) -> AbstractContextManager[Any]:
+        """The mixed-precision context of this device (a no-op at float32)."""
         return torch.autocast(self.device.type, dtype=self.amp) if self.amp else contextlib.nullcontext()
 
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
@@ -44,6 +47,7 @@ class Proc:
         return model
 
     def loader(self, loader: Any) -> Any:
+        """The loader as this device iterates it (unchanged here; XLA's feeds the device)."""
         return loader
 
     def to(self, obj: Any) -> Any:
@@ -57,9 +61,11 @@ class Proc:
         return obj
 
     def backward(self, loss: torch.Tensor) -> None:
+        """Backpropagate the loss, scaled where float16 needs a gradient scaler."""
         (self.scaler.scale(loss) if self.scaler else loss).backward()
 
     def step(self, optimizer: torch.optim.Optimizer, max_norm: float | None = None) -> None:
+        """One optimizer step, with the gradients clipped to `max_norm` when given (unscaled first)."""
         params = [p for g in optimizer.param_groups for p in g["params"]]
         if self.scaler:
             if max_norm:
@@ -83,6 +89,7 @@ class Proc:
         return torch.cat(parts).cpu()
 
     def barrier(self) -> None:
+        """Wait until every process reaches this point."""
         if self.world > 1:
             dist.barrier()
 

@@ -24,6 +24,8 @@ Metric = Callable[[np.ndarray, np.ndarray], float]
 
 @dataclass
 class History:
+    """What fit() returns: per-epoch losses and validation metrics, the best epoch, and whether it stopped early."""
+
     epochs: list[dict[str, float]] = field(default_factory=list)  # per epoch: train_loss, lr, val_* values
     best_epoch: int | None = None
     best: float | None = None

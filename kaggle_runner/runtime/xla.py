@@ -42,9 +42,11 @@ class XlaProc(Proc):
 
     @property
     def ddp(self) -> bool:
+        """False: XLA averages gradients in its own step, not through DDP."""
         return False
 
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model on the XLA device, its parameters the master's on every core."""
         model = model.to(self.device)
         if self.world > 1:
             xm.broadcast_master_param(model)
@@ -52,9 +54,12 @@ class XlaProc(Proc):
 
     def loader(self, loader: Any) -> Any:
         # moves each batch to the core in the background and cuts the graph after each batch
+        """An MpDeviceLoader: each batch moved to the core in the background, the graph cut after each batch."""
         return pl.MpDeviceLoader(loader, self.device)
 
     def step(self, optimizer: torch.optim.Optimizer, max_norm: float | None = None) -> None:
+        """One step: xm.optimizer_step all-reduces the gradients across cores; with `max_norm` they are reduced,
+        clipped, then stepped."""
         if max_norm:
             xm.reduce_gradients(optimizer)  # clip the all-reduced gradients, as one core would see them
             params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -64,17 +69,21 @@ class XlaProc(Proc):
             xm.optimizer_step(optimizer)  # all-reduce of the gradients across cores, then the step
 
     def gather(self, t: torch.Tensor) -> torch.Tensor:
+        """The tensor from every core, concatenated on the CPU."""
         t = t.detach()
         return t.cpu() if self.world == 1 else xm.all_gather(t, dim=0).cpu()
 
     def barrier(self) -> None:
+        """A rendezvous of every core."""
         if self.world > 1:
             xm.rendezvous("kr-barrier")
 
     def sync(self) -> None:
+        """Cut and run the pending graph (torch_xla.sync)."""
         torch_xla.sync()
 
     def save(self, obj: Any, path: str | os.PathLike[str]) -> None:
+        """xm.save: written by the master ordinal, tensors moved to the CPU first; every core waits for it."""
         xm.save(obj, path)  # written by the master ordinal only, tensors moved to the CPU first
         self.barrier()
 

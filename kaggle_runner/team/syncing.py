@@ -46,9 +46,11 @@ class Record:
     end_ms: int | None = None
 
     def metrics_digest(self) -> str:
+        """A digest of the metric points, to tell whether they changed since the last sync."""
         return _digest(self.metrics)
 
     def fingerprint(self) -> str:
+        """A digest of everything sent, to skip a record that has not changed."""
         return _digest([self.tags, self.params, self.metrics_digest(), self.files, self.status, self.end_ms])
 
 

@@ -33,7 +33,7 @@ EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
 class TrackingError(UserError):
-    pass
+    """The team's tracking server refused a call, or kr.yaml names none."""
 
 
 class TrackingUnavailable(TrackingError):
@@ -46,6 +46,8 @@ class LocalFileError(TrackingError):
 
 @dataclass(frozen=True)
 class Server:
+    """A team's MLflow tracking server and the experiment the team shares on it."""
+
     uri: str
     experiment: str
 
@@ -71,6 +73,7 @@ def server_for(cfg: Config) -> Server | None:
 
 
 def required(cfg: Config) -> Server:
+    """The team's server from kr.yaml or MLFLOW_TRACKING_URI; refuses when there is none."""
     server = server_for(cfg)
     if server is None:
         raise TrackingError(
@@ -132,6 +135,7 @@ class Tracker:
 
     @property
     def experiment_url(self) -> str:
+        """The experiment's page in MLflow's UI."""
         return f"{self.server.uri}/#/experiments/{self.experiment_id}"
 
     def search(self, filter_string: str = "") -> list[Any]:
@@ -149,6 +153,7 @@ class Tracker:
         return self._call("search the experiment", pages)
 
     def create_run(self, name: str, tags: dict[str, str], start_ms: int) -> str:
+        """A new MLflow run in the experiment; returns its id."""
         run = self._call(
             "create a run",
             lambda: self.client.create_run(self.experiment_id, start_time=start_ms, tags=tags, run_name=name),
@@ -178,12 +183,15 @@ class Tracker:
         return batches
 
     def upload(self, run_id: str, path: Path, folder: str) -> None:
+        """Log a file as an artifact of the run, under `folder`."""
         self._call(f"upload {path.name}", lambda: self.client.log_artifact(run_id, str(path), folder))
 
     def end(self, run_id: str, status: str, end_ms: int | None) -> None:
+        """Set the run's terminal status and end time."""
         self._call("set the run's status", lambda: self.client.set_terminated(run_id, status, end_ms))
 
     def download(self, run_id: str, artifact: str, dest: Path) -> Path:
+        """Download an artifact of the run into `dest`; returns its path."""
         dest.mkdir(parents=True, exist_ok=True)
         return Path(
             self._call(f"download {artifact}", lambda: self.client.download_artifacts(run_id, artifact, str(dest)))

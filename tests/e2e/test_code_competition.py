@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import write_project
+
 pytestmark = pytest.mark.slow
 
 KERNEL = """import csv, os
@@ -22,12 +24,11 @@ with open("submission.csv", "w") as f:
 
 @pytest.fixture
 def kr(emulator, tmp_path: Path, make_kr):
-    project = tmp_path / "proj"
-    (project / "kernels" / "main").mkdir(parents=True)
-    (project / "kernels" / "main" / "main.py").write_text(KERNEL)
-    (project / "kr.yaml").write_text(
-        "competition: tiny-toxic-code\nkernels:\n  main:\n    folder: kernels/main\n    entry: main.py\n"
-        "    title: Code Comp Kernel\n"
+    project = write_project(
+        tmp_path / "proj",
+        kernels={"main": {"folder": "kernels/main", "entry": "main.py", "title": "Code Comp Kernel"}},
+        files={"kernels/main/main.py": KERNEL},
+        competition="tiny-toxic-code",
     )
     return make_kr(project, emulator)
 

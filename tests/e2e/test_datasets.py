@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from helpers import write_project
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,12 +24,13 @@ print("rows", sum(1 for _ in open(os.path.join(INPUT, "datasets", "testuser", "t
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    shutil.copytree(ROOT / "datasets", root / "datasets")
-    (root / "kernels" / "main").mkdir(parents=True)
-    (root / "kernels" / "main" / "main.py").write_text(KERNEL)
-    (root / "kr.yaml").write_text("kernels:\n  main:\n    title: Reads Tiny Text\n    datasets: [tiny_text]\n")
-    return root
+    return write_project(
+        tmp_path / "proj",
+        kernels={"main": {"title": "Reads Tiny Text", "datasets": ["tiny_text"]}},
+        files={"kernels/main/main.py": KERNEL},
+        copy=("datasets",),
+        competition=None,
+    )
 
 
 @pytest.fixture

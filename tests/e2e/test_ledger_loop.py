@@ -4,25 +4,22 @@ and `kr ls` showing three public scores from the emulator's scorer; then scores,
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import write_project
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def smoke_project(tmp_path: Path) -> Path:
-    project = tmp_path / "proj"
-    shutil.copytree(ROOT / "kernels" / "smoke", project / "kernels" / "smoke")
-    (project / "kr.yaml").write_text(
-        "competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n"
-        "    title: Smoke Kernel\ncode: {}  # the code bundle carries kaggle_runner.runtime\n"
-    )
-    return project
+    kernels = {"smoke": {"folder": "kernels/smoke", "title": "Smoke Kernel"}}
+    # code: {}: the code bundle carries kaggle_runner.runtime
+    return write_project(tmp_path / "proj", kernels=kernels, copy=("kernels/smoke",), code={})
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import creds
+from helpers import creds, write_project
 from kaggle_runner.emulator.faults import Faults, Rule
 
 pytestmark = pytest.mark.slow
@@ -28,27 +27,17 @@ with open("submission.csv", "w") as f:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    (root / "kernels" / "main").mkdir(parents=True)
-    (root / "kernels" / "main" / "main.py").write_text(KERNEL)
-    (root / "data" / "a").mkdir(parents=True)
-    (root / "data" / "a" / "train.csv").write_text("x\n1\n2\n")
-    (root / "data" / "b").mkdir(parents=True)
-    (root / "data" / "b" / "extra.txt").write_text("extra\n")
-    (root / "kr.yaml").write_text(
-        "competition: tiny-toxic\n"
-        "kernels:\n  main:\n    folder: kernels/main\n    entry: main.py\n"
-        "    title: Loop Kernel\n    slug: loop-kernel\n"
-        "    datasets: [bits, extra]\n"
-        "datasets:\n  bits: {paths: [data/a], slug: train-bits}\n  extra: {paths: [data/b], slug: extra-bits}\n"
+    main = {"folder": "kernels/main", "entry": "main.py", "title": "Loop Kernel", "slug": "loop-kernel"}
+    return write_project(
+        tmp_path / "proj",
+        kernels={"main": {**main, "datasets": ["bits", "extra"]}},
+        files={"kernels/main/main.py": KERNEL, "data/a/train.csv": "x\n1\n2\n", "data/b/extra.txt": "extra\n"},
+        datasets={
+            "bits": {"paths": ["data/a"], "slug": "train-bits"},
+            "extra": {"paths": ["data/b"], "slug": "extra-bits"},
+        },
+        git=True,
     )
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    subprocess.run(
-        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init", "--allow-empty"],
-        cwd=root,
-        check=True,
-    )
-    return root
 
 
 @pytest.fixture
@@ -190,7 +179,7 @@ def test_logs_of_a_running_session_say_where_the_live_log_is(project: Path, make
     assert ended.returncode != 0 and "has already ended (CANCEL_ACKNOWLEDGED)" in ended.stderr
 
 
-def test_faults_on_every_route_still_give_one_version_and_one_row(make_emulator, project: Path, tmp_path: Path) -> None:
+def test_faults_on_every_route_still_give_one_version_and_one_row(make_emulator, project: Path, make_kr) -> None:
     rules = [
         Rule(route="kernels.*/SaveKernel", fault="reset_after", times=1),
         Rule(route="*", fault="429", rate=0.15, retry_after=0),
@@ -198,23 +187,7 @@ def test_faults_on_every_route_still_give_one_version_and_one_row(make_emulator,
         Rule(route="*", fault="reset", rate=0.1),
     ]
     em = make_emulator(faults=Faults(rules, seed=3))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    env.update(
-        HOME=str(tmp_path / "home"),
-        KR_KAGGLE_URL=em.url,
-        KAGGLE_CONFIG_DIR=str(em.store.root),
-        KR_POLL_SECONDS="0.2",
-        KR_RETRY_BASE_SECONDS="0.02",
-    )
-    r = subprocess.run(
-        [sys.executable, "-m", "kaggle_runner.cli", "push", "--wait"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
+    make_kr(project, em)("push", "--wait", env={"KR_RETRY_BASE_SECONDS": "0.02"}, timeout=180)
     assert sum(1 for q in em.requests if q["fault"]) >= 5  # faults really happened
     assert len(em.store.state["kernels"]["testuser/loop-kernel"]["versions"]) == 1
     rows = _ledger(project)
@@ -300,49 +273,25 @@ def test_help_imports_nothing_heavy() -> None:
 
 
 @pytest.mark.parametrize("layout", ["2026", "legacy"])
-def test_init_in_an_empty_folder_pushes_unedited(make_emulator, tmp_path: Path, layout: str) -> None:
+def test_init_in_an_empty_folder_pushes_unedited(make_emulator, tmp_path: Path, layout: str, make_kr) -> None:
     emulator = make_emulator(settings={"input_layout": layout})
     empty = tmp_path / "fresh-project"
     empty.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    env.update(
-        HOME=str(tmp_path / "home"),
-        KR_KAGGLE_URL=emulator.url,
-        KAGGLE_CONFIG_DIR=str(emulator.store.root),
-        KR_POLL_SECONDS="0.2",
-    )
-    for args in (["init", "--competition", "tiny-toxic"], ["push", "--wait", "-m", "starter"]):
-        r = subprocess.run(
-            [sys.executable, "-m", "kaggle_runner.cli", *args],
-            cwd=empty,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert r.returncode == 0, r.stdout + r.stderr
+    kr = make_kr(empty, emulator)
+    kr("init", "--competition", "tiny-toxic")
+    kr("push", "--wait", "-m", "starter")
     sample = (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_text()
     assert (empty / ".kr" / "runs" / "v1" / "submission.csv").read_text() == sample
 
 
-def test_follow_survives_a_dropped_stream_without_repeating_lines(make_emulator, project: Path, tmp_path: Path) -> None:
+def test_follow_survives_a_dropped_stream_without_repeating_lines(make_emulator, project: Path, make_kr) -> None:
     em = make_emulator(faults=Faults([Rule(route="kernels/logs/stream", fault="reset", times=2)]))
     (project / "kernels" / "main" / "main.py").write_text(
         "import time\nfor i in range(5):\n    print('line', i, flush=True)\n    time.sleep(0.2)\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE_", "KR_"))}
-    env.update(
-        HOME=str(tmp_path / "home"),
-        KR_KAGGLE_URL=em.url,
-        KAGGLE_CONFIG_DIR=str(em.store.root),
-        KR_RETRY_BASE_SECONDS="0.02",
-    )
-    kr_cmd = [sys.executable, "-m", "kaggle_runner.cli"]
-    assert subprocess.run([*kr_cmd, "push"], cwd=project, env=env, capture_output=True, timeout=120).returncode == 0
-    r = subprocess.run(
-        [*kr_cmd, "logs", "v1", "--follow"], cwd=project, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert r.returncode == 0, r.stderr
+    kr = make_kr(project, em)
+    kr("push")
+    r = kr("logs", "v1", "--follow")
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("line")]
     assert lines == [f"line {i}" for i in range(5)]
     assert sum(1 for q in em.requests if q["route"] == "kernels/logs/stream" and q["fault"] == "reset") == 2
@@ -388,11 +337,9 @@ def test_pull_fetches_every_page_beyond_500_files(kr, project: Path, emulator) -
     assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 520
 
 
-def test_usage_errors_are_short_and_exit_2(tmp_path: Path) -> None:
+def test_usage_errors_are_short_and_exit_2(tmp_path: Path, make_kr) -> None:
     for args in (["push", "--bogus"], ["merge"]):
-        r = subprocess.run(
-            [sys.executable, "-m", "kaggle_runner.cli", *args], capture_output=True, text=True, timeout=60, cwd=tmp_path
-        )
+        r = make_kr(tmp_path)(*args, check=None)
         assert r.returncode == 2 and "Traceback" not in r.stderr and "Error: " in r.stderr, r.stderr
 
 

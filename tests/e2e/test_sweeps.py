@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import KR
 
+from helpers import write_project
+
 pytestmark = pytest.mark.slow
 
 KERNEL = """import json, os, time
@@ -28,14 +30,12 @@ open("submission.csv", "w").write("id,toxic\\n000400,0.5\\n")
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    (root / "kernels" / "main").mkdir(parents=True)
-    (root / "kernels" / "main" / "main.py").write_text(KERNEL)
-    (root / "kr.yaml").write_text(
-        "competition: tiny-toxic\nparams: {lr: 1e-5, smoothing: 0.05, sleep: 2}\n"
-        "kernels:\n  main:\n    folder: kernels/main\n    entry: main.py\n    title: Sweep Kernel\n"
+    return write_project(
+        tmp_path / "proj",
+        kernels={"main": {"folder": "kernels/main", "entry": "main.py", "title": "Sweep Kernel"}},
+        files={"kernels/main/main.py": KERNEL},
+        params={"lr": "1e-5", "smoothing": 0.05, "sleep": 2},  # "1e-5" as YAML 1.1 reads it: text, kr makes it a number
     )
-    return root
 
 
 def _gpu_emulator(make_emulator, **settings):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from helpers import write_project
 from kaggle_runner.emulator.seed import init_state
 
 pytestmark = pytest.mark.slow
@@ -18,13 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ALICE_KEY = "0" * 32
 
 
-def _project(folder: Path, tracking: str) -> Path:
-    shutil.copytree(ROOT / "kernels" / "smoke", folder / "kernels" / "smoke")
-    (folder / "kr.yaml").write_text(
-        "competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n    title: Smoke Kernel\n"
-        f"code: {{}}\ntracking: {tracking}\n"
-    )
-    return folder
+def _project(folder: Path, tracking: dict[str, str]) -> Path:
+    kernels = {"smoke": {"folder": "kernels/smoke", "title": "Smoke Kernel"}}
+    return write_project(folder, kernels=kernels, copy=("kernels/smoke",), code={}, tracking=tracking)
 
 
 @pytest.fixture
@@ -37,7 +34,7 @@ def team(make_emulator, make_kr, tmp_path: Path, mlflow_server: str, request: py
     (state / "config.json").write_text(json.dumps(cfg))
     em = make_emulator(state)
     experiment = f"team-{request.node.name}"[:60]
-    tracking = json.dumps({"mlflow": mlflow_server, "experiment": experiment})
+    tracking = {"mlflow": mlflow_server, "experiment": experiment}
     me = make_kr(_project(tmp_path / "me", tracking), em)
     alice = make_kr(_project(tmp_path / "alice", tracking), em)
     alice.env.update(KAGGLE_USERNAME="alice", KAGGLE_KEY=ALICE_KEY, HOME=str(tmp_path / "alice-home"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-KR = [sys.executable, "-m", "kaggle_runner.cli"]
+from helpers import KR
 
 
 def test_init_writes_credentials_and_a_competition(tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_env_packages_preset_and_names() -> None:
 
 def test_env_refuses_an_unknown_stack(tmp_path: Path) -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "kaggle_runner.cli", "emulator", "env", "--state", str(tmp_path), "--stack", "jax"],
+        [*KR, "emulator", "env", "--state", str(tmp_path), "--stack", "jax"],
         capture_output=True,
         text=True,
         timeout=60,

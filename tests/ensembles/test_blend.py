@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import write_project
 from kaggle_runner.ensembles import blend
 from kaggle_runner.ensembles.table import CsvError
 from kaggle_runner.errors import UserError
@@ -289,10 +290,7 @@ def test_geo_refuses_zero_and_options_are_checked(inputs, tmp_path: Path) -> Non
 
 def test_cli_records_merge_and_refuses_without_writing(inputs, tmp_path: Path, make_kr) -> None:
     paths, ids, _ = inputs
-    project = tmp_path / "proj"
-    (project / "k").mkdir(parents=True)
-    (project / "k" / "main.py").write_text("print(1)\n")
-    (project / "kr.yaml").write_text("kernels:\n  main: {folder: k, entry: main.py, title: Main Kernel}\n")
+    project = write_project(tmp_path / "proj", competition=None)
     bad = tmp_path / "bad.csv"
     bad.write_text(BAD["duplicate"][0].format(ids[0], ids[1]))
     kr = make_kr(project)

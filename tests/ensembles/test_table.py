@@ -1,5 +1,5 @@
-"""csvtable on its own: reading submission-shaped CSVs, the one-line refusals with file and line, and the Index that
-places another file's rows in the first one's order for each kind of id (counting, sparse numbers, text)."""
+"""ensembles/table and align on their own: submission-shaped CSVs read, refusals naming file and line, and the
+Index that places another file's rows in the first one's order for each kind of id (counting, sparse, text)."""
 
 from __future__ import annotations
 

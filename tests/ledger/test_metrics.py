@@ -4,8 +4,6 @@ Kaggle's JSON log; plus `kr metrics FILE --json` as a user runs it."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -179,24 +177,18 @@ def test_nan_values_and_plain_text_yield_nothing_to_break_json() -> None:
 
 
 @pytest.mark.parametrize("as_json", [True, False])
-def test_kr_metrics_command(tmp_path: Path, as_json: bool) -> None:
+def test_kr_metrics_command(tmp_path: Path, as_json: bool, make_kr) -> None:
     log = tmp_path / "run.log"
     log.write_text(RESULT + KR_LINE)
-    args = [sys.executable, "-m", "kaggle_runner.cli", "metrics", str(log)] + (["--json"] if as_json else [])
-    r = subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    kr = make_kr(tmp_path)
+    r = kr("metrics", str(log), *(["--json"] if as_json else []))
     if as_json:
         points = json.loads(r.stdout)
         assert points[0] == {"name": "loss", "value": 0.61022, "split": "train", "epoch": 0, "line": 1}
         assert points[-1] == {"name": "auc", "value": 0.93, "split": "validation", "epoch": 1, "step": 120, "line": 5}
     else:
         assert "validation.final_score" in r.stdout and "0.90127" in r.stdout
-    missing = subprocess.run(
-        [sys.executable, "-m", "kaggle_runner.cli", "metrics", str(tmp_path / "nope.log")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    missing = kr("metrics", str(tmp_path / "nope.log"), check=None)
     assert missing.returncode != 0 and missing.stderr.count("\n") == 1 and "nope.log" in missing.stderr
 
 
@@ -309,21 +301,17 @@ def test_points_come_before_the_whole_log_is_read(monkeypatch) -> None:
     assert [p["value"] for p in points] == [0.5]
 
 
-def test_a_huge_log_shows_one_row_per_series(tmp_path: Path) -> None:
+def test_a_huge_log_shows_one_row_per_series(tmp_path: Path, make_kr) -> None:
     log = tmp_path / "long.log"
     log.write_text(
         "".join(f"[RESULT]: Validation. Epoch: {i}, loss: {1 / (i + 1):.6f}, auc: 0.5\n" for i in range(3000))
     )
-    r = subprocess.run(
-        [sys.executable, "-m", "kaggle_runner.cli", "metrics", str(log)], capture_output=True, text=True, timeout=60
-    )
-    assert r.returncode == 0, r.stderr
+    kr = make_kr(tmp_path)
+    r = kr("metrics", str(log))
     assert "6000 points in 2 series" in r.stdout and "one row per series; --json lists every point" in r.stderr
     row = next(line for line in r.stdout.splitlines() if line.startswith("validation.loss"))
     assert [c.strip() for c in row.split("│")[1:6]] == ["3000", "1", "0.000333", "0.000333", "1"]
-    whole = subprocess.run(
-        [sys.executable, "-m", "kaggle_runner.cli", "metrics", str(log), "--json"], capture_output=True, text=True
-    )
+    whole = kr("metrics", str(log), "--json")
     assert len(json.loads(whole.stdout)) == 6000
 
 

@@ -24,7 +24,7 @@ def test_follow_does_not_repeat_events_after_a_mid_stream_drop() -> None:
             yield from events  # the server replays the log from the start after a reconnect
 
     class FakeRun:
-        owner_slug, version = ("testuser", "k"), 1
+        owner_slug, version, number = ("testuser", "k"), 1, 1
 
     ctx = Session(cfg=None, api=FlakyApi(), ledger=None, owner="testuser")
     assert [e["data"] for e in follow(ctx, FakeRun())] == ["e0\n", "e1\n", "e2\n", "e3\n"]

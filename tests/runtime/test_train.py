@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import Kr
 from kaggle_runner import runtime as rt
 from kaggle_runner.runtime.proc import Proc
 
@@ -70,14 +71,7 @@ def run_script(tmp_path: Path, processes: int, n_test: int = 101) -> tuple[subpr
 
 
 def kr_metrics(log: Path) -> list[dict]:
-    r = subprocess.run(
-        [sys.executable, "-m", "kaggle_runner.cli", "metrics", str(log), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    return json.loads(Kr(log.parent, log.parent / "home")("metrics", str(log), "--json").stdout)
 
 
 @pytest.mark.parametrize("processes", [1, 2])

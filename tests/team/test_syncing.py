@@ -5,15 +5,13 @@ server that does not answer being a warning for the commands that share and an e
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from helpers import CutProxy
+from helpers import CutProxy, Kr, write_project
 from kaggle_runner import layout
 from kaggle_runner.ledger.db import open_ledger
 
@@ -24,13 +22,8 @@ HF_TOKEN = "hf_" + "0" * 34
 def _project(root: Path, url: str, experiment: str, runs: int = 3, epochs: int = 4) -> Path:
     """A project whose ledger holds `runs` pulled runs (a log, a submission, `epochs` epochs of three series, a
     scored submission each) and one merge, as `kr pull`/`submit`/`merge` leave them."""
-    (root / "k").mkdir(parents=True)
-    (root / "k" / "main.py").write_text("print('hello')\n")
-    (root / "kr.yaml").write_text(
-        "owner: testuser\ncompetition: tiny-toxic\nkernels:\n  main: {folder: k, entry: main.py, title: Main Kernel}\n"
-        f"params: {{lr: 0.01, hf_token: {HF_TOKEN}}}\n"
-        f"tracking: {json.dumps({'mlflow': url, 'experiment': experiment})}\n"
-    )
+    params = {"lr": 0.01, "hf_token": HF_TOKEN}
+    write_project(root, owner="testuser", params=params, tracking={"mlflow": url, "experiment": experiment})
     ledger = open_ledger(root)
     config = {"competition": "tiny-toxic", "params": {"lr": 0.01, "hf_token": HF_TOKEN}}
     for v in range(1, runs + 1):
@@ -65,20 +58,8 @@ def _project(root: Path, url: str, experiment: str, runs: int = 3, epochs: int =
 def _kr(project: Path, *args: str, home: Path, check: int | None = 0, **env: str) -> subprocess.CompletedProcess:
     (home / ".kaggle").mkdir(parents=True, exist_ok=True)
     (home / ".kaggle" / "kaggle.json").write_text(json.dumps({"username": "testuser", "key": KAGGLE_KEY}))
-    full = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(home),
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": "120",  # a loaded CI machine can be slow; a cut is seen at once
-        **env,
-    }
-    r = subprocess.run(
-        [sys.executable, "-m", "kaggle_runner.cli", *args], cwd=project, env=full, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-    if check is not None:
-        assert r.returncode == check, f"kr {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
-    return r
+    quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "120"}  # a cut is seen at once
+    return Kr(project, home)(*args, check=check, env={**quick, **env})
 
 
 def _server_runs(url: str, experiment: str) -> list[Any]:
@@ -189,15 +170,7 @@ def test_the_server_killed_mid_sync_then_restarted_ends_with_every_run_once(tmp_
     port = int(url.rsplit(":", 1)[1])
     try:
         project = _project(tmp_path / "p", url, "killed", runs=40)
-        env = {
-            **os.environ,
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path / "h"),
-            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        }
-        sync = subprocess.Popen(
-            [sys.executable, "-m", "kaggle_runner.cli", "sync"], cwd=project, env=env, stderr=subprocess.PIPE, text=True
-        )
+        sync = Kr(project, tmp_path / "h").start("sync", env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
         deadline = time.time() + 60
         while len(_server_runs(url, "killed")) < 3 and time.time() < deadline:
             time.sleep(0.05)

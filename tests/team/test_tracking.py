@@ -4,17 +4,17 @@ and log-batch requests that stay within MLflow's per-request limits however much
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from helpers import write_project
 from kaggle_runner.config import load
 from kaggle_runner.team import tracking
 
 
-def _cfg(tmp_path: Path, extra: str = "") -> object:
-    (tmp_path / "k").mkdir(parents=True)
-    (tmp_path / "k" / "main.py").write_text("print(1)\n")
-    (tmp_path / "kr.yaml").write_text(f"competition: tiny-toxic\nkernels:\n  main: {{folder: k}}\n{extra}")
+def _cfg(tmp_path: Path, **extra: Any) -> object:
+    write_project(tmp_path, kernels={"main": {"folder": "k"}}, files={"k/main.py": "print(1)\n"}, **extra)
     return load(tmp_path)
 
 
@@ -33,7 +33,7 @@ def test_kr_yaml_then_mlflow_variables_and_the_competition_as_experiment(
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     assert tracking.server_for(_cfg(tmp_path / "a")) == tracking.Server("http://env:5000", "tiny-toxic")
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "from-env")
-    both = _cfg(tmp_path / "b", "tracking: {mlflow: 'http://yaml:5000', experiment: mine}\n")
+    both = _cfg(tmp_path / "b", tracking={"mlflow": "http://yaml:5000", "experiment": "mine"})
     assert tracking.server_for(both) == tracking.Server("http://yaml:5000", "mine")
     assert tracking.server_for(_cfg(tmp_path / "c")).experiment == "from-env"
 

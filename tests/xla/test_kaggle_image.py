@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from helpers import KR
 from kaggle_runner.emulator.kernel_env import KAGGLE_IMAGE, python_of
 
 
@@ -32,7 +32,7 @@ def state(tmp_path: Path) -> Iterator[Path]:
 
 def test_the_env_is_kaggles_image_and_public_kernels_compute_as_there(state: Path) -> None:
     built = subprocess.run(
-        [sys.executable, "-m", "kaggle_runner.cli", "emulator", "env", "--state", str(state)],
+        [*KR, "emulator", "env", "--state", str(state)],
         capture_output=True,
         text=True,
         timeout=1200,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from conftest import FAST
 
+from helpers import KR, write_project
 from kaggle_runner.emulator.kernel_env import python_of
 from kaggle_runner.emulator.seed import init_state
 
@@ -24,7 +25,7 @@ def test_a_tpu_push_trains_on_xla_and_kr_show_has_its_compilations(
     state = tmp_path / "state"
     init_state(state, FAST)
     built = subprocess.run(
-        [sys.executable, "-m", "kaggle_runner.cli", "emulator", "env", "--stack", "tpu", "--state", str(state)],
+        [*KR, "emulator", "env", "--stack", "tpu", "--state", str(state)],
         capture_output=True,
         text=True,
         timeout=900,
@@ -40,11 +41,8 @@ def test_a_tpu_push_trains_on_xla_and_kr_show_has_its_compilations(
 def _push_to_a_tpu(state: Path, tmp_path: Path, make_emulator: Callable, make_kr: Callable) -> None:
     emulator = make_emulator(state, python=str(python_of(state)))
 
-    project = tmp_path / "proj"
-    shutil.copytree(ROOT / "kernels" / "smoke", project / "kernels" / "smoke")
-    (project / "kr.yaml").write_text(
-        "competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\ncode: {}\n"
-    )
+    smoke = {"smoke": {"folder": "kernels/smoke"}}
+    project = write_project(tmp_path / "proj", kernels=smoke, copy=("kernels/smoke",), code={})
     kr = make_kr(project, emulator)
     kr("push", "--accel", "tpu", "-m", "on XLA", "--wait")
     assert "COMPLETE" in kr("status", "v1", "--json").stdout
@@ -63,9 +61,7 @@ def test_without_the_tpu_stack_a_tpu_session_fails_and_says_how_to_get_it(
     venv = tmp_path / "plain"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     emulator = make_emulator(python=str(venv / "bin" / "python"))
-    project = tmp_path / "proj"
-    shutil.copytree(ROOT / "kernels" / "smoke", project / "kernels" / "smoke")
-    (project / "kr.yaml").write_text("competition: tiny-toxic\nkernels:\n  smoke:\n    folder: kernels/smoke\n")
+    project = write_project(tmp_path / "proj", kernels={"smoke": {"folder": "kernels/smoke"}}, copy=("kernels/smoke",))
     kr = make_kr(project, emulator)
     kr("push", "--accel", "tpu", "--wait", check=None)
     status = kr("status", "v1", "--json", check=None).stdout
