@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 
 import torch
-from transformers import BertConfig, BertForSequenceClassification
 
 from kaggle_runner import runtime as rt
 from kaggle_runner.runtime.proc import Proc
@@ -26,16 +25,7 @@ def data() -> rt.Columns:
 
 def model() -> torch.nn.Module:
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=500,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        max_position_embeddings=SEQ,
-        num_labels=1,
-    )
-    return BertForSequenceClassification(config)
+    return rt.tiny_bert(500, SEQ, hidden=64)
 
 
 def with_fit(proc: Proc, epochs: int) -> None:

@@ -43,7 +43,7 @@ def write_project(
     for rel, text in (files or {}).items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    body = {"competition": "tiny-toxic", **config, "kernels": kernels}
+    body = {"competition": "tiny-toxic", "kernels": kernels, **config}
     (root / "kr.yaml").write_text(yaml.safe_dump({k: v for k, v in body.items() if v is not None}, sort_keys=False))
     if git:
         subprocess.run(["git", "init", "-q"], cwd=root, check=True)

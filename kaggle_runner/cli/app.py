@@ -69,6 +69,7 @@ def _share() -> None:
 
 def main() -> None:
     """Console entry point: user errors become one line on stderr (tracebacks only with --debug)."""
+    _state["opened"] = None
     try:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
         _share()
@@ -77,7 +78,6 @@ def main() -> None:
         if _state["debug"]:
             raise
         print(f"kr: error: {e}", file=sys.stderr)
-        _share()  # a refused push is recorded too
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print("kr: interrupted", file=sys.stderr)

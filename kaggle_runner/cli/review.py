@@ -44,9 +44,9 @@ def ls_(
         return
     rows = reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric, sort, sweep)
     if json_:
-        as_json(rows)
+        as_json([r.as_json() for r in rows])
         return
-    names = {r["metric_name"] for r in rows if r["metric_name"]}
+    names = {r.metric_name for r in rows if r.metric_name}
     title = names.pop() if len(names) == 1 else "val metric"
     shown = [p.strip() for p in params.split(",") if p.strip()]
     table(
@@ -54,16 +54,16 @@ def ls_(
         ["id", "kernel", "accel", "status", "time", *shown, title, "public", "message", "commit"],
         [
             [
-                r["id"],
-                r["kernel"],
-                r["accelerator"],
-                r["status"],
-                duration(r["duration"]),
-                *[num(r["params"].get(p)) for p in shown],
-                num(r["metric"]) + (f" {r['metric_name']}" if names and r["metric_name"] != title else ""),
-                num(r["public"]),
-                r["message"] + "".join(f"  [{n}]" for n in r["notes"]),
-                (r["git_commit"] or "")[:7] + ("*" if r["git_dirty"] else ""),
+                r.id,
+                r.kernel,
+                r.accelerator,
+                r.status,
+                duration(r.duration),
+                *[num(r.params.get(p)) for p in shown],
+                num(r.metric) + (f" {r.metric_name}" if names and r.metric_name != title else ""),
+                num(r.public),
+                r.message + "".join(f"  [{n}]" for n in r.notes),
+                (r.git_commit or "")[:7] + ("*" if r.git_dirty else ""),
             ]
             for r in rows
         ],
@@ -76,22 +76,22 @@ def _ls_team(ctx: Project, json_: bool) -> None:
 
     rows = view.ls_rows(ctx)
     if json_:
-        as_json(rows)
+        as_json([r.as_json() for r in rows])
         return
     table(
         None,
         ["user", "id", "kernel", "accel", "status", "time", "val metric", "public", "message"],
         [
             [
-                r["user"],
-                r["id"],
-                r["kernel"],
-                r["accelerator"],
-                r["status"],
-                duration(r["duration"]),
-                num(r["metric"]) + (f" {r['metric_name']}" if r["metric_name"] else ""),
-                num(r["public"]),
-                r["message"] + "".join(f"  [{n}]" for n in r["notes"]),
+                r.user,
+                r.id,
+                r.kernel,
+                r.accelerator,
+                r.status,
+                duration(r.duration),
+                num(r.metric) + (f" {r.metric_name}" if r.metric_name else ""),
+                num(r.public),
+                r.message + "".join(f"  [{n}]" for n in r.notes),
             ]
             for r in rows
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional
 
@@ -90,17 +91,18 @@ def _wait(ctx: Any, run: Any) -> None:
     name = f"{run.kernel} v{run.version}"
     with Console(stderr=True).status(f"{name}: waiting") as live:
         out = watching.wait(ctx, run, lambda st, t: live.update(f"{name}: {st}  {int(t) // 60}:{int(t) % 60:02d}"), err)
-    if out.get("cancelled"):
-        err(f"{name}: {out['cancelled']}; outputs so far in {out['folder'].relative_to(ctx.cfg.root)}")
-    elif out["status"] == "COMPLETE":
-        typer.echo(f"{name}: COMPLETE; outputs in {out['folder'].relative_to(ctx.cfg.root)}")
-    elif out["status"] == "ERROR":
-        err(f"{name}: ERROR: {out['failure'] or 'no failure message'}")
-        for line in out["log_tail"]:
+    folder = out.folder.relative_to(ctx.cfg.root) if out.folder else None
+    if out.cancelled:
+        err(f"{name}: {out.cancelled}; outputs so far in {folder}")
+    elif out.status == "COMPLETE":
+        typer.echo(f"{name}: COMPLETE; outputs in {folder}")
+    elif out.status == "ERROR":
+        err(f"{name}: ERROR: {out.failure or 'no failure message'}")
+        for line in out.log_tail:
             err(f"  | {line}")
     else:
-        err(f"{name}: {out['status']}")
-    raise typer.Exit(out["exit"])
+        err(f"{name}: {out.status}")
+    raise typer.Exit(out.exit)
 
 
 @app.command()
@@ -109,24 +111,16 @@ def wait(
     running: bool = typer.Option(False, "--running", help="Every run of this project that has not ended."),
 ) -> None:
     """Follow the runs until they end (exit 0 all COMPLETE, 1 any ERROR, 3 any cancelled); pull each as it completes."""
-    from kaggle_runner.ledger import reports
     from kaggle_runner.loop import watching
 
     ctx = connect()
-    if running:
-        runs = [r for r in ctx.ledger.runs() if r.status not in FINAL_STATES]
-        if not runs:
-            typer.echo("no run of this project is running")
-            return
-    else:
-        from kaggle_runner.ledger.addresses import SWEEP_RE
-        from kaggle_runner.ledger.db import Run
-
-        targets = versions or ["latest"]
-        if len(targets) == 1 and not SWEEP_RE.match(targets[0]):
-            _wait(ctx, _resolve(ctx, targets[0]))
-            return
-        runs = [i for i in reports.expand(ctx.ledger, targets, ctx.cfg.default_kernel) if isinstance(i, Run)]
+    runs = watching.targets(ctx, versions, running)
+    if not runs:
+        typer.echo("no run of this project is running" if running else "nothing to wait for")
+        return
+    if len(runs) == 1 and not running:
+        _wait(ctx, runs[0])
+        return
     from rich.console import Console
     from rich.live import Live
     from rich.table import Table
@@ -158,9 +152,9 @@ def cancel(
     run = _resolve(ctx, version)
     out = watching.cancel(ctx, run, err)
     if json_:
-        as_json({"kernel": run.kernel, "version": run.version, **out})
+        as_json({"kernel": run.kernel, "version": run.version, **asdict(out)})
     else:
-        typer.echo(f"{run.kernel} v{run.version}: {out['how']}; now {out['status']}")
+        typer.echo(f"{run.kernel} v{run.version}: {out.how}; now {out.status}")
 
 
 @app.command()

@@ -624,12 +624,15 @@ class Ledger:
     def record_team_link(
         self, kind: str, item_id: int, server: str, mlflow_run_id: str, sent: dict[str, Any], fingerprint: str | None
     ) -> None:
-        """What was sent to the team's server for a run or merge, so the next sync sends only what changed."""
+        """What was sent to the team's server for a run or merge, so the next sync sends only what changed. A record of
+        what was shared is not itself news for the team: it does not count in `changed`."""
+        before = self.db.total_changes
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO team_sync VALUES (?, ?, ?, ?, ?, ?)",
                 (kind, item_id, server, mlflow_run_id, json.dumps(sent, sort_keys=True), fingerprint),
             )
+        self._changes_at_open += self.db.total_changes - before
 
     # -- bundles ---------------------------------------------------------------------------------
     def last_bundle(self, slug: str) -> sqlite3.Row | None:

@@ -4,10 +4,13 @@ The only module that imports matplotlib, and only when a plot is asked for."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaggle_runner.errors import UserError
 from kaggle_runner.ledger.metrics import series
+
+if TYPE_CHECKING:
+    from kaggle_runner.ledger.reports import Row
 
 
 def _pyplot() -> Any:
@@ -73,21 +76,21 @@ def by_param(points: list[tuple[Any, float, str]], param: str, metric: str, out:
     return len(points)
 
 
-def scores(rows: list[dict[str, Any]], out: Path | str) -> int:
+def scores(rows: list[Row], out: Path | str) -> int:
     """Public score of every run and merge with one, in the order they were made; merges drawn apart."""
     out = _check_out(out)
-    scored = sorted((r for r in rows if r["public"] is not None), key=lambda r: r["created"])
+    scored = sorted((r for r in rows if r.public is not None), key=lambda r: r.created)
     if not scored:
         raise UserError("no public scores in the ledger yet; `kr submit vN --wait` or `kr scores` records them")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(6, len(scored) * 0.6), 5))
     xs = range(len(scored))
-    ax.plot(xs, [r["public"] for r in scored], color="0.7", zorder=1)
+    ax.plot(xs, [r.public for r in scored], color="0.7", zorder=1)
     for kind, marker, color in (("run", "o", "tab:blue"), ("merge", "D", "tab:orange")):
-        pts = [(x, r["public"]) for x, r in zip(xs, scored) if r["kind"] == kind]
+        pts = [(x, r.public) for x, r in zip(xs, scored) if r.kind == kind]
         if pts:
             ax.scatter(*zip(*pts), marker=marker, color=color, label=kind + "s", zorder=2)
-    ax.set_xticks(list(xs), [r["id"] for r in scored], rotation=45 if len(scored) > 8 else 0)
+    ax.set_xticks(list(xs), [r.id for r in scored], rotation=45 if len(scored) > 8 else 0)
     _finish(plt, fig, ax, "public score", out)
     return len(scored)
 

@@ -6,18 +6,52 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from kaggle_runner.errors import UserError
 from kaggle_runner.ledger.db import Ledger, Merge, Run, label
 from kaggle_runner.ledger.metrics import series
 
-if TYPE_CHECKING:
-    pass
-
 _VALIDATION = re.compile(r"^(val|valid|validation|dev|eval|best_val|best_validation)[._]", re.I)
 _LOSS = re.compile(r"loss|error|time|seconds|lr$|memory", re.I)
 SORT_KEYS = ("id", "kernel", "status", "duration", "metric", "public", "created")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of `kr ls`: a run or a merge as the ledger knows it. `kr ls --team` fills `user` and
+    `mlflow_run_id` instead of the git and params fields, which stay local."""
+
+    id: str
+    kind: str  # run | merge
+    status: str | None
+    message: str
+    created: float
+    kernel: str | None = None
+    version: int | None = None
+    accelerator: str | None = None
+    duration: float | None = None
+    metric_name: str | None = None
+    metric: float | None = None
+    public: float | None = None
+    private: float | None = None
+    notes: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    git_commit: str | None = None
+    git_dirty: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    sweep: str | None = None
+    user: str | None = None
+    mlflow_run_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The row for --json: every field, less the team's two where they are empty."""
+        out = asdict(self)
+        for key in ("user", "mlflow_run_id"):
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 def headline(points: list[dict[str, Any]], preferred: str | None = None) -> tuple[str, float] | None:
@@ -47,66 +81,55 @@ def _float(text: str | None) -> float | None:
         return None
 
 
-def run_row(ledger: Ledger, run: Run, default_kernel: str, metric: str | None) -> dict[str, Any]:
+def run_row(ledger: Ledger, run: Run, default_kernel: str, metric: str | None) -> Row:
     """A run as one row of `kr ls`: label, status, headline metric, score, message."""
     top = headline(ledger.metrics(run.id), metric)
     sub = _score(ledger.submissions(run_id=run.id))
-    return {
-        "id": label(run, default_kernel),
-        "kind": "run",
-        "kernel": run.kernel,
-        "version": run.version,
-        "accelerator": run.accelerator,
+    skipped = f" ({len(run.skipped)} output{'s' if len(run.skipped) > 1 else ''} skipped)" if run.skipped else ""
+    return Row(
+        id=label(run, default_kernel),
+        kind="run",
+        kernel=run.kernel,
+        version=run.version,
+        accelerator=run.accelerator,
         # outputs a pull had to leave behind show in the status, so that a missing file is never a surprise
-        "status": f"{run.status} ({len(run.skipped)} output{'s' if len(run.skipped) > 1 else ''} skipped)"
-        if run.skipped
-        else run.status,
-        "skipped": run.skipped,
-        "duration": round(run.finished - run.created, 1) if run.finished else None,
-        "metric_name": top[0] if top else None,
-        "metric": top[1] if top else None,
-        "public": _float(sub["public_score"]) if sub else None,
-        "private": _float(sub["private_score"]) if sub else None,
-        "message": run.message or "",
-        "git_commit": run.git_commit,
-        "git_dirty": run.git_dirty,
-        "created": run.created,
-        "notes": ledger.notes(run_id=run.id),
-        "params": run.params,
-        "sweep": f"s{run.sweep_id}" if run.sweep_id else None,
-    }
+        status=f"{run.status}{skipped}" if run.skipped else run.status,
+        skipped=run.skipped,
+        duration=round(run.finished - run.created, 1) if run.finished else None,
+        metric_name=top[0] if top else None,
+        metric=top[1] if top else None,
+        public=_float(sub["public_score"]) if sub else None,
+        private=_float(sub["private_score"]) if sub else None,
+        message=run.message or "",
+        git_commit=run.git_commit,
+        git_dirty=run.git_dirty,
+        created=run.created,
+        notes=ledger.notes(run_id=run.id),
+        params=run.params,
+        sweep=f"s{run.sweep_id}" if run.sweep_id else None,
+    )
 
 
-def merge_row(ledger: Ledger, m: Merge) -> dict[str, Any]:
+def merge_row(ledger: Ledger, m: Merge) -> Row:
     """A merge as one row of `kr ls`: label, method, inputs, score."""
     sub = _score(ledger.submissions(merge_id=m.id))
     weights = f" w={','.join(f'{w:g}' for w in m.weights)}" if m.weights else ""
     power = f" K={m.power:g}" if m.power is not None else ""
-    return {
-        "id": m.label,
-        "kind": "merge",
-        "kernel": None,
-        "version": None,
-        "accelerator": None,
-        "status": "MERGED",
-        "duration": None,
-        "metric_name": None,
-        "metric": None,
-        "public": _float(sub["public_score"]) if sub else None,
-        "private": _float(sub["private_score"]) if sub else None,
-        "message": f"{m.method}({' + '.join(i['source'] for i in m.inputs)}){weights}{power}",
-        "git_commit": None,
-        "git_dirty": False,
-        "created": m.created,
-        "notes": ledger.notes(merge_id=m.id),
-        "params": {},
-        "sweep": None,
-    }
+    return Row(
+        id=m.label,
+        kind="merge",
+        status="MERGED",
+        public=_float(sub["public_score"]) if sub else None,
+        private=_float(sub["private_score"]) if sub else None,
+        message=f"{m.method}({' + '.join(i['source'] for i in m.inputs)}){weights}{power}",
+        created=m.created,
+        notes=ledger.notes(merge_id=m.id),
+    )
 
 
 def ls_rows(
     ledger: Ledger, default_kernel: str, metric: str | None, sort: str = "id", sweep: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[Row]:
     """One row per run and merge (with `sweep`, only that sweep's runs). `sort` is a key of SORT_KEYS, optionally
     with :asc or :desc."""
     key, _, direction = sort.partition(":")
@@ -116,18 +139,18 @@ def ls_rows(
         )
     # a push in flight, or cut off before the ledger learnt its version, shows as PUSHING until a command that
     # talks to Kaggle settles it (loop/recovery.reconcile)
-    pending = [{**run_row(ledger, r, default_kernel, metric), "status": "PUSHING"} for r in ledger.pending_pushes()]
+    pending = [replace(run_row(ledger, r, default_kernel, metric), status="PUSHING") for r in ledger.pending_pushes()]
     rows = [run_row(ledger, r, default_kernel, metric) for r in ledger.runs()] + pending
     rows += [merge_row(ledger, m) for m in ledger.merges()]
     if sweep is not None:
         label = ledger.sweep(sweep)["label"]
-        rows = [r for r in rows if r["sweep"] == label]
+        rows = [r for r in rows if r.sweep == label]
     numeric = key in ("duration", "metric", "public")
     descending = direction == "desc" or (numeric and direction != "asc")  # scores: best (highest) first by default
     sort_key = "created" if key == "id" else key
-    present = [r for r in rows if r[sort_key] is not None]
-    absent = [r for r in rows if r[sort_key] is None]
-    present.sort(key=lambda r: r[sort_key], reverse=descending)
+    present = [r for r in rows if getattr(r, sort_key) is not None]
+    absent = [r for r in rows if getattr(r, sort_key) is None]
+    present.sort(key=lambda r: getattr(r, sort_key), reverse=descending)
     return present + absent
 
 
@@ -155,7 +178,7 @@ def summary(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | None) -> dict[str, Any]:
     """Everything the ledger knows of one run or merge (`kr show`)."""
     if isinstance(item, Merge):
-        out = merge_row(ledger, item)
+        out = merge_row(ledger, item).as_json()
         out.update(
             inputs=item.inputs,
             output=item.output,
@@ -169,7 +192,7 @@ def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | N
             submissions=ledger.submissions(merge_id=item.id),
         )
         return out
-    out = run_row(ledger, item, default_kernel, metric)
+    out = run_row(ledger, item, default_kernel, metric).as_json()
     previous = ledger.previous_run(item)
     diff = []
     if previous is not None:

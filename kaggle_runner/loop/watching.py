@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kaggle_runner.errors import UserError
@@ -15,7 +17,7 @@ from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.loop import bootstrap, control
 from kaggle_runner.loop.outputs import pull
-from kaggle_runner.project import Say, Session
+from kaggle_runner.project import Project, Say, Session
 
 EXIT = {"COMPLETE": 0, "ERROR": 1, "CANCEL_ACKNOWLEDGED": 3}
 
@@ -43,7 +45,45 @@ def status(ctx: Session, run: Run) -> tuple[str, str | None]:
     return state, failure
 
 
-def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Waited:
+    """How a followed run ended: its final state, the command's exit code, and where its outputs are (a completed
+    or cancelled run is pulled) or the tail of its log (a failed one)."""
+
+    status: str
+    exit: int
+    failure: str | None = None
+    cancelled: str | None = None  # who stopped it, when it stopped on `kr cancel`'s request
+    folder: Path | None = None
+    log_tail: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What `kr cancel` did (`how`), the run's state after, and who ended it where that is known."""
+
+    how: str
+    status: str
+    ended_by: str | None
+
+
+def targets(ctx: Project, versions: list[str] | None, running: bool = False) -> list[Run]:
+    """The runs `kr wait` follows: those named (v23, KERNEL:v23, latest, or a sweep sK's runs; by default the
+    latest), or with `running` every run of the project that has not ended."""
+    if running:
+        return [r for r in ctx.ledger.runs() if r.status not in FINAL_STATES]
+    from kaggle_runner.ledger.addresses import SWEEP_RE
+
+    runs = []
+    for text in versions or ["latest"]:
+        if SWEEP_RE.match(text.strip()):
+            runs += ctx.ledger.sweep_runs(ctx.ledger.sweep(text)["id"])
+        else:
+            runs.append(ctx.ledger.resolve(text, ctx.cfg.default_kernel))
+    return runs
+
+
+def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say) -> Waited:
     """Follow the run until it ends: its live log stream says when (streams.Watch), else polls of 5 s growing to
     60 s; `on_tick` gets its state about every second. A completed run is pulled, a failed one comes back with the
     tail of its log. `exit` is the command's exit code."""
@@ -63,16 +103,16 @@ def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say
         on_tick(state, time.time() - started)
         if state in FINAL_STATES:
             break
-    out: dict[str, Any] = {"status": state, "failure": last["failure"], "exit": EXIT.get(state, 1)}
-    stopped = state == "ERROR" and ended_on_request(ctx, run)
-    if stopped:  # it stopped on `kr cancel`'s request: cancelled, with what it wrote by then
-        out.update(exit=EXIT["CANCEL_ACKNOWLEDGED"], cancelled=stopped)
+    stopped = (state == "ERROR" and ended_on_request(ctx, run)) or None
+    # it stopped on `kr cancel`'s request: cancelled, with what it wrote by then
+    code = EXIT["CANCEL_ACKNOWLEDGED"] if stopped else EXIT.get(state, 1)
     if state == "COMPLETE" or stopped:
-        out["folder"] = pull(ctx, run, say)
-    elif state == "ERROR":
+        return Waited(state, code, last["failure"], stopped, folder=pull(ctx, run, say))
+    tail: list[str] = []
+    if state == "ERROR":
         _, events = log_text(ctx, run)
-        out["log_tail"] = "".join(e.get("data", "") for e in events).splitlines()[-15:]
-    return out
+        tail = "".join(e.get("data", "") for e in events).splitlines()[-15:]
+    return Waited(state, code, last["failure"], stopped, log_tail=tail)
 
 
 def wait_many(ctx: Session, runs: list[Run], on_tick: Callable[[list[dict[str, Any]]], None], say: Say) -> int:
@@ -118,7 +158,7 @@ def log_text(ctx: Session, run: Run) -> tuple[str, list[dict[str, Any]]]:
     return raw, parse_log(raw)
 
 
-def cancel(ctx: Session, run: Run, say: Say) -> dict[str, Any]:
+def cancel(ctx: Session, run: Run, say: Say) -> Cancelled:
     """Stop a running run, and follow it until it has ended. Where the session id is known (the emulator's
     session_id_in_env), CancelKernelSession; on Kaggle, which exposes none, a request in the control dataset that
     the kernel's watcher reads when it has internet. Returns {how, status, ended_by}; raises where nothing can
@@ -144,11 +184,7 @@ def cancel(ctx: Session, run: Run, say: Say) -> dict[str, Any]:
             raise KaggleError(f"Kaggle did not cancel {run.kernel} {run.label}: {error}")
         ended_by = f"{user}: cancelled through CancelKernelSession (kr cancel)"
         ctx.ledger.record_end(run.id, ended_by)
-        return {
-            "how": f"session {marker['session']} cancelled",
-            "status": _until_final(ctx, run, 60),
-            "ended_by": ended_by,
-        }
+        return Cancelled(f"session {marker['session']} cancelled", _until_final(ctx, run, 60), ended_by)
     if not marker.get("control"):  # no internet: nothing can reach the kernel, and Kaggle has no API cancel
         raise UserError(
             f"Kaggle offers no API cancel for {run.kernel} {run.label} (no session id is exposed, and without internet "
@@ -162,9 +198,9 @@ def cancel(ctx: Session, run: Run, say: Say) -> dict[str, Any]:
     final = _until_final(ctx, run, patience)
     stopped = ended_on_request(ctx, run) if final in FINAL_STATES else None
     if stopped:
-        return {"how": "cancelled on request", "status": final, "ended_by": stopped}
+        return Cancelled("cancelled on request", final, stopped)
     if final in FINAL_STATES:
-        return {"how": f"it ended first ({final})", "status": final, "ended_by": None}
+        return Cancelled(f"it ended first ({final})", final, None)
     raise KaggleError(
         f"{run.kernel} {run.label} is still {final} {patience:.0f} s after the request: the kernel did not answer "
         f"(no API access from it?); stop it at https://www.kaggle.com/code/{run.ref}"

@@ -6,6 +6,7 @@ from kaggle_runner.runtime.data import Columns
 from kaggle_runner.runtime.debug import may_debug
 from kaggle_runner.runtime.devices import AcceleratorMissing, launch
 from kaggle_runner.runtime.inputs import competition_dir, input_dir
+from kaggle_runner.runtime.models import tiny_bert
 from kaggle_runner.runtime.params import params
 from kaggle_runner.runtime.proc import Proc
 from kaggle_runner.runtime.submission import write_submission
@@ -26,5 +27,6 @@ __all__ = [
     "params",
     "predict",
     "report",
+    "tiny_bert",
     "write_submission",
 ]

@@ -282,7 +282,7 @@ def record(ctx: Project, item: Run | Merge, uid: str, secrets: list[str]) -> Rec
             "kr.status": item.status or "",
             "kr.git_commit": item.git_commit or "",
             "kr.git_dirty": str(bool(item.git_dirty)).lower(),
-            "kr.metric": row["metric_name"] or "",
+            "kr.metric": row.metric_name or "",
         }
         if item.sweep_id:
             tags["kr.sweep"] = f"s{item.sweep_id}"
@@ -307,9 +307,9 @@ def record(ctx: Project, item: Run | Merge, uid: str, secrets: list[str]) -> Rec
         subs = ctx.ledger.submissions(run_id=item.id)
         notes = ctx.ledger.notes(run_id=item.id)
     tags["kr.uid"] = f"{uid}:{kind}{item.id}"
-    tags["kr.message"] = row["message"]
+    tags["kr.message"] = row.message
     tags["kr.notes"] = json.dumps(notes)
-    tags["mlflow.note.content"] = "\n".join([row["message"], *notes]).strip()
+    tags["mlflow.note.content"] = "\n".join([row.message, *notes]).strip()
     for n, s in enumerate(subs):
         when = _submission_ms(s.get("date")) or start_ms
         for key in ("public_score", "private_score"):

@@ -22,34 +22,34 @@ def _tracker(ctx: Project) -> tracking.Tracker:
     return tracking.Tracker(tracking.required(ctx.cfg), create=False)
 
 
-def ls_rows(ctx: Project) -> list[dict[str, Any]]:
+def ls_rows(ctx: Project) -> list[reports.Row]:
     """Every member's runs and merges in the team's experiment, by member, then in the order they were made."""
     rows = [_row(r) for r in _tracker(ctx).search() if r.data.tags.get("kr.kind") in ("run", "merge")]
-    return sorted(rows, key=lambda r: (r["user"], r["created"]))
+    return sorted(rows, key=lambda r: (r.user or "", r.created))
 
 
-def _row(run: Any) -> dict[str, Any]:
+def _row(run: Any) -> reports.Row:
     tags, metrics = run.data.tags, run.data.metrics
     name = tags.get("kr.metric") or None
     start, end = run.info.start_time, run.info.end_time
     is_run = tags.get("kr.kind") == "run"
-    return {
-        "user": tags.get("kr.user", ""),
-        "id": tags.get("kr.label", ""),
-        "kind": tags.get("kr.kind"),
-        "kernel": tags.get("kr.kernel") if is_run else None,
-        "accelerator": tags.get("kr.accelerator") if is_run else None,
-        "status": tags.get("kr.status") if is_run else "MERGED",
-        "duration": round((end - start) / 1000, 1) if is_run and start and end else None,
-        "metric_name": name,
-        "metric": metrics.get(name) if name else None,
-        "public": metrics.get("public_score"),
-        "private": metrics.get("private_score"),
-        "message": tags.get("kr.message", ""),
-        "notes": json.loads(tags.get("kr.notes") or "[]"),
-        "created": (start or 0) / 1000,
-        "mlflow_run_id": run.info.run_id,
-    }
+    return reports.Row(
+        user=tags.get("kr.user", ""),
+        id=tags.get("kr.label", ""),
+        kind=tags.get("kr.kind", ""),
+        kernel=tags.get("kr.kernel") if is_run else None,
+        accelerator=tags.get("kr.accelerator") if is_run else None,
+        status=tags.get("kr.status") if is_run else "MERGED",
+        duration=round((end - start) / 1000, 1) if is_run and start and end else None,
+        metric_name=name,
+        metric=metrics.get(name) if name else None,
+        public=metrics.get("public_score"),
+        private=metrics.get("private_score"),
+        message=tags.get("kr.message", ""),
+        notes=json.loads(tags.get("kr.notes") or "[]"),
+        created=(start or 0) / 1000,
+        mlflow_run_id=run.info.run_id,
+    )
 
 
 def find(tracker: tracking.Tracker, ref: str) -> Any:

@@ -6,7 +6,6 @@ import os
 import time
 
 import torch
-from transformers import BertConfig, BertForSequenceClassification
 
 from kaggle_runner import runtime as rt
 
@@ -43,16 +42,7 @@ def main(proc):
     test_rows = rt.Columns(**encode([r["comment_text"] for r in test], vocab))
 
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=MAX_LEN,
-        num_labels=1,
-    )
-    model = BertForSequenceClassification(config)
+    model = rt.tiny_bert(len(vocab), MAX_LEN)
     started = time.time()
     rt.fit(
         model,

@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import KR
 
-from helpers import write_project
+from helpers import KR, write_project
 
 pytestmark = pytest.mark.slow
 

@@ -45,9 +45,9 @@ def test_ls_sorts_scores_best_first_and_keeps_unscored_last(tmp_path: Path) -> N
     _run(ledger, 1, "a", "0.91")
     _run(ledger, 2, "b")
     _run(ledger, 3, "c", "0.95")
-    assert [r["id"] for r in reports.ls_rows(ledger, "main", None)] == ["v1", "v2", "v3"]
-    assert [r["id"] for r in reports.ls_rows(ledger, "main", None, "public")] == ["v3", "v1", "v2"]
-    assert [r["id"] for r in reports.ls_rows(ledger, "main", None, "public:asc")] == ["v1", "v3", "v2"]
+    assert [r.id for r in reports.ls_rows(ledger, "main", None)] == ["v1", "v2", "v3"]
+    assert [r.id for r in reports.ls_rows(ledger, "main", None, "public")] == ["v3", "v1", "v2"]
+    assert [r.id for r in reports.ls_rows(ledger, "main", None, "public:asc")] == ["v1", "v3", "v2"]
     with pytest.raises(UserError, match="--sort: 'speed' is unknown"):
         reports.ls_rows(ledger, "main", None, "speed")
 

@@ -184,24 +184,12 @@ def test_predict_keeps_order_and_applies_the_activation(monkeypatch: pytest.Monk
 
 
 def test_transformers_model_trains_from_dict_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from transformers import BertConfig, BertForSequenceClassification
-
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     ids = torch.randint(3, 20, (96, 8))
     labels = (ids == 7).any(dim=1).float()  # toxic when token 7 appears
     data = rt.Columns(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels)
-    model = BertForSequenceClassification(
-        BertConfig(
-            vocab_size=20,
-            hidden_size=16,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=32,
-            max_position_embeddings=8,
-            num_labels=1,
-        )
-    )
+    model = rt.tiny_bert(20, 8, hidden=16, layers=1)
     history = rt.fit(
         model, data, data, epochs=6, batch_size=16, lr=1e-2, metrics={"auc": rt.metrics.auc}, proc=Proc("cpu")
     )

@@ -10,10 +10,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from helpers import write_project
+from helpers import ROOT, write_project
 from kaggle_runner.cli import app, render
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (ROOT / "README.md").read_text()
 
 
 def _commands(group: object = None, prefix: str = "kr") -> list[tuple[str, object]]:
@@ -84,3 +84,49 @@ def test_ls_in_a_new_project_is_empty_and_outside_one_is_one_line(tmp_path: Path
     monkeypatch.chdir(elsewhere)
     r = CliRunner().invoke(app, ["ls"])
     assert r.exit_code != 0 and "no kr.yaml here or above" in str(r.exception)
+
+
+def _main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """`kr ARGS` through main(), as the console script runs it: its exit code."""
+    import sys
+
+    from kaggle_runner.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["kr", *args])
+    with pytest.raises(SystemExit) as e:
+        main()
+    return int(e.value.code or 0)
+
+
+def test_the_team_hears_once_of_a_command_that_changed_the_ledger_and_never_of_one_that_did_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kaggle_runner.ledger.db import open_ledger
+    from kaggle_runner.team import syncing
+
+    write_project(tmp_path)
+    ledger = open_ledger(tmp_path)
+    ledger.finish_push(ledger.begin_push("main", "testuser/main", "gpu", "", "one", None, False, {}, {}, {}), 1)
+    shared: list[object] = []
+    monkeypatch.setattr(syncing, "send_quietly", lambda ctx, warn: shared.append(ctx))
+    monkeypatch.chdir(tmp_path)
+    assert _main(monkeypatch, "ls") == 0 and shared == []
+    assert _main(monkeypatch, "note", "v1", "smoothing helps") == 0 and len(shared) == 1
+    assert _main(monkeypatch, "show", "v1", "--json") == 0 and len(shared) == 1
+    assert _main(monkeypatch, "note", "v9", "no such run") != 0 and len(shared) == 1
+
+
+def test_a_full_disk_is_told_by_sqlites_code_not_its_words(tmp_path: Path) -> None:
+    import sqlite3
+
+    from kaggle_runner.cli.app import _disk_full
+
+    db = sqlite3.connect(tmp_path / "small.sqlite")
+    db.execute("CREATE TABLE t (x BLOB)")
+    db.execute("PRAGMA max_page_count = 3")  # a disk that is full after three pages
+    with pytest.raises(sqlite3.Error) as full:
+        for _ in range(10):
+            db.execute("INSERT INTO t VALUES (zeroblob(4096))")
+    assert _disk_full(full.value)
+    assert not _disk_full(sqlite3.OperationalError("database or disk is full"))  # the words alone, from elsewhere
+    assert not _disk_full(sqlite3.OperationalError("database is locked"))

@@ -1,0 +1,99 @@
+"""The run-loop commands as shims: push, wait and cancel hand their parsed options to the library and render what
+comes back; the library functions are patched, so no Kaggle is involved."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from kaggle_runner.cli import app
+from kaggle_runner.loop import pushing, watching
+from kaggle_runner.project import Session
+
+RUN = SimpleNamespace(
+    id=1, kernel="main", version=7, accelerator="gpu", ref="testuser/main", label="v7", status="RUNNING"
+)
+
+
+def test_push_hands_its_options_to_the_library_and_names_the_version(session: Session, monkeypatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def push(ctx: Session, kernel: str | None, accel: str | None, message: str, say: Any, **kw: Any) -> Any:
+        seen.update(ctx=ctx, kernel=kernel, accel=accel, message=message, **kw)
+        return RUN
+
+    monkeypatch.setattr(pushing, "push", push)
+    r = CliRunner().invoke(
+        app, ["push", "--accel", "gpu", "-m", "aux loss /5", "--timeout", "600", "--set", "lr=2e-5", "--set-new"]
+    )
+    assert r.exit_code == 0, r.output
+    assert seen["ctx"] is session and seen["accel"] == "gpu" and seen["message"] == "aux loss /5"
+    assert seen["timeout"] == 600 and seen["queue"] is False
+    assert "lr" in seen["params"] and float(seen["params"]["lr"]) == 2e-5
+    assert "pushed main v7 (gpu) as https://www.kaggle.com/code/testuser/main" in r.stdout
+
+
+def test_wait_follows_one_run_alone_and_says_where_its_outputs_are(session: Session, monkeypatch) -> None:
+    folder = session.cfg.root / ".kr" / "runs" / "v7"
+    monkeypatch.setattr(watching, "targets", lambda ctx, versions, running: [RUN])
+    monkeypatch.setattr(watching, "wait", lambda ctx, run, tick, say: watching.Waited("COMPLETE", 0, folder=folder))
+    r = CliRunner().invoke(app, ["wait", "v7"])
+    assert r.exit_code == 0 and "main v7: COMPLETE; outputs in .kr/runs/v7" in r.stdout, r.output
+
+
+def test_a_failed_run_exits_1_with_the_tail_of_its_log(session: Session, monkeypatch) -> None:
+    failed = watching.Waited("ERROR", 1, failure="OOM", log_tail=["Traceback", "RuntimeError: CUDA out of memory"])
+    monkeypatch.setattr(watching, "targets", lambda ctx, versions, running: [RUN])
+    monkeypatch.setattr(watching, "wait", lambda ctx, run, tick, say: failed)
+    r = CliRunner().invoke(app, ["wait"])
+    assert r.exit_code == 1 and "main v7: ERROR: OOM" in r.output and "  | RuntimeError: CUDA out of memory" in r.output
+
+
+@pytest.mark.parametrize("running", [False, True])
+def test_wait_follows_several_runs_in_one_table(session: Session, monkeypatch, running: bool) -> None:
+    runs = [RUN, SimpleNamespace(**{**vars(RUN), "id": 2, "version": 8, "label": "v8"})]
+    asked: dict[str, Any] = {}
+
+    def targets(ctx: Session, versions: list[str] | None, running: bool) -> list[Any]:
+        asked.update(versions=versions, running=running)
+        return runs
+
+    monkeypatch.setattr(watching, "targets", targets)
+    monkeypatch.setattr(watching, "wait_many", lambda ctx, rs, tick, say: 3 if rs == runs else 99)
+    r = CliRunner().invoke(app, ["wait", "--running"] if running else ["wait", "s1"])
+    assert r.exit_code == 3 and asked["running"] is running, r.output  # 3: one of them was cancelled
+    if not running:
+        assert asked["versions"] == ["s1"]
+
+
+def test_cancel_json_is_what_the_library_returns(session: Session, monkeypatch) -> None:
+    monkeypatch.setattr(session.ledger, "resolve", lambda text, default: RUN)
+    monkeypatch.setattr(
+        watching, "cancel", lambda ctx, run, say: watching.Cancelled("cancelled on request", "ERROR", "testuser")
+    )
+    out = json.loads(CliRunner().invoke(app, ["cancel", "v7", "--json"]).stdout)
+    assert out == {
+        "kernel": "main",
+        "version": 7,
+        "how": "cancelled on request",
+        "status": "ERROR",
+        "ended_by": "testuser",
+    }
+
+
+def test_wait_targets_name_runs_and_sweeps_or_every_running_run(session: Session) -> None:
+    """The library side of `kr wait`: which runs it follows."""
+    ledger = session.ledger
+    ids = []
+    for v in (1, 2, 3):
+        rid = ledger.begin_push("main", "testuser/main", "gpu", "", f"try {v}", None, False, {}, {}, {})
+        ledger.finish_push(rid, v)
+        ids.append(rid)
+    ledger.set_status(ids[0], "COMPLETE")
+    assert [r.version for r in watching.targets(session, None)] == [3]  # latest by default
+    assert [r.version for r in watching.targets(session, ["v1", "v2"])] == [1, 2]
+    assert [r.version for r in watching.targets(session, None, running=True)] == [2, 3]
