@@ -48,13 +48,8 @@ class CodeSubmissions:
             self.competitions.check_limit(slug, comp, user)
             sub = self.competitions.new_submission(slug, user, file_name, body.str("submissionDescription"))
             rerun = copy.deepcopy(version)
-            rerun.update(
-                rerun=True,
-                internet=False,
-                status="QUEUED",
-                failureMessage=None,
-                sessionId=self.store.next_id("session", 700000),
-            )
+            rerun["rerun"], rerun["internet"], rerun["status"] = True, False, "QUEUED"
+            rerun["failureMessage"], rerun["sessionId"] = None, self.store.next_id("session", 700000)
             sub["rerun"] = rerun
             self.store.save()
         run = self.store.root / "submissions" / str(sub["ref"]) / "run"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kaggle_runner.emulator import kernel_env, sandbox
+from kaggle_runner.emulator.records import Kernel, KernelVersion
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import now
 from kaggle_runner.kaggle import rules
@@ -85,8 +86,8 @@ def detect_tpu() -> bool:
 class Session:
     def __init__(
         self,
-        kernel: dict[str, Any],
-        version: dict[str, Any],
+        kernel: Kernel,
+        version: KernelVersion,
         run_dir: Path,
         on_end: Callable[[Session], None] | None = None,
     ):
@@ -130,8 +131,8 @@ class Executor:
     def __init__(
         self,
         store: Store,
-        inputs: Callable[[dict[str, Any]], dict[str, Path]],
-        run_dir: Callable[[dict[str, Any], int], Path],
+        inputs: Callable[[KernelVersion], dict[str, Path]],
+        run_dir: Callable[[Kernel, int], Path],
         fallback_cpu: bool,
         python: str,
         unconfined: bool = False,
@@ -158,8 +159,12 @@ class Executor:
             run = self.store.root / "kernels" / ".probe"
             shutil.rmtree(run, ignore_errors=True)
             (run / "working").mkdir(parents=True)
-            probe = {"sessionId": 0, "kind": "cpu", "shapeLabel": "CPU", "internet": False}
-            s = Session({}, probe, run)
+            probe = KernelVersion(
+                number=0, sessionId=0, status="QUEUED", failureMessage=None, created=now(), started=None, ended=None,
+                machineShape="", requestedShape="", shapeLabel="CPU", kind="cpu", internet=False, timeout=60,
+                language="python", kernelType="script", sourceFile="script.py", sources={},
+            )  # fmt: skip
+            s = Session(Kernel(), probe, run)
             (run / "src").mkdir()
             (run / "src" / "script.py").write_text("import os\nassert os.getcwd() == '/kaggle/working'\n")
             cmd = [sys.executable, "-I", SANDBOX, str(self._spec(s, {}, self._kernel_env(s)))]
@@ -213,8 +218,8 @@ class Executor:
     # -- life cycle ------------------------------------------------------------------------------
     def submit(
         self,
-        kernel: dict[str, Any],
-        version: dict[str, Any],
+        kernel: Kernel,
+        version: KernelVersion,
         run_dir: Path,
         on_end: Callable[[Session], None] | None = None,
     ) -> None:
@@ -331,7 +336,7 @@ class Executor:
         which kagglesdk reads by itself inside a notebook (kagglesdk kaggle_env.py; docs/kaggle-facts.md). The token is
         refused once the session ends. KAGGLE_API_ENVIRONMENT and HTTP_PROXY route kagglesdk to this emulator."""
         v = s.version
-        if not v.get("internet", True) or v.get("rerun") or not self.api_url or not s.kernel:
+        if not v["internet"] or v.get("rerun") or not self.api_url or not s.kernel:
             return {}
         folder = s.run_dir / "secrets"
         folder.mkdir(exist_ok=True)

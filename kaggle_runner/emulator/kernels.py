@@ -9,6 +9,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -18,6 +19,7 @@ from kaggle_runner.emulator.archives import files_under
 from kaggle_runner.emulator.competitions import Competitions
 from kaggle_runner.emulator.datasets import Datasets
 from kaggle_runner.emulator.executor import Executor
+from kaggle_runner.emulator.records import Kernel, KernelVersion
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Stream
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, clean, duration, now, timestamp
@@ -28,6 +30,35 @@ LANGUAGES = ("python", "r", "rmarkdown")
 KERNEL_TYPES = ("script", "notebook")
 EXECUTION_TYPES = ("KERNEL_EXECUTION_TYPE_UNSPECIFIED", "SAVE_AND_RUN_ALL", "INTER_ACTIVE", "QUICK_SAVE")
 LABEL_RE = re.compile(r"^v(\d+)$")
+
+
+# SaveKernel's source lists, and the field of its answer that names the sources Kaggle dropped from each
+INVALID_FIELDS = {
+    "datasetDataSources": "invalidDatasetSources",
+    "competitionDataSources": "invalidCompetitionSources",
+    "kernelDataSources": "invalidKernelSources",
+    "modelDataSources": "invalidModelSources",
+}
+
+
+@dataclass(frozen=True)
+class _Push:
+    """A SaveKernel request as checked: whose kernel, its source and settings, the machine, the inputs kept."""
+
+    owner: str
+    slug: str
+    kernel: Kernel | None  # None: the push makes it
+    text: str
+    title: str
+    language: str
+    kernel_type: str
+    shape_name: str
+    shape: accelerators.Shape
+    timeout: int
+    execution: str
+    sources: dict[str, list[str]]
+    invalid: dict[str, list[str]]
+    settings: dict[str, Any]
 
 
 class Kernels:
@@ -60,16 +91,16 @@ class Kernels:
         }
 
     # -- lookups ---------------------------------------------------------------------------------
-    def run_dir(self, kernel: dict[str, Any], number: int) -> Path:
+    def run_dir(self, kernel: Kernel, number: int) -> Path:
         return self.dir / kernel["owner"] / kernel["slug"] / str(number)
 
-    def find(self, owner: str, slug: str, user: dict[str, Any] | None) -> dict[str, Any]:
-        k = self.store.state["kernels"].get(f"{owner}/{slug}")
+    def find(self, owner: str, slug: str, user: dict[str, Any] | None) -> Kernel:
+        k: Kernel | None = self.store.state["kernels"].get(f"{owner}/{slug}")
         if k is None or (k["isPrivate"] and (user is None or user["username"] != owner)):
             raise ApiError(404, f"kernel {owner}/{slug} not found")
         return k
 
-    def version(self, kernel: dict[str, Any], label: str) -> dict[str, Any]:
+    def version(self, kernel: Kernel, label: str) -> KernelVersion:
         if not kernel["versions"]:
             raise ApiError(404, f"kernel {kernel['owner']}/{kernel['slug']} has no versions")
         if not label:
@@ -82,20 +113,44 @@ class Kernels:
             raise ApiError(404, f"kernel {kernel['owner']}/{kernel['slug']} has no version {n}")
         return kernel["versions"][n - 1]
 
-    def _target(self, req: Any) -> tuple[dict[str, Any], dict[str, Any], Body]:
+    def _target(self, req: Any) -> tuple[Kernel, KernelVersion, Body]:
         body = Body(req.body_json())
         kernel = self.find(body.str("userName"), body.str("kernelSlug"), req.user)
         return kernel, self.version(kernel, body.str("versionLabel")), body
 
     # -- SaveKernel ------------------------------------------------------------------------------
     def save_kernel(self, req: Any) -> dict[str, Any]:
+        """SaveKernel: a new version of the kernel, queued as a session (a quick save only stores it). A request
+        Kaggle would refuse comes back as `error`; sources it does not know are dropped and named (`invalid*`)."""
+        push = self._push_of(req)
+        if isinstance(push, str):
+            return {"error": push}
+        with self.store.lock:
+            refused = self._over_cap(push.owner, push.shape.kind) if push.execution != "QUICK_SAVE" else None
+            if refused:
+                return {"error": refused}
+            kernel, version, run = self._record(push)
+        if push.execution != "QUICK_SAVE":
+            self.executor.submit(kernel, version, run)
+        resp: dict[str, Any] = {
+            "ref": f"{push.owner}/{push.slug}",
+            "url": f"https://www.kaggle.com/code/{push.owner}/{push.slug}",
+            "versionNumber": version["number"],
+            "kernelId": kernel["id"],
+        }
+        for key, bad in push.invalid.items():
+            resp[INVALID_FIELDS[key]] = bad
+        return resp
+
+    def _push_of(self, req: Any) -> _Push | str:
+        """SaveKernel's request checked as Kaggle checks it; what Kaggle would say when it refuses the push."""
         body = Body(req.body_json())
         user = req.user["username"]
-        kernel = None
+        kernel: Kernel | None = None
         if body.int("id", None) is not None:
             kernel = next((k for k in self.store.state["kernels"].values() if k["id"] == body.int("id")), None)
             if kernel is None:
-                return {"error": f"no kernel with id {body.int('id')}"}
+                return f"no kernel with id {body.int('id')}"
             owner, slug = kernel["owner"], kernel["slug"]
         else:
             ref = body.str("slug")
@@ -103,7 +158,7 @@ class Kernels:
             if not slug:
                 owner, slug = user, ref
             if not SLUG_RE.match(slug):
-                return {"error": f"invalid kernel slug '{ref}': 3-50 lowercase letters, digits and hyphens"}
+                return f"invalid kernel slug '{ref}': 3-50 lowercase letters, digits and hyphens"
             kernel = self.store.state["kernels"].get(f"{owner}/{slug}")
         if owner != user:
             raise ApiError(403, f"user {user} cannot push kernels for '{owner}'")
@@ -113,113 +168,104 @@ class Kernels:
         language = body.str("language") or (kernel or {}).get("language") or "python"
         kernel_type = body.str("kernelType") or (kernel or {}).get("kernelType") or "script"
         if not text:
-            return {"error": "the kernel has no source text"}
+            return "the kernel has no source text"
         if kernel is None and not title:
-            return {"error": "a new kernel needs a title"}
+            return "a new kernel needs a title"
         if title and len(title) < 5:
-            return {"error": "title must be at least 5 characters"}
+            return "title must be at least 5 characters"
         if language not in LANGUAGES:
-            return {"error": f"language must be one of {', '.join(LANGUAGES)}"}
+            return f"language must be one of {', '.join(LANGUAGES)}"
         if kernel_type not in KERNEL_TYPES:
-            return {"error": f"kernelType must be one of {', '.join(KERNEL_TYPES)}"}
+            return f"kernelType must be one of {', '.join(KERNEL_TYPES)}"
         if kernel and kernel_type != kernel["kernelType"]:
-            return {"error": f"kernelType cannot change after creation (it is {kernel['kernelType']})"}
+            return f"kernelType cannot change after creation (it is {kernel['kernelType']})"
         if kernel_type == "notebook":
             try:
                 json.loads(text)
             except json.JSONDecodeError:
-                return {"error": "kernelType is notebook but the text is not notebook JSON"}
+                return "kernelType is notebook but the text is not notebook JSON"
         shape_name = body.str("machineShape")
         if shape_name and accelerators.lookup(shape_name) is None:
             known = ", ".join(s.name for s in accelerators.SHAPES.values())
-            return {"error": f"unknown machineShape '{shape_name}' (known: {known})"}
-        shape = accelerators.resolve(shape_name, bool(body.bool("enableGpu")), bool(body.bool("enableTpu")))
+            return f"unknown machineShape '{shape_name}' (known: {known})"
+        gpu, tpu = bool(body.bool("enableGpu")), bool(body.bool("enableTpu"))
         timeout = body.int("sessionTimeoutSeconds", None)
         limit = self.store.settings["max_session_timeout_seconds"]
         if timeout is not None and not 0 < timeout <= limit:
-            return {"error": f"sessionTimeoutSeconds must be between 1 and {limit}"}
-        execution = body.enum("kernelExecutionType", EXECUTION_TYPES)
+            return f"sessionTimeoutSeconds must be between 1 and {limit}"
 
-        sources = {
-            "datasetDataSources": body.str_list("datasetDataSources"),
-            "competitionDataSources": body.str_list("competitionDataSources"),
-            "kernelDataSources": body.str_list("kernelDataSources"),
-            "modelDataSources": body.str_list("modelDataSources"),
-        }
+        sources = {key: body.str_list(key) for key in INVALID_FIELDS}
         invalid = self._invalid_sources(sources, req.user)
         for key, bad in invalid.items():  # Kaggle saves the kernel without the sources it rejects
             sources[key] = [s for s in sources[key] if s not in bad]
+        return _Push(
+            owner=owner,
+            slug=slug,
+            kernel=kernel,
+            text=text,
+            title=title,
+            language=language,
+            kernel_type=kernel_type,
+            shape_name=shape_name,
+            shape=accelerators.resolve(shape_name, gpu, tpu),
+            timeout=timeout or self.store.settings["session_timeout_seconds"],
+            execution=body.enum("kernelExecutionType", EXECUTION_TYPES),
+            sources=sources,
+            invalid=invalid,
+            settings={
+                "isPrivate": body.bool("isPrivate", (kernel or {}).get("isPrivate", True)),
+                "enableGpu": gpu,
+                "enableTpu": tpu,
+                "enableInternet": bool(body.bool("enableInternet", True)),
+                "categoryIds": body.str_list("categoryIds"),
+                "dockerImage": body.str("dockerImage"),
+            },
+        )
 
-        with self.store.lock:
-            refused = self._over_cap(owner, shape.kind) if execution != "QUICK_SAVE" else None
-            if refused:
-                return {"error": refused}
-            if kernel is None:
-                kernel = {
-                    "id": self.store.next_id("kernel", 5000),
-                    "owner": owner,
-                    "slug": slug,
-                    "created": now(),
-                    "versions": [],
-                }
-                self.store.state["kernels"][f"{owner}/{slug}"] = kernel
-            kernel.update(
-                title=title or kernel.get("title"),
-                language=language,
-                kernelType=kernel_type,
-                isPrivate=body.bool("isPrivate", kernel.get("isPrivate", True)),
-                enableGpu=bool(body.bool("enableGpu")),
-                enableTpu=bool(body.bool("enableTpu")),
-                enableInternet=bool(body.bool("enableInternet", True)),
-                categoryIds=body.str_list("categoryIds"),
-                machineShape=shape_name,
-                dockerImage=body.str("dockerImage"),
-                **sources,
-            )
-            number = len(kernel["versions"]) + 1
-            run = self.run_dir(kernel, number)
-            shutil.rmtree(run, ignore_errors=True)  # left by a crash before the state was saved
-            run.mkdir(parents=True)
-            source_file = "source.ipynb" if kernel_type == "notebook" else "source.py"
-            (run / source_file).write_text(text, encoding="utf-8")
-            version = {
-                "number": number,
-                "sessionId": self.store.next_id("session", 700000),
-                "status": "NEW_SCRIPT" if execution == "QUICK_SAVE" else "QUEUED",
-                "failureMessage": None,
-                "created": now(),
-                "started": None,
-                "ended": None,
-                "machineShape": shape.name,
-                "requestedShape": shape_name,
-                "shapeLabel": shape.label,
-                "kind": shape.kind,
-                "internet": kernel["enableInternet"],
-                "timeout": timeout or self.store.settings["session_timeout_seconds"],
-                "language": language,
-                "kernelType": kernel_type,
-                "sourceFile": source_file,
-                "sources": sources,
-            }
-            kernel["versions"].append(version)
-            self.store.save()
-        if execution != "QUICK_SAVE":
-            self.executor.submit(kernel, version, run)
-        resp = {
-            "ref": f"{owner}/{slug}",
-            "url": f"https://www.kaggle.com/code/{owner}/{slug}",
-            "versionNumber": number,
-            "kernelId": kernel["id"],
-        }
-        names = {
-            "datasetDataSources": "invalidDatasetSources",
-            "competitionDataSources": "invalidCompetitionSources",
-            "kernelDataSources": "invalidKernelSources",
-            "modelDataSources": "invalidModelSources",
-        }
-        for key, bad in invalid.items():
-            resp[names[key]] = bad
-        return resp
+    def _record(self, push: _Push) -> tuple[Kernel, KernelVersion, Path]:
+        """The kernel (made on its first push) with its settings from this push, and the new version with its
+        source in the version's folder. The store's lock is held."""
+        kernel = push.kernel
+        if kernel is None:
+            kernel = Kernel(id=self.store.next_id("kernel", 5000), owner=push.owner, slug=push.slug, created=now())
+            kernel["versions"] = []
+            self.store.state["kernels"][f"{push.owner}/{push.slug}"] = kernel
+        kernel.update(push.settings)  # type: ignore[typeddict-item]  # the keys _push_of sets, all Kernel's
+        kernel["title"] = push.title or kernel.get("title", "")
+        kernel["language"], kernel["kernelType"], kernel["machineShape"] = (
+            push.language,
+            push.kernel_type,
+            push.shape_name,
+        )
+        kernel.update(push.sources)  # type: ignore[typeddict-item]  # the four *DataSources keys
+        number = len(kernel["versions"]) + 1
+        run = self.run_dir(kernel, number)
+        shutil.rmtree(run, ignore_errors=True)  # left by a crash before the state was saved
+        run.mkdir(parents=True)
+        source_file = "source.ipynb" if push.kernel_type == "notebook" else "source.py"
+        (run / source_file).write_text(push.text, encoding="utf-8")
+        version = KernelVersion(
+            number=number,
+            sessionId=self.store.next_id("session", 700000),
+            status="NEW_SCRIPT" if push.execution == "QUICK_SAVE" else "QUEUED",
+            failureMessage=None,
+            created=now(),
+            started=None,
+            ended=None,
+            machineShape=push.shape.name,
+            requestedShape=push.shape_name,
+            shapeLabel=push.shape.label,
+            kind=push.shape.kind,
+            internet=kernel["enableInternet"],
+            timeout=push.timeout,
+            language=push.language,
+            kernelType=push.kernel_type,
+            sourceFile=source_file,
+            sources=push.sources,
+        )
+        kernel["versions"].append(version)
+        self.store.save()
+        return kernel, version, run
 
     def _over_cap(self, owner: str, kind: str) -> str | None:
         """Kaggle refuses a push while the owner's batch sessions of that accelerator are at the cap (it queues
@@ -254,7 +300,7 @@ class Kernels:
             bad["modelDataSources"] = list(sources["modelDataSources"])  # the emulator hosts no models
         return bad
 
-    def resolve_inputs(self, version: dict[str, Any]) -> dict[str, Path]:
+    def resolve_inputs(self, version: KernelVersion) -> dict[str, Path]:
         """Mount point under /kaggle/input -> folder, resolved when the session starts; the 2026 layout, or the flat
         one with the setting input_layout: legacy (docs/kaggle-facts.md, "Inputs and outputs"). Raises ValueError."""
         flat = self.store.settings["input_layout"] == "legacy"
@@ -285,7 +331,7 @@ class Kernels:
         _, v, _ = self._target(req)
         return clean({"status": v["status"], "failureMessage": v["failureMessage"] or None})
 
-    def _events(self, kernel: dict[str, Any], v: dict[str, Any]) -> str:
+    def _events(self, kernel: Kernel, v: KernelVersion) -> str:
         """The persisted log of a session that has ended."""
         path = self.run_dir(kernel, v["number"]) / "log.json"
         return path.read_text(encoding="utf-8") if path.exists() else ""
@@ -386,8 +432,8 @@ class Kernels:
         return {}
 
     # -- metadata --------------------------------------------------------------------------------
-    def metadata(self, k: dict[str, Any]) -> dict[str, Any]:
-        last = k["versions"][-1] if k["versions"] else {}
+    def metadata(self, k: Kernel) -> dict[str, Any]:
+        last: dict[str, Any] = dict(k["versions"][-1]) if k["versions"] else {}
         return clean(
             {
                 "id": k["id"],
@@ -467,7 +513,7 @@ class Kernels:
         more = page * size < len(found)
         return {"kernels": [self.metadata(k) for k in chunk], "nextPageToken": str(page + 1) if more else ""}
 
-    def _output_type(self, k: dict[str, Any]) -> str:
+    def _output_type(self, k: Kernel) -> str:
         """Kaggle's output type, guessed from the newest completed version's files: pictures or pages make a
         visualization, other files data, none nothing."""
         done = [v for v in k["versions"] if v["status"] == "COMPLETE"]
