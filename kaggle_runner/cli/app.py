@@ -61,6 +61,10 @@ def _share() -> None:
     opened = _state["opened"]
     if opened is None or not opened.ledger.changed:
         return
+    from kaggle_runner.team import tracking
+
+    if tracking.server_for(opened.cfg) is None:  # no team: nothing more is imported
+        return
     from kaggle_runner.cli.render import err
     from kaggle_runner.team import syncing
 

@@ -216,6 +216,12 @@ class KaggleApi:
         req.user_name, req.kernel_slug = owner, slug
         return self._or_none(f"reading kernel {owner}/{slug}", lambda: self._kernels.get_kernel(req))
 
+    def current_version(self, ref: str) -> int | None:
+        """The newest version number of kernel owner/slug; None for a kernel Kaggle does not have."""
+        owner, _, slug = ref.partition("/")
+        k = self.get_kernel(owner, slug)
+        return (k.metadata.current_version_number or None) if k is not None else None
+
     def kernel_status(self, owner: str, slug: str, version: int) -> tuple[str, str | None]:
         """(status, failure message) of the session of that kernel version."""
         from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelSessionStatusRequest

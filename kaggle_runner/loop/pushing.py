@@ -19,7 +19,7 @@ from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.loop import bootstrap, control
-from kaggle_runner.loop.watching import current_version, status
+from kaggle_runner.loop.watching import status
 from kaggle_runner.project import Project, Say, Session
 
 CAP_RE = re.compile(r"Maximum batch \w+ session count of \d+ reached")  # SaveKernel's error (docs/kaggle-facts.md)
@@ -124,10 +124,10 @@ def push(
     }
     body = {k: v for k, v in body.items() if v is not None}
     while True:
-        before = current_version(ctx, ref) or 0
+        before = ctx.api.current_version(ref) or 0
 
         def took_effect(before: int = before) -> Any:
-            current = current_version(ctx, ref) or 0
+            current = ctx.api.current_version(ref) or 0
             return _Landed(current) if current > before else None
 
         # If SaveKernel raises (Ctrl-C, retries exhausted), the version may or may not exist on Kaggle: the

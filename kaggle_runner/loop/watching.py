@@ -22,15 +22,6 @@ from kaggle_runner.project import Project, Say, Session
 EXIT = {"COMPLETE": 0, "ERROR": 1, "CANCEL_ACKNOWLEDGED": 3}
 
 
-def current_version(ctx: Session, ref: str) -> int | None:
-    """The kernel's newest version number on Kaggle; None for a kernel Kaggle does not have."""
-    owner, _, slug = ref.partition("/")
-    k = ctx.api.get_kernel(owner, slug)
-    return (k.metadata.current_version_number or None) if k is not None else None
-
-    # else: a new version's session has not shown its marker yet; a later command settles it
-
-
 def status(ctx: Session, run: Run) -> tuple[str, str | None]:
     """The run's session status. Right after a push Kaggle can still answer with the previous version's final
     state (docs/kaggle-facts.md; PR #1177 guards it): a final state while the kernel's current version is older
@@ -38,7 +29,7 @@ def status(ctx: Session, run: Run) -> tuple[str, str | None]:
     owner, slug = run.owner_slug
     state, failure = ctx.api.kernel_status(owner, slug, run.number)
     if state in FINAL_STATES and run.status not in FINAL_STATES:
-        current = current_version(ctx, run.ref)
+        current = ctx.api.current_version(run.ref)
         if current is not None and current < (run.version or 0):
             return "QUEUED", None
     ctx.ledger.set_status(run.id, state, failure)

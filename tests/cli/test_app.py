@@ -104,7 +104,7 @@ def test_the_team_hears_once_of_a_command_that_changed_the_ledger_and_never_of_o
     from kaggle_runner.ledger.db import open_ledger
     from kaggle_runner.team import syncing
 
-    write_project(tmp_path)
+    write_project(tmp_path, tracking={"mlflow": "http://127.0.0.1:9", "experiment": "team"})  # never reached
     ledger = open_ledger(tmp_path)
     ledger.finish_push(ledger.begin_push("main", "testuser/main", "gpu", "", "one", None, False, {}, {}, {}), 1)
     shared: list[object] = []
@@ -114,6 +114,8 @@ def test_the_team_hears_once_of_a_command_that_changed_the_ledger_and_never_of_o
     assert _main(monkeypatch, "note", "v1", "smoothing helps") == 0 and len(shared) == 1
     assert _main(monkeypatch, "show", "v1", "--json") == 0 and len(shared) == 1
     assert _main(monkeypatch, "note", "v9", "no such run") != 0 and len(shared) == 1
+    (tmp_path / "kr.yaml").write_text((tmp_path / "kr.yaml").read_text().split("tracking:")[0])
+    assert _main(monkeypatch, "note", "v1", "no team") == 0 and len(shared) == 1  # no team: nothing is sent
 
 
 def test_a_full_disk_is_told_by_sqlites_code_not_its_words(tmp_path: Path) -> None:

@@ -43,8 +43,8 @@ def test_a_final_state_of_the_previous_version_right_after_a_push_reads_as_queue
         def kernel_status(self, owner: str, slug: str, version: int):
             return "COMPLETE", None  # the previous version's final state
 
-        def get_kernel(self, owner: str, slug: str):
-            return type("K", (), {"metadata": type("M", (), {"current_version_number": LaggingApi.current})()})()
+        def current_version(self, ref: str) -> int:
+            return LaggingApi.current
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
     run_id = ledger.begin_push("main", "testuser/k", "cpu", "Cpu", "", None, False, {}, {})
