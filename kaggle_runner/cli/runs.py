@@ -53,6 +53,9 @@ def push(
         [], "--set", help="key=value over kr.yaml params: (repeatable; values read as YAML: 1e-5, true, cosine)."
     ),
     set_new: bool = typer.Option(False, "--set-new", help="Allow --set keys that kr.yaml params: lacks."),
+    no_check: bool = typer.Option(
+        False, "--no-check", help="Push even if the entry does not compile here (this Python's grammar)."
+    ),
 ) -> None:
     """Package datasets, push a new kernel version, record it in the ledger."""
     from kaggle_runner.loop import pushing
@@ -60,7 +63,9 @@ def push(
 
     ctx = connect()
     params = apply_sets(ctx.cfg.params, sets, set_new)
-    run = pushing.push(ctx, kernel, accel, message, err, queue=queue, timeout=timeout, params=params)
+    run = pushing.push(
+        ctx, kernel, accel, message, err, queue=queue, timeout=timeout, params=params, check=not no_check
+    )
     typer.echo(f"pushed {run.kernel} v{run.version} ({run.accelerator}) as https://www.kaggle.com/code/{run.ref}")
     if wait_:
         _wait(ctx, run)

@@ -18,7 +18,7 @@ from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
-from kaggle_runner.loop import bootstrap, control
+from kaggle_runner.loop import bootstrap, control, prechecks
 from kaggle_runner.loop.watching import status
 from kaggle_runner.project import Project, Say, Session
 
@@ -46,11 +46,13 @@ def push(
     timeout: int | None = None,
     params: dict[str, Any] | None = None,
     sweep: tuple[int, int] | None = None,
+    check: bool = True,
 ) -> Run:
     """Package, push and record one version. Over Kaggle's session cap the push is refused; with `queue` kr waits
     for one of its own runs of that accelerator to end (polling them with the usual backoff) and pushes again.
     `timeout` (seconds) bounds the session instead of kr.yaml's `timeout:`; `params` (default kr.yaml's) reach the
-    kernel as runtime.params(); `sweep` is (sweep id, point) for a point of `kr sweep`."""
+    kernel as runtime.params(); `sweep` is (sweep id, point) for a point of `kr sweep`. Unless `check` is False,
+    an entry that does not compile is refused before anything is uploaded (loop/prechecks)."""
     spec = ctx.cfg.kernel(kernel)
     params = dict(ctx.cfg.params if params is None else params)
     if timeout is not None:
@@ -64,6 +66,18 @@ def push(
     shape = accelerators.resolve(shape_name)
     if accel == "v3-8":
         say("note: TPU v3-8 is retired on Kaggle; it now runs on TPU v5e-8")
+
+    try:
+        source = (spec.folder / spec.entry).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(
+            f"kr.yaml: kernels.{spec.name}.entry: {spec.entry} is not UTF-8 text (byte {e.start}); "
+            "point it at a Python script or notebook"
+        ) from e
+    if check:
+        entry = spec.folder / spec.entry
+        shown = str(entry.relative_to(ctx.cfg.root)) if entry.is_relative_to(ctx.cfg.root) else str(entry)
+        prechecks.entry_compiles(entry, source, shown)
 
     from kaggle_runner.loop.bundles import sync_code, sync_dataset
 
@@ -81,13 +95,6 @@ def push(
 
     ref = f"{ctx.owner}/{spec.slug}"
     commit, dirty = _git(ctx.cfg.root)
-    try:
-        source = (spec.folder / spec.entry).read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise UserError(
-            f"kr.yaml: kernels.{spec.name}.entry: {spec.entry} is not UTF-8 text (byte {e.start}); "
-            "point it at a Python script or notebook"
-        ) from e
     run_id = ctx.ledger.begin_push(
         spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles, params, sweep
     )

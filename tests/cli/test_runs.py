@@ -32,7 +32,7 @@ def test_push_hands_its_options_to_the_library_and_names_the_version(session: Se
     )
     assert r.exit_code == 0, r.output
     assert seen["ctx"] is session and seen["accel"] == "gpu" and seen["message"] == "aux loss /5"
-    assert seen["timeout"] == 600 and seen["queue"] is False
+    assert seen["timeout"] == 600 and seen["queue"] is False and seen["check"] is True
     assert "lr" in seen["params"] and float(seen["params"]["lr"]) == 2e-5
     assert "pushed main v7 (gpu) as https://www.kaggle.com/code/testuser/main" in r.stdout
 

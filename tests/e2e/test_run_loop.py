@@ -368,3 +368,19 @@ def test_a_push_over_the_gpu_cap_is_one_line_naming_the_runs_that_hold_it(
     assert [row["version"] for row in json.loads(kr("ls", "--json").stdout)] == [1, 2, 3]
     refused = [e for e in em.requests if e.get("path", "").endswith("SaveKernel")]
     assert len(refused) == 5  # two pushes, one refusal, then one refusal and the push when a slot freed
+
+
+def test_an_entry_that_does_not_compile_is_refused_before_any_request(kr, project: Path, emulator) -> None:
+    """A syntax error would cost a session (hours in the TPU queue): it is one line naming file and line, and
+    neither the datasets nor the kernel go up. --no-check pushes it anyway, and Kaggle's run fails on it."""
+    (project / "kernels" / "main" / "main.py").write_text("import os\n\nfor i in range(3)\n    print(i)\n")
+    before = len(emulator.requests)
+    r = kr("push", "-m", "typo", check=None)
+    assert r.returncode != 0 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("kr: error: kernels/main/main.py:3: ") and "--no-check" in r.stderr
+    sent = [q["route"] for q in emulator.requests[before:]]
+    assert not any("SaveKernel" in s or "blobs" in s or "Dataset" in s for s in sent), sent
+    assert _ledger(project) == []
+    kr("push", "-m", "typo", "--no-check", "--wait", check=1)
+    logs = kr("logs", "v1")
+    assert "SyntaxError" in logs.stdout + logs.stderr
