@@ -373,7 +373,7 @@ def test_a_push_over_the_gpu_cap_is_one_line_naming_the_runs_that_hold_it(
 def test_an_entry_that_does_not_compile_is_refused_before_any_request(kr, project: Path, emulator) -> None:
     """A syntax error would cost a session (hours in the TPU queue): it is one line naming file and line, and
     neither the datasets nor the kernel go up. --no-check pushes it anyway, and Kaggle's run fails on it."""
-    (project / "kernels" / "main" / "main.py").write_text("import os\n\nfor i in range(3)\n    print(i)\n")
+    (project / "kernels" / "main" / "main.py").write_text("# a typo\nimport os\nfor i in range(3)\n    print(i)\n")
     before = len(emulator.requests)
     r = kr("push", "-m", "typo", check=None)
     assert r.returncode != 0 and r.stderr.count("\n") == 1, r.stderr
@@ -383,4 +383,4 @@ def test_an_entry_that_does_not_compile_is_refused_before_any_request(kr, projec
     assert _ledger(project) == []
     kr("push", "-m", "typo", "--no-check", "--wait", check=1)
     logs = kr("logs", "v1")
-    assert "SyntaxError" in logs.stdout + logs.stderr
+    assert "SyntaxError" in logs.stdout + logs.stderr and ", line 3" in logs.stdout + logs.stderr  # the user's line

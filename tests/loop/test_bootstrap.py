@@ -3,6 +3,10 @@ the kernel runs them."""
 
 from __future__ import annotations
 
+import traceback
+
+import pytest
+
 from kaggle_runner.loop import bootstrap
 
 
@@ -20,3 +24,34 @@ def test_bootstrap_runs_with_json_only_values(capsys) -> None:
     exec(compile(bootstrap.script("print('user code')\n", marker), "kernel.py", "exec"), {})
     out = capsys.readouterr().out
     assert bootstrap.find_marker(out)["code"] is None and out.rstrip().endswith("user code")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\n\nx = 1\nraise ValueError('here')\n",  # the first statement's own line
+        '"""Doc."""\nfrom __future__ import annotations\n\nimport os\nraise ValueError("here")\n',  # a blank line
+        "# train.py\nimport os\nraise ValueError('here')\n",  # a comment line
+        "@staticmethod\ndef f():\n    pass\n\nraise ValueError('here')\n",  # a compound start: one line above
+    ],
+)
+def test_the_users_lines_keep_their_numbers(source: str) -> None:
+    """A traceback in a pushed kernel points at the user's own line (not 130 lines further down)."""
+    marker = {"run": 1, "kind": "cpu", "label": "CPU"}
+    text = bootstrap.script(source, marker)
+    shift = 1 if source.startswith("@") else 0
+    assert text.split("\n")[-3:] == source.split("\n")[-3:] and len(text.split("\n")) == len(source.split("\n")) + shift
+    with pytest.raises(ValueError) as e:
+        exec(compile(text, "main.py", "exec"), {"__name__": "__main__"})
+    raised_at = traceback.extract_tb(e.tb)[-1].lineno
+    assert raised_at == source.split("\n").index(next(ln for ln in source.split("\n") if "raise" in ln)) + 1 + shift
+    assert bootstrap.marker_in_source(text)["run"] == 1
+
+
+def test_a_source_that_does_not_parse_keeps_its_lines_when_it_opens_with_a_comment() -> None:
+    text = bootstrap.script(
+        "# typo below\nfor i in range(3)\n    print(i)\n", {"run": 2, "kind": "cpu", "label": "CPU"}
+    )
+    with pytest.raises(SyntaxError) as e:
+        compile(text, "main.py", "exec")
+    assert e.value.lineno == 2 and bootstrap.marker_in_source(text)["run"] == 2
