@@ -1,5 +1,5 @@
-"""The `kr` command line: one module per command group, each command parsing its arguments, calling one library
-function of the same name and rendering the result. Heavy modules are imported inside commands (fast `kr --help`)."""
+"""The `kr` command line: one module per command group, each command parsing its arguments, calling the library
+(loop/, ledger/, team/) and rendering what it returns. Heavy modules are imported inside commands (fast --help)."""
 
 # Each module registers its commands on import, and `kr --help` lists them in this order: the loop first.
 # isort: off
