@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kaggle_runner import layout
 from kaggle_runner.errors import UserError
 
 if TYPE_CHECKING:
@@ -29,8 +30,6 @@ class Project:
 
     def run_dir(self, run: Run) -> Path:
         """Where the run's outputs and log are pulled (layout.run_dir)."""
-        from kaggle_runner import layout
-
         return layout.run_dir(self.cfg.root, run.kernel, run.version or 0, self.cfg.default_kernel)
 
 

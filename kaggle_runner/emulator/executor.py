@@ -336,7 +336,7 @@ class Executor:
         which kagglesdk reads by itself inside a notebook (kagglesdk kaggle_env.py; docs/kaggle-facts.md). The token is
         refused once the session ends. KAGGLE_API_ENVIRONMENT and HTTP_PROXY route kagglesdk to this emulator."""
         v = s.version
-        if not v["internet"] or v.get("rerun") or not self.api_url or not s.kernel:
+        if not v.get("internet", True) or v.get("rerun") or not self.api_url or not s.kernel:
             return {}
         folder = s.run_dir / "secrets"
         folder.mkdir(exist_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kaggle_runner.errors import UserError
 
-SKIPPED = "; nothing was pushed (kr push --no-check skips this check)"
+SKIPPED = " (nothing was pushed; --no-check skips this check)"
 
 
 def entry_compiles(path: Path, source: str, shown: str) -> None:

@@ -52,7 +52,7 @@ class Quota:
     running: dict[str, list[str]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        """`kr quota --json`: hours, rounded to seconds' worth."""
+        """`kr quota --json`: each meter in hours (three decimals), with what is left and the runs that fit."""
 
         def hours(m: Meter) -> dict[str, Any]:
             h = {k: round(v / 3600, 3) for k, v in asdict(m).items() if k != "mean_run"}
