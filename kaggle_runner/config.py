@@ -66,12 +66,17 @@ class Config:
     kernels: dict[str, KernelSpec]
     datasets: dict[str, DatasetSpec]
     packages: list[str]
-    code_slug: str | None  # the code bundle's dataset slug; None when kr.yaml has no `code:` section
+    code_slug: str  # the code bundle's dataset slug (code.packages, kaggle_runner and the kernels' folders)
     default_kernel: str
     raw: dict[str, Any]
     submission: str = "submission.csv"  # the output file a run's submission is (a code competition scores its re-run's)
     params: dict[str, Any] = field(default_factory=dict)  # the kernel's parameters; `kr push --set` changes them
     tracking: dict[str, Any] = field(default_factory=dict)  # the team's MLflow server: mlflow (URI), experiment
+
+    @property
+    def ships_packages(self) -> bool:
+        """kr.yaml has a `code:` section: the code bundle carries code.packages and kaggle_runner as a wheel."""
+        return "code" in self.raw
 
     def kernel(self, name: str | None) -> KernelSpec:
         """The kernel spec named `name` (default: the first in kr.yaml); refuses an unknown name."""
@@ -361,10 +366,8 @@ def parse(raw: Any, root: Path) -> Config:
     default = raw.get("default_kernel", next(iter(kernels)))
     if default not in kernels:
         raise _err("default_kernel", f"'{default}' is not a kernel", f"use one of {', '.join(kernels)}")
-    code_slug = None
-    if "code" in raw:
-        default_slug = f"{kernels[default].slug[:45]}-code"
-        code_slug = _slug(_typed(code.get("slug", default_slug), str, "code.slug", "a slug"), "code.slug")
+    default_slug = f"{kernels[default].slug[:45]}-code"
+    code_slug = _slug(_typed(code.get("slug", default_slug), str, "code.slug", "a slug"), "code.slug")
     return Config(
         root,
         owner,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle import image
 
 # Kaggle's CPU/GPU image: Kaggle/docker-python's Dockerfile.tmpl (HEAD of 2026-08-12) builds on Colab's base image
 # release-colab-external-images_20260514-060047_RC00 and adds kaggle_requirements.txt, which pins none of these.
@@ -102,6 +103,11 @@ def missing_module_hint(log_text: str) -> str | None:
     if not m:
         return None
     module = m.group(1)
+    if not image.provides(module):
+        return (
+            f"no module '{module}', and Kaggle's image has none either: put it beside the entry in the kernel's "
+            "folder, or in code.packages (kr.yaml)"
+        )
     package = PACKAGE_OF.get(module, module)
     return (
         f"the kernels' Python has no module '{module}' (Kaggle's image may have it): add it with "

@@ -24,15 +24,24 @@ from kaggle_runner.project import Say
 Stage = Callable[[Path], Iterable[packaging.Staged]]
 
 
-def sync_code(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, slug: str, say: Say) -> dict[str, Any]:
-    """The code bundle (code.packages + kaggle_runner as one wheel) as the dataset owner/slug."""
-    files = packaging.code_manifest(cfg)
+def sync_code(
+    api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, shipped: dict[str, Path], say: Say
+) -> dict[str, Any]:
+    """The code bundle as the dataset cfg.code_slug: code.packages and kaggle_runner as one wheel (when kr.yaml has
+    `code:`), and the kernels' folders (`shipped`, packaging.kernel_files) as kr-src/, which Kaggle unpacks."""
+    files = packaging.code_manifest(cfg, shipped)
+    for warning in packaging.large(files):
+        say(f"warning: {warning}")
+    wheel_files = {rel: f for rel, f in files.items() if not rel.startswith(packaging.SRC + "/")}
+    folders = {rel: f for rel, f in files.items() if rel.startswith(packaging.SRC + "/")}
 
     def stage(tmp: Path) -> Iterable[packaging.Staged]:
-        wheel = packaging.build_wheel(files, packaging.manifest_digest(files), tmp)
-        return [packaging.Staged(wheel, wheel.name)]
+        if wheel_files:
+            wheel = packaging.build_wheel(wheel_files, packaging.manifest_digest(wheel_files), tmp)
+            yield packaging.Staged(wheel, wheel.name)
+        yield from packaging.stage(folders, tmp)
 
-    return sync_bundle(api, ledger, owner, slug, "code", files, stage, say)
+    return sync_bundle(api, ledger, owner, cfg.code_slug, "code", files, stage, say)
 
 
 def sync_dataset(api: KaggleApi, ledger: Ledger, owner: str, spec: DatasetSpec, say: Say) -> dict[str, Any]:

@@ -1,11 +1,12 @@
-"""Code and data -> files ready to upload, with no network I/O: which files a spec selects, their sha256
-manifest, folders staged as zips (hashed as they are zipped), and the code bundle's wheel."""
+"""Code and data -> files ready to upload, with no network I/O: which files a spec or a kernel's folder holds, their
+sha256 manifest, folders staged as zips (hashed as they are zipped), and the code bundle's wheel."""
 
 from __future__ import annotations
 
 import glob
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -14,10 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pathspec
+
 from kaggle_runner.config import Config, DatasetSpec
 from kaggle_runner.errors import UserError
 from kaggle_runner.layout import CHUNK, sha256_file
 
+SRC = "kr-src"  # the code bundle's folder of kernel folders: a name no Python package can have
+LEFT_OUT = {"__pycache__", "kaggle.json", "access_token", "node_modules"}  # never shipped from a kernel's folder
+LARGE = 10 * 2**20
 Files = dict[str, dict[str, Any]]  # name in the dataset -> {"path", "size"} and, once known, "sha256"
 
 
@@ -105,18 +111,91 @@ def _zip_member(zf: zipfile.ZipFile, f: dict[str, Any], arcname: str) -> None:
     f.setdefault("sha256", h.hexdigest())
 
 
-def code_manifest(cfg: Config) -> Files:
-    """The code bundle's sources: each package folder in kr.yaml `code.packages`, plus kaggle_runner."""
+def code_manifest(cfg: Config, shipped: dict[str, Path]) -> Files:
+    """The code bundle's files: each code.packages folder and kaggle_runner (when kr.yaml has `code:`), as
+    `<package>/<path>`, and the kernels' folders' files (`shipped`, from kernel_files) as `kr-src/<path>`."""
     import kaggle_runner
 
     folders = [cfg.root / p for p in cfg.packages] + [Path(kaggle_runner.__file__).parent]
     files: Files = {}
-    for folder in folders:
+    for folder in folders if cfg.ships_packages else []:
         for f in sorted(folder.rglob("*")):
             if f.is_file() and "__pycache__" not in f.parts and f.suffix not in (".pyc", ".pyo"):
-                rel = f"{folder.name}/{f.relative_to(folder).as_posix()}"
-                files[rel] = {"sha256": sha256_file(f), "size": f.stat().st_size, "path": str(f)}
+                files[f"{folder.name}/{f.relative_to(folder).as_posix()}"] = _entry(f)
+    for rel, path in shipped.items():
+        files[f"{SRC}/{rel}"] = _entry(path)
     return files
+
+
+def _entry(f: Path) -> dict[str, Any]:
+    return {"sha256": sha256_file(f), "size": f.stat().st_size, "path": str(f)}
+
+
+def kernel_files(cfg: Config) -> dict[str, Path]:
+    """Every file of every kernel's folder that the entry may import or open, by its path from the project root.
+    Left out: the entries (each goes up as its kernel's source), what .gitignore ignores, hidden files and folders
+    (.env, .git, .kr), virtual environments, caches, Kaggle credentials, kr.yaml, code.packages (in the wheel),
+    and the files of declared datasets (they go up as their own bundles)."""
+    root = cfg.root.resolve()
+    skip = {(k.folder / k.entry).resolve() for k in cfg.kernels.values()} | {root / "kr.yaml"}
+    inside = [(root / p).resolve() for p in cfg.packages] + _dataset_paths(cfg)
+    found: dict[str, Path] = {}
+    for folder in sorted({k.folder.resolve() for k in cfg.kernels.values()}):
+        ignores = [_gitignore(d) for d in [folder, *folder.parents] if d.is_relative_to(root)]
+        for dirpath, dirnames, filenames in os.walk(folder):
+            here = Path(dirpath)
+            if here != folder:
+                ignores.append(_gitignore(here))  # walked top-down: a folder's rules come after its parents'
+            dirnames[:] = sorted(d for d in dirnames if _kept(here / d, True, skip, inside, ignores))
+            for name in sorted(filenames):
+                path = here / name
+                if path.suffix not in (".pyc", ".pyo") and path.is_file() and _kept(path, False, skip, inside, ignores):
+                    found[path.relative_to(root).as_posix()] = path
+    return found
+
+
+Ignores = list[tuple[Path, "pathspec.GitIgnoreSpec | None"]]  # a folder and the rules of its .gitignore
+
+
+def _kept(path: Path, is_dir: bool, skip: set[Path], inside: list[Path], ignores: Ignores) -> bool:
+    if path.name.startswith(".") or path.name in LEFT_OUT or path in skip:
+        return False
+    if any(path == p or path.is_relative_to(p) for p in inside):
+        return False
+    if is_dir and (path / "pyvenv.cfg").exists():
+        return False
+    return not any(
+        spec.match_file(path.relative_to(base).as_posix() + ("/" if is_dir else ""))
+        for base, spec in ignores
+        if spec is not None and path.is_relative_to(base)
+    )
+
+
+def _gitignore(folder: Path) -> tuple[Path, pathspec.GitIgnoreSpec | None]:
+    f = folder / ".gitignore"
+    if not f.is_file():
+        return folder, None
+    return folder, pathspec.GitIgnoreSpec.from_lines(f.read_text(errors="replace").splitlines())
+
+
+def _dataset_paths(cfg: Config) -> list[Path]:
+    """What the declared datasets hold: a dataset.yaml's whole folder, and what kr.yaml's dataset globs match."""
+    out = []
+    for spec in cfg.datasets.values():
+        if spec.folder.resolve() != cfg.root.resolve():
+            out.append(spec.folder.resolve())
+        out += [Path(m).resolve() for p in spec.paths for m in glob.glob(str(spec.folder / p), recursive=True)]
+    return out
+
+
+def large(files: Files, limit: int = LARGE) -> list[str]:
+    """A warning for each kernel-folder file of `limit` bytes or more: it goes up again with every change."""
+    return [
+        f"{rel.removeprefix(SRC + '/')} ({f['size'] / 1e6:.1f} MB) goes up with the kernel's code; large data belongs "
+        "in datasets: (kr.yaml), and .gitignore leaves a file out"
+        for rel, f in files.items()
+        if rel.startswith(SRC + "/") and f["size"] >= limit
+    ]
 
 
 def build_wheel(files: Files, digest: str, out: Path) -> Path:

@@ -1,24 +1,71 @@
-"""What kr refuses before anything is uploaded, because it would fail on Kaggle after hours in the queue: an entry
-that does not compile. A script is compiled whole; a notebook cell by cell, its magics and shell lines left out."""
+"""What kr refuses before anything is uploaded, because it would fail on Kaggle after hours in the queue: code that
+does not compile, and a top-level import that nothing there provides. Notebooks are read cell by cell."""
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
+from kaggle_runner.config import Config, KernelSpec
 from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle import image
 
 SKIPPED = " (nothing was pushed; --no-check skips this check)"
 
 
-def entry_compiles(path: Path, source: str, shown: str) -> None:
-    """Raise one line naming `shown:LINE` when the entry does not compile. `shown` is the path the user knows
-    (kernels/k2/main.py); a notebook's cell is named too. The check uses this Python's grammar."""
-    if path.suffix == ".ipynb":
-        for number, cell in _code_cells(source, shown):
-            _compiles(cell, f"{shown} cell {number}")
-    else:
-        _compiles(source, shown)
+def kernel_ready(cfg: Config, spec: KernelSpec, source: str, shipped: dict[str, Path]) -> None:
+    """Raise one line (`kernels/k2/main.py:3: ...`) when the kernel would fail at once on Kaggle: the entry or a
+    `.py` shipped from its folder does not compile, or a top-level import of the entry or of a module beside it
+    names a module that neither the kernel's folder, the code bundle's packages nor Kaggle's image provides.
+    `shipped` is packaging.kernel_files: what goes up, by its path from the project root."""
+    entry = spec.folder / spec.entry
+    shown = _shown(cfg.root, entry)
+    folder = spec.folder.resolve()
+    own = {path.resolve() for path in shipped.values() if path.resolve().is_relative_to(folder)}
+    modules = {_module_of(path.relative_to(folder)) for path in own} | {Path(p).name for p in cfg.packages}
+    modules |= {"kaggle_runner"} if cfg.ships_packages else set()
+    pieces = _code_cells(source, shown) if entry.suffix == ".ipynb" else [(0, source)]
+    checked = [(f"{shown} cell {n}" if n else shown, text) for n, text in pieces]
+    for path in sorted(p for p in own if p.suffix == ".py"):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"{_shown(cfg.root, path)}: cannot be read as UTF-8 text ({e}){SKIPPED}") from e
+        if path.parent == folder:  # a module beside the entry: its imports are checked too
+            checked.append((_shown(cfg.root, path), text))
+        else:
+            _compiles(text, _shown(cfg.root, path))
+    for where, text in checked:
+        _compiles(text, where)
+        for line, module in _top_level_imports(text):
+            if module not in modules and not image.provides(module):
+                raise UserError(
+                    f"{where}:{line}: no module '{module}' in the kernel's folder, your packages (code.packages) "
+                    f"or Kaggle's image{SKIPPED}"
+                )
+
+
+def _shown(root: Path, path: Path) -> str:
+    """The path the user knows: from the project's root (kernels/k2/main.py)."""
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+def _module_of(rel: Path) -> str:
+    """The top-level module a shipped file makes importable: utils.py -> utils, pkg/x.py -> pkg."""
+    return rel.parts[0] if len(rel.parts) > 1 else rel.name.split(".")[0]
+
+
+def _top_level_imports(source: str) -> list[tuple[int, str]]:
+    """(line, top-level module) of each import in the module's own body: an import inside a function, a `try:` or
+    an `if` may be optional, so only these are sure to run."""
+    out = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name.split(".")[0]) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append((node.lineno, node.module.split(".")[0]))
+    return out
 
 
 def _compiles(source: str, shown: str) -> None:

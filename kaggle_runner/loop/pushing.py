@@ -18,7 +18,7 @@ from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
-from kaggle_runner.loop import bootstrap, control, prechecks
+from kaggle_runner.loop import bootstrap, control, packaging, prechecks
 from kaggle_runner.loop.watching import status
 from kaggle_runner.project import Project, Say, Session
 
@@ -74,17 +74,16 @@ def push(
             f"kr.yaml: kernels.{spec.name}.entry: {spec.entry} is not UTF-8 text (byte {e.start}); "
             "point it at a Python script or notebook"
         ) from e
+    shipped = packaging.kernel_files(ctx.cfg)
     if check:
-        entry = spec.folder / spec.entry
-        shown = str(entry.relative_to(ctx.cfg.root)) if entry.is_relative_to(ctx.cfg.root) else str(entry)
-        prechecks.entry_compiles(entry, source, shown)
+        prechecks.kernel_ready(ctx.cfg, spec, source, shipped)
 
     from kaggle_runner.loop.bundles import sync_code, sync_dataset
 
     bundles: dict[str, Any] = {}
     dataset_refs = []
-    if ctx.cfg.code_slug:
-        bundles["_code"] = sync_code(ctx.api, ctx.ledger, ctx.cfg, ctx.owner, ctx.cfg.code_slug, say)
+    if ctx.cfg.ships_packages or shipped:
+        bundles["_code"] = sync_code(ctx.api, ctx.ledger, ctx.cfg, ctx.owner, shipped, say)
         dataset_refs.append(bundles["_code"]["slug"])
     for name in spec.datasets:
         if "/" in name:
@@ -104,7 +103,8 @@ def push(
         "kind": shape.kind,
         "label": shape.label,
         "bundles": {k: v["manifest"][:12] for k, v in bundles.items()},
-        "code": bundles["_code"]["slug"] if ctx.cfg.code_slug else None,
+        "code": bundles["_code"]["slug"] if "_code" in bundles else None,
+        "src": spec.folder.relative_to(ctx.cfg.root).as_posix() if "_code" in bundles and shipped else None,
         "competition": spec.competition_sources[0] if spec.competition_sources else None,
         "params": params,
     }

@@ -5,7 +5,7 @@ from kaggle_runner.runtime import losses, metrics, report
 from kaggle_runner.runtime.data import Columns
 from kaggle_runner.runtime.debug import may_debug
 from kaggle_runner.runtime.devices import AcceleratorMissing, launch
-from kaggle_runner.runtime.inputs import competition_dir, input_dir
+from kaggle_runner.runtime.inputs import competition_dir, input_dir, kernel_dir
 from kaggle_runner.runtime.models import tiny_bert
 from kaggle_runner.runtime.params import params
 from kaggle_runner.runtime.proc import Proc
@@ -20,6 +20,7 @@ __all__ = [
     "Proc",
     "fit",
     "input_dir",
+    "kernel_dir",
     "launch",
     "losses",
     "may_debug",

@@ -384,3 +384,25 @@ def test_an_entry_that_does_not_compile_is_refused_before_any_request(kr, projec
     kr("push", "-m", "typo", "--no-check", "--wait", check=1)
     logs = kr("logs", "v1")
     assert "SyntaxError" in logs.stdout + logs.stderr and ", line 3" in logs.stdout + logs.stderr  # the user's line
+
+
+def test_a_kernel_imports_the_modules_beside_it_and_opens_their_files(kr, project: Path, emulator) -> None:
+    """The kernel's folder goes up with it (kr-src/ in the code bundle), first on sys.path as `python main.py` has
+    it; a second push with the folder unchanged uploads nothing, and a typo'd import is refused before any request."""
+    folder = project / "kernels" / "main"
+    (folder / "utils.py").write_text(
+        "import os\nVOCAB = open(os.path.join(os.path.dirname(__file__), 'vocab.txt')).read().split()\n"
+    )
+    (folder / "vocab.txt").write_text("alpha beta gamma\n")
+    (folder / "main.py").write_text("from utils import VOCAB\nprint('vocab', len(VOCAB))\n" + KERNEL)
+    kr("push", "--wait")
+    assert "vocab 3" in kr("logs", "v1").stdout
+    before = len(emulator.requests)
+    kr("push", "--wait")
+    assert not any(q["route"].startswith("blobs") for q in emulator.requests[before:])
+
+    (folder / "main.py").write_text("import os\nfrom utilz import VOCAB\n")
+    before = len(emulator.requests)
+    r = kr("push", check=2)
+    assert r.stderr.startswith("kr: error: kernels/main/main.py:2: no module 'utilz' in the kernel's folder"), r.stderr
+    assert not any("SaveKernel" in q["route"] or "blobs" in q["route"] for q in emulator.requests[before:])
