@@ -3,7 +3,7 @@ Each calls one function of reports (or plots) and renders it; none talks to Kagg
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -99,6 +99,17 @@ def _ls_team(ctx: Project, json_: bool) -> None:
     )
 
 
+def _progress_line(p: dict[str, Any]) -> str:
+    """kr_progress.json in one line: `epoch 3 of 10 done (step 1200), validation auc 0.93, checkpoint best.pt`."""
+    epochs = f" of {p['epochs']}" if isinstance(p.get("epochs"), int) else ""
+    parts = [f"epoch {p['epoch'] + 1}{epochs} done (step {p['step']})"]
+    metrics = p["metrics"].items()
+    parts += [f"{split} " + " ".join(f"{k} {num(v, 5)}" for k, v in m.items()) for split, m in metrics if m]
+    if p.get("checkpoint"):
+        parts.append(f"checkpoint {p['checkpoint']}")
+    return ", ".join(parts) + " (kr_progress.json)"
+
+
 @app.command()
 def show(
     target: str = typer.Argument("latest", help=TARGET_HELP),
@@ -121,6 +132,8 @@ def show(
             typer.echo(f"  failure: {info['failure']}")
         if info["ended_by"]:
             typer.echo(f"  ended by {info['ended_by']}")
+        if info["progress"]:
+            typer.echo(f"  progress: {_progress_line(info['progress'])}")
         if info["params"]:
             typer.echo("  params: " + " ".join(f"{k}={v}" for k, v in info["params"].items()))
         if info["previous"]:

@@ -190,6 +190,11 @@ def logs(
             f"{run.kernel} {run.label} is {state}: Kaggle keeps a session's log empty until it ends; "
             f"`kr logs {run.kernel}:{run.label} --follow` streams it live"
         )
+    elif not events:  # a session Kaggle killed at its time cap comes back with no log
+        err(
+            f"{run.kernel} {run.label} ended {state} with an empty log (as a session killed at Kaggle's time cap "
+            f"does); `kr show {run.kernel}:{run.label}` says how far it got, from kr_progress.json if it wrote one"
+        )
     if raw:
         typer.echo(text)
         return

@@ -473,8 +473,8 @@ class Executor:
         with self.store.lock:
             if s.finished:
                 return
-        if s.run_dir.is_dir():
-            (s.run_dir / "log.json").write_text(kaggle_log(s.events), encoding="utf-8")
+        if s.run_dir.is_dir():  # killed at its time limit, a session's persisted log is empty (docs/kaggle-facts.md)
+            (s.run_dir / "log.json").write_text(kaggle_log([] if s.timed_out else s.events), encoding="utf-8")
         with self.store.lock:
             # the token goes first: a client that sees the final status must find the token refused already
             if s.token:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+PROGRESS = "kr_progress.json"  # how far a run got (runtime/report.py writes it to /kaggle/working; kr pull reads it)
+
 
 def carried(function: Any) -> str:
     """A self-contained function (rules.py's, the watcher below) as source named _kr_<name>, for code that runs

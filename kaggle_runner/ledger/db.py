@@ -101,6 +101,7 @@ MIGRATIONS = [
         PRIMARY KEY (kind, item_id, server)
     )
     """,
+    "ALTER TABLE runs ADD COLUMN progress TEXT",  # the run's kr_progress.json as pulled (runtime/report.py)
 ]
 
 
@@ -141,6 +142,7 @@ class Run:
     params: dict[str, Any] = field(default_factory=dict)
     sweep_id: int | None = None
     sweep_point: int | None = None
+    progress: dict[str, Any] | None = None  # how far it got (kr_progress.json), when the runtime wrote one
 
     @property
     def label(self) -> str:
@@ -398,6 +400,7 @@ class Ledger:
             json.loads(r["params"] or "{}"),
             r["sweep_id"],
             r["sweep_point"],
+            json.loads(r["progress"]) if r["progress"] else None,
         )
 
     def run_by_id(self, run_id: int) -> Run:
@@ -457,6 +460,12 @@ class Ledger:
         return [self._run(r) for r in rows]
 
     # -- metrics ---------------------------------------------------------------------------------
+    def record_progress(self, run_id: int, progress: dict[str, Any] | None) -> None:
+        """How far the run got, from its kr_progress.json (None: it wrote none)."""
+        with self.transaction() as db:
+            value = json.dumps(progress) if progress is not None else None
+            db.execute("UPDATE runs SET progress = ? WHERE id = ?", (value, run_id))
+
     def record_metrics(self, run_id: int, points: Iterable[dict[str, Any]]) -> None:
         """Replace the run's metric points with these (in log order)."""
         with self.transaction() as db:

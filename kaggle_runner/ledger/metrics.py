@@ -408,3 +408,36 @@ def _flatten(obj: dict[str, Any], prefix: str, split: str | None, line: int) -> 
                 yield _point(name, int(days or 0) * 86400 + int(h) * 3600 + int(mi) * 60 + float(s), line, split=split)
         elif isinstance(value, dict):
             yield from _flatten(value, f"{name}.", split or str(key), line)
+
+
+def read_progress(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A pulled kr_progress.json (runtime/report.py), checked: None when it is not one (the kernel wrote it, so it
+    may be anything). Its `metrics` keep only numbers."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            obj = json.loads(f.read(1 << 20))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(obj, dict) or obj.get("kr_progress") != 1:
+        return None
+    if not all(isinstance(obj.get(k), int) and not isinstance(obj.get(k), bool) for k in ("epoch", "step")):
+        return None
+    metrics = obj.get("metrics")
+    obj["metrics"] = {
+        str(split): {str(k): v for k, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        for split, values in (metrics.items() if isinstance(metrics, dict) else [])
+        if isinstance(values, dict)
+    }
+    return obj
+
+
+def from_progress(progress: dict[str, Any]) -> list[Point]:
+    """The last values a kr_progress.json holds, as points (line 0: not from the log), for a run whose log is empty."""
+    return [
+        p
+        for split, values in progress["metrics"].items()
+        for p in _from_object(
+            {MARKER: 1, "split": split, "epoch": progress["epoch"], "step": progress["step"], "metrics": values}, 0
+        )
+        if math.isfinite(p["value"])
+    ]

@@ -205,6 +205,7 @@ def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | N
         ref=item.ref,
         failure=item.failure,
         ended_by=item.ended_by,
+        progress=item.progress,
         previous=previous.label if previous else None,
         config_diff=diff,
         metrics=summary(ledger.metrics(item.id)),

@@ -1,13 +1,15 @@
 """A run's outputs brought home: every file Kaggle lists, under names that stay inside the run's folder, then
-the log and the metric points read from it into the ledger."""
+the log and the metric points read from it (or from kr_progress.json, when the log is empty) into the ledger."""
 
 from __future__ import annotations
 
 import errno
+import itertools
 from pathlib import Path, PurePosixPath
 
 from kaggle_runner import layout
 from kaggle_runner.kaggle.api import KaggleError
+from kaggle_runner.kaggle.in_kernel import PROGRESS
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.project import Say, Session
 
@@ -82,8 +84,15 @@ def pull(ctx: Session, run: Run, say: Say) -> Path:
         say(f"warning: skipped output {s['name']!r}: {s['why']}")
     (folder / f"{slug}.log").write_text(log, encoding="utf-8")
     del log, page  # the points are read back from the file as a stream: a long log is not held twice
-    from kaggle_runner.ledger.metrics import extract_file
+    from kaggle_runner.ledger.metrics import extract_file, from_progress, read_progress
 
-    ctx.ledger.record_metrics(run.id, extract_file(folder / f"{slug}.log"))
+    progress = read_progress(folder / PROGRESS) if any(name == PROGRESS for name, _ in pulled) else None
+    points = extract_file(folder / f"{slug}.log")
+    first = next(points, None)
+    if first is None and progress:  # a session killed at its time cap leaves an empty log, but its outputs
+        ctx.ledger.record_metrics(run.id, from_progress(progress))
+    else:
+        ctx.ledger.record_metrics(run.id, itertools.chain([first] if first else [], points))
+    ctx.ledger.record_progress(run.id, progress)
     ctx.ledger.record_files(run.id, [(name, layout.sha256_file(t), t.stat().st_size) for name, t in pulled], skipped)
     return folder

@@ -74,6 +74,11 @@ def targets(ctx: Project, versions: list[str] | None, running: bool = False) -> 
     return runs
 
 
+# a run ended cancelled (by a user, or by Kaggle at its time cap) keeps what it wrote by then: its checkpoints, and
+# kr_progress.json, which says how far it got when the log comes back empty
+KEPT = ("COMPLETE", "CANCEL_ACKNOWLEDGED")
+
+
 def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say) -> Waited:
     """Follow the run until it ends: its live log stream says when (streams.Watch), else polls of 5 s growing to
     60 s; `on_tick` gets its state about every second. A completed run is pulled, a failed one comes back with the
@@ -97,7 +102,7 @@ def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say
     stopped = (state == "ERROR" and ended_on_request(ctx, run)) or None
     # it stopped on `kr cancel`'s request: cancelled, with what it wrote by then
     code = EXIT["CANCEL_ACKNOWLEDGED"] if stopped else EXIT.get(state, 1)
-    if state == "COMPLETE" or stopped:
+    if state in KEPT or stopped:
         return Waited(state, code, last["failure"], stopped, folder=pull(ctx, run, say))
     tail: list[str] = []
     if state == "ERROR":
@@ -130,7 +135,7 @@ def wait_many(ctx: Session, runs: list[Run], on_tick: Callable[[list[dict[str, A
             row["status"] = state
             if state in FINAL_STATES:
                 stopped = state == "ERROR" and ended_on_request(ctx, r)
-                if state == "COMPLETE" or stopped:
+                if state in KEPT or stopped:
                     pull(ctx, r, say)
                     top = reports.headline(ctx.ledger.metrics(r.id), ctx.cfg.metric)
                     row["metric"] = f"{top[0]} {top[1]:.5g}" if top else None

@@ -1,12 +1,17 @@
 """kr's structured metric lines (shape 6 of docs/log-formats.md), the contract the ledger reads back exactly:
-`{"kr_metric": 1, "split": "validation", "epoch": 1, "step": 120, "metrics": {"loss": 0.31, "auc": 0.93}}`."""
+`{"kr_metric": 1, "split": "validation", "epoch": 1, "step": 120, "metrics": {"loss": 0.31, "auc": 0.93}}`,
+and kr_progress.json, how far a run got, which `kr pull` reads when a session killed at its time cap left no log."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
+import time
 from typing import Any, TextIO
+
+from kaggle_runner.kaggle.in_kernel import PROGRESS
 
 VERSION = 1
 
@@ -34,3 +39,32 @@ def metric(
     out = file or sys.stdout
     out.write(line(split, metrics, epoch, step) + "\n")
     out.flush()
+
+
+def progress(
+    epoch: int,
+    epochs: int | None,
+    step: int,
+    metrics: dict[str, dict[str, float]],
+    checkpoint: str | None = None,
+    best_epoch: int | None = None,
+    folder: str = ".",
+) -> None:
+    """Replace kr_progress.json: `epoch` (0-based, as in the metric lines) is done, of `epochs`, at optimizer step
+    `step`, with the last values of each split and the checkpoint saved so far. Written beside and renamed over the
+    old one, so a session killed mid-write leaves the previous file whole."""
+    values = {split: json.loads(line(split, m))["metrics"] for split, m in metrics.items()}
+    state = {
+        "kr_progress": VERSION,
+        "epoch": int(epoch),
+        "epochs": epochs,
+        "step": int(step),
+        "metrics": values,
+        "checkpoint": checkpoint,
+        "best_epoch": best_epoch,
+        "time": round(time.time(), 3),
+    }
+    target = os.path.join(folder, PROGRESS)
+    with open(target + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(state, f, allow_nan=False)
+    os.replace(target + ".tmp", target)

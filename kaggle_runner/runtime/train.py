@@ -243,7 +243,8 @@ def fit(
       `checkpoint` in the working directory and loaded back at the end when `restore_best`; with `patience`,
       training stops after that many epochs without improvement.
     - Each epoch prints kr metric lines (report.py) from the main process: train loss and lr, then the
-      validation loss and metrics, which the ledger reads back from the log."""
+      validation loss and metrics, which the ledger reads back from the log. It then replaces kr_progress.json in
+      the working directory (epochs done, step, those metrics, the checkpoint), which outlives a killed session."""
     proc = proc or current()
     metrics = metrics or {}
     monitor = monitor or (next(iter(metrics)) if metrics else "loss")
@@ -295,34 +296,37 @@ def fit(
             batches += 1
         train_loss = float(proc.gather((running / max(1, batches)).reshape(1)).mean())
         row = {"train_loss": train_loss, "lr": opt.param_groups[0]["lr"]}
+        last = {"train": {"loss": train_loss, "lr": row["lr"]}}
         if proc.is_main:
-            report.metric("train", epoch, step, loss=train_loss, lr=row["lr"])
-
-        if valid is None:
-            history.epochs.append(row)
-            continue
-        out_np, y_np = outputs(net, valid, proc, batch_size * 2, collate, workers)
-        values: dict[str, float] = {}
-        if y_np is not None:
-            values["loss"] = float(loss_fn(torch.from_numpy(out_np), torch.from_numpy(y_np)))
-            probs = _activate(out_np, activation)
-            values.update({name: float(fn(y_np, probs)) for name, fn in metrics.items()})
-        row.update({f"val_{k}": v for k, v in values.items()})
+            report.metric("train", epoch, step, **last["train"])
+        stop = False
+        if valid is not None:
+            out_np, y_np = outputs(net, valid, proc, batch_size * 2, collate, workers)
+            values: dict[str, float] = {}
+            if y_np is not None:
+                values["loss"] = float(loss_fn(torch.from_numpy(out_np), torch.from_numpy(y_np)))
+                probs = _activate(out_np, activation)
+                values.update({name: float(fn(y_np, probs)) for name, fn in metrics.items()})
+            row.update({f"val_{k}": v for k, v in values.items()})
+            last["validation"] = values
+            if proc.is_main:
+                report.metric("validation", epoch, step, **cast(dict[str, Any], values))
+            score = values.get(monitor)
+            if score is not None and math.isfinite(score):
+                if history.best is None or (score > history.best if mode == "max" else score < history.best):
+                    history.best, history.best_epoch, since_best = score, epoch, 0
+                    if path:
+                        proc.save(_unwrap(net).state_dict(), path)
+                else:
+                    since_best += 1
+                    stop = patience is not None and since_best >= patience
+                    history.stopped_early = stop
         history.epochs.append(row)
-        if proc.is_main:
-            report.metric("validation", epoch, step, **cast(dict[str, Any], values))
-        score = values.get(monitor)
-        if score is None or not math.isfinite(score):
-            continue
-        if history.best is None or (score > history.best if mode == "max" else score < history.best):
-            history.best, history.best_epoch, since_best = score, epoch, 0
-            if path:
-                proc.save(_unwrap(net).state_dict(), path)
-        else:
-            since_best += 1
-            if patience is not None and since_best >= patience:
-                history.stopped_early = True
-                break
+        if proc.is_main:  # what survives a session killed at Kaggle's time cap, whose log comes back empty
+            saved = str(path) if path and history.best_epoch is not None else None
+            report.progress(epoch, epochs, step, last, saved, history.best_epoch)
+        if stop:
+            break
 
     if path and history.best_epoch is None:
         proc.save(_unwrap(net).state_dict(), path)  # nothing to choose from: keep the last weights

@@ -154,11 +154,32 @@ def test_cancel_reaches_a_kernel_with_internet_through_the_control_dataset(kr, p
     assert "COMPLETE" in kr("wait", "v2").stdout
 
 
-def test_push_timeout_bounds_the_session_and_wait_exits_3(kr, project: Path, emulator) -> None:
-    (project / "kernels" / "main" / "main.py").write_text("import time\nprint('working', flush=True)\ntime.sleep(60)\n")
-    r = kr("push", "--timeout", "2", "--wait", check=3)  # ended by Kaggle at its limit: CANCEL_ACKNOWLEDGED
+KILLED_AT_THE_CAP = """import json, os, time
+print(json.dumps({"kr_metric": 1, "split": "validation", "epoch": 1, "step": 40, "metrics": {"auc": 0.91}}))
+open("best.pt", "w").write("weights")
+state = {"kr_progress": 1, "epoch": 1, "epochs": 5, "step": 40, "metrics": {"validation": {"auc": 0.91}},
+         "checkpoint": "best.pt", "best_epoch": 1}  # as runtime.fit writes it after each epoch
+json.dump(state, open("kr_progress.json.tmp", "w"))
+os.replace("kr_progress.json.tmp", "kr_progress.json")
+print("working", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_run_killed_at_its_timeout_shows_how_far_it_got(kr, project: Path, emulator) -> None:
+    """Kaggle kills a session at its time cap and its log comes back empty; the outputs written by then are kept.
+    kr wait pulls them, and kr show reads how far the run got from the runtime's kr_progress.json."""
+    (project / "kernels" / "main" / "main.py").write_text(KILLED_AT_THE_CAP)
+    r = kr("push", "--timeout", "3", "--wait", check=3)  # ended by Kaggle at its limit: CANCEL_ACKNOWLEDGED
     assert "CANCEL_ACKNOWLEDGED" in r.stderr
-    assert emulator.store.state["kernels"]["testuser/loop-kernel"]["versions"][0]["timeout"] == 2
+    assert emulator.store.state["kernels"]["testuser/loop-kernel"]["versions"][0]["timeout"] == 3
+    logs = kr("logs", "v1")
+    assert "working" not in logs.stdout and "ended CANCEL_ACKNOWLEDGED with an empty log" in logs.stderr
+    assert (project / ".kr" / "runs" / "v1" / "best.pt").read_text() == "weights"
+    show = kr("show", "v1").stdout
+    assert "progress: epoch 2 of 5 done (step 40), validation auc 0.91, checkpoint best.pt" in show, show
+    info = json.loads(kr("show", "v1", "--json").stdout)
+    assert info["progress"]["epoch"] == 1 and info["metric"] == 0.91, info  # the headline, from the file
     bad = kr("push", "--timeout", "0", check=2)
     assert "--timeout: 0 is not a number of seconds" in bad.stderr
 

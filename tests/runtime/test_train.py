@@ -149,6 +149,15 @@ def test_early_stopping_restores_the_best_epoch(tmp_path: Path, monkeypatch: pyt
     assert torch.equal(saved["weight"], weights[1])
     validation = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"validation"' in line]
     assert [v["metrics"]["s"] for v in validation] == [0.5, 0.9, 0.7, 0.6]
+    progress = json.loads((tmp_path / "kr_progress.json").read_text())  # what a killed session leaves behind
+    assert (progress["epoch"], progress["epochs"], progress["best_epoch"], progress["checkpoint"]) == (
+        3,
+        5,
+        1,
+        "best.pt",
+    )
+    assert progress["metrics"]["validation"]["s"] == 0.6 and progress["step"] == validation[-1]["step"]
+    assert not (tmp_path / "kr_progress.json.tmp").exists()
 
 
 def test_gradient_accumulation_equals_the_larger_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
