@@ -28,6 +28,12 @@ class Project:
     ledger: Ledger
     owner: str
 
+    @property
+    def name(self) -> str:
+        """The project as its pushed kernels' markers name it: its folder's name, the same in every clone, so that
+        a kernel slug another project pushes to is told apart."""
+        return self.cfg.root.name
+
     def run_dir(self, run: Run) -> Path:
         """Where the run's outputs and log are pulled (layout.run_dir)."""
         return layout.run_dir(self.cfg.root, run.kernel, run.version or 0, self.cfg.default_kernel)

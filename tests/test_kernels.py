@@ -102,7 +102,8 @@ def test_jigsaw_xlmr_cpu_path(tmp_path: Path) -> None:
         rows = list(csv.reader(f))
     assert rows[0] == ["id", "toxic"] and [r[0] for r in rows[1:]] == [str(i) for i in range(37)]
     assert all(0 < float(r[1]) < 1 for r in rows[1:])
-    assert sorted(p.name for p in work.iterdir()) == ["submission.csv", "xlmr.pt"]  # the shared encoding is gone
+    outputs = sorted(p.name for p in work.iterdir())
+    assert outputs == ["kr_progress.json", "submission.csv", "xlmr.pt"]  # the shared encoding is gone
 
     points = metrics.extract(r.stdout)
     auc = [p for p in points if p.get("split") == "validation" and p["name"] == "auc"]

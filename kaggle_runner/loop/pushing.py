@@ -52,7 +52,8 @@ def push(
     for one of its own runs of that accelerator to end (polling them with the usual backoff) and pushes again.
     `timeout` (seconds) bounds the session instead of kr.yaml's `timeout:`; `params` (default kr.yaml's) reach the
     kernel as runtime.params(); `sweep` is (sweep id, point) for a point of `kr sweep`. Unless `check` is False,
-    an entry that does not compile is refused before anything is uploaded (loop/prechecks)."""
+    code that would fail at once is refused before anything is uploaded (loop/prechecks); so is a kernel slug
+    another kr project pushes to."""
     spec = ctx.cfg.kernel(kernel)
     params = dict(ctx.cfg.params if params is None else params)
     if timeout is not None:
@@ -78,6 +79,9 @@ def push(
     if check:
         prechecks.kernel_ready(ctx.cfg, spec, source, shipped)
 
+    ref = f"{ctx.owner}/{spec.slug}"
+    _refuse_another_projects(ctx, spec.name, ref)
+
     from kaggle_runner.loop.bundles import sync_code, sync_dataset
 
     bundles: dict[str, Any] = {}
@@ -92,13 +96,13 @@ def push(
         bundles[name] = sync_dataset(ctx.api, ctx.ledger, ctx.owner, ctx.cfg.datasets[name], say)
         dataset_refs.append(bundles[name]["slug"])
 
-    ref = f"{ctx.owner}/{spec.slug}"
     commit, dirty = _git(ctx.cfg.root)
     run_id = ctx.ledger.begin_push(
         spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles, params, sweep
     )
     marker = {
         "run": run_id,
+        "project": ctx.name,
         "kernel": spec.name,
         "kind": shape.kind,
         "label": shape.label,
@@ -167,6 +171,21 @@ def push(
             f"the run will not see them (kr cancel {spec.name}:v{version})"
         )
     return ctx.ledger.resolve(f"{spec.name}:v{version}", ctx.cfg.default_kernel)
+
+
+def _refuse_another_projects(ctx: Session, kernel: str, ref: str) -> None:
+    """Refuse, before anything goes up, a push to a kernel whose newest version another kr project pushed: two
+    projects with a kernel of one name (`infer`) would take turns retitling one Kaggle kernel and mixing their runs."""
+    owner, _, slug = ref.partition("/")
+    found = ctx.api.get_kernel(owner, slug)
+    marker = bootstrap.marker_in_source(found.blob.source or "") if found is not None and found.blob else None
+    other = (marker or {}).get("project")
+    if other is not None and other != ctx.name:
+        own = re.sub(r"[^a-z0-9]+", "-", f"{ctx.name}-{slug}".lower()).strip("-")[:50].strip("-")
+        raise UserError(
+            f"{ref} was last pushed by another kr project ('{other}'); give this one a slug of its own: "
+            f"kernels.{kernel}.slug in kr.yaml (e.g. slug: {own}); nothing was pushed"
+        )
 
 
 def _holders(ctx: Session, kind: str) -> list[Run]:

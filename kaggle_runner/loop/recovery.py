@@ -68,5 +68,7 @@ def _run_of_version(ctx: Session, owner: str, slug: str, version: int, source: s
         marker = bootstrap.find_marker("".join(str(e.get("data", "")) for e in events))
         if marker is None and ctx.api.kernel_status(owner, slug, version)[0] not in FINAL_STATES:
             return None
+    if (marker or {}).get("project") not in (None, ctx.name):  # another project's run 5 is not this one's
+        return 0
     run_id = (marker or {}).get("run")
     return run_id if isinstance(run_id, int) else 0

@@ -1,6 +1,5 @@
-"""kr's structured metric lines (shape 6 of docs/log-formats.md), the contract the ledger reads back exactly:
-`{"kr_metric": 1, "split": "validation", "epoch": 1, "step": 120, "metrics": {"loss": 0.31, "auc": 0.93}}`,
-and kr_progress.json, how far a run got, which `kr pull` reads when a session killed at its time cap left no log."""
+"""kr's metric lines (shape 6 of docs/log-formats.md: `{"kr_metric": 1, "split": "validation", "epoch": 1, ...}`),
+which the ledger reads back exactly, and kr_progress.json, how far a run got, for a session killed at its time cap."""
 
 from __future__ import annotations
 

@@ -81,7 +81,8 @@ def test_two_versions_submitted_merged_and_listed(kr, emulator, kaggle) -> None:
 
     # show, compare, note, plot
     shown = json.loads(kr("show", "v2", "--json").stdout)
-    assert shown["previous"] == "v1" and {f["path"] for f in shown["files"]} == {"submission.csv", "best.pt"}
+    assert shown["previous"] == "v1"
+    assert {f["path"] for f in shown["files"]} == {"submission.csv", "best.pt", "kr_progress.json"}
     assert [s["ref"] for s in shown["submissions"]] == [second["ref"]]
     assert any(m["series"] == "validation.auc" and m["last"] == last_auc for m in shown["metrics"])
     cmp = json.loads(kr("compare", "v1", "v2", "m1", "--json").stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -264,6 +265,17 @@ def test_a_push_that_never_reached_kaggle_is_abandoned_even_after_others(kr, pro
     assert [(x["id"], x["state"]) for x in _ledger(project)] == [(lost, "abandoned")]
 
 
+def test_a_version_another_project_pushed_with_the_same_run_id_is_not_taken(kr, project: Path, emulator) -> None:
+    from helpers import Api
+
+    lost, _ = _crashed_push(emulator, project, "lost")
+    marker = json.dumps({"run": lost, "project": "someone-elses", "kernel": "main"})
+    c = creds(emulator)
+    Api(emulator.url, c["username"], c["key"]).push("loop-kernel", f"_kr_marker = {marker!r}\nprint('theirs')\n")
+    kr("status", "latest", check=None)
+    assert [(x["id"], x["state"]) for x in _ledger(project)] == [(lost, "abandoned")]
+
+
 @pytest.mark.parametrize("case", ["yaml", "version", "credentials", "tpu"])
 def test_user_errors_are_one_clear_line(kr, project: Path, case: str, tmp_path: Path) -> None:
     if case == "yaml":
@@ -427,3 +439,22 @@ def test_a_kernel_imports_the_modules_beside_it_and_opens_their_files(kr, projec
     r = kr("push", check=2)
     assert r.stderr.startswith("kr: error: kernels/main/main.py:2: no module 'utilz' in the kernel's folder"), r.stderr
     assert not any("SaveKernel" in q["route"] or "blobs" in q["route"] for q in emulator.requests[before:])
+
+
+def test_a_slug_another_project_pushes_to_is_refused_before_any_upload(tmp_path: Path, emulator, make_kr) -> None:
+    """Two projects with a kernel named `infer` would share testuser/infer, the second retitling the first; a fresh
+    clone of the same project (its own ledger, the same folder name) is still that project."""
+    files = {"kernels/infer/main.py": "print('hi')\n"}
+    jigsaw = write_project(tmp_path / "jigsaw", kernels={"infer": {}}, files=files)
+    other = write_project(tmp_path / "other_comp", kernels={"infer": {"title": "Other Infer"}}, files=files)
+    make_kr(jigsaw, emulator)("push", "--wait")
+    before = len(emulator.requests)
+    r = make_kr(other, emulator)("push", check=2)
+    assert r.stderr == (
+        "kr: error: testuser/infer was last pushed by another kr project ('jigsaw'); give this one a slug of its "
+        "own: kernels.infer.slug in kr.yaml (e.g. slug: other-comp-infer); nothing was pushed\n"
+    )
+    assert not any("SaveKernel" in q["route"] or "blobs" in q["route"] for q in emulator.requests[before:])
+    clone = tmp_path / "elsewhere" / "jigsaw"
+    shutil.copytree(jigsaw, clone, ignore=shutil.ignore_patterns(".kr"))
+    assert "pushed infer v2" in make_kr(clone, emulator)("push").stdout
