@@ -44,7 +44,7 @@ class KernelSpec:
     accelerator: str
     datasets: list[str] = field(default_factory=list)  # names from `datasets:` or owner/slug refs
     competition_sources: list[str] = field(default_factory=list)
-    kernel_sources: list[str] = field(default_factory=list)
+    kernel_sources: list[str] = field(default_factory=list)  # names of kr.yaml's kernels or owner/slug refs
     model_sources: list[str] = field(default_factory=list)
     internet: bool = False
     timeout: int | None = None
@@ -339,6 +339,14 @@ def parse(raw: Any, root: Path) -> Config:
             _typed(timeout, int, f"{key}.timeout", "seconds as an integer")
             if timeout <= 0:
                 raise _err(f"{key}.timeout", f"{timeout} seconds is no time to run", "write a positive number")
+        sources = _str_list(spec.get("kernel_sources"), f"{key}.kernel_sources")
+        for i, k in enumerate(sources):
+            if "/" not in k and (k not in kraw or k == name):
+                raise _err(
+                    f"{key}.kernel_sources[{i}]",
+                    f"'{k}' is neither another kernel of this kr.yaml nor owner/slug",
+                    "name a kernel defined under kernels: (e.g. train) or write owner/slug",
+                )
         kernels[str(name)] = KernelSpec(
             str(name),
             folder,
@@ -348,7 +356,7 @@ def parse(raw: Any, root: Path) -> Config:
             accel,
             ds,
             comps,
-            _str_list(spec.get("kernel_sources"), f"{key}.kernel_sources"),
+            sources,
             _str_list(spec.get("model_sources"), f"{key}.model_sources"),
             bool(_typed(spec.get("internet", False), bool, f"{key}.internet", "true or false")),
             timeout,

@@ -36,6 +36,8 @@ def test_defaults(tmp_path: Path) -> None:
         ("kernels:\n  main: {entry: nope.py}\n", "kernels.main.entry:"),
         ("kernels:\n  main: {slug: Bad_Slug}\n", "kernels.main.slug: 'Bad_Slug' is not a valid Kaggle slug"),
         ("kernels:\n  main: {datasets: [missing]}\n", "kernels.main.datasets[0]: 'missing' is neither"),
+        ("kernels:\n  main: {kernel_sources: [trian]}\n", "kernels.main.kernel_sources[0]: 'trian' is neither another"),
+        ("kernels:\n  main: {kernel_sources: [main]}\n", "kernels.main.kernel_sources[0]: 'main' is neither another"),
         ("kernels:\n  main: {timeout: soon}\n", "kernels.main.timeout: expected seconds as an integer"),
         ("kernels:\n  main: {timeout: -60}\n", "kernels.main.timeout: -60 seconds is no time to run"),
         ("kernels:\n  main: {timeout: 0}\n", "kernels.main.timeout: 0 seconds is no time to run"),

@@ -134,6 +134,8 @@ def show(
             typer.echo(f"  ended by {info['ended_by']}")
         if info["progress"]:
             typer.echo(f"  progress: {_progress_line(info['progress'])}")
+        if info["sources"]:
+            typer.echo("  reads the output of " + ", ".join(s["label"] for s in info["sources"]))
         if info["params"]:
             typer.echo("  params: " + " ".join(f"{k}={v}" for k, v in info["params"].items()))
         if info["previous"]:

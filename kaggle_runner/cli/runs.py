@@ -3,6 +3,7 @@ Each calls one function of the loop (or scaffold, ledger/metrics) and renders wh
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sys
 from dataclasses import asdict
@@ -54,18 +55,36 @@ def push(
     ),
     set_new: bool = typer.Option(False, "--set-new", help="Allow --set keys that kr.yaml params: lacks."),
     no_check: bool = typer.Option(
-        False, "--no-check", help="Push even if the entry does not compile here (this Python's grammar)."
+        False, "--no-check", help="Push even if the code does not compile here or an import resolves nowhere."
+    ),
+    after: Optional[str] = typer.Option(
+        None, "--after", help="Wait for this run (train:v23) to complete first; push nothing if it fails."
     ),
 ) -> None:
     """Package datasets, push a new kernel version, record it in the ledger."""
+    from rich.console import Console
+
     from kaggle_runner.loop import pushing
     from kaggle_runner.params import apply_sets
 
     ctx = connect()
     params = apply_sets(ctx.cfg.params, sets, set_new)
-    run = pushing.push(
-        ctx, kernel, accel, message, err, queue=queue, timeout=timeout, params=params, check=not no_check
-    )
+    upstream = _resolve(ctx, after) if after else None
+    with Console(stderr=True).status("") if upstream else contextlib.nullcontext() as live:
+        name = f"{upstream.kernel} {upstream.label}" if upstream else ""
+        run = pushing.push(
+            ctx,
+            kernel,
+            accel,
+            message,
+            err,
+            queue=queue,
+            timeout=timeout,
+            params=params,
+            check=not no_check,
+            after=upstream,
+            on_tick=lambda st, t: live.update(f"{name}: {st}  {int(t) // 60}:{int(t) % 60:02d}") if live else None,
+        )
     typer.echo(f"pushed {run.kernel} v{run.version} ({run.accelerator}) as https://www.kaggle.com/code/{run.ref}")
     if wait_:
         _wait(ctx, run)

@@ -41,6 +41,8 @@ def submit(
     comp = _competition(ctx, competition)
     result = submissions.submit(ctx, target, message, comp, err, file_name)
     name = result["source"] or result["file"]
+    if result["reads"] and not json_:
+        typer.echo(f"{name} read the output of {', '.join(result['reads'])}")
     if wait_:
         from rich.console import Console
 

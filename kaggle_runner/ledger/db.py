@@ -102,6 +102,7 @@ MIGRATIONS = [
     )
     """,
     "ALTER TABLE runs ADD COLUMN progress TEXT",  # the run's kr_progress.json as pulled (runtime/report.py)
+    "ALTER TABLE runs ADD COLUMN sources TEXT",  # the version of each kernel source the run reads, found at push
 ]
 
 
@@ -143,6 +144,7 @@ class Run:
     sweep_id: int | None = None
     sweep_point: int | None = None
     progress: dict[str, Any] | None = None  # how far it got (kr_progress.json), when the runtime wrote one
+    sources: list[dict[str, Any]] = field(default_factory=list)  # kernel versions it reads: ref, version, label
 
     @property
     def label(self) -> str:
@@ -269,14 +271,15 @@ class Ledger:
         bundles: dict[str, Any],
         params: dict[str, Any] | None = None,
         sweep: tuple[int, int] | None = None,
+        sources: list[dict[str, Any]] | None = None,
     ) -> int:
         """Record a push before SaveKernel is sent, so a crash in between can be reconciled. `sweep` is
-        (sweep id, point index) for a run of `kr sweep`."""
+        (sweep id, point index) for a run of `kr sweep`; `sources` the kernel versions it reads (pushing.py)."""
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO runs (kernel, ref, state, accelerator, machine_shape, message, git_commit, git_dirty,"
-                " config, bundles, created, params, sweep_id, sweep_point)"
-                " VALUES (?, ?, 'pushing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " config, bundles, created, params, sweep_id, sweep_point, sources)"
+                " VALUES (?, ?, 'pushing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     kernel,
                     ref,
@@ -290,6 +293,7 @@ class Ledger:
                     time.time(),
                     json.dumps(params or {}, sort_keys=True),
                     *(sweep or (None, None)),
+                    json.dumps(sources) if sources else None,
                 ),
             )
             return _id(cur)
@@ -401,6 +405,7 @@ class Ledger:
             r["sweep_id"],
             r["sweep_point"],
             json.loads(r["progress"]) if r["progress"] else None,
+            json.loads(r["sources"] or "[]"),
         )
 
     def run_by_id(self, run_id: int) -> Run:

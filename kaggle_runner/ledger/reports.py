@@ -206,6 +206,7 @@ def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | N
         failure=item.failure,
         ended_by=item.ended_by,
         progress=item.progress,
+        sources=item.sources,
         previous=previous.label if previous else None,
         config_diff=diff,
         metrics=summary(ledger.metrics(item.id)),

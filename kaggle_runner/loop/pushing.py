@@ -8,6 +8,7 @@ import re
 import secrets
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.loop import bootstrap, control, packaging, prechecks
-from kaggle_runner.loop.watching import status
+from kaggle_runner.loop.watching import status, wait
 from kaggle_runner.project import Project, Say, Session
 
 CAP_RE = re.compile(r"Maximum batch \w+ session count of \d+ reached")  # SaveKernel's error (docs/kaggle-facts.md)
@@ -47,13 +48,16 @@ def push(
     params: dict[str, Any] | None = None,
     sweep: tuple[int, int] | None = None,
     check: bool = True,
+    after: Run | None = None,
+    on_tick: Callable[[str, float], None] = lambda state, elapsed: None,
 ) -> Run:
     """Package, push and record one version. Over Kaggle's session cap the push is refused; with `queue` kr waits
     for one of its own runs of that accelerator to end (polling them with the usual backoff) and pushes again.
     `timeout` (seconds) bounds the session instead of kr.yaml's `timeout:`; `params` (default kr.yaml's) reach the
     kernel as runtime.params(); `sweep` is (sweep id, point) for a point of `kr sweep`. Unless `check` is False,
     code that would fail at once is refused before anything is uploaded (loop/prechecks); so is a kernel slug
-    another kr project pushes to."""
+    another kr project pushes to. With `after`, that run is followed to its end first (`on_tick` gets its state),
+    and unless it completed nothing is pushed."""
     spec = ctx.cfg.kernel(kernel)
     params = dict(ctx.cfg.params if params is None else params)
     if timeout is not None:
@@ -81,6 +85,10 @@ def push(
 
     ref = f"{ctx.owner}/{spec.slug}"
     _refuse_another_projects(ctx, spec.name, ref)
+    if after is not None:
+        _wait_upstream(ctx, after, on_tick, say)
+    kernel_refs = [s if "/" in s else f"{ctx.owner}/{ctx.cfg.kernels[s].slug}" for s in spec.kernel_sources]
+    sources = [_source_version(ctx, spec.name, s) for s in kernel_refs]
 
     from kaggle_runner.loop.bundles import sync_code, sync_dataset
 
@@ -98,7 +106,7 @@ def push(
 
     commit, dirty = _git(ctx.cfg.root)
     run_id = ctx.ledger.begin_push(
-        spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles, params, sweep
+        spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles, params, sweep, sources
     )
     marker = {
         "run": run_id,
@@ -128,7 +136,7 @@ def push(
         "enableTpu": shape.kind == "tpu",
         "datasetDataSources": dataset_refs,
         "competitionDataSources": spec.competition_sources,
-        "kernelDataSources": spec.kernel_sources,
+        "kernelDataSources": kernel_refs,
         "modelDataSources": spec.model_sources,
         "machineShape": shape_name or None,
         "sessionTimeoutSeconds": spec.timeout,
@@ -171,6 +179,45 @@ def push(
             f"the run will not see them (kr cancel {spec.name}:v{version})"
         )
     return ctx.ledger.resolve(f"{spec.name}:v{version}", ctx.cfg.default_kernel)
+
+
+def _wait_upstream(ctx: Session, upstream: Run, on_tick: Callable[[str, float], None], say: Say) -> None:
+    """Follow the run this push reads (`kr push infer --after train:v23`) to its end; unless it completed, refuse."""
+    say(f"waiting for {upstream.kernel} {upstream.label} to complete before pushing")
+    ended = wait(ctx, upstream, on_tick, say)
+    if ended.status != "COMPLETE" or ended.cancelled:
+        why = f" ({ended.failure})" if ended.failure else ""
+        raise UserError(
+            f"{upstream.kernel} {upstream.label} ended {ended.status}{why}; nothing was pushed, as the run would read "
+            "its output"
+        )
+
+
+SOURCE_LOOKBACK = 20  # versions read back to find a kernel source's newest completed one
+
+
+def _source_version(ctx: Session, kernel: str, ref: str) -> dict[str, Any]:
+    """The version of kernel source `ref` the run will read: Kaggle mounts the newest version whose session
+    completed (docs/kaggle-facts.md), so its versions are read from the newest back. Refuses a source without one:
+    the session would fail at its start, after its time in the queue."""
+    owner, _, slug = ref.partition("/")
+    current = ctx.api.current_version(ref)
+    if current is None:
+        raise UserError(f"kr.yaml: kernels.{kernel}.kernel_sources: Kaggle has no kernel {ref}; nothing was pushed")
+    for version in range(current, max(0, current - SOURCE_LOOKBACK), -1):
+        try:
+            state = ctx.api.kernel_status(owner, slug, version)[0]
+        except KaggleError:  # another user's kernel may not show its sessions: Kaggle picks, kr cannot say which
+            return {"ref": ref, "version": None, "label": f"{ref} (its newest completed version)"}
+        if state == "COMPLETE":
+            ours = [r for r in ctx.ledger.runs() if r.ref == ref and r.version == version]
+            label = f"{ours[0].kernel}:v{version}" if ours else f"{ref} v{version}"
+            return {"ref": ref, "version": version, "label": label}
+    raise UserError(
+        f"kr.yaml: kernels.{kernel}.kernel_sources: {ref} has no completed version among its last "
+        f"{min(current, SOURCE_LOOKBACK)} for this run to read; push it (or `kr push {kernel} --after ...`); "
+        "nothing was pushed"
+    )
 
 
 def _refuse_another_projects(ctx: Session, kernel: str, ref: str) -> None:

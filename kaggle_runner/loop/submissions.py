@@ -118,7 +118,15 @@ def submit(
         status="PENDING",
         date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
-    return {"ref": ref, "competition": competition, "source": source, "file": str(path), "status": "PENDING"}
+    reads = [s["label"] for s in ctx.ledger.run_by_id(run_id).sources] if run_id is not None else []
+    return {
+        "ref": ref,
+        "competition": competition,
+        "source": source,
+        "file": str(path),
+        "status": "PENDING",
+        "reads": reads,
+    }
 
 
 def _accepted_ref(resp: Any) -> int:
@@ -178,7 +186,15 @@ def _submit_code(
         date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     source = label(item, ctx.cfg.default_kernel)
-    return {"ref": ref, "competition": competition, "source": source, "file": file_name, "status": "PENDING"}
+    reads = [s["label"] for s in item.sources]  # the training runs whose output it read
+    return {
+        "ref": ref,
+        "competition": competition,
+        "source": source,
+        "file": file_name,
+        "status": "PENDING",
+        "reads": reads,
+    }
 
 
 def _label(ctx: Any, run_id: int | None, merge_id: int | None) -> str:
