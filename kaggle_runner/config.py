@@ -72,6 +72,12 @@ class Config:
     submission: str = "submission.csv"  # the output file a run's submission is (a code competition scores its re-run's)
     params: dict[str, Any] = field(default_factory=dict)  # the kernel's parameters; `kr push --set` changes them
     tracking: dict[str, Any] = field(default_factory=dict)  # the team's MLflow server: mlflow (URI), experiment
+    requirements: list[str] = field(default_factory=list)  # third-party packages the kernels get as wheels
+
+    @property
+    def wheels_slug(self) -> str:
+        """The dataset of code.requirements' wheels, beside the code bundle."""
+        return f"{self.code_slug[:43].rstrip('-')}-wheels"
 
     @property
     def ships_packages(self) -> bool:
@@ -208,6 +214,29 @@ def dataset_folders(root: Path) -> dict[str, DatasetSpec]:
         except ConfigError as e:  # the helpers name kr.yaml; this spec lives in its own file
             raise ConfigError(f"{rel}: {str(e).removeprefix(CONFIG_NAME + ': ')}") from e
     return specs
+
+
+REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,\s-]*\])?\s*([<>=!~]=?[^;#]*)?")
+
+
+def _requirements(root: Path, raw: Any) -> list[str]:
+    """code.requirements: a list of pip requirements (`timm==1.0.9`), or a requirements file inside the project."""
+    key = "code.requirements"
+    if isinstance(raw, str):
+        _inside(root, root / raw, key)
+        if not (root / raw).is_file():
+            raise _err(key, f"{root / raw} does not exist", "name a requirements file, or list the packages")
+        lines = [ln.split(" #")[0].strip() for ln in (root / raw).read_text(errors="replace").splitlines()]
+        where = [(f"{raw}:{n}", ln) for n, ln in enumerate(lines, 1) if ln and not ln.startswith("#")]
+    else:
+        where = [(f"{key}[{i}]", r) for i, r in enumerate(_str_list(raw, key))]
+    for at, req in where:
+        if not REQUIREMENT.fullmatch(req):
+            raise ConfigError(
+                f"{CONFIG_NAME}: {at}: '{req}' is not a requirement kr can send to pip; write a name and an optional "
+                "version (timm==1.0.9); pip options and URLs are not taken"
+            )
+    return [req for _, req in where]
 
 
 def load(root: Path | None = None) -> Config:
@@ -362,10 +391,11 @@ def parse(raw: Any, root: Path) -> Config:
             timeout,
         )
 
-    code = _typed(raw.get("code") or {}, dict, "code", "a mapping (packages:, slug:)")
-    unknown = set(code) - {"packages", "slug"}
+    code = _typed(raw.get("code") or {}, dict, "code", "a mapping (packages:, requirements:, slug:)")
+    unknown = set(code) - {"packages", "requirements", "slug"}
     if unknown:
-        raise _err(f"code.{sorted(unknown)[0]}", "unknown key", "use packages or slug")
+        raise _err(f"code.{sorted(unknown)[0]}", "unknown key", "use packages, requirements or slug")
+    requirements = _requirements(root, code.get("requirements"))
     packages = _str_list(code.get("packages"), "code.packages")
     for i, p in enumerate(packages):
         _inside(root, root / p, f"code.packages[{i}]")
@@ -390,4 +420,5 @@ def parse(raw: Any, root: Path) -> Config:
         submission,
         params,
         tracking,
+        requirements,
     )

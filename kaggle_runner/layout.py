@@ -46,6 +46,11 @@ def team_file(root: Path, user: str, label: str, name: str) -> Path:
     return kr_dir(root) / "team" / user / label.replace(":", "-") / name
 
 
+def wheelhouse(root: Path, key: str) -> Path:
+    """The third-party wheels resolved for one request of code.requirements (`key`: its sha256), kept for reuse."""
+    return kr_dir(root) / "wheels" / key[:16]
+
+
 def sha256_file(path: Path) -> str:
     """The file's sha256, read in blocks (the name the ledger gives content)."""
     h = hashlib.sha256()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from helpers import Api, Kr, creds, start_mlflow, stop_mlflow
+from helpers import Api, Kr, creds, local_index, start_mlflow, stop_mlflow
 from kaggle_runner.emulator import Emulator
 from kaggle_runner.emulator.seed import init_state
 
@@ -80,6 +80,12 @@ def make_kr(tmp_path: Path) -> Callable[..., Kr]:
         return Kr(project, tmp_path / "home", emulator)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def pip_index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """pip's environment for a local index of small wheels (helpers.local_index), built once per test process."""
+    return local_index(tmp_path_factory.mktemp("pip-index"))
 
 
 @pytest.fixture(scope="session")

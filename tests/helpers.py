@@ -23,6 +23,47 @@ KR = [sys.executable, "-m", "kaggle_runner.cli"]  # `kr`, as the venv's console 
 HELLO = "print('hello')\n"
 
 
+def local_index(folder: Path) -> dict[str, str]:
+    """A package index in a folder, for code.requirements without the network: `krdemo-greet` (module krdemo_greet)
+    needs `krdemo-words` and `six`; six stands for a package Kaggle's image has. Returns pip's environment for it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    packages = {
+        "krdemo-greet": (
+            "1.0",
+            ["krdemo-words", "six"],
+            "from krdemo_words import WORD\ndef hello():\n    return WORD\n",
+        ),
+        "krdemo-words": ("2.0", [], "WORD = 'hello from a wheel'\n"),
+        "six": ("99.0", [], ""),
+    }
+    for name, (version, deps, code) in packages.items():
+        project = folder / "src" / name
+        module = name.replace("-", "_")
+        (project / module).mkdir(parents=True, exist_ok=True)
+        (project / module / "__init__.py").write_text(code)
+        (project / "pyproject.toml").write_text(
+            '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+            f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = {json.dumps(deps)}\n'
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "-q",
+                "-w",
+                str(folder),
+                str(project),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(folder)}
+
+
 def write_project(
     root: Path,
     kernels: dict[str, dict[str, Any]] | None = None,

@@ -106,7 +106,7 @@ def missing_module_hint(log_text: str) -> str | None:
     if not image.provides(module):
         return (
             f"no module '{module}', and Kaggle's image has none either: put it beside the entry in the kernel's "
-            "folder, or in code.packages (kr.yaml)"
+            "folder, or name it in code.packages or code.requirements (kr.yaml)"
         )
     package = PACKAGE_OF.get(module, module)
     return (

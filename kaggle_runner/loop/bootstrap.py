@@ -39,18 +39,27 @@ def _kr_bootstrap():
             print("kr: no " + kr["kind"].upper() + " here; the emulator runs it on the CPU", file=_kr_sys.stderr)
         else:
             raise SystemExit("kr: this run asked for " + kr["label"] + " but the machine has no " + kr["kind"].upper())
+    import glob, subprocess, tempfile
+    def install(wheels, what):  # offline, beside this session, first on sys.path (before the image's packages)
+        target = tempfile.mkdtemp(prefix="kr-" + what + "-")
+        done = subprocess.run([_kr_sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet",
+                               "--disable-pip-version-check", "--target", target, *wheels])
+        if done.returncode != 0:
+            raise SystemExit("kr: pip could not install the " + what + " (its message is above)")
+        _kr_sys.path.insert(0, target)
+    if kr.get("wheels"):  # code.requirements, resolved for Kaggle's Python by kr push
+        try:
+            install(sorted(glob.glob(_kr_os.path.join(_kr_find_input(kr["wheels"], "datasets"), "*.whl"))), "wheels")
+        except FileNotFoundError as e:
+            raise SystemExit("kr: the wheels of code.requirements are missing: " + str(e))
     if kr.get("code"):  # the code bundle: your packages + kaggle_runner as a wheel, and the kernels' folders
-        import glob, subprocess, tempfile
         try:
             where = _kr_find_input(kr["code"], "datasets")
         except FileNotFoundError as e:
             raise SystemExit("kr: the code bundle is missing: " + str(e))
         wheels = glob.glob(_kr_os.path.join(where, "*.whl"))
-        if wheels:  # installed offline beside this session
-            target = tempfile.mkdtemp(prefix="kr-code-")
-            subprocess.run([_kr_sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet",
-                            "--disable-pip-version-check", "--target", target, *wheels], check=True)
-            _kr_sys.path.insert(0, target)
+        if wheels:
+            install(wheels, "code")
         elif not kr.get("src"):
             raise SystemExit("kr: the code bundle is missing: no wheel in " + where)
         src = _kr_os.path.normpath(_kr_os.path.join(where, "{src}", kr.get("src") or "."))

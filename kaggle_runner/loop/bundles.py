@@ -19,6 +19,7 @@ from kaggle_runner.kaggle.api import KaggleApi, KaggleError
 from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.ledger.db import Ledger
 from kaggle_runner.loop import packaging
+from kaggle_runner.loop.wheels import Wheelhouse
 from kaggle_runner.project import Say
 
 Stage = Callable[[Path], Iterable[packaging.Staged]]
@@ -42,6 +43,16 @@ def sync_code(
         yield from packaging.stage(folders, tmp)
 
     return sync_bundle(api, ledger, owner, cfg.code_slug, "code", files, stage, say)
+
+
+def sync_wheels(api: KaggleApi, ledger: Ledger, cfg: Config, owner: str, house: Wheelhouse, say: Say) -> dict[str, Any]:
+    """code.requirements' wheels as the dataset cfg.wheels_slug: uploaded when the resolved set changes."""
+    files: packaging.Files = {
+        w: {"path": str(house.folder / w), "size": (house.folder / w).stat().st_size} for w in house.wheels
+    }
+    return sync_bundle(
+        api, ledger, owner, cfg.wheels_slug, "wheels", files, lambda tmp: packaging.stage(files, tmp), say
+    )
 
 
 def sync_dataset(api: KaggleApi, ledger: Ledger, owner: str, spec: DatasetSpec, say: Say) -> dict[str, Any]:

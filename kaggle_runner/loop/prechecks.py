@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from kaggle_runner.config import Config, KernelSpec
@@ -14,17 +15,19 @@ from kaggle_runner.kaggle import image
 SKIPPED = " (nothing was pushed; --no-check skips this check)"
 
 
-def kernel_ready(cfg: Config, spec: KernelSpec, source: str, shipped: dict[str, Path]) -> None:
+def kernel_ready(
+    cfg: Config, spec: KernelSpec, source: str, shipped: dict[str, Path], wheel_modules: Iterable[str] = ()
+) -> None:
     """Raise one line (`kernels/k2/main.py:3: ...`) when the kernel would fail at once on Kaggle: the entry or a
     `.py` shipped from its folder does not compile, or a top-level import of the entry or of a module beside it
-    names a module that neither the kernel's folder, the code bundle's packages nor Kaggle's image provides.
-    `shipped` is packaging.kernel_files: what goes up, by its path from the project root."""
+    names a module that neither the kernel's folder, the code bundle's packages, the wheels of code.requirements
+    (`wheel_modules`) nor Kaggle's image provides. `shipped` is packaging.kernel_files: what goes up."""
     entry = spec.folder / spec.entry
     shown = _shown(cfg.root, entry)
     folder = spec.folder.resolve()
     own = {path.resolve() for path in shipped.values() if path.resolve().is_relative_to(folder)}
     modules = {_module_of(path.relative_to(folder)) for path in own} | {Path(p).name for p in cfg.packages}
-    modules |= {"kaggle_runner"} if cfg.ships_packages else set()
+    modules |= ({"kaggle_runner"} if cfg.ships_packages else set()) | set(wheel_modules)
     pieces = _code_cells(source, shown) if entry.suffix == ".ipynb" else [(0, source)]
     checked = [(f"{shown} cell {n}" if n else shown, text) for n, text in pieces]
     for path in sorted(p for p in own if p.suffix == ".py"):
@@ -41,8 +44,8 @@ def kernel_ready(cfg: Config, spec: KernelSpec, source: str, shipped: dict[str, 
         for line, module in _top_level_imports(text):
             if module not in modules and not image.provides(module):
                 raise UserError(
-                    f"{where}:{line}: no module '{module}' in the kernel's folder, your packages (code.packages) "
-                    f"or Kaggle's image{SKIPPED}"
+                    f"{where}:{line}: no module '{module}' in the kernel's folder, your packages, Kaggle's image or "
+                    f"requirements (code.packages, code.requirements){SKIPPED}"
                 )
 
 

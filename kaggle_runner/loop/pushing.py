@@ -19,7 +19,7 @@ from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
-from kaggle_runner.loop import bootstrap, control, packaging, prechecks
+from kaggle_runner.loop import bootstrap, control, packaging, prechecks, wheels
 from kaggle_runner.loop.watching import status, wait
 from kaggle_runner.project import Project, Say, Session
 
@@ -80,8 +80,9 @@ def push(
             "point it at a Python script or notebook"
         ) from e
     shipped = packaging.kernel_files(ctx.cfg)
+    house = wheels.resolve(ctx.cfg, say) if ctx.cfg.requirements else None
     if check:
-        prechecks.kernel_ready(ctx.cfg, spec, source, shipped)
+        prechecks.kernel_ready(ctx.cfg, spec, source, shipped, house.modules if house else [])
 
     ref = f"{ctx.owner}/{spec.slug}"
     _refuse_another_projects(ctx, spec.name, ref)
@@ -90,10 +91,13 @@ def push(
     kernel_refs = [s if "/" in s else f"{ctx.owner}/{ctx.cfg.kernels[s].slug}" for s in spec.kernel_sources]
     sources = [_source_version(ctx, spec.name, s) for s in kernel_refs]
 
-    from kaggle_runner.loop.bundles import sync_code, sync_dataset
+    from kaggle_runner.loop.bundles import sync_code, sync_dataset, sync_wheels
 
     bundles: dict[str, Any] = {}
     dataset_refs = []
+    if house is not None:
+        bundles["_wheels"] = sync_wheels(ctx.api, ctx.ledger, ctx.cfg, ctx.owner, house, say)
+        dataset_refs.append(bundles["_wheels"]["slug"])
     if ctx.cfg.ships_packages or shipped:
         bundles["_code"] = sync_code(ctx.api, ctx.ledger, ctx.cfg, ctx.owner, shipped, say)
         dataset_refs.append(bundles["_code"]["slug"])
@@ -116,6 +120,7 @@ def push(
         "label": shape.label,
         "bundles": {k: v["manifest"][:12] for k, v in bundles.items()},
         "code": bundles["_code"]["slug"] if "_code" in bundles else None,
+        "wheels": bundles["_wheels"]["slug"] if "_wheels" in bundles else None,
         "src": spec.folder.relative_to(ctx.cfg.root).as_posix() if "_code" in bundles and shipped else None,
         "competition": spec.competition_sources[0] if spec.competition_sources else None,
         "params": params,
