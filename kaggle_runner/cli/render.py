@@ -11,6 +11,41 @@ from typing import Any
 import typer
 
 
+class LogWriter:
+    """A kernel's log events written as a person reads them: stdout and stderr in the order they came, both on
+    stdout (`split`: stderr on stderr), each line's carriage-return updates (tqdm's bars) down to their last
+    state; `live` on a terminal writes the events as they are, for the terminal to redraw."""
+
+    def __init__(self, split: bool = False, live: bool = False) -> None:
+        self.split, self.live = split, live
+        self.pending: dict[str, str] = {}
+
+    def write(self, event: dict[str, Any]) -> None:
+        """Write one event's text (complete lines at once; a partial line waits for its end)."""
+        stream = "stderr" if event.get("stream_name") == "stderr" else "stdout"
+        out = sys.stderr if self.split and stream == "stderr" else sys.stdout
+        data = str(event.get("data", ""))
+        if self.live:
+            out.write(data)
+            out.flush()
+            return
+        *lines, rest = (self.pending.pop(stream, "") + data).replace("\r\n", "\n").split("\n")
+        out.write("".join(_last_state(line) + "\n" for line in lines))
+        if rest:
+            self.pending[stream] = rest
+
+    def close(self) -> None:
+        """Write the partial lines still waiting, then flush."""
+        for stream, rest in self.pending.items():
+            (sys.stderr if self.split and stream == "stderr" else sys.stdout).write(_last_state(rest) + "\n")
+        self.pending.clear()
+        sys.stdout.flush()
+
+
+def _last_state(line: str) -> str:
+    return line.rstrip("\r").rsplit("\r", 1)[-1]
+
+
 def as_json(obj: Any) -> None:
     """Print `obj` as indented JSON on stdout (paths and dates as text)."""
     typer.echo(json.dumps(obj, indent=1, default=str))

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import typer
 
 from kaggle_runner.cli.app import app, connect
-from kaggle_runner.cli.render import as_json, as_json_list, err, metrics_table
+from kaggle_runner.cli.render import LogWriter, as_json, as_json_list, err, metrics_table
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle.rules import FINAL_STATES
 
@@ -184,11 +184,14 @@ def cancel(
 @app.command()
 def logs(
     version: str = typer.Argument("latest", help=VERSION_HELP),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Stream the live log until the run ends."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Stream the live log until the run ends; exit as kr wait does (0, 1, 3)."
+    ),
     raw: bool = typer.Option(False, "--raw", help="Print Kaggle's JSON log as it is."),
+    stderr: bool = typer.Option(False, "--stderr", help="Write the kernel's stderr to stderr (default: stdout)."),
     metrics_: bool = typer.Option(False, "--metrics", help="Show the metric points found in the log as a table."),
 ) -> None:
-    """A run's log as readable text."""
+    """A run's log as readable text: stdout and stderr in order, progress bars at their last state."""
     from kaggle_runner.loop import watching
 
     ctx = connect()
@@ -199,10 +202,14 @@ def logs(
         metrics_table(extract(watching.log_text(ctx, run)[0]), f"{run.kernel} {run.label}")
         return
     if follow:
+        writer = LogWriter(split=stderr, live=sys.stdout.isatty())
         for event in watching.follow(ctx, run):
-            (sys.stderr if event.get("stream_name") == "stderr" else sys.stdout).write(event.get("data", ""))
-            sys.stdout.flush()
-        return
+            writer.write(event)
+        writer.close()
+        state, code = watching.ending(ctx, run)
+        if code:
+            err(f"{run.kernel} {run.label}: {state}")
+        raise typer.Exit(code)
     text, events = watching.log_text(ctx, run)
     if not events and (state := watching.status(ctx, run)[0]) not in FINAL_STATES:
         err(
@@ -217,8 +224,10 @@ def logs(
     if raw:
         typer.echo(text)
         return
+    writer = LogWriter(split=stderr)
     for event in events:
-        (sys.stderr if event.get("stream_name") == "stderr" else sys.stdout).write(event.get("data", ""))
+        writer.write(event)
+    writer.close()
 
 
 @app.command()

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 Point = dict[str, Any]  # name, value, and where known split, epoch, step, line
 
+KR_MARKERS = ("KR_RUN", "KR_CANCELLED")  # lines the bootstrap and the cancel watcher print
 MARKER = "kr_metric"  # shape 6: {"kr_metric": 1, "split": ..., "epoch": ..., "step": ..., "metrics": {...}}
 NUMBER = r"(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf))"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -285,7 +286,9 @@ class _Reader:
 
         # shapes 3, 4, 6: a JSON or Python-literal object, on one line or pretty-printed over several
         brace = raw.find("{")
-        if brace >= 0 and "KR_RUN" not in raw[:brace]:
+        if brace >= 0 and any(marker in raw[:brace] for marker in KR_MARKERS):
+            return  # kr's own lines (the run marker, a cancel acknowledged) hold ids and times, not metrics
+        if brace >= 0:
             head = raw[brace:].strip()
             if head == "{" and n > self.blind_until:
                 body = _closing(lines, k, brace)

@@ -213,6 +213,15 @@ def _until_final(ctx: Session, run: Run, patience: float) -> str:
     raise AssertionError("unreachable")
 
 
+def ending(ctx: Session, run: Run, patience: float = 60) -> tuple[str, int]:
+    """How a run whose log stream has ended finished: its state, asked until final (up to `patience` seconds), and
+    the exit code kr wait gives it (0 COMPLETE, 1 ERROR or still not final, 3 cancelled)."""
+    state = _until_final(ctx, run, patience)
+    if state == "ERROR" and ended_on_request(ctx, run):
+        return state, EXIT["CANCEL_ACKNOWLEDGED"]
+    return state, EXIT.get(state, 1)
+
+
 def ended_on_request(ctx: Session, run: Run) -> str | None:
     """Whether an ended run stopped on a cancel request (its log's KR_CANCELLED line); recorded in the ledger."""
     if run.ended_by:

@@ -97,3 +97,38 @@ def test_wait_targets_name_runs_and_sweeps_or_every_running_run(session: Session
     assert [r.version for r in watching.targets(session, None)] == [3]  # latest by default
     assert [r.version for r in watching.targets(session, ["v1", "v2"])] == [1, 2]
     assert [r.version for r in watching.targets(session, None, running=True)] == [2, 3]
+
+
+TQDM = [
+    {"stream_name": "stdout", "data": "epoch 1\n"},
+    {"stream_name": "stderr", "data": "\r  0%|          | 0/9"},
+    {"stream_name": "stderr", "data": "\r 50%|#####     | 4/9"},
+    {"stream_name": "stderr", "data": "\r100%|##########| 9/9\n"},
+    {"stream_name": "stderr", "data": "Traceback (most recent call last):\nValueError: bad\n"},
+    {"stream_name": "stdout", "data": "no newline at the end"},
+]
+
+
+def test_logs_write_both_streams_to_stdout_in_order_with_progress_bars_at_their_end(session: Session, monkeypatch):
+    """`kr logs v7 > v7.log` keeps the traceback; a tqdm bar is its last state, not one 25 KB line."""
+    monkeypatch.setattr(watching, "log_text", lambda ctx, run: (json.dumps(TQDM), TQDM))
+    monkeypatch.setattr(watching, "status", lambda ctx, run: ("ERROR", "bad"))
+    monkeypatch.setattr("kaggle_runner.cli.runs._resolve", lambda ctx, version: RUN)
+    r = CliRunner().invoke(app, ["logs", "v7"])
+    assert r.exit_code == 0 and r.stderr == "", r.output
+    assert r.stdout == (
+        "epoch 1\n100%|##########| 9/9\nTraceback (most recent call last):\nValueError: bad\nno newline at the end\n"
+    )
+    split = CliRunner().invoke(app, ["logs", "v7", "--stderr"])
+    assert split.stdout == "epoch 1\nno newline at the end\n" and "ValueError: bad" in split.stderr
+
+
+@pytest.mark.parametrize("state, code", [("COMPLETE", 0), ("ERROR", 1), ("CANCEL_ACKNOWLEDGED", 3)])
+def test_logs_follow_exits_as_the_run_ended(session: Session, monkeypatch, state: str, code: int) -> None:
+    """`kr logs -f latest && kr submit latest` must not submit a run that failed."""
+    monkeypatch.setattr(watching, "follow", lambda ctx, run: iter(TQDM))
+    monkeypatch.setattr(watching, "ending", lambda ctx, run: (state, code))
+    monkeypatch.setattr("kaggle_runner.cli.runs._resolve", lambda ctx, version: RUN)
+    r = CliRunner().invoke(app, ["logs", "v7", "-f"])
+    assert r.exit_code == code and "ValueError: bad" in r.stdout
+    assert (f"main v7: {state}" in r.stderr) is (code != 0)

@@ -154,6 +154,8 @@ def test_wandb_summary_names_with_spaces() -> None:
 def test_kr_structured_lines_are_exact() -> None:
     assert _slim(extract(KR_LINE)) == [("loss", 0.31, "validation", 1, 120), ("auc", 0.93, "validation", 1, 120)]
     assert extract('KR_RUN {"run": 3, "kernel": "main"}\n') == []  # kr's run marker is not a metric
+    cancelled = 'KR_CANCELLED {"run": 14, "nonce": "0000", "by": "testuser", "at": 1796570000.5}\n'
+    assert extract(cancelled) == [] and extract("2026-12-06 12:00:01 " + cancelled) == []  # nor its cancel line
 
 
 def test_every_shape_mixed_in_one_log_and_in_kaggles_json_log() -> None:
