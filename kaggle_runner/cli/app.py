@@ -17,16 +17,30 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="kr: run your Kaggle experiment loop from the command line.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion bash|zsh|fish, --show-completion
     pretty_exceptions_enable=False,
 )
 
 _state: dict = {"debug": False, "url": None, "opened": None}
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"kr {version('kaggle-runner')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("kr (not installed: run from a source tree)")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print kr's version and exit."
+    ),
     kaggle_url: Optional[str] = typer.Option(
         None,
         "--kaggle-url",

@@ -4,6 +4,8 @@ numbers, durations) as a user sees it in a terminal or a pipe. Commands run in-p
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,15 @@ def test_help_lists_the_loop_in_order() -> None:
     names = group.list_commands(typer.Context(group))  # the order `kr --help` shows
     assert names[:8] == ["init", "push", "status", "wait", "cancel", "logs", "pull", "metrics"]
     assert CliRunner().invoke(app, ["--help"]).exit_code == 0
+
+
+def test_version_and_shell_completion() -> None:
+    from importlib.metadata import version
+
+    assert CliRunner().invoke(app, ["--version"]).stdout == f"kr {version('kaggle-runner')}\n"
+    kr = Path(sys.executable).parent / "kr"  # the console script a user's shell completes
+    script = subprocess.run([kr, "--show-completion", "bash"], capture_output=True, text=True, timeout=60).stdout
+    assert "complete -o default -F _kr_completion kr" in script
 
 
 @pytest.mark.parametrize(
