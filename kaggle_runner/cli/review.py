@@ -7,14 +7,26 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from kaggle_runner.cli.app import app, project
-from kaggle_runner.cli.render import as_json, correlation_table, duration, num, submissions_table, table
+from kaggle_runner.cli.app import app, connect, project
+from kaggle_runner.cli.render import as_json, correlation_table, duration, err, num, submissions_table, table
 from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle.api import KaggleError
+from kaggle_runner.kaggle.rules import FINAL_STATES
 
 if TYPE_CHECKING:
     from kaggle_runner.project import Project
 
 TARGET_HELP = "v23, KERNEL:v23, latest or m3."
+
+
+def _refresh() -> None:
+    """Runs not seen ending are asked about afresh; without credentials or Kaggle, they show as last seen."""
+    from kaggle_runner.loop import watching
+
+    try:
+        watching.refresh(connect())
+    except (UserError, KaggleError) as e:
+        err(f"warning: runs not seen ending show as last seen ({e})")
 
 
 @app.command("ls")
@@ -42,6 +54,8 @@ def ls_(
             )
         _ls_team(ctx, json_)
         return
+    if any(r.version and r.status not in FINAL_STATES for r in ctx.ledger.runs()):
+        _refresh()
     rows = reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric, sort, sweep)
     if json_:
         as_json([r.as_json() for r in rows])

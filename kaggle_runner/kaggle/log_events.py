@@ -4,6 +4,7 @@ Text that is not that array is read as one stdout event per line."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 
@@ -20,3 +21,13 @@ def parse_log(text: str) -> list[dict[str, Any]]:
     except json.JSONDecodeError:
         pass
     return [{"stream_name": "stdout", "data": line} for line in text.splitlines(keepends=True)]
+
+
+_TIME = re.compile(r'"time"\s*:\s*([0-9]+(?:\.[0-9]+)?)')
+
+
+def session_seconds(text: str) -> float | None:
+    """How long the session ran, as far as its log tells: the `time` of its last event (seconds from the session's
+    start). Read from the log's end, so a log of any length is not parsed again; None for a log without events."""
+    found = _TIME.findall(text[-65536:])
+    return float(found[-1]) if found else None

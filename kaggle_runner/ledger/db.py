@@ -103,6 +103,7 @@ MIGRATIONS = [
     """,
     "ALTER TABLE runs ADD COLUMN progress TEXT",  # the run's kr_progress.json as pulled (runtime/report.py)
     "ALTER TABLE runs ADD COLUMN sources TEXT",  # the version of each kernel source the run reads, found at push
+    "ALTER TABLE runs ADD COLUMN seconds REAL",  # how long its session ran, from its log's last event
 ]
 
 
@@ -145,6 +146,7 @@ class Run:
     sweep_point: int | None = None
     progress: dict[str, Any] | None = None  # how far it got (kr_progress.json), when the runtime wrote one
     sources: list[dict[str, Any]] = field(default_factory=list)  # kernel versions it reads: ref, version, label
+    seconds: float | None = None  # the session's own length, where its log tells it (never push-to-look time)
 
     @property
     def label(self) -> str:
@@ -406,6 +408,7 @@ class Ledger:
             r["sweep_point"],
             json.loads(r["progress"]) if r["progress"] else None,
             json.loads(r["sources"] or "[]"),
+            r["seconds"],
         )
 
     def run_by_id(self, run_id: int) -> Run:
@@ -465,6 +468,12 @@ class Ledger:
         return [self._run(r) for r in rows]
 
     # -- metrics ---------------------------------------------------------------------------------
+    def record_seconds(self, run_id: int, seconds: float | None) -> None:
+        """How long the run's session ran, from its log (None: the log does not tell)."""
+        if seconds is not None:
+            with self.transaction() as db:
+                db.execute("UPDATE runs SET seconds = ? WHERE id = ?", (seconds, run_id))
+
     def record_progress(self, run_id: int, progress: dict[str, Any] | None) -> None:
         """How far the run got, from its kr_progress.json (None: it wrote none)."""
         with self.transaction() as db:

@@ -86,6 +86,7 @@ def run_row(ledger: Ledger, run: Run, default_kernel: str, metric: str | None) -
     top = headline(ledger.metrics(run.id), metric)
     sub = _score(ledger.submissions(run_id=run.id))
     skipped = f" ({len(run.skipped)} output{'s' if len(run.skipped) > 1 else ''} skipped)" if run.skipped else ""
+    status = "CANCELLED" if run.ended_by else run.status  # stopped by `kr cancel`: Kaggle says ERROR
     return Row(
         id=label(run, default_kernel),
         kind="run",
@@ -93,9 +94,9 @@ def run_row(ledger: Ledger, run: Run, default_kernel: str, metric: str | None) -
         version=run.version,
         accelerator=run.accelerator,
         # outputs a pull had to leave behind show in the status, so that a missing file is never a surprise
-        status=f"{run.status}{skipped}" if run.skipped else run.status,
+        status=f"{status}{skipped}" if run.skipped else status,
         skipped=run.skipped,
-        duration=round(run.finished - run.created, 1) if run.finished else None,
+        duration=round(run.seconds, 1) if run.seconds is not None else None,  # the session's, where its log tells
         metric_name=top[0] if top else None,
         metric=top[1] if top else None,
         public=_float(sub["public_score"]) if sub else None,

@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from kaggle_runner import layout
 from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.in_kernel import PROGRESS
+from kaggle_runner.kaggle.log_events import session_seconds
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.project import Say, Session
 
@@ -83,6 +84,7 @@ def pull(ctx: Session, run: Run, say: Say) -> Path:
     for s in skipped:
         say(f"warning: skipped output {s['name']!r}: {s['why']}")
     (folder / f"{slug}.log").write_text(log, encoding="utf-8")
+    ctx.ledger.record_seconds(run.id, session_seconds(log))
     del log, page  # the points are read back from the file as a stream: a long log is not held twice
     from kaggle_runner.ledger.metrics import extract_file, from_progress, read_progress
 

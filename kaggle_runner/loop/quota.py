@@ -71,8 +71,8 @@ def kind_of(run: Run) -> str | None:
 
 
 def mean_run(runs: list[Run], kind: str) -> float | None:
-    """The mean length of the finished runs of that kind, in seconds."""
-    lengths = [r.finished - r.created for r in runs if r.finished and r.status in FINAL_STATES and kind_of(r) == kind]
+    """The mean session length of the finished runs of that kind whose log told it, in seconds."""
+    lengths = [r.seconds for r in runs if r.seconds and r.status in FINAL_STATES and kind_of(r) == kind]
     return sum(lengths) / len(lengths) if lengths else None
 
 

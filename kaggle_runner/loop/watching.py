@@ -11,7 +11,7 @@ from typing import Any
 
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle.api import KaggleError
-from kaggle_runner.kaggle.log_events import parse_log
+from kaggle_runner.kaggle.log_events import parse_log, session_seconds
 from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
@@ -106,7 +106,8 @@ def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say
         return Waited(state, code, last["failure"], stopped, folder=pull(ctx, run, say))
     tail: list[str] = []
     if state == "ERROR":
-        _, events = log_text(ctx, run)
+        text, events = log_text(ctx, run)
+        ctx.ledger.record_seconds(run.id, session_seconds(text))
         tail = "".join(e.get("data", "") for e in events).splitlines()[-15:]
     return Waited(state, code, last["failure"], stopped, log_tail=tail)
 
@@ -211,6 +212,25 @@ def _until_final(ctx: Session, run: Run, patience: float) -> str:
             return state
         time.sleep(min(delay, max(0.1, deadline - time.time())))
     raise AssertionError("unreachable")
+
+
+REFRESH_BUDGET = 20  # runs a listing asks Kaggle about, newest first: one status call each
+
+
+def refresh(ctx: Session) -> list[Run]:
+    """Ask Kaggle afresh about the runs the ledger has not seen end (the newest REFRESH_BUDGET), so that a listing
+    is true without `kr wait`: one status call each, and for a run found ended, one read of its log for how long
+    its session ran and whether it stopped on a cancel request. Returns the runs asked about."""
+    stale = [r for r in ctx.ledger.runs() if r.version and r.status not in FINAL_STATES][-REFRESH_BUDGET:]
+    for run in stale:
+        state, _ = status(ctx, run)
+        if state in FINAL_STATES:
+            text, events = log_text(ctx, run)
+            ctx.ledger.record_seconds(run.id, session_seconds(text))
+            line = control.cancelled_in("".join(str(e.get("data", "")) for e in events)) if state == "ERROR" else None
+            if line is not None:
+                ctx.ledger.record_end(run.id, f"{line.get('by') or 'someone'}: cancelled on request (kr cancel)")
+    return stale
 
 
 def ending(ctx: Session, run: Run, patience: float = 60) -> tuple[str, int]:

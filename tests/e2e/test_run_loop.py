@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,6 +68,20 @@ def test_push_wait_logs_pull(kr, project: Path, emulator) -> None:
     assert json.loads(row["config"])["kernels"]["main"]["slug"] == "loop-kernel"
     status = json.loads(kr("status", "v1", "--json").stdout)
     assert status == {"kernel": "main", "version": 1, "status": "COMPLETE", "failure": None}
+
+
+def test_ls_is_true_without_kr_wait_and_times_the_session_not_the_look(kr, project: Path, emulator) -> None:
+    """A run pushed without --wait is asked about afresh by `kr ls`; its time is its session's (the last log
+    event's), not the time from the push until kr happened to look."""
+    (project / "kernels" / "main" / "main.py").write_text("import time\ntime.sleep(1)\nprint('done', flush=True)\n")
+    kr("push")
+    for _ in range(100):
+        if emulator.store.state["kernels"]["testuser/loop-kernel"]["versions"][0]["status"] == "COMPLETE":
+            break
+        time.sleep(0.2)
+    time.sleep(3)  # kr looks a while after the session ended
+    row = json.loads(kr("ls", "--json").stdout)[0]
+    assert row["status"] == "COMPLETE" and 1 <= row["duration"] < 3, row
 
 
 def test_unchanged_data_is_not_uploaded_again(kr, project: Path, emulator) -> None:
@@ -149,6 +164,7 @@ def test_cancel_reaches_a_kernel_with_internet_through_the_control_dataset(kr, p
     assert (project / ".kr" / "runs" / "v1" / "partial.txt").read_text() == "epoch 1"  # what it wrote by then
     assert _ledger(project)[0]["ended_by"] == "testuser: cancelled on request (kr cancel)"
     assert "ended by testuser: cancelled on request (kr cancel)" in kr("show", "v1").stdout
+    assert json.loads(kr("ls", "--json").stdout)[0]["status"] == "CANCELLED"  # Kaggle's ERROR, as the user meant it
     # the next run of the same kernel, polling the same dataset, is not stopped by the first one's request
     (project / "kernels" / "main" / "main.py").write_text("import time\ntime.sleep(4)\nprint('done')\n")
     kr("push", env={"KR_CONTROL_POLL_SECONDS": "1"})

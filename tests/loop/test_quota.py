@@ -23,7 +23,8 @@ def test_runs_that_fit_and_the_hold_count_the_running_runs() -> None:
 
 def test_the_usual_run_length_counts_finished_runs_of_that_kind_only() -> None:
     def run(accel: str, status: str, created: float, finished: float | None) -> SimpleNamespace:
-        return SimpleNamespace(accelerator=accel, status=status, created=created, finished=finished)
+        seconds = finished - created - 60 if finished else None  # the session's own time: less the queue
+        return SimpleNamespace(accelerator=accel, status=status, created=created, finished=finished, seconds=seconds)
 
     runs = [
         run("gpu", "COMPLETE", 0, 3600),
@@ -31,6 +32,6 @@ def test_the_usual_run_length_counts_finished_runs_of_that_kind_only() -> None:
         run("gpu", "RUNNING", 0, None),
         run("tpu", "COMPLETE", 0, 100),
     ]
-    assert quota.mean_run(runs, "gpu") == 5400  # the T4 pair is a GPU too; the running one has no length yet
-    assert quota.mean_run(runs, "tpu") == 100
+    assert quota.mean_run(runs, "gpu") == 5340  # the T4 pair is a GPU too; the running one has no length yet
+    assert quota.mean_run(runs, "tpu") == 40  # its session's 40 s, not the 100 s from push to when kr looked
     assert quota.mean_run(runs, "cpu") is None
