@@ -71,20 +71,59 @@ def err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]], right: tuple[str, ...] = ()) -> None:
-    """Print a rich table on stdout; `right` names the columns aligned right (numbers)."""
+WRAPPED = ("message", "notes", "path", "kr's running runs", "failure", "status")  # text columns that may wrap at spaces
+GAP = 3  # what rich puts between two columns: a space, the rule, a space
+
+
+def width() -> int:
+    """The columns output may use: $COLUMNS when set, else the terminal's; piped output gets 200, so that files and
+    grep are not folded at rich's default of 80."""
+    import os
+    import shutil
+
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else 200
+
+
+def table(
+    title: str | None,
+    columns: list[str],
+    rows: list[list[Any]],
+    right: tuple[str, ...] = (),
+    spare: tuple[str, ...] = (),
+) -> None:
+    """Print a rich table on stdout; `right` names the columns aligned right (numbers). A number or a word is never
+    split inside a cell: only the text columns of WRAPPED wrap, at spaces. Columns that still do not fit are left
+    out, those named in `spare` first (in that order), then from the right, and a line on stderr names them."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    cells = [["" if v is None else str(v) for v in r] for r in rows]
+    need = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    least = [
+        max([len(c)] + [len(w) for r in cells for w in r[i].split()]) if c in WRAPPED else need[i]
+        for i, c in enumerate(columns)
+    ]
+    order = [c for c in spare if c in columns] + [c for c in reversed(columns[1:]) if c not in spare]
+    kept = list(range(len(columns)))
+    for name in order:
+        if sum(least[i] for i in kept) + GAP * (len(kept) - 1) <= width():
+            break
+        kept.remove(columns.index(name))
     t = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
-    for c in columns:
-        t.add_column(c, justify="right" if c in right else "left", overflow="fold")
-    for r in rows:
+    for i in kept:
+        c = columns[i]
+        t.add_column(c, justify="right" if c in right else "left", no_wrap=c not in WRAPPED, min_width=least[i])
+    for r in cells:
         # cells are the user's text (messages, notes in [brackets]), never rich markup
-        t.add_row(*[Text("" if v is None else str(v)) for v in r])
-    # a terminal gets its own width; piped output (files, grep) is not folded at rich's default of 80 columns
-    Console(width=None if sys.stdout.isatty() else 200).print(t)
+        t.add_row(*[Text(r[i]) for i in kept])
+    Console(width=width()).print(t)
+    left = [c for i, c in enumerate(columns) if i not in kept]
+    if left:
+        sys.stdout.flush()
+        err(f"(left out to fit {width()} columns: {', '.join(left)}; a wider terminal or --json shows them)")
 
 
 def num(v: Any, digits: int = 5) -> str:

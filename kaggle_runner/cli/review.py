@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from kaggle_runner.cli.app import app, connect, project
-from kaggle_runner.cli.render import as_json, correlation_table, duration, err, num, submissions_table, table
+from kaggle_runner.cli.render import (
+    GAP,
+    as_json,
+    correlation_table,
+    duration,
+    err,
+    num,
+    submissions_table,
+    table,
+    width,
+)
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.rules import FINAL_STATES
@@ -81,7 +91,8 @@ def ls_(
             ]
             for r in rows
         ],
-        right=("time", title, "public"),
+        right=("time", title, "public", *shown),
+        spare=("commit", "accel", "kernel"),
     )
 
 
@@ -192,9 +203,11 @@ def compare(
     targets: list[str] = typer.Argument(
         ..., help="Two or more of v23, KERNEL:v23, latest, m3, a sweep s3, or a teammate's run alice/v21."
     ),
+    diff: bool = typer.Option(False, "--diff", help="Only the rows whose values differ."),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Runs and merges side by side: params, each metric's last value, the public score, kr.yaml keys that differ."""
+    """Runs and merges side by side: params, each metric's last value, the public score, kr.yaml keys that differ.
+    Rows whose values differ are marked *; runs go on rows when they do not fit side by side."""
     from kaggle_runner.team import view
 
     ctx = project(owner_from_credentials=True)
@@ -203,11 +216,28 @@ def compare(
         as_json(info)
         return
     labels = info["columns"]
-    rows = [[f"param {k}", *[num(v) for v in vs]] for k, vs in info["params"].items()]
-    rows += [["public score", *[num(v) for v in info["public"]]]]
-    rows += [[k, *[num(v, 6) for v in vs]] for k, vs in info["metrics"].items()]
-    rows += [[f"kr.yaml {k}", *[num(v) for v in vs]] for k, vs in info["config"].items()]
-    table(None, ["", *labels], rows, right=tuple(labels))
+    named = [(f"param {k}", [num(v) for v in vs]) for k, vs in info["params"].items()]
+    named += [("public score", [num(v) for v in info["public"]])]
+    named += [(k, [num(v, 6) for v in vs]) for k, vs in info["metrics"].items()]
+    named += [(f"kr.yaml {k}", [num(v) for v in vs]) for k, vs in info["config"].items()]
+    differs = {name: len(set(values)) > 1 for name, values in named}
+    named = [(name, values) for name, values in named if differs[name] or not diff]
+    side_by_side = (
+        2
+        + max([len(n) for n, _ in named] + [0])
+        + sum(GAP + max([len(label)] + [len(vs[i]) for _, vs in named]) for i, label in enumerate(labels))
+    )
+    if side_by_side <= width():
+        rows = [[("* " if differs[name] else "  ") + name, *values] for name, values in named]
+        table(None, ["", *labels], rows, right=tuple(labels))
+        return
+    columns = [("*" if differs[name] else "") + name.removeprefix("param ") for name, _ in named]
+    table(
+        None,
+        ["", *columns],
+        [[label, *[vs[i] for _, vs in named]] for i, label in enumerate(labels)],
+        right=tuple(columns),
+    )
 
 
 @app.command()

@@ -246,8 +246,13 @@ def compare(columns: list[dict[str, Any]]) -> dict[str, Any]:
             metrics.setdefault(name, [None] * len(columns))[n] = value
     configs = [c["config"] for c in columns]
     keys = sorted(set().union(*configs)) if configs else []
-    # a teammate's values come back from the server as text: 0.05 and "0.05" are the same setting
-    differ = {k: [c.get(k) for c in configs] for k in keys if len({_same(c.get(k)) for c in configs}) > 1}
+    # a teammate's values come back from the server as text: 0.05 and "0.05" are the same setting. A merge has no
+    # kr.yaml and a run no merge method: each key is compared among the items that can have it
+    differ = {
+        k: [c.get(k) for c in configs]
+        for k in keys
+        if len({_same(c.get(k)) for c in configs if k.startswith("merge.") == ("merge.method" in c)}) > 1
+    }
     return {
         "columns": [c["label"] for c in columns],
         "params": {k: [c["params"].get(k) for c in columns] for k in names},

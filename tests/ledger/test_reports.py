@@ -68,3 +68,15 @@ def test_compare_lists_only_config_keys_that_differ(tmp_path: Path) -> None:
         "+    accelerator: tpu",
         "     title: T",
     ]
+
+
+def test_compare_with_a_merge_lists_no_kr_yaml_key_the_runs_share() -> None:
+    """`kr compare v4 v6 m1` listed 16 identical kr.yaml rows as differing: a merge has no kr.yaml at all."""
+    run = {"params": {}, "metrics": {}, "public": None}
+    shared = {"kernels.main.accelerator": "tpu", "competition": "tiny-toxic"}
+    columns = [
+        {**run, "label": "v4", "config": {**shared, "params.lr": 1e-5}},
+        {**run, "label": "v6", "config": {**shared, "params.lr": 2e-5}},
+        {**run, "label": "m1", "config": {"merge.method": "mean", "merge.inputs": "v4 + v6"}},
+    ]
+    assert reports.compare(columns)["config"] == {"params.lr": [1e-5, 2e-5, None]}
