@@ -112,18 +112,31 @@ def table(
         if sum(least[i] for i in kept) + GAP * (len(kept) - 1) <= width():
             break
         kept.remove(columns.index(name))
+    # the text columns share what the others leave, each at least its longest word; wrapped here, at spaces
+    wrapped = sorted((i for i in kept if columns[i] in WRAPPED), key=lambda i: need[i])
+    room = width() - sum(need[i] for i in kept if columns[i] not in WRAPPED) - GAP * (len(kept) - 1)
+    widths = {i: need[i] for i in kept}
+    for k, i in enumerate(wrapped):
+        rest = sum(least[j] for j in wrapped[k + 1 :])
+        widths[i] = min(need[i], max(least[i], room // (len(wrapped) - k)), room - rest)
+        room -= widths[i]
     t = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
     for i in kept:
-        c = columns[i]
-        t.add_column(c, justify="right" if c in right else "left", no_wrap=c not in WRAPPED, min_width=least[i])
+        t.add_column(columns[i], justify="right" if columns[i] in right else "left", no_wrap=True, width=widths[i])
     for r in cells:
         # cells are the user's text (messages, notes in [brackets]), never rich markup
-        t.add_row(*[Text(r[i]) for i in kept])
+        t.add_row(*[Text(_wrap(r[i], widths[i]) if i in wrapped else r[i]) for i in kept])
     Console(width=width()).print(t)
     left = [c for i, c in enumerate(columns) if i not in kept]
     if left:
         sys.stdout.flush()
-        err(f"(left out to fit {width()} columns: {', '.join(left)}; a wider terminal or --json shows them)")
+        err(f"(left out to fit {width()} columns: {', '.join(left)}; --json has them)")
+
+
+def _wrap(text: str, columns: int) -> str:
+    import textwrap
+
+    return textwrap.fill(text, columns, break_long_words=False, break_on_hyphens=False) if text else text
 
 
 def num(v: Any, digits: int = 5) -> str:

@@ -15,6 +15,7 @@ from kaggle_runner.kaggle.log_events import parse_log, session_seconds
 from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
+from kaggle_runner.ledger.metrics import extract
 from kaggle_runner.loop import bootstrap, control
 from kaggle_runner.loop.outputs import pull
 from kaggle_runner.project import Project, Say, Session
@@ -220,13 +221,15 @@ REFRESH_BUDGET = 20  # runs a listing asks Kaggle about, newest first: one statu
 def refresh(ctx: Session) -> list[Run]:
     """Ask Kaggle afresh about the runs the ledger has not seen end (the newest REFRESH_BUDGET), so that a listing
     is true without `kr wait`: one status call each, and for a run found ended, one read of its log for how long
-    its session ran and whether it stopped on a cancel request. Returns the runs asked about."""
+    its session ran, its metric points and whether it stopped on a cancel request. Returns the runs asked about."""
     stale = [r for r in ctx.ledger.runs() if r.version and r.status not in FINAL_STATES][-REFRESH_BUDGET:]
     for run in stale:
         state, _ = status(ctx, run)
         if state in FINAL_STATES:
             text, events = log_text(ctx, run)
             ctx.ledger.record_seconds(run.id, session_seconds(text))
+            if not ctx.ledger.metrics(run.id):  # the headline metric, before anyone pulls the outputs
+                ctx.ledger.record_metrics(run.id, extract(text))
             line = control.cancelled_in("".join(str(e.get("data", "")) for e in events)) if state == "ERROR" else None
             if line is not None:
                 ctx.ledger.record_end(run.id, f"{line.get('by') or 'someone'}: cancelled on request (kr cancel)")

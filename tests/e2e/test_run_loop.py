@@ -73,7 +73,9 @@ def test_push_wait_logs_pull(kr, project: Path, emulator) -> None:
 def test_ls_is_true_without_kr_wait_and_times_the_session_not_the_look(kr, project: Path, emulator) -> None:
     """A run pushed without --wait is asked about afresh by `kr ls`; its time is its session's (the last log
     event's), not the time from the push until kr happened to look."""
-    (project / "kernels" / "main" / "main.py").write_text("import time\ntime.sleep(1)\nprint('done', flush=True)\n")
+    metric = '{"kr_metric": 1, "split": "validation", "epoch": 0, "metrics": {"auc": 0.75}}'
+    main = project / "kernels" / "main" / "main.py"
+    main.write_text(f"import time\ntime.sleep(1)\nprint({metric!r}, flush=True)\n")
     kr("push")
     for _ in range(100):
         if emulator.store.state["kernels"]["testuser/loop-kernel"]["versions"][0]["status"] == "COMPLETE":
@@ -81,7 +83,7 @@ def test_ls_is_true_without_kr_wait_and_times_the_session_not_the_look(kr, proje
         time.sleep(0.2)
     time.sleep(3)  # kr looks a while after the session ended
     row = json.loads(kr("ls", "--json").stdout)[0]
-    assert row["status"] == "COMPLETE" and 1 <= row["duration"] < 3, row
+    assert row["status"] == "COMPLETE" and 1 <= row["duration"] < 3 and row["metric"] == 0.75, row
 
 
 def test_unchanged_data_is_not_uploaded_again(kr, project: Path, emulator) -> None:
