@@ -164,7 +164,9 @@ def show(
         if info["params"]:
             typer.echo("  params: " + " ".join(f"{k}={v}" for k, v in info["params"].items()))
         if info["previous"]:
-            typer.echo(f"\nkr.yaml since {info['previous']}:" + ("" if info["config_diff"] else " unchanged"))
+            changed = [f"{k} {num(a)} -> {num(b)}" for k, (a, b) in info["params_diff"].items()]
+            typer.echo(f"\nparams since {info['previous']}: " + (", ".join(changed) if changed else "unchanged"))
+            typer.echo(f"kr.yaml since {info['previous']}:" + ("" if info["config_diff"] else " unchanged"))
             for line in info["config_diff"][2:]:
                 typer.echo(f"  {line}")
         if info["metrics"]:

@@ -202,8 +202,11 @@ def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | N
         a = yaml.safe_dump(previous.config, sort_keys=False).splitlines()
         b = yaml.safe_dump(item.config, sort_keys=False).splitlines()
         diff = list(difflib.unified_diff(a, b, f"{previous.label}/kr.yaml", f"{item.label}/kr.yaml", lineterm="", n=1))
+    before = previous.params if previous is not None else {}
+    params_diff = {k: [before.get(k), item.params.get(k)] for k in sorted({*before, *item.params})}
     out.update(
         ref=item.ref,
+        params_diff={k: v for k, v in params_diff.items() if v[0] != v[1]} if previous is not None else {},
         failure=item.failure,
         ended_by=item.ended_by,
         progress=item.progress,

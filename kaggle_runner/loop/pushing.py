@@ -26,13 +26,23 @@ from kaggle_runner.project import Project, Say, Session
 CAP_RE = re.compile(r"Maximum batch \w+ session count of \d+ reached")  # SaveKernel's error (docs/kaggle-facts.md)
 
 
-def _git(root: Path) -> tuple[str | None, bool]:
+def _git(root: Path, sent: list[Path]) -> tuple[str | None, bool]:
+    """The commit, and whether the code that goes up differs from it: a change to a tracked file, or an untracked
+    file among `sent` (the entry, the kernels' folders' files, code.packages). A plot or a merge CSV written into
+    the project does not make a run dirty."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if commit.returncode != 0:
             return None, False
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=10)
-        return commit.stdout.strip(), bool(dirty.stdout.strip())
+        status = ["git", "status", "--porcelain", "--untracked-files=no"]
+        tracked = subprocess.run(status, cwd=root, capture_output=True, text=True, timeout=10)
+        others = subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard", "-z"], cwd=root, capture_output=True, timeout=10
+        )
+        untracked = [(root / p.decode(errors="replace")).resolve() for p in others.stdout.split(b"\0") if p]
+        goes_up = [p.resolve() for p in sent]
+        new = any(u == p or u.is_relative_to(p) for u in untracked for p in goes_up)
+        return commit.stdout.strip(), bool(tracked.stdout.strip()) or new
     except (OSError, subprocess.TimeoutExpired):
         return None, False
 
@@ -108,7 +118,8 @@ def push(
         bundles[name] = sync_dataset(ctx.api, ctx.ledger, ctx.owner, ctx.cfg.datasets[name], say)
         dataset_refs.append(bundles[name]["slug"])
 
-    commit, dirty = _git(ctx.cfg.root)
+    sent = [spec.folder / spec.entry, *shipped.values(), *(ctx.cfg.root / p for p in ctx.cfg.packages)]
+    commit, dirty = _git(ctx.cfg.root, sent)
     run_id = ctx.ledger.begin_push(
         spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles, params, sweep, sources
     )

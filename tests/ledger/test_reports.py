@@ -80,3 +80,13 @@ def test_compare_with_a_merge_lists_no_kr_yaml_key_the_runs_share() -> None:
         {**run, "label": "m1", "config": {"merge.method": "mean", "merge.inputs": "v4 + v6"}},
     ]
     assert reports.compare(columns)["config"] == {"params.lr": [1e-5, 2e-5, None]}
+
+
+def test_show_names_the_params_that_changed_since_the_previous_version(tmp_path: Path) -> None:
+    """kr show v11 said `kr.yaml since v10: unchanged` when its params (a sweep point) differed."""
+    ledger = open_ledger(tmp_path)
+    for version, lr in ((10, 1e-5), (11, 2e-5)):
+        rid = ledger.begin_push("main", "testuser/main", "cpu", "", "", None, False, {}, {}, {"lr": lr, "bs": 8})
+        ledger.finish_push(rid, version)
+    shown = reports.show(ledger, ledger.resolve("main:v11", "main"), "main", None)
+    assert shown["previous"] == "v10" and shown["config_diff"] == [] and shown["params_diff"] == {"lr": [1e-5, 2e-5]}
