@@ -60,6 +60,7 @@ def push(
     after: Optional[str] = typer.Option(
         None, "--after", help="Wait for this run (train:v23) to complete first; push nothing if it fails."
     ),
+    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts (with --wait: how it ended, too)."),
 ) -> None:
     """Package datasets, push a new kernel version, record it in the ledger."""
     from rich.console import Console
@@ -85,9 +86,13 @@ def push(
             after=upstream,
             on_tick=lambda st, t: live.update(f"{name}: {st}  {int(t) // 60}:{int(t) % 60:02d}") if live else None,
         )
-    typer.echo(f"pushed {run.kernel} v{run.version} ({run.accelerator}) as https://www.kaggle.com/code/{run.ref}")
+    pushed = {"kernel": run.kernel, "version": run.version, "ref": run.ref, "accelerator": run.accelerator}
+    if not json_:
+        typer.echo(f"pushed {run.kernel} v{run.version} ({run.accelerator}) as https://www.kaggle.com/code/{run.ref}")
     if wait_:
-        _wait(ctx, run)
+        _wait(ctx, run, pushed if json_ else None)
+    elif json_:
+        as_json(pushed)
 
 
 @app.command()
@@ -102,12 +107,17 @@ def status(
     run = _resolve(ctx, version)
     state, failure = watching.status(ctx, run)
     if json_:
-        as_json({"kernel": run.kernel, "version": run.version, "status": state, "failure": failure})
+        from kaggle_runner.ledger import reports
+
+        row = reports.run_row(ctx.ledger, ctx.ledger.run_by_id(run.id), ctx.cfg.default_kernel, ctx.cfg.metric)
+        head = {"kernel": run.kernel, "version": run.version, "status": state, "failure": failure, "ref": run.ref}
+        as_json(head | {"duration": row.duration, "metric_name": row.metric_name, "metric": row.metric})
     else:
         typer.echo(f"{run.kernel} v{run.version}: {state}" + (f" ({failure})" if failure else ""))
 
 
-def _wait(ctx: Any, run: Any) -> None:
+def _wait(ctx: Any, run: Any, json_: dict[str, Any] | None = None) -> None:
+    """Follow one run with a spinner, then say how it ended; `json_` (what to print with it) prints JSON instead."""
     from rich.console import Console
 
     from kaggle_runner.loop import watching
@@ -116,7 +126,10 @@ def _wait(ctx: Any, run: Any) -> None:
     with Console(stderr=True).status(f"{name}: waiting") as live:
         out = watching.wait(ctx, run, lambda st, t: live.update(f"{name}: {st}  {int(t) // 60}:{int(t) % 60:02d}"), err)
     folder = out.folder.relative_to(ctx.cfg.root) if out.folder else None
-    if out.cancelled:
+    if json_ is not None:
+        ended = {"status": out.status, "exit": out.exit, "failure": out.failure, "cancelled": out.cancelled}
+        as_json({**json_, **ended, "folder": str(folder) if folder else None, "log_tail": out.log_tail})
+    elif out.cancelled:
         err(f"{name}: {out.cancelled}; outputs so far in {folder}")
     elif out.status == "COMPLETE":
         typer.echo(f"{name}: COMPLETE; outputs in {folder}")
@@ -133,6 +146,7 @@ def _wait(ctx: Any, run: Any) -> None:
 def wait(
     versions: list[str] = typer.Argument(None, help="v23, KERNEL:v23, latest, or a sweep s3; several at once."),
     running: bool = typer.Option(False, "--running", help="Every run of this project that has not ended."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts (one run)."),
 ) -> None:
     """Follow the runs until they end (exit 0 all COMPLETE, 1 any ERROR, 3 any cancelled); pull each as it completes."""
     from kaggle_runner.loop import watching
@@ -143,8 +157,10 @@ def wait(
         typer.echo("no run of this project is running" if running else "nothing to wait for")
         return
     if len(runs) == 1 and not running:
-        _wait(ctx, runs[0])
+        _wait(ctx, runs[0], {"kernel": runs[0].kernel, "version": runs[0].version} if json_ else None)
         return
+    if json_:
+        raise UserError("kr wait --json follows one run; give one version")
     from rich.console import Console
     from rich.live import Live
     from rich.table import Table
@@ -231,14 +247,25 @@ def logs(
 
 
 @app.command()
-def pull(version: str = typer.Argument("latest", help=VERSION_HELP)) -> None:
+def pull(
+    version: str = typer.Argument("latest", help=VERSION_HELP),
+    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts: the folder and each file pulled."),
+) -> None:
     """Download a run's outputs and log into .kr/runs/vN/ and record their hashes."""
     from kaggle_runner.loop import outputs
 
     ctx = connect()
     run = _resolve(ctx, version)
     folder = outputs.pull(ctx, run, err)
-    typer.echo(f"{run.kernel} v{run.version}: outputs in {folder.relative_to(ctx.cfg.root)}")
+    shown = folder.relative_to(ctx.cfg.root)
+    if json_:
+        files = [dict(f) for f in ctx.ledger.files(run.id)]
+        skipped = ctx.ledger.run_by_id(run.id).skipped
+        as_json(
+            {"kernel": run.kernel, "version": run.version, "folder": str(shown), "files": files, "skipped": skipped}
+        )
+    else:
+        typer.echo(f"{run.kernel} v{run.version}: outputs in {shown}")
 
 
 @app.command()

@@ -67,7 +67,22 @@ def test_push_wait_logs_pull(kr, project: Path, emulator) -> None:
     assert (row["version"], row["status"], row["message"], row["git_commit"]) == (1, "COMPLETE", "first try", head)
     assert json.loads(row["config"])["kernels"]["main"]["slug"] == "loop-kernel"
     status = json.loads(kr("status", "v1", "--json").stdout)
-    assert status == {"kernel": "main", "version": 1, "status": "COMPLETE", "failure": None}
+    assert (
+        status
+        == {"kernel": "main", "version": 1, "status": "COMPLETE", "failure": None}
+        | {
+            "ref": "testuser/loop-kernel",
+            "duration": status["duration"],
+            "metric_name": None,
+            "metric": None,
+        }
+        and 0 <= status["duration"] < 30
+    )
+    pushed = json.loads(kr("push", "--json", "--wait").stdout)
+    assert pushed["version"] == 2 and pushed["status"] == "COMPLETE" and pushed["exit"] == 0
+    assert pushed["folder"] == ".kr/runs/v2" and pushed["log_tail"] == []
+    pulled = json.loads(kr("pull", "v2", "--json").stdout)
+    assert [f["path"] for f in pulled["files"]] == ["submission.csv"] and pulled["skipped"] == []
 
 
 def test_ls_is_true_without_kr_wait_and_times_the_session_not_the_look(kr, project: Path, emulator) -> None:

@@ -61,7 +61,8 @@ def test_without_the_tpu_stack_a_tpu_session_fails_and_says_how_to_get_it(
     venv = tmp_path / "plain"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     emulator = make_emulator(python=str(venv / "bin" / "python"))
-    project = write_project(tmp_path / "proj", kernels={"smoke": {"folder": "kernels/smoke"}}, copy=("kernels/smoke",))
+    smoke = {"smoke": {"folder": "kernels/smoke"}}
+    project = write_project(tmp_path / "proj", kernels=smoke, copy=("kernels/smoke",), code={})
     kr = make_kr(project, emulator)
     kr("push", "--accel", "tpu", "--wait", check=None)
     status = kr("status", "v1", "--json", check=None).stdout
