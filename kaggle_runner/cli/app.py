@@ -41,6 +41,7 @@ def _root(
     show_version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print kr's version and exit."
     ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or spinners."),
     kaggle_url: Optional[str] = typer.Option(
         None,
         "--kaggle-url",
@@ -48,16 +49,21 @@ def _root(
         help="Talk to this Kaggle API (e.g. an emulator) instead of api.kaggle.com.",
     ),
 ) -> None:
+    from kaggle_runner.cli.render import QUIET
+
     _state["debug"] = debug
     _state["url"] = kaggle_url
+    QUIET["on"] = quiet
 
 
 def connect() -> Session:
     """The project and the Kaggle API, for commands that talk to Kaggle."""
-    from kaggle_runner.cli.render import err
+    from kaggle_runner.cli.render import Transfers, err, showing_progress
     from kaggle_runner.loop import recovery
 
     _state["opened"] = session = recovery.connect(_state["url"], err)
+    if showing_progress():
+        session.api.on_bytes = Transfers()
     return session
 
 

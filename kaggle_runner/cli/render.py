@@ -46,6 +46,60 @@ def _last_state(line: str) -> str:
     return line.rstrip("\r").rsplit("\r", 1)[-1]
 
 
+QUIET = {"on": False}  # `kr -q`: no progress bars or spinners
+
+
+def showing_progress() -> bool:
+    """Progress goes to stderr, only on a terminal, and never with -q."""
+    return sys.stderr.isatty() and not QUIET["on"]
+
+
+class Transfers:
+    """Progress bars for uploads and downloads on stderr (bytes, rate, time left), one per file while it moves;
+    the display starts with the first and goes when the last is done. KaggleApi.on_bytes calls it."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+        columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+        self.progress = Progress("{task.description}", *columns, console=Console(stderr=True), transient=True)
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        """`done` of `total` bytes of `name` have moved (total 0: unknown)."""
+        if name not in self.tasks:
+            if not self.tasks:
+                self.progress.start()
+            self.tasks[name] = self.progress.add_task(name, total=total or None)
+        self.progress.update(self.tasks[name], completed=done)
+        if total and done >= total:
+            self.progress.remove_task(self.tasks.pop(name))
+            if not self.tasks:
+                self.progress.stop()
+
+
+class _Still:
+    def update(self, text: str) -> None:
+        pass
+
+    def __enter__(self) -> _Still:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def spinner(text: str) -> Any:
+    """A spinner on stderr saying what is being waited for (`.update(text)` changes it); nothing with -q or when
+    stderr is not a terminal."""
+    if not showing_progress():
+        return _Still()
+    from rich.console import Console
+
+    return Console(stderr=True).status(text)
+
+
 def as_json(obj: Any) -> None:
     """Print `obj` as indented JSON on stdout (paths and dates as text)."""
     typer.echo(json.dumps(obj, indent=1, default=str))

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import typer
 
 from kaggle_runner.cli.app import app, connect
-from kaggle_runner.cli.render import LogWriter, as_json, as_json_list, err, metrics_table
+from kaggle_runner.cli.render import LogWriter, as_json, as_json_list, err, metrics_table, spinner
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle.rules import FINAL_STATES
 
@@ -63,15 +63,13 @@ def push(
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts (with --wait: how it ended, too)."),
 ) -> None:
     """Package datasets, push a new kernel version, record it in the ledger."""
-    from rich.console import Console
-
     from kaggle_runner.loop import pushing
     from kaggle_runner.params import apply_sets
 
     ctx = connect()
     params = apply_sets(ctx.cfg.params, sets, set_new)
     upstream = _resolve(ctx, after) if after else None
-    with Console(stderr=True).status("") if upstream else contextlib.nullcontext() as live:
+    with spinner("") if upstream else contextlib.nullcontext() as live:
         name = f"{upstream.kernel} {upstream.label}" if upstream else ""
         run = pushing.push(
             ctx,
@@ -118,12 +116,10 @@ def status(
 
 def _wait(ctx: Any, run: Any, json_: dict[str, Any] | None = None) -> None:
     """Follow one run with a spinner, then say how it ended; `json_` (what to print with it) prints JSON instead."""
-    from rich.console import Console
-
     from kaggle_runner.loop import watching
 
     name = f"{run.kernel} v{run.version}"
-    with Console(stderr=True).status(f"{name}: waiting") as live:
+    with spinner(f"{name}: waiting") as live:
         out = watching.wait(ctx, run, lambda st, t: live.update(f"{name}: {st}  {int(t) // 60}:{int(t) % 60:02d}"), err)
     folder = out.folder.relative_to(ctx.cfg.root) if out.folder else None
     if json_ is not None:
@@ -190,7 +186,8 @@ def cancel(
 
     ctx = connect()
     run = _resolve(ctx, version)
-    out = watching.cancel(ctx, run, err)
+    with spinner(f"{run.kernel} {run.label}: cancelling, then following it to its end"):
+        out = watching.cancel(ctx, run, err)
     if json_:
         as_json({"kernel": run.kernel, "version": run.version, **asdict(out)})
     else:

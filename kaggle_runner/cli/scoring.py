@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from kaggle_runner.cli.app import app, connect, project
-from kaggle_runner.cli.render import as_json, correlation_table, err, submissions_table
+from kaggle_runner.cli.render import as_json, correlation_table, err, spinner, submissions_table
 from kaggle_runner.errors import UserError
 
 COMPETITION_HELP = "Default: kr.yaml's competition."
@@ -44,9 +44,7 @@ def submit(
     if result["reads"] and not json_:
         typer.echo(f"{name} read the output of {', '.join(result['reads'])}")
     if wait_:
-        from rich.console import Console
-
-        with Console(stderr=True).status(f"{name}: scoring") as live:
+        with spinner(f"{name}: scoring") as live:
             scored = submissions.wait_score(
                 ctx, comp, result["ref"], lambda st, t: live.update(f"{name}: {st.lower()} {int(t)}s")
             )

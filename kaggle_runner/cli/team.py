@@ -6,20 +6,18 @@ from __future__ import annotations
 import typer
 
 from kaggle_runner.cli.app import app, project
-from kaggle_runner.cli.render import as_json
+from kaggle_runner.cli.render import as_json, spinner
 from kaggle_runner.errors import UserError
 
 
 @app.command()
 def sync(json_: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """Send every run, merge, metric series, score and file not yet on the team's MLflow server (kr.yaml tracking:)."""
-    from rich.console import Console
-
     from kaggle_runner.team import syncing, tracking
 
     ctx = project(owner_from_credentials=True)
     try:
-        with Console(stderr=True).status("sync: connecting") as live:
+        with spinner("sync: connecting") as live:
             info = syncing.sync(ctx, lambda line: live.update(f"sync: {line}"))
     except tracking.TrackingUnavailable as e:
         raise UserError(f"{e}; what was sent is recorded, and `kr sync` sends the rest once it answers") from e

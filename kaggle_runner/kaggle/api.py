@@ -124,6 +124,8 @@ class KaggleApi:
         # Signed upload and download URLs get no Kaggle credentials (they may point at another host), so they go
         # through a session of their own.
         self.plain = requests.Session()
+        # (file name, bytes done, bytes in all) as uploads and downloads go; the CLI draws progress bars from it
+        self.on_bytes: Callable[[str, int, int], None] = lambda name, done, total: None
         for session in (self.session, self.plain):
             adapter = _TimeoutAdapter(pool_maxsize=32)  # `kr wait`/`kr sweep` hold a log stream per live run
             session.mount("http://", adapter)
@@ -305,7 +307,7 @@ class KaggleApi:
 
         def get() -> None:
             with self.plain.get(url, stream=True, timeout=TIMEOUT) as r:
-                _save(_checked(r), dest)
+                _save(_checked(r), dest, lambda done, total: self.on_bytes(dest.name, done, total))
 
         self.call(f"downloading {dest.name}", get)
 
@@ -337,7 +339,11 @@ class KaggleApi:
                 with open(path, "rb") as f:
                     f.seek(offset)
                     headers = {"Content-Range": f"bytes {offset}-{size - 1}/{size}"} if offset else {}
-                    body = _Reading(f, offset, size, progress) if size else b""
+                    body = (
+                        _Reading(f, offset, size, progress, lambda done: self.on_bytes(name, done, size))
+                        if size
+                        else b""
+                    )
                     r = self.plain.put(url, data=body, headers=headers, timeout=UPLOAD_TIMEOUT)
                 if r.status_code in (200, 201):
                     progress.finish(path, size)
@@ -552,7 +558,7 @@ class KaggleApi:
             r = self._competitions.download_data_file(req)
             dest.parent.mkdir(parents=True, exist_ok=True)
             with r:
-                _save(r, dest)
+                _save(r, dest, lambda done, total: self.on_bytes(dest.name, done, total))
             return True
 
         return bool(self._or_none(f"downloading {name} of {competition}", get))
@@ -590,13 +596,18 @@ def _accepted(resp: Any, ref: str) -> None:
         raise KaggleError(f"dataset {ref}: Kaggle refused the upload: {getattr(resp, 'error', None) or resp.status}")
 
 
-def _save(r: Any, dest: Path) -> None:
-    """A response body streamed to dest through a .part file, so a file that exists is complete."""
+def _save(r: Any, dest: Path, report: Callable[[int, int], None]) -> None:
+    """A response body streamed to dest through a .part file, so a file that exists is complete; `report` gets the
+    bytes written so far and the total (0 when the server does not say)."""
     tmp = dest.with_name(dest.name + ".part")
+    total = int(r.headers.get("Content-Length") or 0) if not r.headers.get("Content-Encoding") else 0
+    done = 0
     try:
         with open(tmp, "wb") as f:
             for chunk in r.iter_content(2**20):
                 f.write(chunk)
+                done += len(chunk)
+                report(done, total)
         expected = r.headers.get("Content-Length")
         if expected is not None and not r.headers.get("Content-Encoding") and tmp.stat().st_size != int(expected):
             raise requests.ConnectionError("download cut short")
@@ -629,8 +640,8 @@ class _Hashed:
 class _Reading:
     """A PUT body: the file from `offset` to its end, read in blocks by the HTTP client and fed to the hash."""
 
-    def __init__(self, f: BinaryIO, offset: int, size: int, hashed: _Hashed):
-        self.f, self.pos, self.size, self.hashed = f, offset, size, hashed
+    def __init__(self, f: BinaryIO, offset: int, size: int, hashed: _Hashed, report: Callable[[int], None]):
+        self.f, self.pos, self.size, self.hashed, self.report = f, offset, size, hashed, report
 
     def __len__(self) -> int:
         return self.size - self.pos
@@ -639,6 +650,7 @@ class _Reading:
         data = self.f.read(n if n and n > 0 else 2**20)
         self.hashed.feed(self.pos, data)
         self.pos += len(data)
+        self.report(self.pos)
         return data
 
 

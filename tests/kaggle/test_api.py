@@ -191,8 +191,11 @@ def test_a_dropped_upload_resumes_where_the_server_stopped_and_hashes_each_byte_
     f.write_bytes(data)
     _Upload.size, _Upload.script = len(data), ["cut", "429:4"]
     h = hashlib.sha256()
-    _api().put_file(upload_server, f, "train.csv", h)
+    api, moved = _api(), []
+    api.on_bytes = lambda name, done, total: moved.append((name, done, total))
+    api.put_file(upload_server, f, "train.csv", h)
     assert bytes(_Upload.received) == data
+    assert moved[-1] == ("train.csv", len(data), len(data)) and len(moved) > 3  # what the progress bar draws
     assert h.hexdigest() == hashlib.sha256(data).hexdigest()
     assert 4.0 in sleeps  # the 429's Retry-After was honoured
     resumed = [hd["Content-Range"] for hd in _Upload.headers_seen if hd.get("Content-Range", "").startswith("bytes ")]
@@ -288,3 +291,24 @@ def test_a_short_event_of_the_log_stream_comes_at_once(chunked: bool) -> None:
         release.set()
         server.shutdown()
         server.server_close()
+
+
+def test_a_download_reports_its_bytes_as_they_land(tmp_path: Path) -> None:
+    import functools
+    from http.server import SimpleHTTPRequestHandler
+
+    (tmp_path / "served").mkdir()
+    (tmp_path / "served" / "big.bin").write_bytes(b"x" * (3 * 2**20 + 5))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "served"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api, moved = _api(), []
+        api.on_bytes = lambda name, done, total: moved.append((name, done, total))
+        api.download(f"http://127.0.0.1:{server.server_address[1]}/big.bin", tmp_path / "big.bin")
+    finally:
+        server.shutdown()
+        server.server_close()
+    size = 3 * 2**20 + 5
+    assert (tmp_path / "big.bin").stat().st_size == size
+    assert moved[0][1] < size and moved[-1] == ("big.bin", size, size)
