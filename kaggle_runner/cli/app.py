@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Optional
 
 import typer
@@ -21,7 +22,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_state: dict = {"debug": False, "url": None, "opened": None}
+_state: dict = {"debug": False, "url": None, "opened": None, "resume": None}
+
+
+def on_interrupt(say: Callable[[], str]) -> None:
+    """What Ctrl-C should tell the user from here on: the runs go on on Kaggle, and the command that follows them."""
+    _state["resume"] = say
 
 
 def _version(value: bool) -> None:
@@ -91,11 +97,20 @@ def _share() -> None:
     syncing.send_quietly(opened, err)
 
 
+def _interrupted() -> None:
+    resume = _state["resume"]
+    hint = f"; {resume()}" if resume else ""
+    print(f"kr: interrupted{hint}", file=sys.stderr)
+    sys.exit(130)
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr (tracebacks only with --debug)."""
-    _state["opened"] = None
+    _state["opened"], _state["resume"] = None, None
     try:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
+        if code == 130:  # Ctrl-C, as click reports it without standalone mode
+            _interrupted()
         _share()
         sys.exit(code if isinstance(code, int) else 0)
     except UserError as e:
@@ -104,8 +119,7 @@ def main() -> None:
         print(f"kr: error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        print("kr: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _interrupted()
     except SystemExit:
         raise
     except OSError as e:  # a full disk, a read-only folder: the system's words and the file
@@ -118,8 +132,8 @@ def main() -> None:
         if _usage_error(e):
             e.show()  # type: ignore[attr-defined]
             sys.exit(e.exit_code)  # type: ignore[attr-defined]
-        if isinstance(e, typer.Abort) or type(e).__name__ == "Abort":
-            sys.exit(130)
+        if isinstance(e, typer.Abort) or type(e).__name__ == "Abort":  # click's word for Ctrl-C
+            _interrupted()
         if _disk_full(e):  # the transaction was rolled back
             print(
                 "kr: error: the disk is full, so the ledger could not be written; free some space and run the "

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import typer
 
-from kaggle_runner.cli.app import app, connect
+from kaggle_runner.cli.app import app, connect, on_interrupt
 from kaggle_runner.cli.render import LogWriter, as_json, as_json_list, err, metrics_table, spinner
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle.rules import FINAL_STATES
@@ -119,6 +119,7 @@ def _wait(ctx: Any, run: Any, json_: dict[str, Any] | None = None) -> None:
     from kaggle_runner.loop import watching
 
     name = f"{run.kernel} v{run.version}"
+    on_interrupt(lambda: f"{name} goes on on Kaggle; `kr wait {run.kernel}:v{run.version}` follows it again")
     with spinner(f"{name}: waiting") as live:
         out = watching.wait(ctx, run, lambda st, t: live.update(f"{name}: {st}  {int(t) // 60}:{int(t) % 60:02d}"), err)
     folder = out.folder.relative_to(ctx.cfg.root) if out.folder else None
@@ -170,6 +171,7 @@ def wait(
             t.add_row(r["run"], r["status"] or "", elapsed, r["metric"] or "")
         return t
 
+    on_interrupt(lambda: "the runs go on on Kaggle; `kr wait --running` follows them again")
     with Live(view([]), console=Console(stderr=True), transient=False) as live:
         code = watching.wait_many(ctx, runs, lambda rows: live.update(view(rows)), err)
     raise typer.Exit(code)

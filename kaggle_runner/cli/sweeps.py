@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from kaggle_runner.cli.app import app, connect
+from kaggle_runner.cli.app import app, connect, on_interrupt
 from kaggle_runner.cli.render import as_json, err, table
 from kaggle_runner.errors import UserError
 
@@ -31,6 +31,9 @@ def sweep(
     from kaggle_runner.loop import sweeps
 
     ctx = connect()
+    on_interrupt(
+        lambda: f"its runs go on on Kaggle; `kr sweep resume s{ctx.ledger.latest_sweep()}` continues the sweep"
+    )
     if axes[0] == "resume":
         if len(axes) != 2:
             raise UserError("kr sweep resume: name one sweep, e.g. kr sweep resume s1")

@@ -449,6 +449,10 @@ class Ledger:
             )
             return _id(cur)
 
+    def latest_sweep(self) -> int | None:
+        """The id of the newest sweep (None: no sweep yet)."""
+        return self.db.execute("SELECT max(id) FROM sweeps").fetchone()[0]
+
     def sweep(self, text: str) -> dict[str, Any]:
         """'s3' -> the sweep: {id, label, kernel, accelerator, message, axes, points, max_parallel, created}."""
         m = SWEEP_RE.match(text.strip())

@@ -132,3 +132,20 @@ def test_logs_follow_exits_as_the_run_ended(session: Session, monkeypatch, state
     r = CliRunner().invoke(app, ["logs", "v7", "-f"])
     assert r.exit_code == code and "ValueError: bad" in r.stdout
     assert (f"main v7: {state}" in r.stderr) is (code != 0)
+
+
+def test_ctrl_c_while_waiting_says_the_run_goes_on_and_how_to_follow_it(session: Session, monkeypatch, capsys) -> None:
+    import sys
+
+    from kaggle_runner.cli import main
+
+    def interrupted(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(watching, "targets", lambda ctx, versions, running: [RUN])
+    monkeypatch.setattr(watching, "wait", interrupted)
+    monkeypatch.setattr(sys, "argv", ["kr", "wait", "v7"])
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 130
+    assert capsys.readouterr().err == "kr: interrupted; main v7 goes on on Kaggle; `kr wait main:v7` follows it again\n"
