@@ -22,7 +22,8 @@ from kaggle_runner.errors import UserError
 from kaggle_runner.layout import CHUNK, sha256_file
 
 SRC = "kr-src"  # the code bundle's folder of kernel folders: a name no Python package can have
-LEFT_OUT = {"__pycache__", "kaggle.json", "access_token", "node_modules"}  # never shipped from a kernel's folder
+# never shipped from a kernel's folder: credentials, caches, and the kaggle CLI's own description of the kernel
+LEFT_OUT = {"__pycache__", "kaggle.json", "access_token", "node_modules", "kernel-metadata.json"}
 LARGE = 10 * 2**20
 Files = dict[str, dict[str, Any]]  # name in the dataset -> {"path", "size"} and, once known, "sha256"
 

@@ -350,6 +350,36 @@ def test_init_in_an_empty_folder_pushes_unedited(make_emulator, tmp_path: Path, 
     assert (empty / ".kr" / "runs" / "v1" / "submission.csv").read_text() == sample
 
 
+def test_init_adopts_a_kaggle_cli_kernel_folder_and_its_set_example_works(emulator, tmp_path: Path, make_kr) -> None:
+    """A kaggle CLI user's folder (kernel-metadata.json and a notebook) becomes a kr project without moving a file;
+    the README's `kr push --set lr=...` works on kr init's own template."""
+    folder = tmp_path / "my-kernel"
+    folder.mkdir()
+    cells = [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": ["print('adopted')"]}
+    ]
+    (folder / "nb.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    meta = {"id": "testuser/my-kernel", "title": "My Kernel", "code_file": "nb.ipynb", "kernel_type": "notebook"}
+    meta |= {
+        "enable_gpu": False,
+        "enable_internet": False,
+        "competition_sources": ["tiny-toxic"],
+        "dataset_sources": [],
+    }
+    (folder / "kernel-metadata.json").write_text(json.dumps(meta))
+    kr = make_kr(folder, emulator)
+    assert "wrote kr.yaml for testuser/my-kernel (nb.ipynb)" in kr("init").stdout
+    kr("push", "--wait")
+    assert "adopted" in kr("logs", "v1").stdout
+    sources = emulator.store.state["kernels"]["testuser/my-kernel"]["versions"][0]["sources"]
+    assert sources["competitionDataSources"] == ["tiny-toxic"]
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    starter = make_kr(fresh, emulator)
+    starter("init")
+    assert "pushed main v1" in starter("push", "--set", "lr=2e-5").stdout  # kr init's params: has lr
+
+
 def test_follow_survives_a_dropped_stream_without_repeating_lines(make_emulator, project: Path, make_kr) -> None:
     em = make_emulator(faults=Faults([Rule(route="kernels/logs/stream", fault="reset", times=2)]))
     (project / "kernels" / "main" / "main.py").write_text(
