@@ -3,6 +3,7 @@ Calls emulator.seed and emulator.server and prints where things are."""
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Optional
@@ -103,8 +104,11 @@ def serve(
             file=sys.stderr,
             flush=True,
         )
+        # absolute, so the line works from any folder (a relative KAGGLE_CONFIG_DIR only from this one)
+        print(f"kr: to use it: export KR_KAGGLE_URL={url} KAGGLE_CONFIG_DIR={state.resolve()}", file=sys.stderr)
 
     try:
         run_server(em, announce)
     except OSError as e:
-        raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+        taken = " (another emulator?); --port 0 picks a free port" if e.errno == errno.EADDRINUSE else ""
+        raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}{taken}") from e

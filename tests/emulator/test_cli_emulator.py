@@ -44,6 +44,40 @@ def test_serve_on_port_zero_prints_its_url_first_and_stops_cleanly(tmp_path: Pat
     assert (tmp_path / "st" / "kaggle.json").exists()  # a missing state folder is initialised
 
 
+def test_serve_says_how_to_use_it_from_any_folder_and_suggests_port_0_when_taken(tmp_path: Path) -> None:
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        cmd = [*KR, "emulator", "serve", "--state", str(tmp_path / "st"), "--port", str(port)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    finally:
+        busy.close()
+    assert r.returncode != 0 and r.stderr.splitlines()[-1].startswith(f"kr: error: cannot listen on 127.0.0.1:{port}")
+    assert r.stderr.rstrip().endswith("--port 0 picks a free port")
+    proc = subprocess.Popen(
+        [*KR, "emulator", "serve", "--state", "st", "--port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        line = ""
+        while "to use it" not in line:
+            line = proc.stderr.readline()
+        assert (
+            line.strip() == f"kr: to use it: export KR_KAGGLE_URL={url} KAGGLE_CONFIG_DIR={(tmp_path / 'st').resolve()}"
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
 def test_serve_refuses_a_bad_faults_file_in_one_line(tmp_path: Path) -> None:
     faults = tmp_path / "faults.json"
     faults.write_text('[{"route": "*", "fault": "teapot"}]')
