@@ -3,6 +3,7 @@ They call sweeps.start/run and quota.read, and render what those return."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Optional
 
 import typer
@@ -71,4 +72,12 @@ def quota(json_: bool = typer.Option(False, "--json", help="Print JSON for scrip
         for kind, m in meters.items()
     ]
     table(None, ["", "used", "allowed", "left", "runs that fit", "kr's running runs"], rows)
-    typer.echo(f"refreshes {q.refresh.isoformat() + 'Z' if q.refresh else 'at a time Kaggle did not say'}")
+    typer.echo(f"refreshes {_until(q.refresh) if q.refresh else 'at a time Kaggle did not say'}")
+
+
+def _until(when: dt.datetime) -> str:
+    """`in 5 d 8 h (2026-12-12 00:00 UTC)`: how long until a UTC time, then the time itself."""
+    left = max(0, int((when - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds()))
+    days, hours, minutes = left // 86400, left // 3600 % 24, left // 60 % 60
+    span = f"{days} d {hours} h" if days else f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    return f"in {span} ({when:%Y-%m-%d %H:%M} UTC)"

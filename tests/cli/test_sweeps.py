@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from typer.testing import CliRunner
 
@@ -25,6 +26,15 @@ def test_quota_shows_hours_left_and_the_runs_that_fit(session: Session, monkeypa
     gpu = next(line for line in r.stdout.splitlines() if line.strip().startswith("GPU"))
     assert "1.00 h" in gpu and "30.00 h" in gpu and "28.50 h" in gpu and " 14 " in gpu and "main v3" in gpu
     assert "refreshes at a time Kaggle did not say" in r.stdout
+
+
+def test_quota_says_when_it_refreshes_as_a_time_from_now(session: Session, monkeypatch) -> None:
+    import datetime as dt
+
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=5, hours=8, minutes=30)).replace(tzinfo=None)
+    monkeypatch.setattr(quota, "read", lambda ctx, sample=None: replace(WEEK, refresh=soon))
+    r = CliRunner().invoke(app, ["quota"])
+    assert f"refreshes in 5 d 8 h ({soon:%Y-%m-%d %H:%M} UTC)" in r.stdout
 
 
 def test_quota_json_is_the_library_quota_in_hours(session: Session, monkeypatch) -> None:
