@@ -125,11 +125,12 @@ def _wait(ctx: Any, run: Any, json_: dict[str, Any] | None = None) -> None:
     folder = out.folder.relative_to(ctx.cfg.root) if out.folder else None
     if json_ is not None:
         ended = {"status": out.status, "exit": out.exit, "failure": out.failure, "cancelled": out.cancelled}
+        ended["metric"] = out.metric
         as_json({**json_, **ended, "folder": str(folder) if folder else None, "log_tail": out.log_tail})
     elif out.cancelled:
         err(f"{name}: {out.cancelled}; outputs so far in {folder}")
     elif out.status == "COMPLETE":
-        typer.echo(f"{name}: COMPLETE; outputs in {folder}")
+        typer.echo(f"{name}: COMPLETE" + (f" ({out.metric})" if out.metric else "") + f"; outputs in {folder}")
     elif out.status == "ERROR":
         err(f"{name}: ERROR: {out.failure or 'no failure message'}")
         for line in out.log_tail:
@@ -168,7 +169,8 @@ def wait(
             t.add_column(c)
         for r in rows:
             elapsed = f"{int(r['elapsed']) // 60}:{int(r['elapsed']) % 60:02d}"
-            t.add_row(r["run"], r["status"] or "", elapsed, r["metric"] or "")
+            state = f"{r['status']}: {r['failure']}" if r["status"] == "ERROR" and r["failure"] else r["status"]
+            t.add_row(r["run"], state or "", elapsed, r["metric"] or "")
         return t
 
     on_interrupt(lambda: "the runs go on on Kaggle; `kr wait --running` follows them again")

@@ -36,6 +36,7 @@ class Watch:
         self.followed_at: dict[int, float] = {}
         self.quick_ends: dict[int, int] = {}
         self.seen: dict[int, int] = {}  # events of each run's log already read, by whichever thread
+        self.session_at: dict[int, tuple[float, float]] = {}  # the last event's session time, and when it came
         self.lock = threading.Lock()
 
     def _streaming(self, run: Run) -> bool:
@@ -59,7 +60,7 @@ class Watch:
                     index += 1
                     if index > self.seen.get(run.id, 0):  # a reconnect replays the log from its start
                         self.seen[run.id], failures = index, 0
-                        self._note(run.id, str(event.get("data", "")), tail)
+                        self._note(run.id, str(event.get("data", "")), tail, event.get("time"))
                 break
             except KaggleError:  # the stream broke, or could not be opened
                 failures += 1
@@ -69,11 +70,15 @@ class Watch:
                 time.sleep(min(30.0, RECONNECT_SECONDS * 2 ** (failures - 1)))
         self.hints.put(run.id)
 
-    def _note(self, run_id: int, data: str, tail: list[str]) -> None:
-        """Keep the last metric point of the live log; a few earlier lines go with each event, since a metric
-        line may need its context (Keras prints `Epoch 3/12` on the line before)."""
+    def _note(self, run_id: int, data: str, tail: list[str], at: Any = None) -> None:
+        """Keep the last metric point of the live log, and how far into its session the last event came (`at`,
+        seconds); a few earlier lines go with each event, since a metric line may need its context (Keras prints
+        `Epoch 3/12` on the line before)."""
         from kaggle_runner.ledger.metrics import extract, series
 
+        if isinstance(at, int | float) and not isinstance(at, bool):
+            with self.lock:
+                self.session_at[run_id] = (float(at), time.time())
         if not data.strip():
             return
         tail += data.splitlines()
@@ -83,6 +88,13 @@ class Watch:
             p = found[-1]
             with self.lock:
                 self.last_line[run_id] = f"{series(p)} {p['value']:.5g}"
+
+    def elapsed(self, run: Run) -> float | None:
+        """How long the run's session has run: its last live event's time, plus the time since it came; None
+        before any event (a queued session)."""
+        with self.lock:
+            seen = self.session_at.get(run.id)
+        return seen[0] + time.time() - seen[1] if seen else None
 
     def metric(self, run: Run) -> str | None:
         """The last metric point seen in the run's live log, as `series value`."""

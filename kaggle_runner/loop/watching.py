@@ -14,6 +14,7 @@ from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.log_events import parse_log, session_seconds
 from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES
+from kaggle_runner.ledger import reports
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.ledger.metrics import extract
 from kaggle_runner.loop import bootstrap, control
@@ -48,6 +49,7 @@ class Waited:
     cancelled: str | None = None  # who stopped it, when it stopped on `kr cancel`'s request
     folder: Path | None = None
     log_tail: list[str] = field(default_factory=list)
+    metric: str | None = None  # the headline metric of what was pulled, `validation.auc 0.93`
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,9 @@ KEPT = ("COMPLETE", "CANCEL_ACKNOWLEDGED")
 
 def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say) -> Waited:
     """Follow the run until it ends: its live log stream says when (streams.Watch), else polls of 5 s growing to
-    60 s; `on_tick` gets its state about every second. A completed run is pulled, a failed one comes back with the
-    tail of its log. `exit` is the command's exit code."""
+    60 s; `on_tick` gets its state (with the live log's last metric) and the session's elapsed time about every
+    second. A completed run is pulled, with its headline metric; a failed one comes back with the tail of its log.
+    `exit` is the command's exit code."""
     from kaggle_runner.loop.streams import Watch
 
     started = time.time()
@@ -97,14 +100,19 @@ def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say
     state = run.status or "QUEUED"
     while True:
         state = watch.poll([run], 1.0).get(run.id, state)
-        on_tick(state, time.time() - started)
+        metric = watch.metric(run)
+        on_tick(f"{state}  {metric}" if metric and state not in FINAL_STATES else state, _elapsed(watch, run, started))
         if state in FINAL_STATES:
             break
     stopped = (state == "ERROR" and ended_on_request(ctx, run)) or None
     # it stopped on `kr cancel`'s request: cancelled, with what it wrote by then
     code = EXIT["CANCEL_ACKNOWLEDGED"] if stopped else EXIT.get(state, 1)
     if state in KEPT or stopped:
-        return Waited(state, code, last["failure"], stopped, folder=pull(ctx, run, say))
+        folder = pull(ctx, run, say)
+        top = reports.headline(ctx.ledger.metrics(run.id), ctx.cfg.metric)
+        return Waited(
+            state, code, last["failure"], stopped, folder=folder, metric=f"{top[0]} {top[1]:.5g}" if top else None
+        )
     tail: list[str] = []
     if state == "ERROR":
         text, events = log_text(ctx, run)
@@ -113,24 +121,37 @@ def wait(ctx: Session, run: Run, on_tick: Callable[[str, float], None], say: Say
     return Waited(state, code, last["failure"], stopped, log_tail=tail)
 
 
+def _elapsed(watch: Any, run: Run, started: float) -> float:
+    """The session's own running time where its live log tells it, else the time since kr began to wait."""
+    return watch.elapsed(run) or time.time() - started
+
+
 def wait_many(ctx: Session, runs: list[Run], on_tick: Callable[[list[dict[str, Any]]], None], say: Say) -> int:
     """Follow many runs until all have ended, pulling each as it completes (or stops on request); `on_tick` gets a
-    row per run {run, status, elapsed, metric} about every second. Ends are learnt from the live log streams where
+    row per run {run, status, elapsed, metric, failure} about every second (elapsed: the session's own time where
+    its live log tells it). Ends are learnt from the live log streams where
     they hold (streams.Watch), else by polling. Returns the exit code: 1 if any errored, else 3 if any was cancelled,
     else 0."""
-    from kaggle_runner.ledger import reports
     from kaggle_runner.loop.streams import Watch
 
     started = time.time()
-    rows = {r.id: {"run": f"{r.kernel} {r.label}", "status": r.status, "elapsed": 0.0, "metric": None} for r in runs}
+    rows = {
+        r.id: {"run": f"{r.kernel} {r.label}", "status": r.status, "elapsed": 0.0, "metric": None, "failure": None}
+        for r in runs
+    }
     ended: dict[int, str] = {}
-    watch = Watch(ctx.api, lambda r: status(ctx, r)[0])
+
+    def ask(r: Run) -> str:
+        state, rows[r.id]["failure"] = status(ctx, r)
+        return state
+
+    watch = Watch(ctx.api, ask)
     while len(ended) < len(runs):
         live = [r for r in runs if r.id not in ended]
         asked = watch.poll(live, 1.0)
         for r in live:
             row = rows[r.id]
-            row.update(elapsed=time.time() - started, metric=watch.metric(r) or row["metric"])
+            row.update(elapsed=_elapsed(watch, r, started), metric=watch.metric(r) or row["metric"])
             state = asked.get(r.id)
             if state is None:
                 continue

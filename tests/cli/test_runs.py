@@ -40,9 +40,10 @@ def test_push_hands_its_options_to_the_library_and_names_the_version(session: Se
 def test_wait_follows_one_run_alone_and_says_where_its_outputs_are(session: Session, monkeypatch) -> None:
     folder = session.cfg.root / ".kr" / "runs" / "v7"
     monkeypatch.setattr(watching, "targets", lambda ctx, versions, running: [RUN])
-    monkeypatch.setattr(watching, "wait", lambda ctx, run, tick, say: watching.Waited("COMPLETE", 0, folder=folder))
+    done = watching.Waited("COMPLETE", 0, folder=folder, metric="validation.auc 0.93")
+    monkeypatch.setattr(watching, "wait", lambda ctx, run, tick, say: done)
     r = CliRunner().invoke(app, ["wait", "v7"])
-    assert r.exit_code == 0 and "main v7: COMPLETE; outputs in .kr/runs/v7" in r.stdout, r.output
+    assert r.exit_code == 0 and "main v7: COMPLETE (validation.auc 0.93); outputs in .kr/runs/v7" in r.stdout, r.output
 
 
 def test_a_failed_run_exits_1_with_the_tail_of_its_log(session: Session, monkeypatch) -> None:
@@ -63,9 +64,21 @@ def test_wait_follows_several_runs_in_one_table(session: Session, monkeypatch, r
         return runs
 
     monkeypatch.setattr(watching, "targets", targets)
-    monkeypatch.setattr(watching, "wait_many", lambda ctx, rs, tick, say: 3 if rs == runs else 99)
-    r = CliRunner().invoke(app, ["wait", "--running"] if running else ["wait", "s1"])
+
+    def wait_many(ctx: Session, rs: list[Any], tick: Any, say: Any) -> int:
+        failed = {"run": "main v8", "status": "ERROR", "elapsed": 65.0, "metric": None, "failure": "CUDA OOM"}
+        tick(
+            [
+                {"run": "main v7", "status": "RUNNING", "elapsed": 3.0, "metric": "train.loss 0.4", "failure": None},
+                failed,
+            ]
+        )
+        return 3 if rs == runs else 99
+
+    monkeypatch.setattr(watching, "wait_many", wait_many)
+    r = CliRunner().invoke(app, ["wait", "--running"] if running else ["wait", "s1"], env={"COLUMNS": "100"})
     assert r.exit_code == 3 and asked["running"] is running, r.output  # 3: one of them was cancelled
+    assert "ERROR: CUDA OOM" in r.stderr and "1:05" in r.stderr  # the reason shows in the live table
     if not running:
         assert asked["versions"] == ["s1"]
 

@@ -84,7 +84,7 @@ def test_a_dropped_stream_is_reopened_without_repeating_lines() -> None:
     watch = streams.Watch(api, lambda r: "RUNNING", start=60.0)
     noted: list[str] = []
     note = watch._note
-    watch._note = lambda rid, data, tail: (noted.append(data.strip()), note(rid, data, tail))  # type: ignore[method-assign]
+    watch._note = lambda rid, data, tail, at=None: (noted.append(data.strip()), note(rid, data, tail, at))  # type: ignore[method-assign]
     watch.poll([_run(1)], 0.0)
     deadline = time.time() + 5
     while watch.metric(_run(1)) != "train.loss 0.4" and time.time() < deadline:
@@ -102,3 +102,12 @@ def test_a_stream_that_keeps_breaking_is_given_up_for_polling() -> None:
         watch.poll([_run(1)], 0.05)
     assert 1 in watch.broken and api.opened[1] == streams.STREAM_FAILURES
     assert len(calls) >= 5  # polled on its own schedule once the stream was given up
+
+
+def test_the_elapsed_time_is_the_sessions_own_from_its_live_log() -> None:
+    """`kr wait` started late shows how long the session has run, not how long kr has waited."""
+    watch = streams.Watch(None, lambda r: "RUNNING")
+    run = _run(1)
+    assert watch.elapsed(run) is None  # no event yet: a queued session
+    watch._note(run.id, "epoch 3\n", [], 3600.0)
+    assert 3600.0 <= watch.elapsed(run) < 3601.0
