@@ -283,9 +283,13 @@ def expand(ledger: Ledger, targets: list[str], default_kernel: str) -> list[Run 
 
 
 def curves(ledger: Ledger, targets: list[str], default_kernel: str) -> list[tuple[str, list[dict[str, Any]]]]:
-    """(label, metric points) of each run named (a sweep sK names its runs), for `kr plot --metric`."""
+    """(label, metric points) of each run named (a sweep sK names its runs), for `kr plot --metric`; the label
+    adds the params whose values differ among them (`v12 lr=2e-05`)."""
     runs = [i for i in expand(ledger, targets, default_kernel) if isinstance(i, Run)]
-    return [(label(run, default_kernel), ledger.metrics(run.id)) for run in runs]
+    # the params that tell the runs apart name them too: a sweep's legend is its points
+    keys = sorted({k for r in runs for k in r.params if len({_same(x.params.get(k)) for x in runs}) > 1})
+    named = [" ".join([label(run, default_kernel), *(f"{k}={run.params.get(k)}" for k in keys)]) for run in runs]
+    return [(name, ledger.metrics(run.id)) for name, run in zip(named, runs)]
 
 
 def by_param(
