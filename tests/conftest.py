@@ -25,6 +25,12 @@ FAST = {"dataset_ready_seconds": 0.3, "scoring_seconds": 0.05}
 VENV_BIN = Path(sys.executable).parent
 
 
+@pytest.fixture(autouse=True)
+def _unset_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-xdist's workers export COLUMNS=80, which kr honours; a test about width sets COLUMNS itself."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 @pytest.fixture
 def make_emulator(tmp_path: Path) -> Callable[..., Emulator]:
     started: list[Emulator] = []

@@ -82,8 +82,8 @@ def train(path: str, out: Path, python: str = sys.executable, **env: str) -> dic
     import subprocess
 
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("KR_", "KAGGLE_", "PJRT_"))}
-    r = subprocess.run(
-        [python, __file__, path, str(out)], capture_output=True, text=True, timeout=600, env={**clean, **env}
+    r = subprocess.run(  # in `out`: what fit writes to its working folder (kr_progress.json) stays out of the repo
+        [python, __file__, path, str(out)], capture_output=True, text=True, timeout=600, env={**clean, **env}, cwd=out
     )
     assert r.returncode == 0, f"{path}: {r.stderr[-3000:]}"
     return json.loads((out / f"{path}.json").read_text())
