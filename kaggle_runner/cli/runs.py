@@ -86,11 +86,16 @@ def push(
         )
     pushed = {"kernel": run.kernel, "version": run.version, "ref": run.ref, "accelerator": run.accelerator}
     if not json_:
-        typer.echo(f"pushed {run.kernel} v{run.version} ({run.accelerator}) as https://www.kaggle.com/code/{run.ref}")
+        typer.echo(f"pushed {run.kernel} v{run.version} ({run.accelerator}) as {_page(ctx, run)}")
     if wait_:
         _wait(ctx, run, pushed if json_ else None)
     elif json_:
         as_json(pushed)
+
+
+def _page(ctx: Any, run: Any) -> str:
+    """The kernel's web page on the server kr talks to, or what it is where there is none (an emulator)."""
+    return ctx.api.page(run.ref) or f"{run.ref} on {ctx.api.url} (the emulator has no web pages)"
 
 
 @app.command()
@@ -287,3 +292,25 @@ def metrics(
         as_json_list(found)
     else:
         metrics_table(found, str(file))
+
+
+@app.command("open")
+def open_(version: str = typer.Argument("latest", help=VERSION_HELP)) -> None:
+    """Open the run's kernel page on Kaggle in a browser (or print it where there is no browser)."""
+    import webbrowser
+
+    ctx = connect()
+    run = _resolve(ctx, version)
+    page = ctx.api.page(run.ref)
+    if page is None:
+        raise UserError(
+            f"{ctx.api.url} is an emulator, which has no web pages; `kr logs {run.kernel}:{run.label}` and "
+            f"`kr show {run.kernel}:{run.label}` show the run"
+        )
+    try:
+        webbrowser.get()
+    except webbrowser.Error:  # a server or a container: the address is what the user can use
+        typer.echo(f"{page} ({run.kernel} {run.label}: its Versions tab)")
+        return
+    webbrowser.open(page)
+    typer.echo(f"opened {page} ({run.kernel} {run.label}: its Versions tab)")

@@ -104,6 +104,10 @@ def _sleep_for(attempt: int, retry_after: str | None, base: float) -> float:
     return random.uniform(0, min(60.0, base * 2**attempt))  # full jitter
 
 
+KAGGLE_API = "https://api.kaggle.com"
+KAGGLE_SITE = "https://www.kaggle.com"
+
+
 class KaggleApi:
     """Typed kagglesdk calls against Kaggle or an emulator (`url`), with one retry policy."""
 
@@ -111,7 +115,7 @@ class KaggleApi:
         from kagglesdk import KaggleClient, KaggleEnv
 
         self.creds = credentials or find_credentials()
-        self.url = (url or "https://api.kaggle.com").rstrip("/")
+        self.url = (url or KAGGLE_API).rstrip("/")
         self.retries = retries
         self.base_delay = float(os.environ.get("KR_RETRY_BASE_SECONDS", "1.0"))
         self.client = KaggleClient(
@@ -130,6 +134,12 @@ class KaggleApi:
             adapter = _TimeoutAdapter(pool_maxsize=32)  # `kr wait`/`kr sweep` hold a log stream per live run
             session.mount("http://", adapter)
             session.mount("https://", adapter)
+
+    def page(self, ref: str) -> str | None:
+        """The web page of kernel owner/slug on the server kr talks to: Kaggle's; None for an emulator, which
+        serves no web pages. Kaggle's page of one version is named by an id the API does not give, so this is the
+        kernel's page, whose Versions tab lists them."""
+        return f"{KAGGLE_SITE}/code/{ref}" if self.url == KAGGLE_API else None
 
     # -- one retry policy ------------------------------------------------------------------------
     def call(

@@ -207,8 +207,7 @@ def cancel(ctx: Session, run: Run, say: Say) -> Cancelled:
     if not marker.get("control"):  # no internet: nothing can reach the kernel, and Kaggle has no API cancel
         raise UserError(
             f"Kaggle offers no API cancel for {run.kernel} {run.label} (no session id is exposed, and without internet "
-            f"the kernel cannot be asked); stop it at https://www.kaggle.com/code/{run.ref}, and bound later runs with "
-            "`timeout:` in kr.yaml"
+            f"the kernel cannot be asked); stop it {_where(ctx, run)}, and bound later runs with `timeout:` in kr.yaml"
         )
     owner = marker["control"].partition("/")[0]
     control.request_cancel(ctx.api, owner, marker["nonce"], user)
@@ -222,8 +221,14 @@ def cancel(ctx: Session, run: Run, say: Say) -> Cancelled:
         return Cancelled(f"it ended first ({final})", final, None)
     raise KaggleError(
         f"{run.kernel} {run.label} is still {final} {patience:.0f} s after the request: the kernel did not answer "
-        f"(no API access from it?); stop it at https://www.kaggle.com/code/{run.ref}"
+        f"(no API access from it?); stop it {_where(ctx, run)}"
     )
+
+
+def _where(ctx: Session, run: Run) -> str:
+    """Where a person stops a run by hand: Kaggle's page of the kernel, or the emulator itself."""
+    page = ctx.api.page(run.ref)
+    return f"at {page}" if page else f"on the emulator at {ctx.api.url} (it has no web pages: stop `kr emulator serve`)"
 
 
 def _until_final(ctx: Session, run: Run, patience: float) -> str:

@@ -14,6 +14,12 @@ from kaggle_runner.project import Session, open_project
 class NoApi:
     """A Kaggle API no command under test may reach: the library function it calls is patched."""
 
+    url = "https://api.kaggle.com"
+
+    def page(self, ref: str) -> str:
+        """Kaggle's page of the kernel, as KaggleApi.page gives it (no request)."""
+        return f"https://www.kaggle.com/code/{ref}"
+
     def __getattr__(self, name: str) -> object:
         raise AssertionError(f"the command called the Kaggle API ({name}); patch the library function instead")
 

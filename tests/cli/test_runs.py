@@ -162,3 +162,15 @@ def test_ctrl_c_while_waiting_says_the_run_goes_on_and_how_to_follow_it(session:
         main()
     assert e.value.code == 130
     assert capsys.readouterr().err == "kr: interrupted; main v7 goes on on Kaggle; `kr wait main:v7` follows it again\n"
+
+
+def test_open_prints_the_kernels_page_where_there_is_no_browser(session: Session, monkeypatch) -> None:
+    import webbrowser
+
+    def no_browser() -> None:
+        raise webbrowser.Error("could not locate runnable browser")
+
+    monkeypatch.setattr("kaggle_runner.cli.runs._resolve", lambda ctx, version: RUN)
+    monkeypatch.setattr(webbrowser, "get", no_browser)
+    r = CliRunner().invoke(app, ["open", "v7"])
+    assert r.exit_code == 0 and r.stdout == "https://www.kaggle.com/code/testuser/main (main v7: its Versions tab)\n"

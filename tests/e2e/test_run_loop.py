@@ -147,7 +147,7 @@ def test_without_a_session_id_cancel_is_one_line_and_the_ledger_unchanged(kr, pr
     assert r.returncode != 0 and r.stderr.count("\n") == 1, r.stderr
     assert (
         "Kaggle offers no API cancel for main v1" in r.stderr
-        and "https://www.kaggle.com/code/testuser/loop-kernel" in r.stderr
+        and f"stop it on the emulator at {emulator.url} (it has no web pages" in r.stderr
     )
     assert "`timeout:` in kr.yaml" in r.stderr
     assert [{k: r[k] for k in r.keys() if k != "status"} for r in _ledger(project)] == before  # nothing ended

@@ -312,3 +312,11 @@ def test_a_download_reports_its_bytes_as_they_land(tmp_path: Path) -> None:
     size = 3 * 2**20 + 5
     assert (tmp_path / "big.bin").stat().st_size == size
     assert moved[0][1] < size and moved[-1] == ("big.bin", size, size)
+
+
+def test_web_pages_come_from_the_server_kr_talks_to() -> None:
+    """An emulator serves no web pages: kr says so rather than print a kaggle.com address that is not there."""
+    assert KaggleApi(credentials=Credentials("testuser", "0" * 32)).page("testuser/main") == (
+        "https://www.kaggle.com/code/testuser/main"
+    )
+    assert KaggleApi("http://127.0.0.1:7777", Credentials("testuser", "0" * 32)).page("testuser/main") is None
