@@ -233,16 +233,21 @@ def logs(
             err(f"{run.kernel} {run.label}: {state}")
         raise typer.Exit(code)
     text, events = watching.log_text(ctx, run)
-    if not events and (state := watching.status(ctx, run)[0]) not in FINAL_STATES:
+    state, failure = watching.status(ctx, run) if not events else ("", None)
+    if not events and state not in FINAL_STATES:
         err(
             f"{run.kernel} {run.label} is {state}: Kaggle keeps a session's log empty until it ends; "
             f"`kr logs {run.kernel}:{run.label} --follow` streams it live"
         )
+    elif not events and state == "ERROR":  # it failed before printing anything: the reason is all there is
+        err(f"{run.kernel} {run.label} ended ERROR with an empty log: {failure or 'Kaggle gave no reason'}")
+        raise typer.Exit(1)
     elif not events:  # a session Kaggle killed at its time cap comes back with no log
         err(
             f"{run.kernel} {run.label} ended {state} with an empty log (as a session killed at Kaggle's time cap "
             f"does); `kr show {run.kernel}:{run.label}` says how far it got, from kr_progress.json if it wrote one"
         )
+        raise typer.Exit(1)
     if raw:
         typer.echo(text)
         return

@@ -174,3 +174,13 @@ def test_open_prints_the_kernels_page_where_there_is_no_browser(session: Session
     monkeypatch.setattr(webbrowser, "get", no_browser)
     r = CliRunner().invoke(app, ["open", "v7"])
     assert r.exit_code == 0 and r.stdout == "https://www.kaggle.com/code/testuser/main (main v7: its Versions tab)\n"
+
+
+def test_logs_of_a_run_that_failed_before_printing_anything_say_why_and_fail(session: Session, monkeypatch) -> None:
+    """It printed nothing and exited 0."""
+    monkeypatch.setattr("kaggle_runner.cli.runs._resolve", lambda ctx, version: RUN)
+    monkeypatch.setattr(watching, "log_text", lambda ctx, run: ("[]", []))
+    monkeypatch.setattr(watching, "status", lambda ctx, run: ("ERROR", "Dataset testuser/data has no READY version"))
+    r = CliRunner().invoke(app, ["logs", "v7"])
+    assert r.exit_code == 1
+    assert r.stderr == "main v7 ended ERROR with an empty log: Dataset testuser/data has no READY version\n"

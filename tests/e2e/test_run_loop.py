@@ -207,7 +207,7 @@ def test_a_run_killed_at_its_timeout_shows_how_far_it_got(kr, project: Path, emu
     r = kr("push", "--timeout", "3", "--wait", check=3)  # ended by Kaggle at its limit: CANCEL_ACKNOWLEDGED
     assert "CANCEL_ACKNOWLEDGED" in r.stderr
     assert emulator.store.state["kernels"]["testuser/loop-kernel"]["versions"][0]["timeout"] == 3
-    logs = kr("logs", "v1")
+    logs = kr("logs", "v1", check=1)  # no log to show
     assert "working" not in logs.stdout and "ended CANCEL_ACKNOWLEDGED with an empty log" in logs.stderr
     assert (project / ".kr" / "runs" / "v1" / "best.pt").read_text() == "weights"
     show = kr("show", "v1").stdout
