@@ -3,6 +3,7 @@ Each calls one function of reports (or plots) and renders it; none talks to Kagg
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
@@ -51,8 +52,9 @@ def ls_(
     sweep: Optional[str] = typer.Option(None, "--sweep", help="Only the runs of sweep sK."),
     params: str = typer.Option("", "--params", help="Params to show as columns, comma-separated (lr,smoothing)."),
     team_: bool = typer.Option(False, "--team", help="Every member's runs and merges, from the team's MLflow server."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Only the last N rows (in the sort's order)."),
 ) -> None:
-    """Every run and merge: status, duration, headline validation metric, public score, message, commit."""
+    """Every run and merge: status, duration, headline validation metric, public score, message, commit, date."""
     from kaggle_runner.ledger import reports
 
     ctx = project()
@@ -67,6 +69,10 @@ def ls_(
     if any(r.version and r.status not in FINAL_STATES for r in ctx.ledger.runs()):
         _refresh()
     rows = reports.ls_rows(ctx.ledger, ctx.cfg.default_kernel, ctx.cfg.metric, sort, sweep)
+    if limit is not None:
+        if limit < 1:
+            raise UserError(f"--limit: {limit} rows is none; give a positive number")
+        rows = rows[-limit:] if sort.partition(":")[0] == "id" else rows[:limit]
     if json_:
         as_json([r.as_json() for r in rows])
         return
@@ -75,7 +81,7 @@ def ls_(
     shown = [p.strip() for p in params.split(",") if p.strip()]
     table(
         None,
-        ["id", "kernel", "accel", "status", "time", *shown, title, "public", "message", "commit"],
+        ["id", "kernel", "accel", "status", "time", *shown, title, "public", "message", "commit", "date"],
         [
             [
                 r.id,
@@ -88,11 +94,12 @@ def ls_(
                 num(r.public),
                 r.message + "".join(f"  [{n}]" for n in r.notes),
                 (r.git_commit or "")[:7] + ("*" if r.git_dirty else ""),
+                time.strftime("%m-%d %H:%M", time.localtime(r.created)) if r.created else "",
             ]
             for r in rows
         ],
         right=("time", title, "public", *shown),
-        spare=("commit", "accel", "kernel"),
+        spare=("date", "commit", "accel", "kernel"),
     )
 
 

@@ -260,6 +260,10 @@ def logs(
 @app.command()
 def pull(
     version: str = typer.Argument("latest", help=VERSION_HELP),
+    path: Optional[Path] = typer.Option(None, "--path", "-p", help="Folder to download into (default .kr/runs/vN)."),
+    file_pattern: Optional[str] = typer.Option(
+        None, "--file-pattern", help="Only the outputs whose name matches this regular expression."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts: the folder and each file pulled."),
 ) -> None:
     """Download a run's outputs and log into .kr/runs/vN/ and record their hashes."""
@@ -267,8 +271,8 @@ def pull(
 
     ctx = connect()
     run = _resolve(ctx, version)
-    folder = outputs.pull(ctx, run, err)
-    shown = folder.relative_to(ctx.cfg.root)
+    folder = outputs.pull(ctx, run, err, path.resolve() if path else None, file_pattern)
+    shown = folder.relative_to(ctx.cfg.root) if folder.is_relative_to(ctx.cfg.root) else folder
     if json_:
         files = [dict(f) for f in ctx.ledger.files(run.id)]
         skipped = ctx.ledger.run_by_id(run.id).skipped

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import errno
 import itertools
+import re
 from pathlib import Path, PurePosixPath
 
 from kaggle_runner import layout
+from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.in_kernel import PROGRESS
 from kaggle_runner.kaggle.log_events import session_seconds
@@ -32,12 +34,18 @@ def safe_target(folder: Path, name: str) -> Path:
     return folder.joinpath(*p.parts)
 
 
-def pull(ctx: Session, run: Run, say: Say) -> Path:
-    """Download the run's outputs and log into its folder (.kr/runs/vN), then record their hashes and the metric points.
-    A name that would escape the folder, or cannot be written here, is skipped with a warning; a full disk fails the
-    pull."""
+def pull(ctx: Session, run: Run, say: Say, folder: Path | None = None, pattern: str | None = None) -> Path:
+    """Download the run's outputs and log into its folder (.kr/runs/vN, or `folder`), then record their hashes and
+    the metric points. `pattern` (a regular expression, as the kaggle CLI's --file-pattern) picks the outputs by
+    name. A name that would escape the folder, or cannot be written here, is skipped with a warning; a full disk
+    fails the pull."""
     owner, slug = run.owner_slug
-    folder = ctx.run_dir(run)
+    try:
+        wanted = re.compile(pattern) if pattern else None
+    except re.error as e:
+        raise UserError(f"--file-pattern: {pattern!r} is not a regular expression ({e})") from e
+    whole = folder is None and wanted is None  # every output into the run's folder: what the ledger records
+    folder = folder or ctx.run_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
     token, log, seen = "", None, set[str]()
     files: list[tuple[str, Path, str]] = []
@@ -47,6 +55,8 @@ def pull(ctx: Session, run: Run, say: Say) -> Path:
         if log is None:
             log = page.log or ""
         for f in page.files or []:
+            if wanted is not None and not wanted.search(f.file_name):
+                continue
             try:
                 files.append((f.file_name, safe_target(folder, f.file_name), f.url))
             except KaggleError:  # one bad name must not keep submission.csv from coming back
@@ -95,6 +105,10 @@ def pull(ctx: Session, run: Run, say: Say) -> Path:
         ctx.ledger.record_metrics(run.id, from_progress(progress))
     else:
         ctx.ledger.record_metrics(run.id, itertools.chain([first] if first else [], points))
-    ctx.ledger.record_progress(run.id, progress)
-    ctx.ledger.record_files(run.id, [(name, layout.sha256_file(t), t.stat().st_size) for name, t in pulled], skipped)
+    if whole or progress is not None:
+        ctx.ledger.record_progress(run.id, progress)
+    if whole:  # a partial pull, or one elsewhere, leaves the record of the run's outputs as it was
+        ctx.ledger.record_files(
+            run.id, [(name, layout.sha256_file(t), t.stat().st_size) for name, t in pulled], skipped
+        )
     return folder

@@ -83,6 +83,12 @@ def test_push_wait_logs_pull(kr, project: Path, emulator) -> None:
     assert pushed["folder"] == ".kr/runs/v2" and pushed["log_tail"] == []
     pulled = json.loads(kr("pull", "v2", "--json").stdout)
     assert [f["path"] for f in pulled["files"]] == ["submission.csv"] and pulled["skipped"] == []
+    elsewhere = project.parent / "elsewhere"
+    kr("pull", "v2", "-p", str(elsewhere), "--file-pattern", r"\.csv$")  # as the kaggle CLI's options
+    assert (elsewhere / "submission.csv").is_file()
+    assert "--file-pattern: '(' is not a regular expression" in kr("pull", "v2", "--file-pattern", "(", check=2).stderr
+    listed = json.loads(kr("ls", "--json", "-n", "1").stdout)
+    assert [r["id"] for r in listed] == ["v2"]
 
 
 def test_ls_is_true_without_kr_wait_and_times_the_session_not_the_look(kr, project: Path, emulator) -> None:
