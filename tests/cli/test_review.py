@@ -97,4 +97,4 @@ def test_ls_at_80_columns_splits_no_number_and_says_what_it_left_out(session: Se
     r = CliRunner().invoke(app, ["ls", "--params", "lr,sleep"], env={"COLUMNS": "80"})
     assert max(len(line) for line in r.stdout.splitlines()) <= 80
     assert "0.00012" in r.stdout.split() and "0.9393" in r.stdout.split() and "COMPLETE" in r.stdout.split()
-    assert r.stderr == "(left out to fit 80 columns: kernel, accel, commit; --json has them)\n"
+    assert r.stderr == "(left out to fit 80 columns: kernel, accel, commit, date; --json has them)\n"
