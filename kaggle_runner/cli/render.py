@@ -70,7 +70,10 @@ class Transfers:
         """`done` of `total` bytes of `name` have moved (total 0: unknown)."""
         if name not in self.tasks:
             if not self.tasks:
+                import atexit
+
                 self.progress.start()
+                atexit.register(self.progress.stop)  # a failed upload leaves no half-drawn bar behind its error
             self.tasks[name] = self.progress.add_task(name, total=total or None)
         self.progress.update(self.tasks[name], completed=done)
         if total and done >= total:

@@ -21,7 +21,6 @@ from kaggle_runner.cli.render import (
     width,
 )
 from kaggle_runner.errors import UserError
-from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.rules import FINAL_STATES
 
 if TYPE_CHECKING:
@@ -32,6 +31,7 @@ TARGET_HELP = "v23, KERNEL:v23, latest or m3."
 
 def _refresh() -> None:
     """Runs not seen ending are asked about afresh; without credentials or Kaggle, they show as last seen."""
+    from kaggle_runner.kaggle.api import KaggleError  # requests and kagglesdk: not at start-up
     from kaggle_runner.loop import watching
 
     try:

@@ -142,7 +142,7 @@ def kernel_files(cfg: Config) -> dict[str, Path]:
     inside = [(root / p).resolve() for p in cfg.packages] + _dataset_paths(cfg)
     found: dict[str, Path] = {}
     for folder in sorted({k.folder.resolve() for k in cfg.kernels.values()}):
-        ignores = [_gitignore(d) for d in [folder, *folder.parents] if d.is_relative_to(root)]
+        ignores = [_gitignore(d) for d in reversed([folder, *folder.parents]) if d.is_relative_to(root)]
         for dirpath, dirnames, filenames in os.walk(folder):
             here = Path(dirpath)
             if here != folder:
@@ -165,11 +165,12 @@ def _kept(path: Path, is_dir: bool, skip: set[Path], inside: list[Path], ignores
         return False
     if is_dir and (path / "pyvenv.cfg").exists():
         return False
-    return not any(
-        spec.match_file(path.relative_to(base).as_posix() + ("/" if is_dir else ""))
-        for base, spec in ignores
-        if spec is not None and path.is_relative_to(base)
-    )
+    ignored = False
+    for base, spec in ignores:  # as git: the deepest .gitignore's last matching rule decides (`!keep.log`)
+        if spec is not None and path.is_relative_to(base):
+            decided = spec.check_file(path.relative_to(base).as_posix() + ("/" if is_dir else "")).include
+            ignored = ignored if decided is None else decided
+    return not ignored
 
 
 def _gitignore(folder: Path) -> tuple[Path, pathspec.GitIgnoreSpec | None]:

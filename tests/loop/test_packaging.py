@@ -33,8 +33,10 @@ def test_the_kernels_folder_ships_as_git_would_see_it(tmp_path: Path) -> None:
             "kernels/train/w.ckpt": "weights",
             "kernels/train/keep.ckpt": "kept",
             "kernels/train/scratch/notes.txt": "x",
-            "kernels/train/models/.gitignore": "net_old.py\n",
+            "kernels/train/models/.gitignore": "net_old.py\n!vocab.log\n",
             "kernels/train/models/net_old.py": "",
+            "kernels/train/models/vocab.log": "re-included by the deeper .gitignore",
+            "kernels/train/models/w.ckpt": "still ignored by the folder above",
             ".gitignore": "*.log\n",
             "kernels/train/run.log": "x",
         },
@@ -42,6 +44,7 @@ def test_the_kernels_folder_ships_as_git_would_see_it(tmp_path: Path) -> None:
     assert sorted(packaging.kernel_files(cfg)) == [
         "kernels/train/keep.ckpt",
         "kernels/train/models/net.py",
+        "kernels/train/models/vocab.log",
         "kernels/train/utils.py",
         "kernels/train/vocab.txt",
     ]  # the entries go up as the kernels' sources; ignored files, as git has them, stay
