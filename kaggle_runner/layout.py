@@ -51,6 +51,11 @@ def wheelhouse(root: Path, key: str) -> Path:
     return kr_dir(root) / "wheels" / key[:16]
 
 
+def lock_file(root: Path, name: str) -> Path:
+    """The lock one kind of work takes so that two kr processes of this project do not do it at once."""
+    return kr_dir(root) / "locks" / f"{name}.lock"
+
+
 def sha256_file(path: Path) -> str:
     """The file's sha256, read in blocks (the name the ledger gives content)."""
     h = hashlib.sha256()

@@ -121,6 +121,17 @@ def test_plot_to_a_folder_is_refused_instead_of_writing_dir_png(tmp_path: Path, 
 
 
 # -- 12. an unreachable URL fails in seconds ----------------------------------------------------------------------
+def test_a_command_gives_up_at_its_deadline_and_says_the_run_goes_on(tmp_path: Path, make_kr, emulator) -> None:
+    (_project(tmp_path) / "k" / "main.py").write_text("import time\ntime.sleep(60)\n")
+    kr = make_kr(tmp_path, emulator)
+    kr("push")
+    r = kr("--deadline", "2", "wait", "v1", check=1)
+    assert r.stderr.splitlines()[-1] == (
+        "kr: error: gave up after 2 s (kr --deadline); main v1 goes on on Kaggle; `kr wait main:v1` follows it again"
+    )
+    assert "--deadline" in kr("--deadline", "0", "ls", check=2).stderr
+
+
 def test_nothing_listening_fails_after_three_quick_attempts(tmp_path: Path, make_kr) -> None:
     _project(tmp_path)
     kr = make_kr(tmp_path)
@@ -195,6 +206,34 @@ def test_scores_name_kr_own_file_submissions_by_their_file(tmp_path: Path, make_
     sample = (emulator.store.root / "competitions" / "tiny-toxic" / "data" / "sample_submission.csv").read_text()
     (tmp_path / "by-hand.csv").write_text(sample)
     kr("submit", "by-hand.csv", "-m", "hand made")
+    rows = json.loads(kr("scores", "--json").stdout)
+    assert [r["source"] for r in rows] == ["by-hand.csv"]
+
+
+def test_a_submit_killed_during_create_submission_is_not_sent_twice(tmp_path: Path, make_kr, make_emulator) -> None:
+    """kill -9 while CreateSubmission was with Kaggle, then the same `kr submit` again: it submitted twice, spending
+    two of the day's slots, and `kr scores` showed the first as "(outside kr)"."""
+    from kaggle_runner.emulator.faults import Faults, Rule
+
+    kr_process: list[Any] = []
+
+    class KillWhileKaggleHasIt(Faults):
+        def pick(self, route: str) -> Rule | None:
+            if route.endswith("/CreateSubmission") and kr_process and kr_process[0].poll() is None:
+                kr_process[0].kill()  # the request is here and will be handled; the client is gone
+                kr_process[0].wait()
+            return None
+
+    em = make_emulator(faults=KillWhileKaggleHasIt())
+    _project(tmp_path)
+    kr = make_kr(tmp_path, em)
+    sample = (em.store.root / "competitions" / "tiny-toxic" / "data" / "sample_submission.csv").read_text()
+    (tmp_path / "by-hand.csv").write_text(sample)
+    kr_process.append(kr.start("submit", "by-hand.csv", "-m", "hand made"))
+    assert kr_process[0].wait(60) == -9
+    again = kr("submit", "by-hand.csv", "-m", "hand made")
+    assert "was cut off after Kaggle took it; recorded, not sent again" in again.stderr
+    assert sum(q["route"].endswith("/CreateSubmission") for q in em.requests) == 1
     rows = json.loads(kr("scores", "--json").stdout)
     assert [r["source"] for r in rows] == ["by-hand.csv"]
 

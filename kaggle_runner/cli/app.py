@@ -3,8 +3,10 @@ command opens, and `main()`: one line on stderr for a user error, and the team t
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Optional
 
@@ -22,7 +24,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_state: dict = {"debug": False, "url": None, "opened": None, "resume": None}
+_state: dict = {"debug": False, "url": None, "opened": None, "resume": None, "deadline": None}
+DEADLINE_SECONDS = 24 * 3600.0  # longer than any Kaggle session (12 h) with its queue; a user's bound on a command
 
 
 def on_interrupt(say: Callable[[], str]) -> None:
@@ -54,12 +57,43 @@ def _root(
         envvar="KR_KAGGLE_URL",
         help="Talk to this Kaggle API (e.g. an emulator) instead of api.kaggle.com.",
     ),
+    deadline: float = typer.Option(
+        DEADLINE_SECONDS,
+        "--deadline",
+        envvar="KR_DEADLINE",
+        help="Give up after this many seconds, whatever the command waits for (runs on Kaggle go on).",
+        show_default="24 h",
+    ),
 ) -> None:
     from kaggle_runner.cli.render import QUIET
 
     _state["debug"] = debug
     _state["url"] = kaggle_url
     QUIET["on"] = quiet
+    if not 0 < deadline < float("inf"):
+        raise typer.BadParameter(f"{deadline} is not a number of seconds", param_hint="--deadline")
+    _state["deadline"] = deadline
+    if threading.current_thread() is threading.main_thread():  # signals go to the main thread only
+        signal.signal(signal.SIGALRM, _past_deadline)
+        signal.setitimer(signal.ITIMER_REAL, deadline)
+
+
+def no_deadline() -> None:
+    """For a command that serves until it is stopped (`kr emulator serve`): kr's deadline does not apply."""
+    if threading.current_thread() is threading.main_thread():
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _past_deadline(signum: int, frame: object) -> None:
+    resume = _state["resume"]
+    hint = f"; {resume()}" if resume else "; what was recorded stays, and the next command settles the rest"
+    raise PastDeadline(f"gave up after {_state['deadline']:g} s (kr --deadline){hint}")
+
+
+class PastDeadline(UserError):
+    """The command ran past kr's --deadline."""
+
+    exit_code = 1
 
 
 def connect() -> Session:

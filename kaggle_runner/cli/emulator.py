@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from kaggle_runner.cli.app import app
+from kaggle_runner.cli.app import app, no_deadline
 from kaggle_runner.errors import UserError
 
 emulator_app = typer.Typer(help="A local Kaggle for dry runs and tests.", no_args_is_help=True)
@@ -74,6 +74,7 @@ def serve(
     from kaggle_runner.emulator.server import Emulator
     from kaggle_runner.emulator.server import serve as run_server
 
+    no_deadline()  # it serves until stopped
     if not (state / "config.json").exists():
         init_state(state)
         print(f"kr: new emulator state in {state}; credentials in {state / 'kaggle.json'}", file=sys.stderr)

@@ -235,6 +235,17 @@ class Datasets:
                 "currentVersionNumber": v["number"],
                 "totalBytes": v["bytes"],
                 "lastUpdated": timestamp(v["created"]),
+                "versions": [
+                    {
+                        "versionNumber": old["number"],
+                        "versionNotes": old["notes"],
+                        "creationDate": timestamp(old["created"]),
+                        "creatorName": ds["owner"],
+                        "creatorRef": ds["owner"],
+                        "status": self.status_of(old),
+                    }
+                    for old in reversed(ds["versions"])
+                ],
             }
         )
 

@@ -24,6 +24,9 @@ from kaggle_runner.kaggle.log_events import parse_log
 T = TypeVar("T")
 RETRYABLE = (429, 500, 502, 503, 504)
 TIMEOUT = (10, 120)  # connect, read: kagglesdk sets none, and a dead server must not hang `kr wait`
+ANSWER_SECONDS = 300.0  # a whole answer (not a download): a server trickling bytes must not hold kr for ever
+WHOLE_ANSWER = "no whole answer within"
+MAX_ANSWER_BYTES = 256 * 2**20  # Kaggle's largest answers are session logs, a few MB
 UPLOAD_TIMEOUT = (10, 600)
 
 
@@ -161,11 +164,17 @@ class KaggleApi:
                 # nothing listening (a wrong --kaggle-url, an emulator not started) fails in seconds, not minutes
                 refused = "refused" in str(e).lower()
                 if attempt >= (min(self.retries, 2) if refused else self.retries):
-                    reason = "connection refused" if refused else type(e).__name__
+                    reason = "connection refused" if refused else _reason(e)
                     raise KaggleError(
                         f"{what}: cannot reach {self.url} ({reason}) after {attempt + 1} attempts"
                     ) from None
                 retry_after, ambiguous = None, True
+            except AnswerTooLarge as e:
+                raise KaggleError(f"{what}: {self.url} sent {e}; that is not a Kaggle answer") from None
+            except (ValueError, KeyError, TypeError) as e:  # kagglesdk reading JSON, enums or fields it does not know
+                raise KaggleError(
+                    f"{what}: the answer from {self.url} could not be read ({type(e).__name__}: {e})"
+                ) from None
             if ambiguous and not idempotent and took_effect is not None:
                 found = self._quietly(took_effect)
                 if found is not None:
@@ -396,6 +405,22 @@ class KaggleApi:
             return ds.current_version_number, self._datasets.get_dataset_status(sreq).status.name
 
         return self._or_none(f"reading dataset {owner}/{slug}", get) or (None, None)
+
+    def dataset_version_noted(self, owner: str, slug: str, notes: str, above: int) -> int | None:
+        """The newest version of dataset owner/slug numbered above `above` whose notes are `notes` (how kr knows its
+        own upload); where Kaggle lists no versions, the newest above `above`. None: no such version (yet)."""
+        from kagglesdk.datasets.types.dataset_api_service import ApiGetDatasetRequest
+
+        req = ApiGetDatasetRequest()
+        req.owner_slug, req.dataset_slug = owner, slug
+        ds = self._or_none(f"reading dataset {owner}/{slug}", lambda: self._datasets.get_dataset(req))
+        if ds is None:
+            return None
+        if not ds.versions:
+            current = ds.current_version_number or 0
+            return current if current > above else None
+        mine = [v.version_number for v in ds.versions if v is not None and v.version_notes == notes]
+        return max((n for n in mine if n > above), default=None)
 
     def create_dataset(
         self, owner: str, slug: str, title: str, tokens: list[str], took_effect: Callable[[], Any]
@@ -669,10 +694,37 @@ def _checked(r: Any) -> Any:
     return r
 
 
-class _TimeoutAdapter(HTTPAdapter):
-    """requests adapter that applies a default timeout (kagglesdk passes none)."""
+def _reason(e: Exception) -> str:
+    """A short cause for a failed request: the deadline's own words, else the kind of failure."""
+    return str(e) if str(e).startswith(WHOLE_ANSWER) else type(e).__name__
 
-    def send(self, request: Any, **kw: Any) -> Any:  # type: ignore[override]
+
+class AnswerTooLarge(requests.RequestException):
+    """An answer past MAX_ANSWER_BYTES: not something Kaggle sends, and reading on would fill the memory."""
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """requests adapter that applies a default timeout (kagglesdk passes none) and reads each answer that is not a
+    stream within ANSWER_SECONDS and MAX_ANSWER_BYTES: a server that sends a byte now and then never trips the read
+    timeout, and one that never stops would fill the memory."""
+
+    def send(self, request: Any, stream: bool = False, **kw: Any) -> Any:  # type: ignore[override]
         if kw.get("timeout") is None:
             kw["timeout"] = TIMEOUT
-        return super().send(request, **kw)
+        resp = super().send(request, stream=True, **kw)
+        if stream:  # downloads: read by the caller in blocks, with progress
+            return resp
+        deadline, body = time.monotonic() + ANSWER_SECONDS, bytearray()
+        try:
+            while chunk := resp.raw.read1(2**16, decode_content=True):
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise AnswerTooLarge(f"an answer larger than {MAX_ANSWER_BYTES // 2**20} MiB", request=request)
+                if time.monotonic() > deadline:
+                    raise requests.Timeout(f"{WHOLE_ANSWER} {ANSWER_SECONDS:.0f} s", request=request)
+        except urllib3.exceptions.HTTPError as e:  # as requests maps them when it reads the body itself
+            raise requests.ConnectionError(e, request=request) from e
+        finally:
+            resp.raw.release_conn() if len(body) <= MAX_ANSWER_BYTES else resp.close()
+        resp._content = bytes(body)
+        return resp

@@ -192,7 +192,8 @@ class Merge:
 class Ledger:
     """The project's SQLite record of runs, metrics, merges, scores, notes, bundles and team links."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, root: Path | None = None):
+        self.root = root or path.parent  # the project's folder, for the locks kept beside the ledger (bundles.py)
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             _create(path)
@@ -697,7 +698,7 @@ def _create(path: Path) -> None:
 
 def open_ledger(root: Path) -> Ledger:
     """The ledger of the project at `root`, created and migrated as needed."""
-    return Ledger(layout.ledger_file(root))
+    return Ledger(layout.ledger_file(root), root)
 
 
 def _id(cur: sqlite3.Cursor) -> int:

@@ -3,16 +3,19 @@ The sequence of Kaggle calls for the code bundle and each data bundle; packaging
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kaggle_runner import layout
 from kaggle_runner.config import Config, DatasetSpec
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle.api import KaggleApi, KaggleError
@@ -80,6 +83,24 @@ def sync_bundle(
     Nothing is uploaded when the manifest equals the last uploaded one and Kaggle still has that version. Files are
     hashed before only when there is a last upload to compare with; otherwise the upload itself hashes them."""
     ref = f"{owner}/{slug}"
+    # Two pushes of this project that both found the bundle changed would both upload it: the second waits here, then
+    # finds it unchanged.
+    with _locked(layout.lock_file(ledger.root, f"dataset-{owner}-{slug}"), say, f"dataset {ref}"):
+        return _sync(api, ledger, owner, slug, name, files, stage, say, ready_timeout)
+
+
+def _sync(
+    api: KaggleApi,
+    ledger: Ledger,
+    owner: str,
+    slug: str,
+    name: str,
+    files: packaging.Files,
+    stage: Stage,
+    say: Say,
+    ready_timeout: float,
+) -> dict[str, Any]:
+    ref = f"{owner}/{slug}"
     last = ledger.last_bundle(ref)
     remote_version, status = api.dataset_status(owner, slug)
     if last and remote_version == last["version"] and status != "FAILED":
@@ -100,22 +121,41 @@ def sync_bundle(
         pending = [uploader.submit(_upload, api, staged, files) for staged in stage(Path(tmp))]
         tokens = [p.result() for p in pending]
     digest = packaging.manifest_digest(packaging.hash_all(files))
-    expected = (remote_version or 0) + 1
-
-    def took_effect() -> bool | None:
-        return (api.dataset_status(owner, slug)[0] or 0) >= expected or None
-
     if remote_version is None:
         title = slug.replace("-", " ").title()
         title = (title if len(title) >= 6 else f"{title} Data")[:50]  # Kaggle wants 6-50 characters
-        api.create_dataset(owner, slug, title, tokens, took_effect)
+        # CreateDataset takes no notes: the dataset's being there is the sign, and its version is 1
+        api.create_dataset(owner, slug, title, tokens, lambda: 1 if api.dataset_status(owner, slug)[0] else None)
+        version = 1
     else:
-        api.create_dataset_version(owner, slug, f"kr: manifest {digest[:12]}", tokens, took_effect)
+        # The version is the one whose notes carry this manifest, never "the last one plus 1": a push killed
+        # after its call was sent can land its own version in between.
+        notes = f"kr: manifest {digest[:12]}"
+        api.create_dataset_version(
+            owner, slug, notes, tokens, lambda: api.dataset_version_noted(owner, slug, notes, remote_version)
+        )
+        noted = api.dataset_version_noted(owner, slug, notes, remote_version)
+        # accepted, but its notes are not shown: the newest is the best left to go by
+        version = noted or api.dataset_status(owner, slug)[0] or remote_version + 1
     # recorded before the READY wait, so that a kr stopped during it waits next time instead of uploading again
-    ledger.record_bundle(ref, expected, name, digest, len(files), size)
-    _wait_ready(api, owner, slug, expected, ready_timeout)
-    say(f"dataset {ref}: v{expected} READY")
-    return {"slug": ref, "version": expected, "manifest": digest}
+    ledger.record_bundle(ref, version, name, digest, len(files), size)
+    _wait_ready(api, owner, slug, version, ready_timeout)
+    say(f"dataset {ref}: v{version} READY")
+    return {"slug": ref, "version": version, "manifest": digest}
+
+
+@contextmanager
+def _locked(path: Path, say: Say, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` for the block, saying so when another kr process holds it first. The lock
+    is the kernel's (flock), so a kr that is killed lets go of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"{what}: another kr of this project is uploading it; waiting for it to finish")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield  # closing the file lets go of the lock
 
 
 def _upload(api: KaggleApi, staged: packaging.Staged, files: packaging.Files) -> str:
@@ -132,6 +172,8 @@ def _wait_ready(api: KaggleApi, owner: str, slug: str, expected: int, timeout: f
     ref, deadline = f"{owner}/{slug}", time.time() + timeout
     for delay in poll_intervals(start=0.1, cap_ratio=50):  # small datasets are READY in a second, big ones in minutes
         version, status = api.dataset_status(owner, slug)
+        if version is not None and version > expected and status == "READY":
+            return  # a newer version (another machine's push) is READY, so this one was processed too
         if version == expected and status == "READY":
             return
         if version == expected and status == "FAILED":

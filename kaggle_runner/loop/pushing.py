@@ -19,7 +19,7 @@ from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
-from kaggle_runner.loop import bootstrap, control, packaging, prechecks, wheels
+from kaggle_runner.loop import bootstrap, control, packaging, prechecks, recovery, wheels
 from kaggle_runner.loop.watching import status, wait
 from kaggle_runner.project import Project, Say, Session
 
@@ -162,12 +162,19 @@ def push(
         before = ctx.api.current_version(ref) or 0
 
         def took_effect(before: int = before) -> Any:
-            current = ctx.api.current_version(ref) or 0
-            return _Landed(current) if current > before else None
+            seen = recovery.versions_of_runs(ctx, ref, before, {run_id})
+            if run_id in seen.versions:
+                return _Landed(seen.versions[run_id])
+            return _Unsure() if seen.unknown else None  # sending again could make a second version
 
         # If SaveKernel raises (Ctrl-C, retries exhausted), the version may or may not exist on Kaggle: the
         # record stays 'pushing' and the next command's reconcile() decides, the one place that does.
         resp = ctx.api.save_kernel(body, took_effect)
+        if isinstance(resp, _Unsure):
+            raise KaggleError(
+                f"the answer to the push of {spec.name} was lost and Kaggle cannot tell yet whether it took it; "
+                "the next kr command records it (kr ls)"
+            )
         error = getattr(resp, "error", None)
         if not error:
             break
@@ -291,6 +298,10 @@ def _wait_for_a_slot(ctx: Session, held: list[Run]) -> None:
 class _Landed:
     version_number: int
     error: None = None
+
+
+class _Unsure:
+    """A SaveKernel whose answer was lost while a newer version's run cannot be told yet."""
 
 
 def push_dataset(ctx: Session, name: str, say: Say) -> dict[str, Any]:

@@ -3,12 +3,19 @@ reconciles the ledger first, so every command that talks to Kaggle starts from a
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
+
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle.log_events import parse_log
 from kaggle_runner.kaggle.rules import FINAL_STATES
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.loop import bootstrap
 from kaggle_runner.project import Say, Session
+
+# How long a push whose version Kaggle does not show yet stays PUSHING: a SaveKernel cut off by a kill may still be
+# in flight or being processed, and the version appears a moment later (seconds on the emulator; more allowed here).
+PUSH_GRACE_SECONDS = 120.0
 
 
 def connect(url: str | None, say: Say) -> Session:
@@ -28,33 +35,50 @@ def connect(url: str | None, say: Say) -> Session:
     return ctx
 
 
+@dataclass
+class Seen:
+    """What Kaggle shows of a kernel's versions above some number: the kr run each was pushed as, and how many
+    cannot be told yet (a running session's log, which holds the marker of an older version, is empty)."""
+
+    versions: dict[int, int] = field(default_factory=dict)  # ledger run id -> version
+    unknown: int = 0
+
+
+def versions_of_runs(ctx: Session, ref: str, above: int, wanted: set[int]) -> Seen:
+    """The versions of kernel `ref` numbered above `above` that carry the marker of a run in `wanted`, read from the
+    newest down until all are found. Decided by the run marker kr put in the source, never by a number or an order:
+    another push, a version from the web editor or another project's run can land in between."""
+    owner, _, slug = ref.partition("/")
+    kernel = ctx.api.get_kernel(owner, slug)
+    current = (kernel.metadata.current_version_number or 0) if kernel is not None else 0
+    source = kernel.blob.source if kernel is not None else None
+    seen = Seen()
+    for version in range(current, above, -1):
+        run_id = _run_of_version(ctx, owner, slug, version, source if version == current else None)
+        if run_id is None:
+            seen.unknown += 1
+        elif run_id in wanted:
+            seen.versions[run_id] = version
+        if wanted <= seen.versions.keys():
+            break  # older versions need not be read
+    return seen
+
+
 def reconcile(ctx: Session, say: Say) -> None:
     """Finish the record of pushes cut off between SaveKernel and the ledger write (crash, Ctrl-C, two at once).
-    Versions are matched to ledger rows by the run id their source carries (the bootstrap's marker), never by
-    order: the newest version's source comes from GetKernel, an older one's from the KR_RUN line of its log."""
+    A row stays PUSHING until its version is seen, or until PUSH_GRACE_SECONDS have passed with every newer version
+    accounted for; only then is it marked as never having reached Kaggle."""
     pending: dict[str, list[Run]] = {}
     for run in ctx.ledger.pending_pushes():
         pending.setdefault(run.ref, []).append(run)
     for ref, runs in pending.items():
-        owner, _, slug = ref.partition("/")
         known = max((r.version or 0 for r in ctx.ledger.runs() if r.ref == ref), default=0)
-        kernel = ctx.api.get_kernel(owner, slug)
-        current = (kernel.metadata.current_version_number or 0) if kernel is not None else 0
-        source = kernel.blob.source if kernel is not None else None
-        found, unknown = {}, 0
-        for version in range(current, known, -1):
-            run_id = _run_of_version(ctx, owner, slug, version, source if version == current else None)
-            if run_id is None:
-                unknown += 1
-            else:
-                found[run_id] = version
-            if all(r.id in found for r in runs):
-                break  # older versions need not be read
+        seen = versions_of_runs(ctx, ref, known, {r.id for r in runs})
         for run in runs:
-            if run.id in found:
-                ctx.ledger.finish_push(run.id, found[run.id])
-                say(f"recovered an interrupted push: {run.kernel} v{found[run.id]}")
-            elif not unknown:
+            if run.id in seen.versions:
+                ctx.ledger.finish_push(run.id, seen.versions[run.id])
+                say(f"recovered an interrupted push: {run.kernel} v{seen.versions[run.id]}")
+            elif not seen.unknown and time.time() - run.created > PUSH_GRACE_SECONDS:
                 ctx.ledger.abandon_push(run.id, "the push never reached Kaggle")
 
 

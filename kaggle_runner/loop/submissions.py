@@ -17,6 +17,8 @@ from kaggle_runner.ledger.addresses import is_reference
 from kaggle_runner.ledger.db import Ledger, Merge, Run, label
 
 SAMPLE = "sample_submission.csv"
+CUT_OFF = "an earlier kr submit of {what} was cut off after Kaggle took it; recorded, not sent again"
+TAG_HEX = 12  # hex digits of a file's sha256 kept in its submission's description
 NOT_A_SOURCE = "no such file, and not a version (v23, KERNEL:v23, latest) or merge (m3)"
 
 
@@ -101,22 +103,28 @@ def submit(
     if item is None:
         run_id, merge_id = ctx.ledger.owner_of_file(digest)
     source = _label(ctx, run_id, merge_id)
-    description = " ".join(x for x in (source, message) if x)
-    took_effect = _landed(ctx, competition, description)
-    start = ctx.api.start_submission_upload(competition, path)
-    ctx.api.put_file(start.create_url, path, path.name)
-    resp = ctx.api.create_submission(competition, start.token, description, took_effect)
-    ref = _accepted_ref(resp)
+    description = " ".join(x for x in (source, message, _tag(digest[:TAG_HEX])) if x)
+    listed = ctx.api.list_submissions(competition)
+    cut_off = _cut_off(ctx, competition, listed, _tag(digest[:TAG_HEX]))
+    if cut_off is not None:
+        say(f"#{cut_off.ref}: {CUT_OFF.format(what='this file')}")
+        known = _record(ctx.ledger, competition, cut_off)
+        ref, status = known["ref"], known["status"]
+    else:
+        took_effect = _landed(ctx, competition, description, listed)
+        start = ctx.api.start_submission_upload(competition, path)
+        ctx.api.put_file(start.create_url, path, path.name)
+        resp = ctx.api.create_submission(competition, start.token, description, took_effect)
+        ref, status, known = _accepted_ref(resp), "PENDING", {}
+        ctx.ledger.record_submission(
+            competition,
+            ref,
+            description=description,
+            status=status,
+            date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
     ctx.ledger.record_submission(
-        competition,
-        ref,
-        run_id=run_id,
-        merge_id=merge_id,
-        file_name=path.name,
-        file_sha256=digest,
-        description=description,
-        status="PENDING",
-        date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        competition, ref, run_id=run_id, merge_id=merge_id, file_name=path.name, file_sha256=digest
     )
     reads = [s["label"] for s in ctx.ledger.run_by_id(run_id).sources] if run_id is not None else []
     return {
@@ -124,8 +132,9 @@ def submit(
         "competition": competition,
         "source": source,
         "file": str(path),
-        "status": "PENDING",
         "reads": reads,
+        **known,
+        "status": status,
     }
 
 
@@ -136,9 +145,22 @@ def _accepted_ref(resp: Any) -> int:
     return ref
 
 
-def _landed(ctx: Any, competition: str, description: str) -> Callable[[], Any]:
-    """took_effect for a submission: a submission not listed now that carries this description."""
-    before = {s.ref for s in ctx.api.list_submissions(competition)}
+def _tag(key: str) -> str:
+    """What kr adds to a submission's description to know it again: the file's sha256 (its first TAG_HEX digits), or
+    the kernel version of a code submission. A repeated `kr submit` after one cut off finds it by this."""
+    return f"[kr {key}]"
+
+
+def _cut_off(ctx: Any, competition: str, listed: list[Any], tag: str) -> Any | None:
+    """A submission Kaggle lists with this tag that the ledger never recorded: a `kr submit` killed during
+    CreateSubmission, whose submission landed all the same."""
+    recorded = {s["ref"] for s in ctx.ledger.submissions() if s["competition"] == competition}
+    return next((s for s in listed if tag in (s.description or "") and int(s.ref) not in recorded), None)
+
+
+def _landed(ctx: Any, competition: str, description: str, listed: list[Any]) -> Callable[[], Any]:
+    """took_effect for a submission: a submission not listed before that carries this description."""
+    before = {s.ref for s in listed}
 
     def took_effect() -> Any:
         for s in ctx.api.list_submissions(competition):
@@ -171,20 +193,29 @@ def _submit_code(
     if sample is not None:
         same_columns(read(sample, labels=True), table)
     say(f"{item.kernel} {item.label} wrote {file_name} with the sample's columns; Kaggle re-runs it on hidden data")
-    description = " ".join(x for x in (label(item, ctx.cfg.default_kernel), message) if x)
     owner, slug = item.owner_slug
-    took_effect = _landed(ctx, competition, description)
-    resp = ctx.api.create_code_submission(competition, (owner, slug, item.version), file_name, description, took_effect)
-    ref = _accepted_ref(resp)
-    ctx.ledger.record_submission(
-        competition,
-        ref,
-        run_id=item.id,
-        file_name=file_name,
-        description=description,
-        status="PENDING",
-        date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    )
+    tag = _tag(f"{slug}/v{item.version}")
+    description = " ".join(x for x in (label(item, ctx.cfg.default_kernel), message, tag) if x)
+    listed = ctx.api.list_submissions(competition)
+    cut_off = _cut_off(ctx, competition, listed, tag)
+    if cut_off is not None:
+        say(f"#{cut_off.ref}: {CUT_OFF.format(what=item.label)}")
+        known = _record(ctx.ledger, competition, cut_off)
+        ref, status = known["ref"], known["status"]
+    else:
+        took_effect = _landed(ctx, competition, description, listed)
+        resp = ctx.api.create_code_submission(
+            competition, (owner, slug, item.version), file_name, description, took_effect
+        )
+        ref, status, known = _accepted_ref(resp), "PENDING", {}
+        ctx.ledger.record_submission(
+            competition,
+            ref,
+            description=description,
+            status=status,
+            date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+    ctx.ledger.record_submission(competition, ref, run_id=item.id, file_name=file_name)
     source = label(item, ctx.cfg.default_kernel)
     reads = [s["label"] for s in item.sources]  # the training runs whose output it read
     return {
@@ -192,8 +223,9 @@ def _submit_code(
         "competition": competition,
         "source": source,
         "file": file_name,
-        "status": "PENDING",
         "reads": reads,
+        **known,
+        "status": status,
     }
 
 

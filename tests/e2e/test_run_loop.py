@@ -294,20 +294,63 @@ def test_two_pushes_cut_off_at_once_are_matched_by_identity_not_order(kr, projec
     assert json.loads(kr("show", "v1", "--json").stdout)["message"] == "second"
 
 
+def _age(project: Path, run_id: int, seconds: float) -> None:
+    """Make a row look `seconds` older, past the grace a cut-off push gets before it counts as never sent."""
+    db = sqlite3.connect(project / ".kr" / "ledger.sqlite")
+    db.execute("UPDATE runs SET created = created - ? WHERE id = ?", (seconds, run_id))
+    db.commit()
+    db.close()
+
+
 def test_a_push_that_never_reached_kaggle_is_abandoned_even_after_others(kr, project: Path, emulator) -> None:
     from helpers import Api
 
     c = creds(emulator)
     Api(emulator.url, c["username"], c["key"]).push("loop-kernel", "print('pushed from the web editor')\n")
     lost, _ = _crashed_push(emulator, project, "lost")  # cut off before SaveKernel was sent
+    _age(project, lost, 600)
     kr("status", "latest", check=None)
     assert [(x["id"], x["state"]) for x in _ledger(project)] == [(lost, "abandoned")]
+
+
+def test_a_push_killed_in_flight_stays_pushing_until_its_version_shows(kr, project: Path, emulator) -> None:
+    """A kill during SaveKernel, then another command at once: the version was created a moment later, and the
+    row had already been marked as never having reached Kaggle."""
+    run_id, send = _crashed_push(emulator, project, "in flight")
+    kr("status", "latest", check=None)  # a command that talks to Kaggle settles cut-off pushes first
+    assert [(x["id"], x["state"]) for x in _ledger(project)] == [(run_id, "pushing")]
+    send()  # the server gets round to it
+    assert "recovered an interrupted push: main v1" in kr("status", "v1").stderr
+    assert [(x["version"], x["state"], x["message"]) for x in _ledger(project)] == [(1, "pushed", "in flight")]
+
+
+def test_a_lost_answer_is_matched_by_the_run_marker_not_by_a_newer_number(make_emulator, project: Path, make_kr):
+    """SaveKernel's answer lost while a version from the web editor landed: that version was recorded as kr's."""
+    from helpers import Api
+
+    class OutsidePushFirst(Faults):
+        done = False
+
+        def pick(self, route: str) -> Rule | None:
+            if route.endswith("/SaveKernel") and not self.done:
+                self.done = True
+                c = creds(em)
+                Api(em.url, c["username"], c["key"]).push("loop-kernel", "print('from the web editor')\n")
+                return Rule(fault="reset")  # kr's own request is dropped before the emulator handles it
+            return None
+
+    em = make_emulator(faults=OutsidePushFirst())
+    r = make_kr(project, em)("push", "-m", "mine")
+    assert "pushed main v2" in r.stdout, r.stdout + r.stderr
+    assert [(x["version"], x["message"]) for x in _ledger(project)] == [(2, "mine")]
+    assert len(em.store.state["kernels"]["testuser/loop-kernel"]["versions"]) == 2  # the editor's v1 and kr's v2
 
 
 def test_a_version_another_project_pushed_with_the_same_run_id_is_not_taken(kr, project: Path, emulator) -> None:
     from helpers import Api
 
     lost, _ = _crashed_push(emulator, project, "lost")
+    _age(project, lost, 600)
     marker = json.dumps({"run": lost, "project": "someone-elses", "kernel": "main"})
     c = creds(emulator)
     Api(emulator.url, c["username"], c["key"]).push("loop-kernel", f"_kr_marker = {marker!r}\nprint('theirs')\n")

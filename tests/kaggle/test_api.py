@@ -320,3 +320,71 @@ def test_web_pages_come_from_the_server_kr_talks_to() -> None:
         "https://www.kaggle.com/code/testuser/main"
     )
     assert KaggleApi("http://127.0.0.1:7777", Credentials("testuser", "0" * 32)).page("testuser/main") is None
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    """A server no Kaggle is: it trickles its answer, sends one without end, or sends what kagglesdk cannot read."""
+
+    mode = "trickle"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if self.mode == "unreadable":
+            body = b'{"status": "NOT_A_STATUS_KAGGLE_HAS", "failureMessage": ""}'
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_header("Content-Length", str(2**40))
+        self.end_headers()
+        try:
+            self.wfile.write(b"{")
+            while True:
+                self.wfile.write(b" " * (1 if self.mode == "trickle" else 2**20))
+                self.wfile.flush()
+                if self.mode == "trickle":
+                    time.sleep(0.2)
+        except OSError:  # the client gave up, as it should
+            pass
+
+
+@pytest.fixture
+def hostile():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _serving(server: ThreadingHTTPServer, mode: str) -> str:
+    _Hostile.mode = mode
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_an_answer_that_trickles_is_given_up_after_its_deadline(hostile, monkeypatch) -> None:
+    """A byte now and then never trips the read timeout: kr waited for ever."""
+    monkeypatch.setattr(kaggle_api, "ANSWER_SECONDS", 1.0)
+    started = time.monotonic()
+    with pytest.raises(KaggleError, match=r"cannot reach .* \(no whole answer within 1 s\) after 1 attempts"):
+        _api(_serving(hostile, "trickle"), retries=0).get_kernel("testuser", "k")
+    assert time.monotonic() - started < 10
+
+
+def test_an_answer_without_end_is_refused_past_the_cap(hostile, monkeypatch, sleeps) -> None:
+    monkeypatch.setattr(kaggle_api, "MAX_ANSWER_BYTES", 8 * 2**20)
+    with pytest.raises(KaggleError, match="sent an answer larger than 8 MiB; that is not a Kaggle answer"):
+        _api(_serving(hostile, "endless")).get_kernel("testuser", "k")
+    assert sleeps == []  # not retried
+
+
+def test_an_answer_kagglesdk_cannot_read_is_one_clear_error(hostile, sleeps) -> None:
+    """An unknown session status was an `internal error` with a traceback hint."""
+    with pytest.raises(KaggleError, match="the answer from .* could not be read"):
+        _api(_serving(hostile, "unreadable")).kernel_status("testuser", "k", 1)

@@ -4,13 +4,18 @@ zipped), records the same manifest a separate hash pass gives, and an unchanged 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
-from helpers import creds
+from helpers import Api, creds
 from kaggle_runner.config import DatasetSpec
+from kaggle_runner.emulator.faults import Faults, Rule
 from kaggle_runner.kaggle.api import Credentials, KaggleApi
 from kaggle_runner.ledger.db import open_ledger
 from kaggle_runner.loop import packaging
@@ -98,3 +103,70 @@ def test_uploads_no_create_call_took_are_dropped_after_the_ttl(api, emulator) ->
     assert not blob.exists() and start["token"] not in emulator.store.state["blobs"]
     r = requests.put(start["createUrl"], data=b"67890", headers={"Content-Range": "bytes 5-9/10"}, timeout=10)
     assert r.status_code == 404
+
+
+def _changed(spec: DatasetSpec, text: str) -> None:
+    (spec.folder / "data" / "texts" / "part1.txt").write_text(text)
+
+
+def _in_thread(fn: Callable[[], Any], seconds: float = 60) -> Any:
+    """fn's result, failing the test instead of hanging where fn would wait for its 30-minute READY timeout."""
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except BaseException as e:
+            out.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert out, f"still waiting after {seconds} s"
+    if isinstance(out[0], BaseException):
+        raise out[0]
+    return out[0]
+
+
+def test_a_version_landing_in_between_does_not_make_the_push_wait_for_the_wrong_one(emulator, spec, tmp_path):
+    """A push killed after its CreateDatasetVersion was sent lands its version while the next push uploads: the
+    next push took "last + 1" for its own and waited 30 minutes for it to be the current one."""
+    c = creds(emulator)
+    api = KaggleApi(emulator.url, Credentials(c["username"], key=c["key"]))
+    ledger = open_ledger(tmp_path)
+    sync_dataset(api, ledger, "testuser", spec, lambda _: None)
+
+    class KilledPushLandsFirst(Faults):
+        done = False
+
+        def pick(self, route: str) -> Rule | None:
+            if route.endswith("/CreateDatasetVersion") and not self.done:
+                self.done = True
+                other = Api(emulator.url, c["username"], c["key"])
+                token = other.upload("train.csv", b"id,y\n1,0\n")
+                body = {"versionNotes": "kr: manifest 0123456789ab", "files": [{"token": token}]}
+                ref = {"ownerSlug": "testuser", "datasetSlug": "train-bits"}
+                other.ok("datasets.CreateDatasetVersion", {**ref, "body": body})
+            return None
+
+    emulator.faults = KilledPushLandsFirst()
+    _changed(spec, "changed\n")
+    pushed = _in_thread(lambda: sync_dataset(api, open_ledger(tmp_path), "testuser", spec, lambda _: None))
+    assert pushed["version"] == 3 and ledger.last_bundle("testuser/train-bits")["version"] == 3
+    assert (emulator.datasets.ready_dir("testuser/train-bits") / "texts" / "part1.txt").read_text() == "changed\n"
+
+
+def test_two_pushes_of_one_changed_dataset_upload_it_once(emulator, spec, tmp_path):
+    c = creds(emulator)
+    api = KaggleApi(emulator.url, Credentials(c["username"], key=c["key"]))
+    ledger = open_ledger(tmp_path)
+    sync_dataset(api, ledger, "testuser", spec, lambda _: None)
+    _changed(spec, "changed\n")
+    said: list[str] = []
+    pool = ThreadPoolExecutor(2)
+    push = lambda: sync_dataset(api, open_ledger(tmp_path), "testuser", spec, said.append)  # noqa: E731
+    pushes = [pool.submit(push) for _ in "ab"]
+    both = _in_thread(lambda: [p.result() for p in pushes])
+    assert [b["version"] for b in both] == [2, 2]
+    assert len(emulator.store.state["datasets"]["testuser/train-bits"]["versions"]) == 2
+    assert any("another kr of this project is uploading it; waiting" in s for s in said), said
