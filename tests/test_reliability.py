@@ -218,10 +218,18 @@ def test_a_submit_killed_during_create_submission_is_not_sent_twice(tmp_path: Pa
     kr_process: list[Any] = []
 
     class KillWhileKaggleHasIt(Faults):
+        taken = False
+
         def pick(self, route: str) -> Rule | None:
-            if route.endswith("/CreateSubmission") and kr_process and kr_process[0].poll() is None:
-                kr_process[0].kill()  # the request is here and will be handled; the client is gone
+            if not kr_process or kr_process[0].poll() is not None:
+                return None
+            if route.endswith("/CreateSubmission"):
+                self.taken = True
+                return Rule(fault="reset_after")  # handled, and its answer never reaches kr
+            if self.taken:  # kr's next request: it is stopped before it learns anything
+                kr_process[0].kill()
                 kr_process[0].wait()
+                return Rule(fault="reset")
             return None
 
     em = make_emulator(faults=KillWhileKaggleHasIt())

@@ -39,7 +39,7 @@ def test_submit_sends_the_version_and_records_the_re_run_score(kr, emulator) -> 
     sent = json.loads(kr("submit", "v1", "-m", "first", "--wait", "--json").stdout)
     assert sent["status"] == "COMPLETE" and float(sent["public_score"]) > 0.5
     sub = emulator.store.state["submissions"][str(sent["ref"])]
-    assert sub["description"] == "v1 first" and sub["fileName"] == "submission.csv"
+    assert sub["description"] == "v1 first [kr main/v1]" and sub["fileName"] == "submission.csv"
     rows = json.loads(kr("ls", "--json").stdout)
     assert rows[0]["public"] == float(sub["publicScore"])
 

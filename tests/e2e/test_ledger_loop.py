@@ -61,7 +61,7 @@ def test_two_versions_submitted_merged_and_listed(kr, emulator, kaggle) -> None:
     for label, sub in (("v1", first), ("v2", second), ("m1", third)):
         assert rows[label]["public"] == float(scored[sub["ref"]]["publicScore"])
         assert sub["public_score"] == scored[sub["ref"]]["publicScore"]
-    assert scored[second["ref"]]["description"] == "v2 slower"
+    assert scored[second["ref"]]["description"].startswith("v2 slower [kr ")  # the file's sha256 tags it
 
     # the metrics of each run were read from its log when it was pulled
     points = json.loads(kr("metrics", str(project / ".kr" / "runs" / "v2" / "smoke.log"), "--json").stdout)
