@@ -334,6 +334,60 @@ def test_an_idle_connection_gives_its_thread_back(emulator, monkeypatch) -> None
         assert s.recv(1) == b""  # sent nothing: the server closed the connection instead of waiting for ever
 
 
+def test_three_hundred_slow_clients_hold_no_worker_and_are_dropped_at_the_header_deadline(
+    api, emulator, monkeypatch
+) -> None:
+    """300 clients sending a byte now and then held all 256 connection threads: the health check timed out for
+    everyone until they closed."""
+    import socket
+    import time
+
+    from kaggle_runner.emulator import connections
+
+    monkeypatch.setattr(connections, "HEADER_SECONDS", 2.0)
+    host, port = emulator.url.rsplit("/", 1)[1].split(":")
+    slow = [socket.create_connection((host, int(port)), timeout=10) for _ in range(300)]
+    try:
+        for s in slow:
+            s.sendall(b"POST /v1/kernels.KernelsApiService/GetKernel HTTP/1.1\r\n")  # and then next to nothing
+        started = time.monotonic()
+        r = api.call("kernels.ListKernels", {"user": "testuser"})
+        assert r.status_code == 200 and time.monotonic() - started < 2, r.text
+        time.sleep(3)
+        slow[0].settimeout(5)
+        answer = slow[0].recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer  # told why, then closed
+    finally:
+        for s in slow:
+            s.close()
+
+
+def test_a_body_sent_a_byte_at_a_time_is_cut_off(api, emulator, monkeypatch) -> None:
+    import socket
+    import time
+
+    from kaggle_runner.emulator import connections
+
+    monkeypatch.setattr(connections, "BODY_GRACE_SECONDS", 1.0)
+    host, port = emulator.url.rsplit("/", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"POST /v1/kernels.KernelsApiService/ListKernels HTTP/1.1\r\nContent-Length: 1000\r\n\r\n{")
+        started, closed = time.monotonic(), False
+        while time.monotonic() - started < 10 and not closed:
+            time.sleep(0.3)
+            try:
+                s.sendall(b" ")
+            except OSError:
+                closed = True
+            else:
+                s.settimeout(0.01)
+                try:
+                    closed = s.recv(1) == b""
+                except TimeoutError:
+                    pass
+        assert closed and time.monotonic() - started < 5
+
+
 # -- 1. kernels confined like a Kaggle container -------------------------------------------------------------------
 SECRET = "0000kr-escape-probe-not-a-real-key"
 ATTACKER = r"""import json, os, socket, sys

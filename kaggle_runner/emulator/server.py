@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from kaggle_runner.emulator.blobs import Blobs
 from kaggle_runner.emulator.code_submissions import CodeSubmissions
 from kaggle_runner.emulator.competitions import Competitions
+from kaggle_runner.emulator.connections import Incoming, Server
 from kaggle_runner.emulator.datasets import Datasets
 from kaggle_runner.emulator.faults import Faults, Rule
 from kaggle_runner.emulator.kernels import Kernels
@@ -116,7 +117,7 @@ class Emulator:
                     "start the emulator with --unconfined to run them on the host as your own user"
                 )
         handler = type("BoundHandler", (Handler,), {"emulator": self})
-        self.httpd = _Server((self.host, self.port), handler)
+        self.httpd = Server((self.host, self.port), handler)
         self.port = self.httpd.server_address[1]
         self.kernels.executor.api_url = self.url
         self.kernels.executor.recover()
@@ -210,39 +211,25 @@ class Emulator:
         return resolver(rest)
 
 
-class _Server(ThreadingHTTPServer):
-    """A thread per connection, at most MAX_CONNECTIONS at once; connections beyond that wait in a real listen
-    backlog (socketserver's default of 5 reset clients under a burst of 200) until a thread is free."""
-
-    request_queue_size = 1024
-    daemon_threads = True
-    MAX_CONNECTIONS = 256
-
-    def __init__(self, *args: Any, **kw: Any):
-        self._slots = threading.BoundedSemaphore(self.MAX_CONNECTIONS)
-        super().__init__(*args, **kw)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self._slots.acquire()
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-
 class Handler(BaseHTTPRequestHandler):
+    """One request of a connection (connections.Server hands each connection back to its waiting room after it)."""
+
     protocol_version = "HTTP/1.1"
     server_version = "kaggle-emulator"
-    timeout = 120  # an idle keep-alive connection gives its thread back after this many seconds
+    timeout = 120  # an idle keep-alive connection is closed after this many seconds
     disable_nagle_algorithm = True  # headers and body are separate writes: Nagle + delayed ACK cost 40 ms each
     emulator: Emulator
+
+    def __init__(self, request: Any, client_address: Any, server: Any, prefix: bytes = b""):
+        self._prefix = prefix
+        super().__init__(request, client_address, server)
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = Incoming(self.connection, self._prefix)  # type: ignore[assignment]  # unbuffered: reads no further
+
+    def handle(self) -> None:
+        self.handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:
         if not self.emulator.quiet:
