@@ -14,7 +14,7 @@ import requests
 import yaml
 
 from helpers import Api, creds, write_project
-from kaggle_runner.emulator import Emulator
+from kaggle_runner.emulator import Emulator, sandbox
 from kaggle_runner.emulator.seed import init_state
 from kaggle_runner.ledger.db import open_ledger
 
@@ -459,6 +459,14 @@ def emulators_cgroups():
         raise LookupError("a cgroup namespace of its own")
     return mine
 
+def init_command_line():
+    # PID 1's command line is world-readable: it named the emulator's Python, sandbox.py and the spec's host path
+    line = open("/proc/1/cmdline", "rb").read().decode(errors="replace")
+    leaked = [p for p in (host["state"], host["sandbox"], "sandbox.json") if p in line]
+    if not leaked:
+        raise LookupError("no host path in PID 1's command line")
+    return leaked
+
 SECRET = {secret!r}
 attempt("see the host's folders", host_folders)  # first: before this kernel writes to its own /tmp
 attempt("read the server's environment", grep_environ)
@@ -480,6 +488,7 @@ attempt("see other processes", other_processes)
 attempt("run as root", lambda: 0 if os.getuid() == 0 else 1 / 0)
 attempt("find a writable system mount (/sys/fs/cgroup)", writable_mounts)
 attempt("share the emulator's cgroup namespace", emulators_cgroups)
+attempt("read host paths in PID 1's command line", init_command_line)
 open("/tmp/private-tmp.txt", "w").write("a session's own /tmp works")
 open("/kaggle/temp/t.txt", "w").write("and so does /kaggle/temp")
 print("ESCAPES " + json.dumps(tried), flush=True)
@@ -519,6 +528,7 @@ def escapes(tmp_path_factory) -> dict[str, str]:
             "host_tmp": str(host_tmp),
             "port": em.port,
             "cgroup_ns": os.readlink("/proc/self/ns/cgroup"),
+            "sandbox": str(Path(sandbox.__file__).parent),
         }
         source = ATTACKER.format(paths=json.dumps(paths), secret=SECRET)
         api.push("attacker", source, enableInternet=False, competitionDataSources=["tiny-toxic"])
@@ -555,6 +565,7 @@ ESCAPES = [
     "see the host's folders",
     "find a writable system mount (/sys/fs/cgroup)",
     "share the emulator's cgroup namespace",
+    "read host paths in PID 1's command line",
 ]
 
 
@@ -599,3 +610,61 @@ def test_a_line_longer_than_a_block_names_its_line(tmp_path: Path, monkeypatch) 
         f.write("id,toxic\n1,0.5\n2," + "7" * (3 << 20) + "\n3,0.1\n")
     with pytest.raises(table.CsvError, match=r"long.csv: line 3: a line of more than 1 MiB"):
         table.read(path)
+
+
+# -- per-session limits: memory, processes, disk, /dev/shm ----------------------------------------------------------
+HOG = {
+    "memory": "import time\nheld = b'x' * 300_000_000\nprint('holding', flush=True)\ntime.sleep(60)\n",
+    "working": "import time\nopen('big.bin', 'wb').write(b'x' * 50_000_000)\ntime.sleep(60)\n",
+    "scratch": "import time\nopen('/tmp/big.bin', 'wb').write(b'x' * 50_000_000)\ntime.sleep(60)\n",
+}
+STOPPED = {
+    "memory": "used more than 0.125 GiB of memory",
+    "working": "wrote more than 0.0125 GiB to /kaggle/working",
+    "scratch": "wrote more than 0.0125 GiB to /tmp and /kaggle/temp",
+}
+SMALL = {
+    "kernel_memory_bytes": 2**27,
+    "kernel_max_processes": 32,
+    "kernel_working_bytes": 2**30 // 80,
+    "kernel_scratch_bytes": 2**30 // 80,
+}
+
+
+@pytest.mark.parametrize("hog", sorted(HOG))
+def test_a_session_past_a_limit_is_stopped_with_the_reason(make_emulator, hog: str) -> None:
+    """Kernels had no memory, process or disk limits: one could take the machine from every other session."""
+    em = make_emulator(settings=SMALL)
+    c = creds(em)
+    api = Api(em.url, c["username"], c["key"])
+    api.push("hog", HOG[hog], enableInternet=False)
+    st = api.wait("hog", 1, timeout=50)
+    assert st["status"] == "ERROR" and STOPPED[hog] in st["failureMessage"], st
+
+
+def test_a_fork_bomb_gets_no_more_processes_than_its_limit_and_dev_shm_is_bounded(make_emulator) -> None:
+    bomb = (
+        "import os, time\n"
+        "shm = os.statvfs('/dev/shm')\n"
+        "print('shm', shm.f_blocks * shm.f_frsize, flush=True)\n"
+        "children = 0\n"
+        "for _ in range(200):\n"
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(30)\n"
+        "            os._exit(0)\n"
+        "        children += 1\n"
+        "    except BlockingIOError:\n"
+        "        break\n"
+        "print('children', children, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    em = make_emulator(settings={**SMALL, "kernel_max_processes": 40})
+    c = creds(em)
+    api = Api(em.url, c["username"], c["key"])
+    api.push("bomb", bomb, enableInternet=False)
+    api.wait("bomb", 1, timeout=50)
+    log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "bomb"})["log"]
+    text = "".join(e["data"] for e in json.loads(log))
+    assert f"shm {2**26}" in text, text
+    assert int(text.split("children ")[1].split()[0]) < 40, text

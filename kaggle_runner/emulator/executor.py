@@ -18,14 +18,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.emulator import kernel_env, sandbox
+from kaggle_runner.emulator import kernel_env, limits, sandbox
 from kaggle_runner.emulator.records import Kernel, KernelVersion
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import now
 from kaggle_runner.kaggle import rules
 from kaggle_runner.kaggle.rules import FINAL_STATES
 
-SANDBOX = sandbox.__file__
+SANDBOX = Path(sandbox.__file__)
+
+
+def _launcher(spec: Path) -> tuple[list[str], bytes]:
+    """The sandbox's command line, with no host path in it (sandbox.LAUNCH), and the line its stdin gets."""
+    line = json.dumps({"source": SANDBOX.read_text(encoding="utf-8"), "spec": json.loads(spec.read_text())})
+    return ["kaggle-session", "-I", "-c", sandbox.LAUNCH], line.encode() + b"\n"
+
+
 KERNEL_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL on cancel or timeout
 UNCONFINED_HINT = (
@@ -100,6 +108,7 @@ class Session:
         self.cancel_requested = False
         self.timed_out = False
         self.stop_reason: str | None = None  # set when the emulator itself stops the session
+        self.ended = threading.Event()  # set once its process has ended (the limits watchdog stops then)
         self.token: str | None = None  # the session's API credential, while it runs
 
     @property
@@ -152,6 +161,11 @@ class Executor:
         self._problem: str | None = None
         self._prefixes: list[str] | None = None
 
+    @property
+    def session_limits(self) -> limits.Limits:
+        """What each session may use, from the settings (read each time: a test or a user may change them)."""
+        return limits.Limits.of(self.store.settings)
+
     # -- capabilities ----------------------------------------------------------------------------
     def confinement_problem(self) -> str | None:
         """Why kernels cannot be confined on this machine (probed once with a real session), or None."""
@@ -167,9 +181,17 @@ class Executor:
             s = Session(Kernel(), probe, run)
             (run / "src").mkdir()
             (run / "src" / "script.py").write_text("import os\nassert os.getcwd() == '/kaggle/working'\n")
-            cmd = [sys.executable, "-I", SANDBOX, str(self._spec(s, {}, self._kernel_env(s)))]
+            cmd, line = _launcher(self._spec(s, {}, self._kernel_env(s)))
             try:
-                r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+                r = subprocess.run(
+                    cmd,
+                    executable=sys.executable,
+                    input=line.decode(),
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    env={"PATH": "/usr/bin:/bin"},
+                )
                 lines = (r.stderr.strip() or f"exit code {r.returncode}").splitlines()
                 self._problem = "" if r.returncode == 0 else lines[-1]
             except (OSError, subprocess.TimeoutExpired) as e:
@@ -272,26 +294,42 @@ class Executor:
         (run / "src" / "script.py").write_text(source, encoding="utf-8")
         env = self._kernel_env(s)
         env.update(self._api_credential(s))
+        line, executable = b"", None
         if self.unconfined:
             cmd, env = self._unconfined(s, inputs, env)
         else:
-            cmd = [sys.executable, "-I", SANDBOX, str(self._spec(s, inputs, env))]
+            cmd, line = _launcher(self._spec(s, inputs, env))
+            executable = sys.executable
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # the launcher's; the kernel's is in the spec
 
         s.started = time.time()
         try:
             s.proc = subprocess.Popen(
                 cmd,
+                executable=executable,
                 cwd=working,
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if line else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
+            if line:
+                assert s.proc.stdin is not None
+                with s.proc.stdin:
+                    s.proc.stdin.write(line)
         except OSError as e:
             self._finish(s, "ERROR", f"cannot start the kernel: {e}")
             return
+        run = s.run_dir
+        limits.watch(
+            s.proc.pid,
+            self.session_limits,
+            run / "working",
+            [run / "tmp", run / "temp", run / "home"],
+            lambda reason: self._stop(s, reason),
+            s.ended,
+        )
         with self.store.lock:
             v["status"] = "RUNNING"
             v["started"] = now()
@@ -384,6 +422,9 @@ class Executor:
             "cwd": "/kaggle/working",
             "argv": [self.python, "-u", "/kaggle/src/script.py"],
             "env": env,
+            "processes": self.session_limits.processes,
+            "shm_bytes": self.session_limits.memory_bytes
+            // 2,  # /dev/shm is memory: half the session's, as Linux's default
         }
         (run / "root").mkdir(exist_ok=True)
         path = run / "sandbox.json"
@@ -425,6 +466,7 @@ class Executor:
             s.timed_out = True
             self._kill(s)
             code = s.proc.wait()
+        s.ended.set()
         for t in pumps:
             t.join(timeout=5)
         if s.stop_reason:
@@ -454,6 +496,11 @@ class Executor:
     def _last_stderr(s: Session) -> str:
         err = [e["data"].strip() for e in s.events if e["stream_name"] == "stderr" and e["data"].strip()]
         return err[-1] if err else ""
+
+    def _stop(self, s: Session, reason: str) -> None:
+        """End a session the emulator stops (a limit passed): ERROR with `reason`, as Kaggle ends such a session."""
+        s.stop_reason = reason
+        self._kill(s)
 
     def _kill(self, s: Session) -> None:
         if s.proc is None or s.proc.poll() is not None:

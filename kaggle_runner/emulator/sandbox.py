@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import re
+import resource
 import secrets
 import signal
 import socket
@@ -49,6 +50,8 @@ class Spec(TypedDict):
     cwd: str
     argv: list[str]  # argv[0] is an absolute path inside the root
     env: dict[str, str]  # the kernel's whole environment
+    processes: int  # the kernel's RLIMIT_NPROC (its user's processes and threads)
+    shm_bytes: int  # the size of /dev/shm
 
 
 class SandboxError(Exception):
@@ -132,7 +135,7 @@ def _build_root(spec: Spec, in_userns: bool) -> None:
             os.symlink(os.readlink(path), root + path)
         elif os.path.isdir(path):
             _bind(path, root + path, read_only=True)
-    _build_dev(root, spec["devices"])
+    _build_dev(root, spec["devices"], spec["shm_bytes"])
     os.makedirs(root + "/proc")
     try:
         _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -151,7 +154,7 @@ def _build_root(spec: Spec, in_userns: bool) -> None:
     _pivot(root)
 
 
-def _build_dev(root: str, extra: list[str]) -> None:
+def _build_dev(root: str, extra: list[str], shm_bytes: int) -> None:
     dev = root + "/dev"
     os.makedirs(dev)
     _mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755")
@@ -161,7 +164,7 @@ def _build_dev(root: str, extra: list[str]) -> None:
     for path in extra:
         _bind(path, root + path, read_only=False)
     os.makedirs(dev + "/shm")
-    _mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    _mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={shm_bytes}")
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1")):
         os.symlink(target, f"{dev}/{name}")
     os.symlink("/proc/self/fd/2", dev + "/stderr")
@@ -203,6 +206,11 @@ def _init(spec: Spec, in_userns: bool, status_fd: int) -> None:
     if kernel == 0:
         try:
             _drop_privileges(in_userns)
+            # against a fork bomb between two of the emulator's checks; in a user namespace the count is this
+            # session's own, and as root all sessions' user (nobody) shares it
+            hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+            cap = spec["processes"] if hard == resource.RLIM_INFINITY else min(spec["processes"], hard)
+            resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
             os.chdir(spec["cwd"])
             os.execve(spec["argv"][0], spec["argv"], spec["env"])
         except (OSError, SandboxError) as e:
@@ -259,6 +267,23 @@ def run(spec: Spec) -> int:
         signal.signal(killed_by, signal.SIG_DFL)
         os.kill(os.getpid(), killed_by)
     return os.waitstatus_to_exitcode(status)
+
+
+# How the emulator starts a session with no host path in any argument, since a kernel can read PID 1's command line
+# (/proc/1/cmdline): `python -I -c LAUNCH` under the name `kaggle-session`, reading this module's source and the spec
+# as one JSON line on stdin.
+LAUNCH = (
+    "import json, sys; d = json.loads(sys.stdin.readline()); g = {'__name__': 'kaggle_session'}; "
+    "exec(compile(d['source'], 'sandbox.py', 'exec'), g); g['launched'](d['spec'])"
+)
+
+
+def launched(spec: Spec) -> None:
+    """Run as LAUNCH starts it: stdin, which carried the spec, is /dev/null for the session."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.exit(run(spec))
 
 
 def main(argv: list[str]) -> None:

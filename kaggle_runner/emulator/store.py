@@ -29,6 +29,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "tpu_quota_hours": 20,
     "daily_submissions": 5,
     "output_page_size": 20,
+    "kernel_memory_bytes": 30 * 2**30,  # Kaggle's sessions: 29-30 GB of RAM (docs/kaggle-facts.md)
+    "kernel_max_processes": 4096,  # processes and threads of one session
+    "kernel_working_bytes": 20 * 2**30,  # /kaggle/working holds about 20 GB on Kaggle
+    "kernel_scratch_bytes": 64 * 2**30,  # /tmp, /kaggle/temp and the home folder (Kaggle's is unstated: a guess)
     "file_url_seconds": 600,  # signed file URLs expire, as Kaggle's do (their lifetime is unstated: a guess)
 }
 
