@@ -612,6 +612,90 @@ def test_a_line_longer_than_a_block_names_its_line(tmp_path: Path, monkeypatch) 
         table.read(path)
 
 
+# -- a kernel with internet: the API, and nothing else on the host -------------------------------------------------
+ONLINE = r"""import json, os, socket
+from kagglesdk import KaggleClient
+from kagglesdk.kernels.types.kernels_api_service import ApiListKernelsRequest
+host = json.loads({paths!r})
+tried = {{}}
+
+def attempt(name, action):
+    try:
+        got = action()
+    except Exception as e:
+        tried[name] = "refused: " + type(e).__name__
+    else:
+        tried[name] = "ESCAPED: " + repr(got)[:200]
+
+def read_service():
+    with socket.create_connection(("127.0.0.1", host["service"]), timeout=3) as s:
+        return s.recv(100)
+
+def read_abstract():
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(3)
+        s.connect(host["abstract"])
+        return s.recv(100)
+
+def share_the_hosts_ports():
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", host["service"]))
+        except OSError as e:
+            return "the host's port is taken here too: " + str(e)
+    raise LookupError("a network of its own")
+
+attempt("read a service on the host's 127.0.0.1", read_service)
+attempt("read a host abstract unix socket", read_abstract)
+attempt("share the host's ports", share_the_hosts_ports)
+with KaggleClient() as k:
+    listed = k.kernels.kernels_api_client.list_kernels(ApiListKernelsRequest())
+print("API", len(listed.kernels or []) > 0, flush=True)
+print("ONLINE " + json.dumps(tried), flush=True)
+"""
+
+
+def test_a_kernel_with_internet_reaches_the_api_and_nothing_else_on_the_host(api, emulator) -> None:
+    """Kernels with internet shared the host's network namespace: they read a service on its 127.0.0.1, read a
+    host abstract unix socket, and bound a host port."""
+    import socket
+
+    service = socket.create_server(("127.0.0.1", 0))
+    abstract = socket.socket(socket.AF_UNIX)
+    abstract.bind(f"\0kr-probe-{os.getpid()}")
+    abstract.listen()
+    served = []
+
+    def serve(listener) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            served.append(1)
+            conn.sendall(b"host secret")
+            conn.close()
+
+    import threading
+
+    for listener in (service, abstract):
+        threading.Thread(target=serve, args=(listener,), daemon=True).start()
+    try:
+        paths = {"service": service.getsockname()[1], "abstract": f"\0kr-probe-{os.getpid()}"}
+        api.push("online", ONLINE.format(paths=json.dumps(paths)), enableInternet=True)
+        st = api.wait("online", 1, timeout=60)
+        log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "online"})["log"]
+        text = "".join(e["data"] for e in json.loads(log))
+        assert st["status"] == "COMPLETE", (st, text)
+    finally:
+        service.close()
+        abstract.close()
+    assert "API True" in text  # the emulator's API, through the session's forwarder
+    tried = json.loads(text.split("ONLINE ", 1)[1].splitlines()[0])
+    assert all(v.startswith("refused") for v in tried.values()) and len(tried) == 3, tried
+    assert not served
+
+
 # -- per-session limits: memory, processes, disk, /dev/shm ----------------------------------------------------------
 HOG = {
     "memory": "import time\nheld = b'x' * 300_000_000\nprint('holding', flush=True)\ntime.sleep(60)\n",

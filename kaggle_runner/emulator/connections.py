@@ -85,6 +85,7 @@ class Server(ThreadingHTTPServer):
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._ready: queue.Queue[_Waiting | None] = queue.Queue()
         self._closing = threading.Event()
+        self._unix: socket.socket | None = None
         super().__init__(address, handler)  # binds, or closes (server_close) and raises
         self._pool = [threading.Thread(target=self._waiting_room, name="emulator-waiting", daemon=True)]
         self._pool += [
@@ -92,6 +93,24 @@ class Server(ThreadingHTTPServer):
         ]
         for t in self._pool:
             t.start()
+
+    def listen_unix(self, path: str) -> None:
+        """Also take connections on a unix socket at `path`: the way in for kernels with internet, whose network
+        namespace holds nothing of the host's (sandbox.py forwards their 127.0.0.1:port here)."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(path)
+        sock.listen(128)
+        self._unix = sock
+
+        def accept() -> None:
+            while not self._closing.is_set():
+                try:
+                    conn, _ = sock.accept()
+                except OSError:
+                    return
+                self.wait(conn, ("kernel", 0), b"")
+
+        threading.Thread(target=accept, name="emulator-unix", daemon=True).start()
 
     # -- socketserver's hook: a new connection joins the waiting room -----------------------------------
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -111,6 +130,8 @@ class Server(ThreadingHTTPServer):
 
     def server_close(self) -> None:
         self._closing.set()
+        if self._unix is not None:
+            _close(self._unix)
         for _ in range(WORKERS):
             self._ready.put(None)
         try:

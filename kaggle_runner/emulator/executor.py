@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kaggle_runner.emulator import kernel_env, limits, sandbox
 from kaggle_runner.emulator.records import Kernel, KernelVersion
@@ -26,6 +27,7 @@ from kaggle_runner.kaggle import rules
 from kaggle_runner.kaggle.rules import FINAL_STATES
 
 SANDBOX = Path(sandbox.__file__)
+API_SOCKET = "/run/kaggle-api.sock"  # inside the session: where its forwarder finds the emulator's API
 
 
 def _launcher(spec: Path) -> tuple[list[str], bytes]:
@@ -156,6 +158,7 @@ class Executor:
         self.queue: list[Session] = []
         self.lock = threading.RLock()
         self.api_url: str | None = None  # where kernels with internet reach the API; set by the server once listening
+        self.api_socket: str | None = None  # the server's unix socket, the confined kernels' way to the API
         self.gpus = detect_gpus()
         self.tpu = detect_tpu()
         self._problem: str | None = None
@@ -384,11 +387,13 @@ class Executor:
         with self.store.lock:
             self.store.session_tokens[s.token] = s.kernel["owner"]
         path = str(folder / "api-v1-token") if self.unconfined else "/kaggle/secrets/api-v1-token"
+        # a confined kernel finds the API on its own loopback, where sandbox.py forwards it to the emulator
+        url = self.api_url if self.unconfined else f"http://127.0.0.1:{urlsplit(self.api_url).port}"
         return {
             "KAGGLE_API_V1_TOKEN": path,
-            "KAGGLE_DATA_PROXY_URL": self.api_url,
+            "KAGGLE_DATA_PROXY_URL": url,
             "KAGGLE_API_ENVIRONMENT": "LOCALHOST",
-            "HTTP_PROXY": self.api_url,
+            "HTTP_PROXY": url,
         }
 
     def _spec(self, s: Session, inputs: dict[str, Path], env: dict[str, str]) -> Path:
@@ -408,6 +413,9 @@ class Executor:
             binds.append(["/kaggle/secrets", str(run / "secrets"), True])
         binds += [[f"/kaggle/input/{where}", str(path), True] for where, path in inputs.items()]
         binds += [[p, p, True] for p in self.python_prefixes]
+        api = bool(v.get("internet", True)) and self.api_url and self.api_socket and not v.get("rerun")
+        if api:
+            binds.append([API_SOCKET, self.api_socket, False])
         devices = [str(p) for p in sorted(Path("/dev").glob("nvidia*"))] if v["kind"] == "gpu" else []
         if v["kind"] == "tpu":
             devices = [str(p) for p in sorted(Path("/dev").glob("accel*"))] + [
@@ -418,7 +426,7 @@ class Executor:
             "binds": sorted(binds, key=lambda b: b[0].count("/")),
             "writable": [str(run / "working"), *map(str, private.values())],
             "devices": devices,
-            "network": bool(v.get("internet", True)),
+            "api": {"port": urlsplit(self.api_url).port, "socket": API_SOCKET} if api else None,
             "cwd": "/kaggle/working",
             "argv": [self.python, "-u", "/kaggle/src/script.py"],
             "env": env,

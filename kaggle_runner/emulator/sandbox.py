@@ -1,5 +1,5 @@
-"""Confines one kernel session like a Kaggle container: own PID, mount, IPC, UTS (and, offline, network) namespaces,
-a private root of read-only system folders plus /kaggle, an unprivileged user and only the environment it is given."""
+"""Confines one kernel session like a Kaggle container: own PID, mount, IPC, UTS, cgroup and network namespaces, a
+private root of read-only system folders plus /kaggle, an unprivileged user and only the environment it is given."""
 
 # Run as `python -I sandbox.py SPEC.json` (stdlib only, so it needs nothing from the emulator's environment). The
 # spec says what to bind where; see `Spec`. The launcher forks an init (PID 1 of the new PID namespace) that builds
@@ -19,6 +19,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 from typing import Any, TypedDict
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP = 0x00020000, 0x04000000, 0x08000000, 0x02000000
@@ -46,7 +47,7 @@ class Spec(TypedDict):
     binds: list[list[Any]]  # [target inside, host path, read_only]; parents before children
     writable: list[str]  # host folders the kernel's user must own (its /kaggle/working, /tmp, ...)
     devices: list[str]  # extra host device nodes or folders (GPUs, TPUs)
-    network: bool  # False: a network namespace of its own with loopback only
+    api: dict[str, Any] | None  # {port, socket}: the emulator's API on 127.0.0.1:port, forwarded to that socket
     cwd: str
     argv: list[str]  # argv[0] is an absolute path inside the root
     env: dict[str, str]  # the kernel's whole environment
@@ -101,11 +102,11 @@ def _mounts_below(folder: str) -> list[str]:
     return [p for p in points if p.startswith(folder.rstrip("/") + "/")]
 
 
-def _unshare(network: bool) -> bool:
+def _unshare() -> bool:
     """Enter the new namespaces; True when a user namespace was needed (the emulator is not root)."""
-    # a cgroup namespace of its own: the kernel sees its cgroup as the root, not the emulator's hierarchy
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
-    flags |= 0 if network else CLONE_NEWNET
+    # a cgroup namespace of its own: the kernel sees its cgroup as the root, not the emulator's hierarchy; a network
+    # namespace of its own, with or without internet: nothing on the host's loopback or abstract sockets is in reach
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWNET
     if os.geteuid() == 0 and _libc.unshare(flags) == 0:
         return False
     uid, gid = os.geteuid(), os.getegid()
@@ -124,6 +125,50 @@ def _loopback_up() -> None:
         ifr = struct.pack("16sH", b"lo", 0)
         flags = struct.unpack("16sH", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | IFF_UP))
+
+
+def _listen_for_api(api: dict[str, Any]) -> socket.socket:
+    """The session's end of the emulator's API: 127.0.0.1:port in its own network namespace, listening before the
+    kernel starts (so its first call finds it)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", int(api["port"])))
+    listener.listen(128)
+    return listener
+
+
+def _forward_api(listener: socket.socket, path: str) -> None:
+    """Carry each connection to 127.0.0.1:port over to the emulator's socket, bytes both ways, in threads of PID 1:
+    the one way out of the session's network namespace, and it leads to the API only."""
+
+    def pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                up.connect(path)
+            except OSError:
+                conn.close()
+                up.close()
+                continue
+            for a, b in ((conn, up), (up, conn)):
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
 
 
 def _build_root(spec: Spec, in_userns: bool) -> None:
@@ -194,10 +239,12 @@ def _drop_privileges(in_userns: bool) -> None:
 def _init(spec: Spec, in_userns: bool, status_fd: int) -> None:
     """PID 1 of the session: build the root, start the kernel, pass on signals, reap, report its status."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    listener = None
     try:
         _build_root(spec, in_userns)
-        if not spec["network"]:
-            _loopback_up()
+        _loopback_up()
+        if spec["api"]:
+            listener = _listen_for_api(spec["api"])
         socket.sethostname(secrets.token_hex(6))
     except (OSError, SandboxError) as e:
         print(f"sandbox: cannot confine this session ({e})", file=sys.stderr, flush=True)
@@ -216,6 +263,8 @@ def _init(spec: Spec, in_userns: bool, status_fd: int) -> None:
         except (OSError, SandboxError) as e:
             print(f"sandbox: cannot start the kernel ({e})", file=sys.stderr, flush=True)
         os._exit(EXIT_NO_SANDBOX)
+    if listener is not None and spec["api"]:
+        _forward_api(listener, spec["api"]["socket"])  # threads only after the fork
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, lambda signum, frame: _forward(kernel, signum))
     while True:
@@ -244,7 +293,7 @@ def _own(folders: list[str], in_userns: bool) -> None:
 def run(spec: Spec) -> int:
     """Confine and run the session; returns the exit code to pass on (or dies by the kernel's signal)."""
     try:
-        in_userns = _unshare(spec["network"])
+        in_userns = _unshare()
         _own(spec["writable"], in_userns)
     except (OSError, SandboxError) as e:
         print(f"sandbox: cannot confine this session ({e})", file=sys.stderr, flush=True)

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import socket
 import struct
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -103,7 +106,8 @@ class Emulator:
         for service in (self.blobs, self.datasets, self.competitions, self.kernels, self.code_submissions):
             self.rpc.update(service.routes())
         self.rpc["security.OAuthService/IntrospectToken"] = (self.introspect_token, False)
-        self.httpd: ThreadingHTTPServer | None = None
+        self.httpd: Server | None = None
+        self._socket_dir: str | None = None
         self.thread: threading.Thread | None = None
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -119,7 +123,10 @@ class Emulator:
         handler = type("BoundHandler", (Handler,), {"emulator": self})
         self.httpd = Server((self.host, self.port), handler)
         self.port = self.httpd.server_address[1]
+        self._socket_dir = tempfile.mkdtemp(prefix="kr-emulator-")  # short: a unix socket's path has 107 bytes
+        self.httpd.listen_unix(os.path.join(self._socket_dir, "api.sock"))
         self.kernels.executor.api_url = self.url
+        self.kernels.executor.api_socket = os.path.join(self._socket_dir, "api.sock")
         self.kernels.executor.recover()
         self.code_submissions.recover()
         self.competitions.recover()
@@ -140,6 +147,9 @@ class Emulator:
             self.httpd.server_close()
             self.httpd = None
         self.kernels.executor.shutdown()
+        if self._socket_dir:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
         with self._log_lock:
             if self._log_file is not None:
                 self._log_file.close()
@@ -225,6 +235,8 @@ class Handler(BaseHTTPRequestHandler):
         super().__init__(request, client_address, server)
 
     def setup(self) -> None:
+        if self.request.family == socket.AF_UNIX:  # TCP_NODELAY is for TCP only
+            setattr(self, "disable_nagle_algorithm", False)  # noqa: B010  # typeshed calls it a class variable
         super().setup()
         self.rfile = Incoming(self.connection, self._prefix)  # type: ignore[assignment]  # unbuffered: reads no further
 
