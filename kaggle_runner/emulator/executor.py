@@ -267,11 +267,14 @@ class Executor:
         with self.lock:
             caps = self.store.settings["max_sessions"]
             for session in list(self.queue):
-                kind = session.version["kind"]
-                running = sum(
+                kind, owner = session.version["kind"], session.kernel.get("owner")
+                running = sum(  # Kaggle's caps are each owner's own: another user's sessions hold no one back
                     1
                     for s in self.live.values()
-                    if s.proc is not None and s.version["kind"] == kind and not s.version.get("rerun")
+                    if s.proc is not None
+                    and s.version["kind"] == kind
+                    and s.kernel.get("owner") == owner
+                    and not s.version.get("rerun")
                 )
                 if session.version.get("rerun") or running < int(caps.get(kind, 1)):
                     self.queue.remove(session)

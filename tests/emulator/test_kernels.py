@@ -135,6 +135,31 @@ def test_queueing_over_the_cap_is_a_named_leniency(make_emulator) -> None:
     assert api.status("first")["status"] == "COMPLETE"
 
 
+def test_one_owners_sessions_never_hold_another_owners_back(make_emulator, tmp_path: Path) -> None:
+    """Caps counted every owner's sessions together: one user's queue kept everyone else's pushes QUEUED."""
+    from kaggle_runner.emulator.seed import init_state
+
+    state = tmp_path / "shared"
+    init_state(state, {"max_sessions": {"cpu": 1, "gpu": 1, "tpu": 1}, "queue_over_cap": True})
+    config = json.loads((state / "config.json").read_text())
+    config["users"].append({"username": "alice", "key": "1" * 32, "id": 2, "tokens": []})
+    (state / "config.json").write_text(json.dumps(config))
+    em = make_emulator(state)
+    me, alice = Api(em.url, "testuser", creds(em)["key"]), Api(em.url, "alice", "1" * 32)
+    for slug in ("mine-1", "mine-2"):
+        me.push(slug, "import time; time.sleep(5)")
+    me.wait("mine-1", until=("RUNNING",))
+    body = {"slug": "alice/hers", "newTitle": "Her Kernel", "text": "print('hers')", "language": "python"}
+    assert alice.ok("kernels.SaveKernel", {**body, "kernelType": "script", "isPrivate": True})["versionNumber"] == 1
+    status = alice.ok("kernels.GetKernelSessionStatus", {"userName": "alice", "kernelSlug": "hers"})
+    deadline = time.time() + 3
+    while status.get("status") not in ("COMPLETE", "ERROR") and time.time() < deadline:
+        time.sleep(0.05)
+        status = alice.ok("kernels.GetKernelSessionStatus", {"userName": "alice", "kernelSlug": "hers"})
+    assert status["status"] == "COMPLETE"  # while testuser's first still runs and their second waits
+    assert me.status("mine-2").get("status", "QUEUED") == "QUEUED"
+
+
 def test_output_pages_and_files_download(api: Api, tmp_path: Path) -> None:
     api.push("many-files", "import os\nfor i in range(25):\n    open(f'f{i:02d}.txt', 'w').write(str(i))\n")
     api.wait("many-files")
