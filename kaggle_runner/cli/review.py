@@ -1,4 +1,4 @@
-"""Commands that read the ledger: ls, show, compare, plot, and note (the one that writes a line to it).
+"""Commands that read the ledger: ls, show, diff, compare, plot, and note (the one that writes a line to it).
 Each calls one function of reports (or plots) and renders it; none talks to Kaggle."""
 
 from __future__ import annotations
@@ -205,6 +205,39 @@ def show(
         submissions_table(info["submissions"])
     for note_ in info["notes"]:
         typer.echo(f"note: {note_}")
+
+
+@app.command("diff")
+def diff_(
+    old: str = typer.Argument(..., help="The earlier run: v10, KERNEL:v10."),
+    new: str = typer.Argument("latest", help="The later run (default latest)."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """What changed between two runs: the code as pushed (bootstrap left out), the params and kr.yaml."""
+    from kaggle_runner.ledger import reports
+    from kaggle_runner.ledger.db import Run
+
+    ctx = project()
+    a, b = (ctx.ledger.resolve_any(t, ctx.cfg.default_kernel) for t in (old, new))
+    for target, item in ((old, a), (new, b)):
+        if not isinstance(item, Run):
+            raise UserError(f"{target} is a merge; kr diff compares runs (kr show {target} lists a merge's inputs)")
+    assert isinstance(a, Run) and isinstance(b, Run)
+    info = reports.diff(ctx.ledger, a, b, ctx.cfg.default_kernel)
+    if json_:
+        as_json(info)
+        return
+    for name in info["unkept"]:
+        err(f"note: {name} was pushed before kr kept sources; its code cannot be compared")
+    changed = [f"{k} {num(x)} -> {num(y)}" for k, (x, y) in info["params"].items()]
+    typer.echo(f"params: {', '.join(changed) if changed else 'unchanged'}")
+    typer.echo("kr.yaml:" + ("" if info["config"] else " unchanged"))
+    for line in info["config"][2:]:
+        typer.echo(f"  {line}")
+    if not info["unkept"]:
+        typer.echo("code:" + ("" if info["code"] else " unchanged"))
+        for line in info["code"]:
+            typer.echo(line)
 
 
 @app.command()

@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,6 +105,7 @@ MIGRATIONS = [
     "ALTER TABLE runs ADD COLUMN progress TEXT",  # the run's kr_progress.json as pulled (runtime/report.py)
     "ALTER TABLE runs ADD COLUMN sources TEXT",  # the version of each kernel source the run reads, found at push
     "ALTER TABLE runs ADD COLUMN seconds REAL",  # how long its session ran, from its log's last event
+    "ALTER TABLE runs ADD COLUMN code BLOB",  # the source as pushed, without the bootstrap: zlib of {path: text}
 ]
 
 
@@ -333,6 +335,20 @@ class Ledger:
                 " finished = COALESCE(finished, ?) WHERE id = ?",
                 (status, failure, finished, run_id),
             )
+
+    def keep_source(self, run_id: int, files: dict[str, str]) -> None:
+        """The run's source as it went up ({path from the project root: text}), compressed: `kr diff` reads it."""
+        blob = zlib.compress(json.dumps(files, sort_keys=True).encode(), 9)
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET code = ? WHERE id = ?", (blob, run_id))
+
+    def source(self, run_id: int) -> dict[str, str] | None:
+        """The source a run was pushed with; None for a run pushed before kr kept sources."""
+        row = self.db.execute("SELECT code FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        files: dict[str, str] = json.loads(zlib.decompress(row[0]))
+        return files
 
     def record_files(
         self, run_id: int, files: list[tuple[str, str, int]], skipped: list[dict[str, str]] | None = None

@@ -195,29 +195,63 @@ def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | N
         return out
     out = run_row(ledger, item, default_kernel, metric).as_json()
     previous = ledger.previous_run(item)
-    diff = []
-    if previous is not None:
-        import yaml
-
-        a = yaml.safe_dump(previous.config, sort_keys=False).splitlines()
-        b = yaml.safe_dump(item.config, sort_keys=False).splitlines()
-        diff = list(difflib.unified_diff(a, b, f"{previous.label}/kr.yaml", f"{item.label}/kr.yaml", lineterm="", n=1))
-    before = previous.params if previous is not None else {}
-    params_diff = {k: [before.get(k), item.params.get(k)] for k in sorted({*before, *item.params})}
     out.update(
         ref=item.ref,
-        params_diff={k: v for k, v in params_diff.items() if v[0] != v[1]} if previous is not None else {},
+        params_diff=_params_diff(previous, item) if previous is not None else {},
         failure=item.failure,
         ended_by=item.ended_by,
         progress=item.progress,
         sources=item.sources,
         previous=previous.label if previous else None,
-        config_diff=diff,
+        config_diff=_config_diff(previous, item, n=1) if previous is not None else [],
         metrics=summary(ledger.metrics(item.id)),
         files=[dict(r) for r in ledger.files(item.id)],
         submissions=ledger.submissions(run_id=item.id),
     )
     return out
+
+
+def _params_diff(a: Run, b: Run) -> dict[str, list[Any]]:
+    """The params whose values differ between two runs: {name: [a's, b's]}."""
+    both = {k: [a.params.get(k), b.params.get(k)] for k in sorted({*a.params, *b.params})}
+    return {k: v for k, v in both.items() if v[0] != v[1]}
+
+
+def _config_diff(a: Run, b: Run, n: int = 3) -> list[str]:
+    """A unified diff of the two runs' kr.yaml snapshots (empty when they are the same)."""
+    import yaml
+
+    old = yaml.safe_dump(a.config, sort_keys=False).splitlines()
+    new = yaml.safe_dump(b.config, sort_keys=False).splitlines()
+    return list(difflib.unified_diff(old, new, f"{a.label}/kr.yaml", f"{b.label}/kr.yaml", lineterm="", n=n))
+
+
+def diff(ledger: Ledger, a: Run, b: Run, default_kernel: str) -> dict[str, Any]:
+    """What changed from run `a` to run `b` (`kr diff`): the code as pushed (a unified diff per file), the params
+    and the kr.yaml snapshot. `unkept` names a run pushed before kr kept sources, whose code cannot be compared."""
+    code_a, code_b = ledger.source(a.id), ledger.source(b.id)
+    name_a, name_b = label(a, default_kernel), label(b, default_kernel)
+    code: list[str] = []
+    if code_a is not None and code_b is not None:
+        for path in sorted({*code_a, *code_b}):
+            old, new = code_a.get(path), code_b.get(path)
+            if old == new:
+                continue
+            code += difflib.unified_diff(
+                (old or "").splitlines(),
+                (new or "").splitlines(),
+                f"{name_a}/{path}" if old is not None else "/dev/null",
+                f"{name_b}/{path}" if new is not None else "/dev/null",
+                lineterm="",
+            )
+    return {
+        "a": name_a,
+        "b": name_b,
+        "code": code,
+        "unkept": [label(r, default_kernel) for r, c in ((a, code_a), (b, code_b)) if c is None],
+        "params": _params_diff(a, b),
+        "config": _config_diff(a, b),
+    }
 
 
 def column(ledger: Ledger, item: Run | Merge, default_kernel: str) -> dict[str, Any]:

@@ -123,6 +123,7 @@ def push(
     run_id = ctx.ledger.begin_push(
         spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles, params, sweep, sources
     )
+    ctx.ledger.keep_source(run_id, _kept_source(ctx.cfg.root, spec.folder, spec.entry, source, shipped))
     marker = {
         "run": run_id,
         "project": ctx.name,
@@ -202,6 +203,23 @@ def push(
             f"the run will not see them (kr cancel {spec.name}:v{version})"
         )
     return ctx.ledger.resolve(f"{spec.name}:v{version}", ctx.cfg.default_kernel)
+
+
+KEPT_FILE_BYTES = 2**20  # a text file of the kernel's folder kept with the run; bigger ones are data, not code
+
+
+def _kept_source(root: Path, folder: Path, entry: str, source: str, shipped: dict[str, Path]) -> dict[str, str]:
+    """What `kr diff` compares: the entry as the user wrote it (no bootstrap) and the text files of its folder that
+    went up with it, by their path from the project root."""
+    where = folder.relative_to(root).as_posix()
+    kept = {(folder / entry).relative_to(root).as_posix(): source}
+    for rel, path in shipped.items():
+        if (where == "." or rel.startswith(where + "/")) and path.stat().st_size <= KEPT_FILE_BYTES:
+            try:
+                kept[rel] = path.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue  # a binary file: not code to diff
+    return kept
 
 
 def _wait_upstream(ctx: Session, upstream: Run, on_tick: Callable[[str, float], None], say: Say) -> None:

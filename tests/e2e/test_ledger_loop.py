@@ -141,3 +141,26 @@ def test_ls_imports_nothing_heavy(kr) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=kr.project)
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def test_diff_shows_the_code_params_and_kr_yaml_that_changed_between_two_runs(tmp_path: Path, make_kr, emulator):
+    """The pushed source was not kept: code pushed from a dirty tree could not be recovered or compared."""
+    root = write_project(
+        tmp_path / "p",
+        kernels={"main": {"folder": "k", "entry": "main.py", "title": "Main Kernel"}},
+        files={"k/main.py": "from helper import LR\nprint(LR)\n", "k/helper.py": "LR = 1\n"},
+        params={"lr": 0.001},
+    )
+    kr = make_kr(root, emulator)
+    kr("push", "-m", "first")
+    (root / "k" / "helper.py").write_text("LR = 2\n")
+    (root / "k" / "main.py").write_text("from helper import LR\nprint('lr', LR)\n")
+    kr("push", "--set", "lr=0.002", "-m", "second")
+    out = kr("diff", "v1", "v2").stdout
+    assert "params: lr 0.001 -> 0.002" in out
+    assert "--- v1/k/main.py\n+++ v2/k/main.py" in out and "-print(LR)\n+print('lr', LR)" in out
+    assert "-LR = 1\n+LR = 2" in out
+    assert "_kr_source" not in out and "KR_RUN" not in out  # the bootstrap is not the user's code
+    info = json.loads(kr("diff", "v1", "v2", "--json").stdout)
+    assert info["params"] == {"lr": [0.001, 0.002]} and not info["unkept"] and info["config"] == []
+    assert kr("diff", "v2", "v2").stdout == "params: unchanged\nkr.yaml: unchanged\ncode: unchanged\n"
