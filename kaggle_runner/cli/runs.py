@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -203,6 +204,11 @@ def cancel(
         typer.echo(f"{run.kernel} v{run.version}: {out.how}; now {out.status}")
 
 
+def _json_line(event: dict[str, Any]) -> None:
+    """One log event as a line of JSON (JSON Lines), flushed so that a script reading `kr logs -f --json` sees it."""
+    print(json.dumps(event, ensure_ascii=False), flush=True)
+
+
 @app.command()
 def logs(
     version: str = typer.Argument("latest", help=VERSION_HELP),
@@ -212,12 +218,14 @@ def logs(
     raw: bool = typer.Option(False, "--raw", help="Print Kaggle's JSON log as it is."),
     stderr: bool = typer.Option(False, "--stderr", help="Write the kernel's stderr to stderr (default: stdout)."),
     metrics_: bool = typer.Option(False, "--metrics", help="Show the metric points found in the log as a table."),
+    json_: bool = typer.Option(False, "--json", help="One JSON event per line (stream_name, time, data)."),
 ) -> None:
     """A run's log as readable text: stdout and stderr in order, progress bars at their last state."""
     from kaggle_runner.loop import watching
 
     ctx = connect()
     run = _resolve(ctx, version)
+    write = _json_line if json_ else None
     if metrics_:
         from kaggle_runner.ledger.metrics import extract
 
@@ -226,7 +234,7 @@ def logs(
     if follow:
         writer = LogWriter(split=stderr, live=sys.stdout.isatty())
         for event in watching.follow(ctx, run):
-            writer.write(event)
+            (write or writer.write)(event)
         writer.close()
         state, code = watching.ending(ctx, run)
         if code:
@@ -253,7 +261,7 @@ def logs(
         return
     writer = LogWriter(split=stderr)
     for event in events:
-        writer.write(event)
+        (write or writer.write)(event)
     writer.close()
 
 

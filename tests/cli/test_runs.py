@@ -136,6 +136,17 @@ def test_logs_write_both_streams_to_stdout_in_order_with_progress_bars_at_their_
     assert split.stdout == "epoch 1\nno newline at the end\n" and "ValueError: bad" in split.stderr
 
 
+@pytest.mark.parametrize("follow", [False, True])
+def test_logs_json_is_one_event_per_line_as_kaggle_holds_them(session: Session, monkeypatch, follow: bool) -> None:
+    monkeypatch.setattr(watching, "log_text", lambda ctx, run: (json.dumps(TQDM), TQDM))
+    monkeypatch.setattr(watching, "follow", lambda ctx, run: iter(TQDM))
+    monkeypatch.setattr(watching, "ending", lambda ctx, run: ("COMPLETE", 0))
+    monkeypatch.setattr("kaggle_runner.cli.runs._resolve", lambda ctx, version: RUN)
+    r = CliRunner().invoke(app, ["logs", "v7", "--json", *(["-f"] if follow else [])])
+    assert r.exit_code == 0, r.output
+    assert [json.loads(line) for line in r.stdout.splitlines()] == TQDM  # carriage returns and all, unaltered
+
+
 @pytest.mark.parametrize("state, code", [("COMPLETE", 0), ("ERROR", 1), ("CANCEL_ACKNOWLEDGED", 3)])
 def test_logs_follow_exits_as_the_run_ended(session: Session, monkeypatch, state: str, code: int) -> None:
     """`kr logs -f latest && kr submit latest` must not submit a run that failed."""
