@@ -98,12 +98,13 @@ class PastDeadline(UserError):
 
 def connect() -> Session:
     """The project and the Kaggle API, for commands that talk to Kaggle."""
-    from kaggle_runner.cli.render import Transfers, err, showing_progress
+    from kaggle_runner.cli.render import Transfers, Waits, err, showing_progress
     from kaggle_runner.loop import recovery
 
     _state["opened"] = session = recovery.connect(_state["url"], err)
     if showing_progress():
         session.api.on_bytes = Transfers()
+        session.api.on_wait = Waits()
     return session
 
 

@@ -86,11 +86,35 @@ class _Still:
     def update(self, text: str) -> None:
         pass
 
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
     def __enter__(self) -> _Still:
         return self
 
     def __exit__(self, *exc: object) -> None:
         pass
+
+
+class Waits:
+    """A spinner on stderr for what KaggleApi.on_wait says kr waits for; it goes when told None."""
+
+    def __init__(self) -> None:
+        self.status: Any = None
+
+    def __call__(self, text: str | None) -> None:
+        if text is None:
+            if self.status is not None:
+                self.status.stop()
+                self.status = None
+            return
+        if self.status is None:
+            self.status = spinner(text)
+            self.status.start()
+        self.status.update(text)
 
 
 def spinner(text: str) -> Any:

@@ -133,6 +133,8 @@ class KaggleApi:
         self.plain = requests.Session()
         # (file name, bytes done, bytes in all) as uploads and downloads go; the CLI draws progress bars from it
         self.on_bytes: Callable[[str, int, int], None] = lambda name, done, total: None
+        # what kr is waiting for on Kaggle's side, as it changes (None: the wait is over); the CLI shows a spinner
+        self.on_wait: Callable[[str | None], None] = lambda text: None
         for session in (self.session, self.plain):
             adapter = _TimeoutAdapter(pool_maxsize=32)  # `kr wait`/`kr sweep` hold a log stream per live run
             session.mount("http://", adapter)

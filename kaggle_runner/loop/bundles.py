@@ -104,7 +104,8 @@ def _sync(
     last = ledger.last_bundle(ref)
     remote_version, status = api.dataset_status(owner, slug)
     if last and remote_version == last["version"] and status != "FAILED":
-        digest = packaging.manifest_digest(packaging.hash_all(files))
+        hashed = packaging.hash_all(files, lambda done, total: api.on_bytes(f"hashing {ref}", done, total))
+        digest = packaging.manifest_digest(hashed)
         if digest == last["manifest_sha256"]:
             if (
                 status != "READY" and remote_version is not None
@@ -169,9 +170,17 @@ def _upload(api: KaggleApi, staged: packaging.Staged, files: packaging.Files) ->
 
 def _wait_ready(api: KaggleApi, owner: str, slug: str, expected: int, timeout: float) -> None:
     """Poll GetDatasetStatus until the new version is READY; a kernel pushed before that would not see it."""
-    ref, deadline = f"{owner}/{slug}", time.time() + timeout
+    try:
+        _poll_ready(api, owner, slug, expected, timeout, time.time())
+    finally:
+        api.on_wait(None)
+
+
+def _poll_ready(api: KaggleApi, owner: str, slug: str, expected: int, timeout: float, started: float) -> None:
+    ref, deadline = f"{owner}/{slug}", started + timeout
     for delay in poll_intervals(start=0.1, cap_ratio=50):  # small datasets are READY in a second, big ones in minutes
         version, status = api.dataset_status(owner, slug)
+        api.on_wait(f"dataset {ref} v{expected}: processing ({status}, {time.time() - started:.0f} s)")
         if version is not None and version > expected and status == "READY":
             return  # a newer version (another machine's push) is READY, so this one was processed too
         if version == expected and status == "READY":

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,11 +63,16 @@ def select(spec: DatasetSpec) -> Files:
     return files
 
 
-def hash_all(files: Files) -> Files:
-    """Fill in the sha256 of every file not hashed yet (a read of each)."""
-    for f in files.values():
-        if "sha256" not in f:
-            f["sha256"] = sha256_file(Path(f["path"]))
+def hash_all(files: Files, progress: Callable[[int, int], None] | None = None) -> Files:
+    """Fill in the sha256 of every file not hashed yet (a read of each); `progress` gets (bytes hashed, bytes in
+    all) after each file."""
+    todo = [f for f in files.values() if "sha256" not in f]
+    total, done = sum(f["size"] for f in todo), 0
+    for f in todo:
+        f["sha256"] = sha256_file(Path(f["path"]))
+        done += f["size"]
+        if progress is not None:
+            progress(done, total)
     return files
 
 

@@ -170,3 +170,20 @@ def test_two_pushes_of_one_changed_dataset_upload_it_once(emulator, spec, tmp_pa
     assert [b["version"] for b in both] == [2, 2]
     assert len(emulator.store.state["datasets"]["testuser/train-bits"]["versions"]) == 2
     assert any("another kr of this project is uploading it; waiting" in s for s in said), said
+
+
+def test_the_ready_wait_and_the_hashing_report_progress(emulator, spec, tmp_path):
+    """A 209.7 MB upload was one static line until READY: nothing said what kr waited for, or how far hashing got."""
+    c = creds(emulator)
+    api = KaggleApi(emulator.url, Credentials(c["username"], key=c["key"]))
+    waits: list[str | None] = []
+    moved: list[tuple[str, int, int]] = []
+    api.on_wait, api.on_bytes = waits.append, lambda name, done, total: moved.append((name, done, total))
+    ledger = open_ledger(tmp_path)
+    sync_dataset(api, ledger, "testuser", spec, lambda _: None)
+    assert waits[-1] is None and any("testuser/train-bits v1: processing (" in str(w) for w in waits)
+    moved.clear()
+    sync_dataset(api, ledger, "testuser", spec, lambda _: None)  # unchanged: hashed to compare, not uploaded
+    hashing = [m for m in moved if m[0] == "hashing testuser/train-bits"]
+    total = sum(f["size"] for f in packaging.select(spec).values())
+    assert hashing and hashing[-1] == ("hashing testuser/train-bits", total, total)
