@@ -117,6 +117,47 @@ class Waits:
         self.status.update(text)
 
 
+def live_table(columns: list[str], rows: list[list[str]]) -> Any:
+    """A table for a live view on stderr (kr wait of many runs, kr sweep), its status column coloured by state."""
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*[Text(cell, style=_style(c, cell, None)) for c, cell in zip(columns, r, strict=True)])
+    return t
+
+
+def clock(seconds: float | None) -> str:
+    """Elapsed time as m:ss (h:mm:ss past an hour); blank when unknown."""
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+STATE_STYLES = {"ERROR": "red", "CANCEL": "yellow", "REFUSED": "red", "COMPLETE": "green"}
+
+
+def _style(column: str, cell: str, top: str | None) -> str:
+    if column == "status":
+        return next((style for state, style in STATE_STYLES.items() if cell.startswith(state)), "")
+    return "bold green" if top is not None and cell == top else ""
+
+
+def _highest(cells: list[str]) -> str | None:
+    """The cell holding the highest number of a column (the best score, as kr ls sorts them), if any."""
+    numbers = []
+    for c in cells:
+        try:
+            numbers.append((float(c), c))
+        except ValueError:
+            continue
+    return max(numbers)[1] if len(numbers) > 1 else None
+
+
 def spinner(text: str) -> Any:
     """A spinner on stderr saying what is being waited for (`.update(text)` changes it); nothing with -q or when
     stderr is not a terminal."""
@@ -173,10 +214,13 @@ def table(
     rows: list[list[Any]],
     right: tuple[str, ...] = (),
     spare: tuple[str, ...] = (),
+    best: tuple[str, ...] = (),
 ) -> None:
     """Print a rich table on stdout; `right` names the columns aligned right (numbers). A number or a word is never
     split inside a cell: only the text columns of WRAPPED wrap, at spaces. Columns that still do not fit are left
-    out, those named in `spare` first (in that order), then from the right, and a line on stderr names them."""
+    out, those named in `spare` first (in that order), then from the right, and a line on stderr names them.
+    On a terminal a "status" cell is coloured by state (ERROR red), and the highest value of each `best` column
+    (a score) is bold green; piped, or with NO_COLOR set, there is no colour."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -204,9 +248,15 @@ def table(
     t = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
     for i in kept:
         t.add_column(columns[i], justify="right" if columns[i] in right else "left", no_wrap=True, width=widths[i])
+    top = {columns.index(c): _highest([r[columns.index(c)] for r in cells]) for c in best if c in columns}
     for r in cells:
         # cells are the user's text (messages, notes in [brackets]), never rich markup
-        t.add_row(*[Text(_wrap(r[i], widths[i]) if i in wrapped else r[i]) for i in kept])
+        t.add_row(
+            *[
+                Text(_wrap(r[i], widths[i]) if i in wrapped else r[i], style=_style(columns[i], r[i], top.get(i)))
+                for i in kept
+            ]
+        )
     Console(width=width()).print(t)
     left = [c for i, c in enumerate(columns) if i not in kept]
     if left:

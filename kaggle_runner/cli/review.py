@@ -100,6 +100,7 @@ def ls_(
         ],
         right=("time", title, "public", *shown),
         spare=("date", "commit", "accel", "kernel"),
+        best=("public",),
     )
 
 

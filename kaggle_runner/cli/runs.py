@@ -14,7 +14,7 @@ from typing import Any, Optional
 import typer
 
 from kaggle_runner.cli.app import app, connect, on_interrupt
-from kaggle_runner.cli.render import LogWriter, as_json, as_json_list, err, metrics_table, spinner
+from kaggle_runner.cli.render import LogWriter, as_json, as_json_list, clock, err, live_table, metrics_table, spinner
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle.rules import FINAL_STATES
 
@@ -167,17 +167,21 @@ def wait(
         raise UserError("kr wait --json follows one run; give one version")
     from rich.console import Console
     from rich.live import Live
-    from rich.table import Table
 
-    def view(rows: list[dict[str, Any]]) -> Table:
-        t = Table(show_edge=False, header_style="bold", pad_edge=False)
-        for c in ("run", "status", "elapsed", "metric"):
-            t.add_column(c)
-        for r in rows:
-            elapsed = f"{int(r['elapsed']) // 60}:{int(r['elapsed']) % 60:02d}"
-            state = f"{r['status']}: {r['failure']}" if r["status"] == "ERROR" and r["failure"] else r["status"]
-            t.add_row(r["run"], state or "", elapsed, r["metric"] or "")
-        return t
+    def view(rows: list[dict[str, Any]]) -> Any:
+        return live_table(
+            ["run", "status", "elapsed", "metric"],
+            [
+                [
+                    r["run"],
+                    (f"{r['status']}: {r['failure']}" if r["status"] == "ERROR" and r["failure"] else r["status"])
+                    or "",
+                    clock(r["elapsed"]),
+                    r["metric"] or "",
+                ]
+                for r in rows
+            ],
+        )
 
     on_interrupt(lambda: "the runs go on on Kaggle; `kr wait --running` follows them again")
     with Live(view([]), console=Console(stderr=True), transient=False) as live:

@@ -4,12 +4,15 @@ They call sweeps.start/run and quota.read, and render what those return."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Optional
 
 import typer
 
 from kaggle_runner.cli.app import app, connect, on_interrupt
-from kaggle_runner.cli.render import as_json, err, table
+from kaggle_runner.cli.render import as_json, clock, err, live_table, showing_progress, table
 from kaggle_runner.errors import UserError
 
 
@@ -35,12 +38,13 @@ def sweep(
     on_interrupt(
         lambda: f"its runs go on on Kaggle; `kr sweep resume s{ctx.ledger.latest_sweep()}` continues the sweep"
     )
-    if axes[0] == "resume":
-        if len(axes) != 2:
-            raise UserError("kr sweep resume: name one sweep, e.g. kr sweep resume s1")
-        out = sweeps.run(ctx, axes[1], err)
-    else:
-        out = sweeps.start(ctx, axes, kernel, accel, message, max_parallel, zipped, set_new, err)
+    if axes[0] == "resume" and len(axes) != 2:
+        raise UserError("kr sweep resume: name one sweep, e.g. kr sweep resume s1")
+    with _live_view(json_) as (say, on_tick):
+        if axes[0] == "resume":
+            out = sweeps.run(ctx, axes[1], say, on_tick)
+        else:
+            out = sweeps.start(ctx, axes, kernel, accel, message, max_parallel, zipped, set_new, say, on_tick)
     if json_:
         as_json(out)
         return
@@ -48,6 +52,35 @@ def sweep(
     typer.echo(f"{out['sweep']}: {done} of {out['points']} points COMPLETE; `kr compare {out['sweep']}` shows them")
     if out["held"]:
         raise typer.Exit(4)
+
+
+@contextmanager
+def _live_view(json_: bool) -> Iterator[tuple[Callable[[str], None], Callable[[list[dict[str, Any]]], None] | None]]:
+    """On a terminal, one live table of the sweep's points on stderr, with the sweep's own events (pushed, pulled,
+    held) above it and the chatter of each push and pull (datasets unchanged, files downloaded) left out.
+    Elsewhere, or with --json or -q, every line as it comes."""
+    if json_ or not showing_progress():
+        yield err, None
+        return
+    from rich.console import Console
+    from rich.live import Live
+
+    def view(rows: list[dict[str, Any]]) -> Any:
+        return live_table(
+            ["point", "params", "run", "status", "elapsed", "metric"],
+            [
+                [str(r["point"]), r["params"], r["run"], r["status"], clock(r["elapsed"]), r["metric"] or ""]
+                for r in rows
+            ],
+        )
+
+    with Live(view([]), console=Console(stderr=True), transient=False) as live:
+
+        def say(line: str) -> None:
+            if re.match(r"s\d+: |warning: ", line):
+                live.console.print(line, markup=False, highlight=False)
+
+        yield say, lambda rows: live.update(view(rows))
 
 
 @app.command()

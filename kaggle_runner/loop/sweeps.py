@@ -4,6 +4,7 @@ held when the accelerator quota left would not cover another run; its state is t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kaggle_runner import params
@@ -18,6 +19,8 @@ from kaggle_runner.loop import quota as quotas
 from kaggle_runner.loop.streams import Watch
 from kaggle_runner.project import Say, Session
 
+Tick = Callable[[list[dict[str, Any]]], None]
+
 
 def start(
     ctx: Session,
@@ -29,6 +32,7 @@ def start(
     zipped: bool = False,
     set_new: bool = False,
     say: Say = print,
+    on_tick: Tick | None = None,
 ) -> dict[str, Any]:
     """Record sweep sK with its grid, then run it (see run)."""
     spec = ctx.cfg.kernel(kernel)
@@ -41,15 +45,15 @@ def start(
         raise UserError(f"--max-parallel: {max_parallel} must be at least 1")
     sweep_id = ctx.ledger.create_sweep(spec.name, accel, message, parsed, points, max_parallel)
     say(f"s{sweep_id}: {len(points)} points of {spec.name} over {', '.join(parsed)}")
-    return run(ctx, f"s{sweep_id}", say)
+    return run(ctx, f"s{sweep_id}", say, on_tick)
 
 
-def run(ctx: Session, label: str, say: Say = print) -> dict[str, Any]:
+def run(ctx: Session, label: str, say: Say = print, on_tick: Tick | None = None) -> dict[str, Any]:
     """Push the sweep's points not pushed yet while slots are free (the cap is learnt from the first push Kaggle
     refuses; then a point waits for one of the sweep's runs to end, seen on its log stream), pull each run as it
     completes, and stop starting runs when the quota left would not cover the mean duration of the sweep's finished
     runs. Safe to run again: a point with a version is never pushed twice (a push cut off half-way was settled by
-    connect())."""
+    connect()). `on_tick` gets a row per point about every second (see `_rows`), for one live table."""
     sw = ctx.ledger.sweep(label)
     spec = ctx.cfg.kernel(sw["kernel"])
     accel = sw["accelerator"] or spec.accelerator
@@ -59,6 +63,7 @@ def run(ctx: Session, label: str, say: Say = print) -> dict[str, Any]:
     watch = Watch(ctx.api, lambda r: watching.status(ctx, r)[0])
     elsewhere = poll_intervals()  # waits while every slot is held by sessions outside this sweep
     wait = 0.0
+    tops: dict[int, str | None] = {}  # the headline metric of each ended run, read from the ledger once
     while True:
         runs = ctx.ledger.sweep_runs(sw["id"])
         pending = [r for r in runs if r.status not in FINAL_STATES]
@@ -73,6 +78,8 @@ def run(ctx: Session, label: str, say: Say = print) -> dict[str, Any]:
                 outputs.pull(ctx, ctx.ledger.run_by_id(r.id), say)
                 say(f"{label}: {r.kernel} {r.label} {_point(sw, r)} COMPLETE, pulled")
         todo = [i for i in range(len(sw["points"])) if i not in {r.sweep_point for r in runs}]
+        if on_tick is not None:
+            on_tick(_rows(ctx, sw, runs, asked, watch, held, tops))
         if not live and (not todo or held):
             break
         limits = [n for n in (sw["max_parallel"], cap) if n is not None]
@@ -112,6 +119,35 @@ def run(ctx: Session, label: str, say: Say = print) -> dict[str, Any]:
         "runs": [{"id": r.label, "params": r.params, "status": ctx.ledger.run_by_id(r.id).status} for r in runs],
         "held": held,
     }
+
+
+def _rows(
+    ctx: Session,
+    sw: dict[str, Any],
+    runs: list[Run],
+    asked: dict[int, str],
+    watch: Watch,
+    held: str | None,
+    tops: dict[int, str | None],
+) -> list[dict[str, Any]]:
+    """The sweep as a live table shows it, a row per point: {point, params, run, status, elapsed, metric}. A point
+    not pushed yet is "waiting" (or "held" for the quota); elapsed is the session's own time where its log says."""
+    from kaggle_runner.ledger import reports
+
+    by_point = {r.sweep_point: r for r in runs}
+    rows = []
+    for i, point in enumerate(sw["points"]):
+        r = by_point.get(i)
+        row = {"point": i + 1, "params": _text(point), "run": "", "status": "held" if held else "waiting"}
+        row.update(elapsed=None, metric=None)
+        if r is not None:
+            row.update(run=r.label, status=asked.get(r.id, r.status) or "QUEUED", elapsed=watch.elapsed(r) or r.seconds)
+            if row["status"] in FINAL_STATES and r.id not in tops:
+                top = reports.headline(ctx.ledger.metrics(r.id), ctx.cfg.metric)
+                tops[r.id] = f"{top[0]} {top[1]:.5g}" if top else None
+            row["metric"] = tops.get(r.id) or watch.metric(r)
+        rows.append(row)
+    return rows
 
 
 def _text(point: dict[str, Any]) -> str:

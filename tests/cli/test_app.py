@@ -4,6 +4,7 @@ numbers, durations) as a user sees it in a terminal or a pipe. Commands run in-p
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,15 @@ def test_a_full_disk_is_told_by_sqlites_code_not_its_words(tmp_path: Path) -> No
     assert _disk_full(full.value)
     assert not _disk_full(sqlite3.OperationalError("database or disk is full"))  # the words alone, from elsewhere
     assert not _disk_full(sqlite3.OperationalError("database is locked"))
+
+
+def test_error_is_red_and_the_best_score_bold_on_a_terminal_only(capsys, monkeypatch) -> None:
+    rows = [[1, "COMPLETE", "0.91"], [2, "ERROR (OOM)", ""], [3, "COMPLETE", "0.93"]]
+    render.table(None, ["id", "status", "public"], rows, right=("public",), best=("public",))
+    piped = capsys.readouterr().out
+    assert "\x1b[" not in piped and "0.93" in piped  # piped: plain text
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    render.table(None, ["id", "status", "public"], rows, right=("public",), best=("public",))
+    shown = capsys.readouterr().out
+    assert "\x1b[31mERROR (OOM)" in shown
+    assert re.search(r"\x1b\[1;32m *0\.93", shown) and not re.search(r"\x1b\[1;32m *0\.91", shown)

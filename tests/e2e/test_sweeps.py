@@ -138,3 +138,26 @@ def test_wait_follows_many_runs_in_one_view_and_exits_1_if_any_errored(project: 
     assert "validation.score 0.15" in last["v1"]
     assert (project / ".kr" / "runs" / "v3" / "submission.csv").exists()  # each completed run pulled
     assert kr("wait", "--running").stdout.strip() == "no run of this project is running"
+
+
+def test_on_a_terminal_the_sweep_is_one_live_table(project: Path, make_emulator, make_kr) -> None:
+    """Run under a pseudo-terminal (`script`), as a person sees it: the points in one table that fills in."""
+    import shlex
+
+    em = _gpu_emulator(make_emulator)
+    kr = make_kr(project, em)
+    command = " ".join(shlex.quote(a) for a in [*KR, "sweep", "lr=1e-5,2e-5", "sleep=0.5", "--accel", "gpu"])
+    r = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        cwd=project,
+        env={**kr.env, "COLUMNS": "80", "LINES": "40", "TERM": "xterm"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    seen = r.stdout
+    assert r.returncode == 0, seen
+    assert "point" in seen and "params" in seen and "metric" in seen  # the table's header
+    assert "validation.score 0.15" in seen and "validation.score 0.25" in seen  # each point's headline
+    assert "s1: pushed main v1 lr=1e-05 sleep=0.5 (1 to go)" in seen and "s1: 2 of 2 points COMPLETE" in seen
+    assert "downloading" not in seen and "unchanged" not in seen  # no chatter of each push and pull
