@@ -197,7 +197,7 @@ def test_submit_refuses_infinity_like_merge_before_uploading(tmp_path: Path, mak
     (tmp_path / "inf.csv").write_text("\n".join(bad) + "\n")
     before = len(emulator.requests)
     _one_line(make_kr(tmp_path, emulator)("submit", "inf.csv", check=None), "line 3: column 'toxic' is infinite")
-    assert not any("Submission" in q["route"] for q in emulator.requests[before:])
+    assert not any(q["route"].endswith(("SubmissionUpload", "CreateSubmission")) for q in emulator.requests[before:])
 
 
 def test_scores_name_kr_own_file_submissions_by_their_file(tmp_path: Path, make_kr, emulator) -> None:
@@ -752,3 +752,28 @@ def test_a_fork_bomb_gets_no_more_processes_than_its_limit_and_dev_shm_is_bounde
     text = "".join(e["data"] for e in json.loads(log))
     assert f"shm {2**26}" in text, text
     assert int(text.split("children ")[1].split()[0]) < 40, text
+
+
+def test_submit_says_what_is_left_today_and_refuses_a_file_already_submitted(
+    tmp_path: Path, make_kr, make_emulator
+) -> None:
+    """v12's submission.csv had the sha256 of v11's, already scored, and `kr submit v12` spent a daily slot on it
+    without a word; kr never asked how many were left."""
+    em = make_emulator()
+    definition = em.store.root / "competitions" / "tiny-toxic" / "competition.json"
+    definition.write_text(json.dumps({**json.loads(definition.read_text()), "dailyLimit": 2}))
+    _project(tmp_path)
+    kr = make_kr(tmp_path, em)
+    sample = (em.store.root / "competitions" / "tiny-toxic" / "data" / "sample_submission.csv").read_text()
+    (tmp_path / "a.csv").write_text(sample)
+    first = kr("submit", "a.csv", "--wait")
+    assert "1 submission left today to tiny-toxic; Kaggle's day resets at 00:00 UTC, in " in first.stderr
+    (tmp_path / "same.csv").write_text(sample)  # another name, the same content
+    again = kr("submit", "same.csv", check=2)
+    refusal = again.stderr.splitlines()[-1]
+    assert refusal.startswith("kr: error: same.csv (sha256 ") and "already submitted to tiny-toxic as #" in refusal
+    assert "(public 0.5" in refusal and refusal.endswith("--force sends it again")
+    assert kr("submit", "same.csv", "--force").returncode == 0
+    none_left = kr("submit", "a.csv", "--force", check=2)
+    assert "no submissions left today to tiny-toxic (2 made); Kaggle's day resets at 00:00 UTC" in none_left.stderr
+    assert sum(q["route"].endswith("/CreateSubmission") for q in em.requests) == 2

@@ -31,6 +31,9 @@ def submit(
     file_name: Optional[str] = typer.Option(
         None, "--file", "-f", help="The run's output file to submit (default: kr.yaml submission:, submission.csv)."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Send a file (or kernel version) already submitted to this competition again."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Check a submission file against the sample submission, upload it, and record it (and its score).
@@ -39,7 +42,7 @@ def submit(
 
     ctx = connect()
     comp = _competition(ctx, competition)
-    result = submissions.submit(ctx, target, message, comp, err, file_name)
+    result = submissions.submit(ctx, target, message, comp, err, file_name, force)
     name = result["source"] or result["file"]
     if result["reads"] and not json_:
         typer.echo(f"{name} read the output of {', '.join(result['reads'])}")

@@ -565,6 +565,18 @@ class KaggleApi:
         req.ref = ref
         return self._or_none(f"reading submission {ref}", lambda: self._competitions.get_submission(req))
 
+    def submissions_left(self, competition: str) -> tuple[int, int] | None:
+        """(submissions left today, made today) for the caller (GetSubmissionLimits, as `kaggle competitions
+        submission-limits` asks, kaggle-cli PR #1144); None where the server does not answer it (404)."""
+        from kagglesdk.competitions.types.competition_api_service import ApiGetSubmissionLimitsRequest
+
+        req = ApiGetSubmissionLimitsRequest()
+        req.competition_name = competition
+        limits = self._or_none(
+            f"reading today's submission limit of {competition}", lambda: self._competitions.get_submission_limits(req)
+        )
+        return (int(limits.num_allowed_now or 0), int(limits.num_today or 0)) if limits is not None else None
+
     def list_submissions(self, competition: str) -> list[Any]:
         """Every submission of the user to the competition, newest first (all pages)."""
         from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest

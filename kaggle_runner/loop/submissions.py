@@ -83,13 +83,61 @@ def check(path: Path, sample: Path | None) -> int:
 
 
 def submit(
-    ctx: Any, target: str, message: str, competition: str, say: Callable[[str], None], file_name: str | None = None
+    ctx: Any,
+    target: str,
+    message: str,
+    competition: str,
+    say: Callable[[str], None],
+    file_name: str | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Send `target` to the competition: a file upload, or for a code competition the run's kernel version, which
-    Kaggle re-runs on its hidden test set and scores by its output `file_name` (default: kr.yaml `submission:`)."""
+    Kaggle re-runs on its hidden test set and scores by its output `file_name` (default: kr.yaml `submission:`).
+    Refused in one line when no submission is left today, and (unless `force`) when the same file or kernel version
+    was already submitted there; after it, `left` says how many remain today."""
     file_name = file_name or ctx.cfg.submission
+    left = ctx.api.submissions_left(competition)
+    if left is not None and left[0] <= 0:
+        raise UserError(f"no submissions left today to {competition} ({left[1]} made); Kaggle's day {_resets()}")
     if ctx.api.is_code_competition(competition):
-        return _submit_code(ctx, target, message, competition, file_name, say)
+        out = _submit_code(ctx, target, message, competition, file_name, say, force)
+    else:
+        out = _submit_file(ctx, target, message, competition, file_name, say, force)
+    if left is not None and out["sent"]:
+        out["left"] = left[0] - 1
+        noun = "submission" if out["left"] == 1 else "submissions"
+        say(f"{out['left']} {noun} left today to {competition}; Kaggle's day {_resets()}")
+    return out
+
+
+def _resets() -> str:
+    """When Kaggle's submission day ends: 00:00 UTC, and how long until then."""
+    now = time.gmtime()
+    seconds = 86400 - (now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec)
+    return f"resets at 00:00 UTC, in {seconds // 3600} h {seconds // 60 % 60} min"
+
+
+def _refuse_repeat(ctx: Any, competition: str, tag: str, what: str, digest: str | None = None) -> None:
+    """One line naming the earlier submission of the same file (or kernel version) and its score."""
+    for s in ctx.ledger.submissions():
+        same = tag in (s["description"] or "") or (digest is not None and s["file_sha256"] == digest)
+        if s["competition"] == competition and same:
+            score = f"public {s['public_score']}" if s["public_score"] else (s["status"] or "PENDING").lower()
+            raise UserError(
+                f"{what} was already submitted to {competition} as #{s['ref']} ({score}); it would score the same "
+                "and spend one of today's submissions; --force sends it again"
+            )
+
+
+def _submit_file(
+    ctx: Any,
+    target: str,
+    message: str,
+    competition: str,
+    file_name: str,
+    say: Callable[[str], None],
+    force: bool,
+) -> dict[str, Any]:
     path, item = source_of(ctx, target, file_name)
     sample = sample_for(ctx, competition)
     rows = check(path, sample)
@@ -106,6 +154,8 @@ def submit(
     description = " ".join(x for x in (source, message, _tag(digest[:TAG_HEX])) if x)
     listed = ctx.api.list_submissions(competition)
     cut_off = _cut_off(ctx, competition, listed, _tag(digest[:TAG_HEX]))
+    if cut_off is None and not force:
+        _refuse_repeat(ctx, competition, _tag(digest[:TAG_HEX]), f"{path.name} (sha256 {digest[:TAG_HEX]})", digest)
     if cut_off is not None:
         say(f"#{cut_off.ref}: {CUT_OFF.format(what='this file')}")
         known = _record(ctx.ledger, competition, cut_off)
@@ -135,6 +185,7 @@ def submit(
         "reads": reads,
         **known,
         "status": status,
+        "sent": cut_off is None,
     }
 
 
@@ -172,7 +223,7 @@ def _landed(ctx: Any, competition: str, description: str, listed: list[Any]) -> 
 
 
 def _submit_code(
-    ctx: Any, target: str, message: str, competition: str, file_name: str, say: Callable[[str], None]
+    ctx: Any, target: str, message: str, competition: str, file_name: str, say: Callable[[str], None], force: bool
 ) -> dict[str, Any]:
     """A code competition: the run's kernel version, after checking that its own run wrote `file_name` with the
     sample's columns (the re-run's rows are the hidden test set's, so ids are not compared)."""
@@ -198,6 +249,8 @@ def _submit_code(
     description = " ".join(x for x in (label(item, ctx.cfg.default_kernel), message, tag) if x)
     listed = ctx.api.list_submissions(competition)
     cut_off = _cut_off(ctx, competition, listed, tag)
+    if cut_off is None and not force:
+        _refuse_repeat(ctx, competition, tag, f"{item.kernel} {item.label}")
     if cut_off is not None:
         say(f"#{cut_off.ref}: {CUT_OFF.format(what=item.label)}")
         known = _record(ctx.ledger, competition, cut_off)
@@ -226,6 +279,7 @@ def _submit_code(
         "reads": reads,
         **known,
         "status": status,
+        "sent": cut_off is None,
     }
 
 
