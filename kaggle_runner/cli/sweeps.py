@@ -14,6 +14,7 @@ import typer
 from kaggle_runner.cli.app import app, connect, on_interrupt
 from kaggle_runner.cli.render import as_json, clock, err, live_table, showing_progress, table
 from kaggle_runner.errors import UserError
+from kaggle_runner.kaggle.rules import SESSION_CAPS
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
@@ -100,11 +101,12 @@ def quota(json_: bool = typer.Option(False, "--json", help="Print JSON for scrip
             f"{m.allowed / 3600:.2f} h",
             f"{m.left / 3600:.2f} h",
             "" if m.runs_that_fit is None else str(m.runs_that_fit),
+            f"{len(q.running[kind])} of {SESSION_CAPS[kind]}",
             ", ".join(q.running[kind]),
         ]
         for kind, m in meters.items()
     ]
-    table(None, ["", "used", "allowed", "left", "runs that fit", "kr's running runs"], rows)
+    table(None, ["", "used", "allowed", "left", "runs that fit", "sessions", "kr's running runs"], rows)
     typer.echo(f"refreshes {_until(q.refresh) if q.refresh else 'at a time Kaggle did not say'}")
 
 

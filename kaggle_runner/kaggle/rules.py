@@ -14,6 +14,11 @@ SLUG_RULE = "3-50 lowercase letters, digits and hyphens, starting and ending wit
 FINAL_STATES = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")
 
 
+# An owner's batch sessions at once per accelerator kind; SaveKernel refuses one more with "Maximum batch GPU session
+# count of 2 reached." (for the TPU, queued sessions count too). docs/kaggle-facts.md, "Machines, caps and quota".
+SESSION_CAPS = {"cpu": 5, "gpu": 2, "tpu": 1}
+
+
 def tpu_present(dev: list[str], vfio: list[str], environ: dict[str, str]) -> bool:
     """Whether a machine has TPU chips: `/dev/accel*` (older TPU VMs), numbered `/dev/vfio/*` groups (how a TPU
     v5e-8 VM shows its chips, docs/kaggle-facts.md), or TPU_NAME / TPU_ACCELERATOR_TYPE set. Self-contained: the

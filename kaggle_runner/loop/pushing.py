@@ -17,7 +17,7 @@ from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle import accelerators
 from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.pacing import poll_intervals
-from kaggle_runner.kaggle.rules import FINAL_STATES
+from kaggle_runner.kaggle.rules import FINAL_STATES, SESSION_CAPS
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.loop import bootstrap, control, packaging, prechecks, recovery, wheels
 from kaggle_runner.loop.watching import status, wait
@@ -98,6 +98,13 @@ def push(
     _refuse_another_projects(ctx, spec.name, ref)
     if after is not None:
         _wait_upstream(ctx, after, on_tick, say)
+    if queue:  # kr's own runs already fill Kaggle's cap: wait for one to end rather than be refused first
+        holding = _holders(ctx, shape.kind)
+        cap = SESSION_CAPS.get(shape.kind, 1)
+        if len(holding) >= cap:
+            names = ", ".join(f"{r.kernel} {r.label}" for r in holding)
+            say(f"Kaggle's cap of {cap} {shape.kind.upper()} sessions is held by {names}; waiting for one to end")
+            _wait_for_a_slot(ctx, holding)
     kernel_refs = [s if "/" in s else f"{ctx.owner}/{ctx.cfg.kernels[s].slug}" for s in spec.kernel_sources]
     sources = [_source_version(ctx, spec.name, s) for s in kernel_refs]
 

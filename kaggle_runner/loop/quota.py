@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kaggle_runner.kaggle import accelerators
-from kaggle_runner.kaggle.rules import FINAL_STATES
+from kaggle_runner.kaggle.rules import FINAL_STATES, SESSION_CAPS
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.project import Session
 
@@ -60,7 +60,13 @@ class Quota:
             return {**h, "left": round(m.left / 3600, 3), "mean_run": mean, "runs_that_fit": m.runs_that_fit}
 
         refresh = self.refresh.isoformat() + "Z" if self.refresh else None
-        return {"refresh": refresh, "running": self.running, "gpu": hours(self.gpu), "tpu": hours(self.tpu)}
+        return {
+            "refresh": refresh,
+            "running": self.running,
+            "session_caps": SESSION_CAPS,
+            "gpu": hours(self.gpu),
+            "tpu": hours(self.tpu),
+        }
 
 
 def kind_of(run: Run) -> str | None:

@@ -12,7 +12,7 @@ from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle import accelerators
 from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.pacing import poll_intervals
-from kaggle_runner.kaggle.rules import FINAL_STATES
+from kaggle_runner.kaggle.rules import FINAL_STATES, SESSION_CAPS
 from kaggle_runner.ledger.db import Run
 from kaggle_runner.loop import outputs, pushing, watching
 from kaggle_runner.loop import quota as quotas
@@ -59,7 +59,9 @@ def run(ctx: Session, label: str, say: Say = print, on_tick: Tick | None = None)
     accel = sw["accelerator"] or spec.accelerator
     kind = accelerators.resolve(accelerators.ALIASES[accel]).kind if accel in accelerators.ALIASES else None
     held: str | None = None
-    cap: int | None = None  # sessions Kaggle allows now, learnt from the first push it refused
+    # sessions at once: Kaggle's cap for the kind (a TPU sweep runs one point at a time), lowered when a push is
+    # refused with fewer of the sweep's runs live (sessions outside the sweep hold the rest)
+    cap: int | None = SESSION_CAPS.get(kind or "")
     watch = Watch(ctx.api, lambda r: watching.status(ctx, r)[0])
     elsewhere = poll_intervals()  # waits while every slot is held by sessions outside this sweep
     wait = 0.0

@@ -26,6 +26,7 @@ def test_quota_shows_hours_left_and_the_runs_that_fit(session: Session, monkeypa
     assert r.exit_code == 0, r.output
     gpu = next(line for line in r.stdout.splitlines() if line.strip().startswith("GPU"))
     assert "1.00 h" in gpu and "30.00 h" in gpu and "28.50 h" in gpu and " 14 " in gpu and "main v3" in gpu
+    assert "1 of 2" in gpu  # kr's sessions of Kaggle's GPU cap
     assert "refreshes at a time Kaggle did not say" in r.stdout
 
 

@@ -161,3 +161,15 @@ def test_on_a_terminal_the_sweep_is_one_live_table(project: Path, make_emulator,
     assert "validation.score 0.15" in seen and "validation.score 0.25" in seen  # each point's headline
     assert "s1: pushed main v1 lr=1e-05 sleep=0.5 (1 to go)" in seen and "s1: 2 of 2 points COMPLETE" in seen
     assert "downloading" not in seen and "unchanged" not in seen  # no chatter of each push and pull
+
+
+def test_a_tpu_sweep_runs_one_point_at_a_time_without_a_refused_push(project: Path, make_emulator, make_kr) -> None:
+    """Kaggle allows one TPU session (queued ones count): kr knows it, so no push is spent learning it."""
+    em = make_emulator(fallback_cpu=True)  # TPU pushes run on the CPU, under the TPU cap of 1
+    kr = make_kr(project, em)
+    r = kr("sweep", "lr=1e-5,2e-5,3e-5", "sleep=0.5", "--accel", "tpu", timeout=180)
+    assert "s1: 3 of 3 points COMPLETE" in r.stdout, r.stderr
+    saves = [e for e in em.requests if e["route"].endswith("SaveKernel")]
+    assert len(saves) == 3 and "session count" not in r.stderr  # none refused
+    sessions = em.store.state["kernels"]["testuser/main"]["versions"]
+    assert all(a["ended"] <= b["started"] for a, b in zip(sessions, sessions[1:], strict=False))  # one at a time
