@@ -128,6 +128,7 @@ class Kernels:
         with self.store.lock:
             refused = self._over_cap(push.owner, push.shape.kind) if push.execution != "QUICK_SAVE" else None
             if refused:
+                self._keep_draft(push)
                 return {"error": refused}
             kernel, version, run = self._record(push)
         if push.execution != "QUICK_SAVE":
@@ -222,6 +223,20 @@ class Kernels:
             },
         )
 
+    def _keep_draft(self, push: _Push) -> None:
+        """A push refused at the cap still replaces an existing kernel's source, while its versions (a queued one
+        included) keep theirs; a refused first push makes nothing (docs/kaggle-facts.md). GetKernel then answers
+        with this source beside the unchanged version number. `refused_push_keeps_source` turns it off."""
+        kernel = push.kernel
+        if kernel is None or not self.store.settings["refused_push_keeps_source"]:
+            return
+        draft = "draft.ipynb" if push.kernel_type == "notebook" else "draft.py"
+        folder = self.run_dir(kernel, 1).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / draft).write_text(push.text, encoding="utf-8")
+        kernel["draft"] = draft
+        self.store.save()
+
     def _record(self, push: _Push) -> tuple[Kernel, KernelVersion, Path]:
         """The kernel (made on its first push) with its settings from this push, and the new version with its
         source in the version's folder. The store's lock is held."""
@@ -238,6 +253,7 @@ class Kernels:
             push.shape_name,
         )
         kernel.update(push.sources)  # type: ignore[typeddict-item]  # the four *DataSources keys
+        kernel.pop("draft", None)  # this version's source is the kernel's now
         number = len(kernel["versions"]) + 1
         run = self.run_dir(kernel, number)
         shutil.rmtree(run, ignore_errors=True)  # left by a crash before the state was saved
@@ -470,8 +486,11 @@ class Kernels:
         }
 
     def get_kernel(self, req: Any) -> dict[str, Any]:
-        kernel, v, _ = self._target(req)
-        source = (self.run_dir(kernel, v["number"]) / v["sourceFile"]).read_text(encoding="utf-8")
+        kernel, v, body = self._target(req)
+        path = self.run_dir(kernel, v["number"]) / v["sourceFile"]
+        if kernel.get("draft") and not body.str("versionLabel"):  # the source a refused push left
+            path = self.run_dir(kernel, 1).parent / kernel["draft"]
+        source = path.read_text(encoding="utf-8")
         blob = {"source": source, "language": v["language"], "kernelType": v["kernelType"], "slug": kernel["slug"]}
         return {"metadata": self.metadata(kernel), "blob": blob}
 

@@ -51,3 +51,4 @@ class Kernel(TypedDict, total=False):
     competitionDataSources: list[str]
     kernelDataSources: list[str]
     modelDataSources: list[str]
+    draft: str  # the source file a push refused at the cap left (GetKernel answers with it), until the next version

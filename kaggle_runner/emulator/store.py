@@ -20,6 +20,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "max_session_timeout_seconds": 43200,
     "max_sessions": {"cpu": 5, "gpu": 2, "tpu": 1},  # an owner's batch sessions per accelerator; more are refused
     "session_id_in_env": False,  # leniency: give kernels KAGGLE_KERNEL_SESSION_ID, so `kr cancel` can find them
+    "refused_push_keeps_source": True,  # a push refused at the cap still replaces the kernel's source (a 2026 note)
     "queue_over_cap": False,  # leniency: queue pushes over the cap instead of refusing them as Kaggle does
     "input_layout": "2026",  # /kaggle/input/{competitions,datasets,notebooks}/...; "legacy": flat /kaggle/input/<slug>
     "max_blob_bytes": 100 * 2**30,

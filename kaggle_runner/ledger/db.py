@@ -322,6 +322,11 @@ class Ledger:
         with self.transaction() as db:
             db.execute("UPDATE runs SET ended_by = ? WHERE id = ? AND ended_by IS NULL", (ended_by, run_id))
 
+    def refused(self, run_id: int) -> bool:
+        """Whether Kaggle refused that run's push (abandon_push with status REFUSED): no version carries it."""
+        row = self.db.execute("SELECT status FROM runs WHERE id = ? AND state = 'abandoned'", (run_id,)).fetchone()
+        return row is not None and row[0] == "REFUSED"
+
     def pending_pushes(self) -> list[Run]:
         """Runs whose push was cut off before kr knew its version (loop/recovery settles them)."""
         return [self._run(r) for r in self.db.execute("SELECT * FROM runs WHERE state = 'pushing' ORDER BY id")]

@@ -105,6 +105,11 @@ def push(
             names = ", ".join(f"{r.kernel} {r.label}" for r in holding)
             say(f"Kaggle's cap of {cap} {shape.kind.upper()} sessions is held by {names}; waiting for one to end")
             _wait_for_a_slot(ctx, holding)
+    waiting = [r for r in ctx.ledger.runs() if r.kernel == spec.name and r.status == "QUEUED"]
+    waiting = [r for r in waiting if status(ctx, r)[0] == "QUEUED"]  # the ledger's may be old
+    if waiting:  # docs/kaggle-facts.md: a queued run's code is fixed when it enters the queue
+        names = ", ".join(f"{r.kernel} {r.label}" for r in waiting)
+        say(f"note: {names} still queued; it runs the code it was pushed with, not this push's")
     kernel_refs = [s if "/" in s else f"{ctx.owner}/{ctx.cfg.kernels[s].slug}" for s in spec.kernel_sources]
     sources = [_source_version(ctx, spec.name, s) for s in kernel_refs]
 

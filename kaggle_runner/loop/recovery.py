@@ -82,12 +82,23 @@ def reconcile(ctx: Session, say: Say) -> None:
                 ctx.ledger.abandon_push(run.id, "the push never reached Kaggle")
 
 
+def _refused(ctx: Session, marker: dict) -> bool:
+    """Whether the marker names a run of this project that Kaggle refused (so no version carries it)."""
+    run_id = marker.get("run")
+    if marker.get("project") not in (None, ctx.name) or not isinstance(run_id, int):
+        return False
+    return ctx.ledger.refused(run_id)
+
+
 def _run_of_version(ctx: Session, owner: str, slug: str, version: int, source: str | None) -> int | None:
     """The ledger run id a kernel version was pushed as (0: not pushed by kr); None while Kaggle does not show it:
     an older version's marker is in its log, and Kaggle keeps a session's log empty until the session ends."""
-    if source is not None:
-        marker = bootstrap.marker_in_source(source)
-    else:
+    marker = bootstrap.marker_in_source(source) if source is not None else None
+    if marker is not None and _refused(ctx, marker):
+        # a push refused at the cap still replaces the kernel's source (docs/kaggle-facts.md): the newest source is
+        # that refused run's, not this version's, whose own marker is in its log
+        source = None
+    if source is None:
         events = parse_log(ctx.api.list_output(owner, slug, version, page_size=1).log or "")
         marker = bootstrap.find_marker("".join(str(e.get("data", "")) for e in events))
         if marker is None and ctx.api.kernel_status(owner, slug, version)[0] not in FINAL_STATES:

@@ -346,6 +346,32 @@ def test_a_lost_answer_is_matched_by_the_run_marker_not_by_a_newer_number(make_e
     assert len(em.store.state["kernels"]["testuser/loop-kernel"]["versions"]) == 2  # the editor's v1 and kr's v2
 
 
+def test_a_refused_push_that_replaced_the_source_is_not_taken_for_the_newest_version(
+    project: Path, make_emulator, make_kr
+) -> None:
+    """A push refused at the cap still replaces the kernel's source: recovery that read the newest source as the
+    newest version's took the refused run's marker for it, and marked the cut-off push as never sent."""
+    from helpers import Api
+    from kaggle_runner.ledger.db import open_ledger
+    from kaggle_runner.loop import bootstrap
+
+    em = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 2, "tpu": 1}})
+    api = Api(em.url, creds(em)["username"], creds(em)["key"])
+    cut_off, _ = _crashed_push(em, project, "cut off")
+    _age(project, cut_off, 600)
+    api.push("loop-kernel", bootstrap.script("import time\ntime.sleep(2)\n", {"run": cut_off, "kernel": "main"}))
+    ledger = open_ledger(project)
+    refused = ledger.begin_push("main", "testuser/loop-kernel", "cpu", "", "refused", None, False, {}, {})
+    ledger.abandon_push(refused, "Kaggle refused the push", "REFUSED")
+    ledger.close()
+    answer = api.push("loop-kernel", bootstrap.script("print('refused')\n", {"run": refused, "kernel": "main"}))
+    assert answer["error"] == "Maximum batch CPU session count of 1 reached."  # and its source is the kernel's now
+    kr = make_kr(project, em)
+    assert "recovered an interrupted push: main v1" in kr("status", "latest", check=None).stderr
+    rows = {x["id"]: (x["version"], x["state"]) for x in _ledger(project)}
+    assert rows[cut_off] == (1, "pushed")  # known by its own marker, not given up for the refused run's
+
+
 def test_a_version_another_project_pushed_with_the_same_run_id_is_not_taken(kr, project: Path, emulator) -> None:
     from helpers import Api
 
@@ -571,3 +597,16 @@ def test_a_slug_another_project_pushes_to_is_refused_before_any_upload(tmp_path:
     clone = tmp_path / "elsewhere" / "jigsaw"
     shutil.copytree(jigsaw, clone, ignore=shutil.ignore_patterns(".kr"))
     assert "pushed infer v2" in make_kr(clone, emulator)("push").stdout
+
+
+def test_a_push_while_another_run_is_queued_says_that_run_keeps_its_own_code(
+    project: Path, make_emulator, make_kr
+) -> None:
+    em = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 2, "tpu": 1}, "queue_over_cap": True})
+    (project / "kernels" / "main" / "main.py").write_text("import time\ntime.sleep(3)\n")
+    kr = make_kr(project, em)
+    kr("push", "-m", "one")
+    kr("push", "-m", "two")  # waits in Kaggle's queue behind v1
+    third = kr("push", "-m", "three")
+    assert "note: main v2 still queued; it runs the code it was pushed with, not this push's" in third.stderr
+    assert "v1 still queued" not in third.stderr

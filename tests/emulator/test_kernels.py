@@ -122,6 +122,26 @@ def test_a_push_over_the_session_cap_is_refused_as_on_kaggle(make_emulator) -> N
     assert api.push("gpu-three", "print('third')", machineShape="NvidiaTeslaT4")["versionNumber"] == 1  # a slot freed
 
 
+def test_a_refused_push_replaces_the_source_but_makes_no_version(make_emulator) -> None:
+    """As reported on Kaggle (docs/kaggle-facts.md): the kernel's source is the refused push's, its version number
+    and each version's own source stay, and a refused first push of a new slug makes nothing."""
+    em = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 2, "tpu": 1}})
+    c = creds(em)
+    api = Api(em.url, c["username"], c["key"])
+    api.push("busy", "import time; time.sleep(3)")
+    assert api.push("busy", "print('refused')")["error"] == "Maximum batch CPU session count of 1 reached."
+    assert api.push("brand-new", "print('refused too')")["error"].startswith("Maximum batch CPU")
+    assert "testuser/brand-new" not in em.store.state["kernels"]
+    newest = api.ok("kernels.GetKernel", {"userName": "testuser", "kernelSlug": "busy"})
+    assert newest["blob"]["source"] == "print('refused')" and newest["metadata"]["currentVersionNumber"] == 1
+    v1 = api.ok("kernels.GetKernel", {"userName": "testuser", "kernelSlug": "busy", "versionLabel": "v1"})
+    assert v1["blob"]["source"] == "import time; time.sleep(3)"  # the queued run keeps the code it had
+    assert api.wait("busy")["status"] == "COMPLETE"
+    assert api.push("busy", "print('v2')")["versionNumber"] == 2
+    after = api.ok("kernels.GetKernel", {"userName": "testuser", "kernelSlug": "busy"})
+    assert after["blob"]["source"] == "print('v2')"
+
+
 def test_queueing_over_the_cap_is_a_named_leniency(make_emulator) -> None:
     em = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 1, "tpu": 1}, "queue_over_cap": True})
     c = creds(em)
