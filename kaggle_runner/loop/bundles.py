@@ -86,21 +86,14 @@ def sync_bundle(
     # Two pushes of this project that both found the bundle changed would both upload it: the second waits here, then
     # finds it unchanged.
     with _locked(layout.lock_file(ledger.root, f"dataset-{owner}-{slug}"), say, f"dataset {ref}"):
-        return _sync(api, ledger, owner, slug, name, files, stage, say, ready_timeout)
+        return _sync(api, ledger, ref, name, files, stage, say, ready_timeout)
 
 
 def _sync(
-    api: KaggleApi,
-    ledger: Ledger,
-    owner: str,
-    slug: str,
-    name: str,
-    files: packaging.Files,
-    stage: Stage,
-    say: Say,
-    ready_timeout: float,
+    api: KaggleApi, ledger: Ledger, ref: str, name: str, files: packaging.Files, stage: Stage, say: Say, wait: float
 ) -> dict[str, Any]:
-    ref = f"{owner}/{slug}"
+    """sync_bundle's work, under its lock (`wait`: the READY timeout)."""
+    owner, _, slug = ref.partition("/")
     last = ledger.last_bundle(ref)
     remote_version, status = api.dataset_status(owner, slug)
     if last and remote_version == last["version"] and status != "FAILED":
@@ -111,7 +104,7 @@ def _sync(
                 status != "READY" and remote_version is not None
             ):  # uploaded by a kr that was stopped while Kaggle processed it: wait, not again
                 say(f"dataset {ref}: v{remote_version} is still being processed; waiting until READY")
-                _wait_ready(api, owner, slug, remote_version, ready_timeout)
+                _wait_ready(api, owner, slug, remote_version, wait)
             say(f"dataset {ref}: unchanged (v{remote_version}), nothing to upload")
             return {"slug": ref, "version": remote_version, "manifest": digest}
 
@@ -140,7 +133,7 @@ def _sync(
         version = noted or api.dataset_status(owner, slug)[0] or remote_version + 1
     # recorded before the READY wait, so that a kr stopped during it waits next time instead of uploading again
     ledger.record_bundle(ref, version, name, digest, len(files), size)
-    _wait_ready(api, owner, slug, version, ready_timeout)
+    _wait_ready(api, owner, slug, version, wait)
     say(f"dataset {ref}: v{version} READY")
     return {"slug": ref, "version": version, "manifest": digest}
 

@@ -151,28 +151,18 @@ def _submit_file(
     if item is None:
         run_id, merge_id = ctx.ledger.owner_of_file(digest)
     source = _label(ctx, run_id, merge_id)
-    description = " ".join(x for x in (source, message, _tag(digest[:TAG_HEX])) if x)
-    listed = ctx.api.list_submissions(competition)
-    cut_off = _cut_off(ctx, competition, listed, _tag(digest[:TAG_HEX]))
-    if cut_off is None and not force:
-        _refuse_repeat(ctx, competition, _tag(digest[:TAG_HEX]), f"{path.name} (sha256 {digest[:TAG_HEX]})", digest)
-    if cut_off is not None:
-        say(f"#{cut_off.ref}: {CUT_OFF.format(what='this file')}")
-        known = _record(ctx.ledger, competition, cut_off)
-        ref, status = known["ref"], known["status"]
-    else:
-        took_effect = _landed(ctx, competition, description, listed)
+    tag = _tag(digest[:TAG_HEX])
+
+    def create(description: str, took_effect: Callable[[], Any]) -> Any:
         start = ctx.api.start_submission_upload(competition, path)
         ctx.api.put_file(start.create_url, path, path.name)
-        resp = ctx.api.create_submission(competition, start.token, description, took_effect)
-        ref, status, known = _accepted_ref(resp), "PENDING", {}
-        ctx.ledger.record_submission(
-            competition,
-            ref,
-            description=description,
-            status=status,
-            date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        )
+        return ctx.api.create_submission(competition, start.token, description, took_effect)
+
+    what = f"{path.name} (sha256 {digest[:TAG_HEX]})"
+    known, sent = _once(
+        ctx, competition, " ".join(x for x in (source, message, tag) if x), tag, what, say, force, create, digest
+    )
+    ref = known["ref"]
     ctx.ledger.record_submission(
         competition, ref, run_id=run_id, merge_id=merge_id, file_name=path.name, file_sha256=digest
     )
@@ -184,8 +174,7 @@ def _submit_file(
         "file": str(path),
         "reads": reads,
         **known,
-        "status": status,
-        "sent": cut_off is None,
+        "sent": sent,
     }
 
 
@@ -194,6 +183,33 @@ def _accepted_ref(resp: Any) -> int:
     if not ref:
         raise UserError(f"Kaggle did not accept the submission: {getattr(resp, 'message', '') or 'no reason given'}")
     return ref
+
+
+def _once(
+    ctx: Any,
+    competition: str,
+    description: str,
+    tag: str,
+    what: str,
+    say: Callable[[str], None],
+    force: bool,
+    create: Callable[[str, Callable[[], Any]], Any],
+    digest: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Send a submission once: one Kaggle lists with `tag` that the ledger never recorded (a `kr submit` cut off
+    after Kaggle took it) is recorded instead; one already recorded refuses a repeat unless `force`; else
+    `create(description, took_effect)` sends it, recorded PENDING. Returns (what the ledger has of it, sent?)."""
+    listed = ctx.api.list_submissions(competition)
+    cut_off = _cut_off(ctx, competition, listed, tag)
+    if cut_off is not None:
+        say(f"#{cut_off.ref}: {CUT_OFF.format(what=what)}")
+        return _record(ctx.ledger, competition, cut_off), False
+    if not force:
+        _refuse_repeat(ctx, competition, tag, what, digest)
+    ref = _accepted_ref(create(description, _landed(ctx, competition, description, listed)))
+    date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    ctx.ledger.record_submission(competition, ref, description=description, status="PENDING", date=date)
+    return {"ref": ref, "status": "PENDING"}, True
 
 
 def _tag(key: str) -> str:
@@ -246,28 +262,14 @@ def _submit_code(
     say(f"{item.kernel} {item.label} wrote {file_name} with the sample's columns; Kaggle re-runs it on hidden data")
     owner, slug = item.owner_slug
     tag = _tag(f"{slug}/v{item.version}")
+
+    def create(description: str, took_effect: Callable[[], Any]) -> Any:
+        kernel = (owner, slug, item.version)
+        return ctx.api.create_code_submission(competition, kernel, file_name, description, took_effect)
+
     description = " ".join(x for x in (label(item, ctx.cfg.default_kernel), message, tag) if x)
-    listed = ctx.api.list_submissions(competition)
-    cut_off = _cut_off(ctx, competition, listed, tag)
-    if cut_off is None and not force:
-        _refuse_repeat(ctx, competition, tag, f"{item.kernel} {item.label}")
-    if cut_off is not None:
-        say(f"#{cut_off.ref}: {CUT_OFF.format(what=item.label)}")
-        known = _record(ctx.ledger, competition, cut_off)
-        ref, status = known["ref"], known["status"]
-    else:
-        took_effect = _landed(ctx, competition, description, listed)
-        resp = ctx.api.create_code_submission(
-            competition, (owner, slug, item.version), file_name, description, took_effect
-        )
-        ref, status, known = _accepted_ref(resp), "PENDING", {}
-        ctx.ledger.record_submission(
-            competition,
-            ref,
-            description=description,
-            status=status,
-            date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        )
+    known, sent = _once(ctx, competition, description, tag, f"{item.kernel} {item.label}", say, force, create)
+    ref = known["ref"]
     ctx.ledger.record_submission(competition, ref, run_id=item.id, file_name=file_name)
     source = label(item, ctx.cfg.default_kernel)
     reads = [s["label"] for s in item.sources]  # the training runs whose output it read
@@ -278,8 +280,7 @@ def _submit_code(
         "file": file_name,
         "reads": reads,
         **known,
-        "status": status,
-        "sent": cut_off is None,
+        "sent": sent,
     }
 
 
