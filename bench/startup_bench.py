@@ -32,6 +32,7 @@ def _project(local: Local) -> Path:
     for v in range(2, 101):
         rid = ledger.begin_push("main", f"{local.user}/main", "cpu", "", f"try {v}", "0" * 40, False, {"v": v}, {})
         ledger.finish_push(rid, v)
+        ledger.set_status(rid, "COMPLETE", None)  # ended runs: `kr ls` reads the ledger and asks Kaggle nothing
         ledger.record_metrics(
             rid,
             [{"name": "auc", "split": "validation", "epoch": e, "value": 0.9 + e / 100, "line": e} for e in range(5)],

@@ -335,10 +335,12 @@ class Ledger:
         """Record the session status (and the failure message); a final status also records when it ended."""
         with self.transaction() as db:
             finished = time.time() if status in FINAL_STATES else None
+            # a status asked again and unchanged writes nothing: the team's server hears only of what changed
             db.execute(
-                "UPDATE runs SET status = ?, failure = COALESCE(?, failure),"
-                " finished = COALESCE(finished, ?) WHERE id = ?",
-                (status, failure, finished, run_id),
+                "UPDATE runs SET status = ?, failure = COALESCE(?, failure), finished = COALESCE(finished, ?)"
+                " WHERE id = ? AND (status IS NOT ? OR failure IS NOT COALESCE(?, failure)"
+                " OR (finished IS NULL AND ? IS NOT NULL))",
+                (status, failure, finished, run_id, status, failure, finished),
             )
 
     def keep_source(self, run_id: int, files: dict[str, str]) -> None:

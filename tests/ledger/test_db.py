@@ -82,3 +82,18 @@ def test_migration_from_the_first_schema_keeps_runs(tmp_path: Path) -> None:
     ledger.record_submission("comp", 7, status="COMPLETE", public_score="0.93600")
     (sub,) = ledger.submissions(run_id=run.id)
     assert (sub["status"], sub["public_score"]) == ("COMPLETE", "0.93600")  # an update keeps the link to the run
+
+
+def test_a_status_asked_again_unchanged_is_no_change_for_the_team(tmp_path: Path) -> None:
+    """Every `kr status` counted as a change, so with a team server in kr.yaml each one loaded MLflow's client and
+    tried to send (4 s against an unreachable server) although nothing was new."""
+    ledger = open_ledger(tmp_path)
+    run_id = ledger.begin_push("main", "testuser/main", "cpu", "", "m", None, False, {}, {})
+    ledger.finish_push(run_id, 1)
+    ledger.set_status(run_id, "COMPLETE", None)
+    ledger.close()
+    again = open_ledger(tmp_path)
+    again.set_status(run_id, "COMPLETE", None)
+    assert not again.changed
+    again.set_status(run_id, "ERROR", "OOM")
+    assert again.changed and again.run_by_id(run_id).failure == "OOM"
