@@ -736,9 +736,11 @@ class _TimeoutAdapter(HTTPAdapter):
                     raise AnswerTooLarge(f"an answer larger than {MAX_ANSWER_BYTES // 2**20} MiB", request=request)
                 if time.monotonic() > deadline:
                     raise requests.Timeout(f"{WHOLE_ANSWER} {ANSWER_SECONDS:.0f} s", request=request)
-        except urllib3.exceptions.HTTPError as e:  # as requests maps them when it reads the body itself
-            raise requests.ConnectionError(e, request=request) from e
-        finally:
-            resp.raw.release_conn() if len(body) <= MAX_ANSWER_BYTES else resp.close()
+        except BaseException as e:
+            resp.close()  # the rest of this answer is still on the connection: it must not serve another request
+            if isinstance(e, urllib3.exceptions.HTTPError):  # as requests maps them when it reads the body itself
+                raise requests.ConnectionError(e, request=request) from e
+            raise
+        resp.raw.release_conn()
         resp._content = bytes(body)
         return resp

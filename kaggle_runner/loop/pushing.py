@@ -105,7 +105,8 @@ def push(
             names = ", ".join(f"{r.kernel} {r.label}" for r in holding)
             say(f"Kaggle's cap of {cap} {shape.kind.upper()} sessions is held by {names}; waiting for one to end")
             _wait_for_a_slot(ctx, holding)
-    waiting = [r for r in ctx.ledger.runs() if r.kernel == spec.name and r.status == "QUEUED"]
+    # a sweep's points queue behind one another by design: the note is for a push by hand
+    waiting = [r for r in ctx.ledger.runs() if r.kernel == spec.name and r.status == "QUEUED" and sweep is None]
     waiting = [r for r in waiting if status(ctx, r)[0] == "QUEUED"]  # the ledger's may be old
     if waiting:  # docs/kaggle-facts.md: a queued run's code is fixed when it enters the queue
         names = ", ".join(f"{r.kernel} {r.label}" for r in waiting)

@@ -13,6 +13,19 @@ import requests
 from helpers import KR
 
 
+def _serve(folder: Path) -> tuple[subprocess.Popen, str]:
+    """`kr emulator serve --state st --port 0` started in `folder`, and the URL it prints first."""
+    proc = subprocess.Popen(
+        [*KR, "emulator", "serve", "--state", "st", "--port", "0"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
 def test_init_writes_credentials_and_a_competition(tmp_path: Path) -> None:
     r = subprocess.run([*KR, "emulator", "init", str(tmp_path / "st")], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -58,15 +71,8 @@ def test_serve_says_how_to_use_it_from_any_folder_and_suggests_port_0_when_taken
         busy.close()
     assert r.returncode != 0 and r.stderr.splitlines()[-1].startswith(f"kr: error: cannot listen on 127.0.0.1:{port}")
     assert r.stderr.rstrip().endswith("--port 0 picks a free port")
-    proc = subprocess.Popen(
-        [*KR, "emulator", "serve", "--state", "st", "--port", "0"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, url = _serve(tmp_path)
     try:
-        url = proc.stdout.readline().strip()
         line = ""
         while "to use it" not in line:
             line = proc.stderr.readline()
@@ -184,15 +190,8 @@ def test_serve_with_a_relative_state_runs_kernels_with_its_python(tmp_path: Path
 
     subprocess.run([*KR, "emulator", "init", "st"], cwd=tmp_path, check=True, capture_output=True, timeout=60)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", "st/python"], cwd=tmp_path, check=True, timeout=120)
-    proc = subprocess.Popen(
-        [*KR, "emulator", "serve", "--state", "st", "--port", "0"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, url = _serve(tmp_path)
     try:
-        url = proc.stdout.readline().strip()
         assert url.startswith("http"), proc.stderr.read()
         assert str(tmp_path / "st" / "python" / "bin" / "python") in proc.stderr.readline()
         c = json.loads((tmp_path / "st" / "kaggle.json").read_text())
