@@ -130,6 +130,22 @@ def _distributed(rank: int, world: int, kind: str, store: str, fn: Callable[...,
         dist.barrier()  # all ranks done before any tears down: gloo aborts a peer still talking to a closed one
     finally:
         dist.destroy_process_group()
+    _end_like_a_fork()
+
+
+def _end_like_a_fork() -> None:
+    # A spawned worker ends through the interpreter's full shutdown, where C++ statics are destroyed while
+    # gloo's threads may still run: rarely, std::terminate and a SIGABRT after the work was done (seen once in
+    # CI, ddp-2). A forked worker ends with os._exit once multiprocessing's own handlers ran; so does this one,
+    # after the same handlers and atexit's (logging's flush among them), with its output written out.
+    import atexit
+    import multiprocessing.util
+
+    multiprocessing.util._exit_function()  # type: ignore[attr-defined]  # private, and what a forked worker runs
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _on_xla(index: int, fn: Callable[..., Any], args: tuple) -> None:

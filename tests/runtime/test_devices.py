@@ -81,3 +81,24 @@ def test_spawned_processes_do_not_rerun_the_bootstrap(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("KR_RUN ") == 1
     assert sorted(line for line in r.stdout.splitlines() if line.startswith("rank")) == ["rank 0 of 2", "rank 1 of 2"]
+
+
+def test_processes_end_with_their_output_and_exit_handlers(tmp_path: Path) -> None:
+    """Each DDP process ends cleanly once its work is done: what it printed and its atexit handlers are not lost."""
+    entry = textwrap.dedent("""
+        import atexit
+        from kaggle_runner import runtime as rt
+        def main(proc):
+            atexit.register(lambda: open(f"atexit-{proc.rank}", "w").close())
+            print(f"rank {proc.rank} done", end="")  # stdout is a pipe here: buffered, and no newline to flush it
+        if __name__ == "__main__":
+            rt.launch(main, processes=2)
+    """)
+    (tmp_path / "kernel.py").write_text(entry)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KR_", "KAGGLE_"))}
+    r = subprocess.run(
+        [sys.executable, "kernel.py"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert "rank 0 done" in r.stdout and "rank 1 done" in r.stdout
+    assert sorted(p.name for p in tmp_path.glob("atexit-*")) == ["atexit-0", "atexit-1"]
