@@ -48,6 +48,7 @@ class KernelSpec:
     model_sources: list[str] = field(default_factory=list)
     internet: bool = False
     timeout: int | None = None
+    docker_image: str | None = None  # pinned image (SaveKernel's dockerImage); never with a TPU
 
     @property
     def kernel_type(self) -> str:
@@ -324,6 +325,7 @@ def parse(raw: Any, root: Path) -> Config:
         "model_sources",
         "internet",
         "timeout",
+        "docker_image",
     }
     for name, spec in kraw.items():
         key = f"kernels.{name}"
@@ -347,8 +349,20 @@ def parse(raw: Any, root: Path) -> Config:
         if len(title) < 5:
             raise _err(f"{key}.title", f"'{title}' is shorter than 5 characters", "Kaggle needs a longer title")
         accel = _typed(spec.get("accelerator", "cpu"), str, f"{key}.accelerator", "an accelerator name")
-        if accel not in accelerators.ALIASES:
-            raise _err(f"{key}.accelerator", f"'{accel}' is unknown", f"use one of {', '.join(accelerators.ALIASES)}")
+        try:
+            accelerators.machine_shape(accel)
+        except ValueError as e:
+            what, _, fix = str(e).partition("; ")
+            raise _err(f"{key}.accelerator", what, fix) from None
+        docker_image = spec.get("docker_image")
+        if docker_image is not None:
+            _typed(docker_image, str, f"{key}.docker_image", "an image name (e.g. gcr.io/kaggle-images/python:v160)")
+            if accelerators.kind_of(accel) == "tpu":
+                raise _err(
+                    f"{key}.docker_image",
+                    "a TPU runs without a docker image, and Kaggle runs a TPU request that pins one on the CPU",
+                    "drop docker_image, or use a GPU or the CPU",
+                )
         ds = _str_list(spec.get("datasets"), f"{key}.datasets")
         for i, d in enumerate(ds):
             if "/" not in d and d not in datasets:
@@ -389,6 +403,7 @@ def parse(raw: Any, root: Path) -> Config:
             _str_list(spec.get("model_sources"), f"{key}.model_sources"),
             bool(_typed(spec.get("internet", False), bool, f"{key}.internet", "true or false")),
             timeout,
+            docker_image,
         )
 
     code = _typed(raw.get("code") or {}, dict, "code", "a mapping (packages:, requirements:, slug:)")

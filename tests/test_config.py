@@ -33,6 +33,14 @@ def test_defaults(tmp_path: Path) -> None:
     "text, message",
     [
         ("kernels:\n  main: {accelerator: tpux}\n", "kernels.main.accelerator: 'tpux' is unknown; use one of"),
+        (
+            "kernels:\n  main: {accelerator: NvidiaTeslaT4Highmem}\n",
+            "kernels.main.accelerator: 'NvidiaTeslaT4Highmem' (GPU T4 (high memory)) is for Kaggle's admins only",
+        ),
+        (
+            "kernels:\n  main: {accelerator: tpu, docker_image: gcr.io/kaggle-images/python:v160}\n",
+            "kernels.main.docker_image: a TPU runs without a docker image",
+        ),
         ("kernels:\n  main: {entry: nope.py}\n", "kernels.main.entry:"),
         ("kernels:\n  main: {slug: Bad_Slug}\n", "kernels.main.slug: 'Bad_Slug' is not a valid Kaggle slug"),
         ("kernels:\n  main: {datasets: [missing]}\n", "kernels.main.datasets[0]: 'missing' is neither"),

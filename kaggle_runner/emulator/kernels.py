@@ -208,7 +208,7 @@ class Kernels:
             language=language,
             kernel_type=kernel_type,
             shape_name=shape_name,
-            shape=accelerators.resolve(shape_name, gpu, tpu),
+            shape=_landing(accelerators.resolve(shape_name, gpu, tpu), body.str("dockerImage")),
             timeout=timeout or self.store.settings["session_timeout_seconds"],
             execution=body.enum("kernelExecutionType", EXECUTION_TYPES),
             sources=sources,
@@ -576,3 +576,9 @@ class Kernels:
             "gpuQuota": q("gpu", settings["gpu_quota_hours"]),
             "tpuQuota": q("tpu", settings["tpu_quota_hours"]),
         }
+
+
+def _landing(shape: accelerators.Shape, docker_image: str | None) -> accelerators.Shape:
+    """Where a session runs: a TPU VM has no docker image, so a TPU request that pins one lands on the CPU image,
+    silently, as on Kaggle (docs/kaggle-facts.md, "Machines")."""
+    return accelerators.resolve("Cpu") if shape.kind == "tpu" and docker_image else shape

@@ -1,4 +1,4 @@
-"""Accelerator names: kr's short names (tpu, gpu, t4x2, p100, cpu) and Kaggle's machineShape strings.
+"""Accelerator names: kr's short names (tpu, gpu, l4, h100, ...) and Kaggle's machineShape strings.
 One table serves `kr push` (what to ask for) and the emulator (what a shape means and what it became)."""
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ class Shape:
     label: str  # what Kaggle's UI calls it
     devices: int = 1
     retired_to: str | None = None  # the server substitutes this shape
+    admin_only: bool = False  # a pool Kaggle keeps for its admins (kaggle-cli PR #1198): kr does not offer it
 
 
 SHAPES: dict[str, Shape] = {
     s.name.lower(): s
     for s in (
         Shape("NvidiaTeslaT4", "gpu", "GPU T4 x2", 2),
-        Shape("NvidiaTeslaT4Highmem", "gpu", "GPU T4 (high memory)", 1),
+        Shape("NvidiaTeslaT4Highmem", "gpu", "GPU T4 (high memory)", 1, admin_only=True),
         Shape("NvidiaTeslaP100", "gpu", "GPU P100", 1, retired_to="NvidiaTeslaT4"),
         Shape("NvidiaTeslaA100", "gpu", "GPU A100", 1),
         Shape("NvidiaL4", "gpu", "GPU L4 x4", 4),
@@ -38,16 +39,46 @@ SHAPES: dict[str, Shape] = {
     )
 }
 
-# kr's names -> the machineShape asked for; TPU v3-8 is retired upstream and now runs on v5e-8.
+# kr's names -> the machineShape asked for (docs/kaggle-facts.md, "Machines"); Kaggle's own names are accepted too.
+# p100 and v3-8 are retired upstream: Kaggle runs them on T4 x2 and v5e-8.
 ALIASES: dict[str, str] = {
     "cpu": "",
     "gpu": "NvidiaTeslaT4",
     "t4x2": "NvidiaTeslaT4",
     "p100": "NvidiaTeslaP100",
+    "a100": "NvidiaTeslaA100",
+    "l4": "NvidiaL4X1",
+    "l4x4": "NvidiaL4",
+    "h100": "NvidiaH100",
+    "rtx-pro-6000": "NvidiaRtxPro6000",
     "tpu": "TpuV5E8",
     "v3-8": "TpuV38",
     "v5e-8": "TpuV5E8",
+    "v6e-8": "TpuV6E8",
 }
+
+
+def machine_shape(accel: str) -> str:
+    """The machineShape to ask for: from kr's name, or Kaggle's own (any case); "" for the CPU. Raises ValueError
+    with a sentence for a name Kaggle does not offer to its users."""
+    if accel in ALIASES:
+        return ALIASES[accel]
+    shape = lookup(accel)
+    if shape is None:
+        raise ValueError(f"'{accel}' is unknown; use one of {', '.join(ALIASES)} (or Kaggle's machineShape name)")
+    if shape.admin_only:
+        raise ValueError(f"'{accel}' ({shape.label}) is for Kaggle's admins only; use one of {', '.join(ALIASES)}")
+    return "" if shape.name == "Cpu" else shape.name
+
+
+def kind_of(accel: str | None) -> str | None:
+    """cpu, gpu or tpu: what a run asked for as `accel` (kr's name or Kaggle's) runs on; None for an unknown name."""
+    if accel is None:
+        return None
+    try:
+        return resolve(machine_shape(accel)).kind
+    except ValueError:
+        return None
 
 
 def lookup(machine_shape: str) -> Shape | None:

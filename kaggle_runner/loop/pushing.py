@@ -75,12 +75,19 @@ def push(
             raise UserError(f"--timeout: {timeout} is not a number of seconds; give a positive integer")
         spec = replace(spec, timeout=timeout)
     accel = accel or spec.accelerator
-    if accel not in accelerators.ALIASES:
-        raise UserError(f"--accel: '{accel}' is unknown; use one of {', '.join(accelerators.ALIASES)}")
-    shape_name = accelerators.ALIASES[accel]
+    try:
+        shape_name = accelerators.machine_shape(accel)
+    except ValueError as e:
+        raise UserError(f"--accel: {e}") from None
     shape = accelerators.resolve(shape_name)
-    if accel == "v3-8":
-        say("note: TPU v3-8 is retired on Kaggle; it now runs on TPU v5e-8")
+    asked = accelerators.lookup(shape_name or "Cpu")
+    if asked is not None and asked.retired_to:
+        say(f"note: {asked.label} is retired on Kaggle; it now runs on {shape.label}")
+    if spec.docker_image and shape.kind == "tpu":  # Kaggle would run it on the CPU, silently (docs/kaggle-facts.md)
+        raise UserError(
+            f"kr.yaml: kernels.{spec.name}.docker_image: a TPU runs without a docker image; push without --accel "
+            f"{accel}, or drop docker_image"
+        )
 
     try:
         source = (spec.folder / spec.entry).read_text(encoding="utf-8")
@@ -169,6 +176,7 @@ def push(
         "kernelDataSources": kernel_refs,
         "modelDataSources": spec.model_sources,
         "machineShape": shape_name or None,
+        "dockerImage": spec.docker_image,
         "sessionTimeoutSeconds": spec.timeout,
     }
     body = {k: v for k, v in body.items() if v is not None}
@@ -294,9 +302,7 @@ def _holders(ctx: Session, kind: str) -> list[Run]:
     the ledger's may be old)."""
     held = []
     for run in ctx.ledger.runs():
-        if run.status in FINAL_STATES or run.accelerator not in accelerators.ALIASES:
-            continue
-        if accelerators.resolve(accelerators.ALIASES[run.accelerator]).kind != kind:
+        if run.status in FINAL_STATES or accelerators.kind_of(run.accelerator) != kind:
             continue
         if status(ctx, run)[0] not in FINAL_STATES:
             held.append(ctx.ledger.resolve(f"{run.kernel}:v{run.version}", run.kernel))

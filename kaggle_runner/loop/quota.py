@@ -69,16 +69,10 @@ class Quota:
         }
 
 
-def kind_of(run: Run) -> str | None:
-    """gpu, tpu or cpu for a run's accelerator; None for a name kr no longer knows."""
-    if run.accelerator not in accelerators.ALIASES:
-        return None
-    return accelerators.resolve(accelerators.ALIASES[run.accelerator]).kind
-
-
 def mean_run(runs: list[Run], kind: str) -> float | None:
     """The mean session length of the finished runs of that kind whose log told it, in seconds."""
-    lengths = [r.seconds for r in runs if r.seconds and r.status in FINAL_STATES and kind_of(r) == kind]
+    ended = [r for r in runs if r.status in FINAL_STATES and accelerators.kind_of(r.accelerator) == kind]
+    lengths = [r.seconds for r in ended if r.seconds]
     return sum(lengths) / len(lengths) if lengths else None
 
 
@@ -91,7 +85,7 @@ def read(ctx: Session, sample: list[Run] | None = None) -> Quota:
         sample = [r for r in runs if r.finished and time.time() - r.finished < RECENT]
     running: dict[str, list[str]] = {"gpu": [], "tpu": [], "cpu": []}
     for run in runs:
-        kind = kind_of(run)
+        kind = accelerators.kind_of(run.accelerator)
         if kind is not None and run.status not in FINAL_STATES:
             running[kind].append(f"{run.kernel} {run.label}")
     gpu, tpu = (Meter(**q[kind], mean_run=mean_run(sample, kind)) for kind in METERED)

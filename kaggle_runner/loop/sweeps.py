@@ -57,7 +57,7 @@ def run(ctx: Session, label: str, say: Say = print, on_tick: Tick | None = None)
     sw = ctx.ledger.sweep(label)
     spec = ctx.cfg.kernel(sw["kernel"])
     accel = sw["accelerator"] or spec.accelerator
-    kind = accelerators.resolve(accelerators.ALIASES[accel]).kind if accel in accelerators.ALIASES else None
+    kind = accelerators.kind_of(accel)
     held: str | None = None
     # sessions at once: Kaggle's cap for the kind (a TPU sweep runs one point at a time), lowered when a push is
     # refused with fewer of the sweep's runs live (sessions outside the sweep hold the rest)

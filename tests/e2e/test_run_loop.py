@@ -610,3 +610,18 @@ def test_a_push_while_another_run_is_queued_says_that_run_keeps_its_own_code(
     third = kr("push", "-m", "three")
     assert "note: main v2 still queued; it runs the code it was pushed with, not this push's" in third.stderr
     assert "v1 still queued" not in third.stderr
+
+
+def test_a_pinned_docker_image_goes_up_with_a_gpu_and_is_refused_with_a_tpu(kr, project: Path, emulator) -> None:
+    """Kaggle runs a TPU request that pins an image on the CPU, silently: kr refuses it before anything goes up."""
+    text = (project / "kr.yaml").read_text().replace("slug: loop-kernel", "slug: loop-kernel\n    docker_image: img:v1")
+    (project / "kr.yaml").write_text(text)
+    r = kr("push", "--accel", "tpu", "-m", "pinned", check=2)
+    assert r.stderr.strip().splitlines() == [
+        "kr: error: kr.yaml: kernels.main.docker_image: a TPU runs without a docker image; push without --accel tpu, "
+        "or drop docker_image"
+    ]
+    assert "testuser/loop-kernel" not in emulator.store.state["kernels"] and _ledger(project) == []
+    kr("push", "--accel", "l4", "-m", "pinned")
+    kernel = emulator.store.state["kernels"]["testuser/loop-kernel"]
+    assert kernel["dockerImage"] == "img:v1" and kernel["versions"][0]["machineShape"] == "NvidiaL4X1"

@@ -70,6 +70,17 @@ def test_gpu_request_fails_fast_without_a_gpu(api: Api, emulator) -> None:
     assert "TPU v5e-8" in api.wait("wants-tpu", timeout=5)["failureMessage"]
 
 
+def test_a_tpu_request_that_pins_a_docker_image_runs_on_the_cpu(api: Api, emulator) -> None:
+    """Kaggle's TPU VMs have no docker image: such a push lands on the CPU image, without an error."""
+    emulator.kernels.executor.tpu = False  # no TPU here either: only a CPU session completes
+    code = "import os; print('gpu' if os.environ.get('CUDA_VISIBLE_DEVICES') else 'cpu', os.environ.get('TPU_NAME'))"
+    r = api.push("pinned-tpu", code, machineShape="TpuV5E8", dockerImage="gcr.io/kaggle-images/python:v160")
+    assert not r.get("error")
+    assert api.wait("pinned-tpu", timeout=30)["status"] == "COMPLETE"
+    api.push("plain-tpu", code, machineShape="TpuV5E8")
+    assert "TPU v5e-8" in api.wait("plain-tpu", timeout=30)["failureMessage"]
+
+
 def test_fallback_cpu_runs_accelerator_kernels_and_counts_quota(make_emulator) -> None:
     em = make_emulator(fallback_cpu=True)
     em.kernels.executor.gpus = 0
