@@ -4,6 +4,7 @@ Also the content hash that names files in the ledger, so every module hashes the
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 KR_DIR = ".kr"  # kr's own folder in a project; `kr init` puts it in .gitignore
@@ -44,6 +45,13 @@ def competition_file(root: Path, competition: str, name: str) -> Path:
 def team_file(root: Path, user: str, label: str, name: str) -> Path:
     """A teammate's file fetched from the team's server: .kr/team/USER/LABEL/NAME (LABEL's ':' made '-')."""
     return kr_dir(root) / "team" / user / label.replace(":", "-") / name
+
+
+def submission_file(root: Path, competition: str, ref: int, name: str) -> Path:
+    """A submitted file fetched back from Kaggle (a teammate's): .kr/submissions/COMPETITION/REF/NAME, the name as
+    Kaggle gave it reduced to its last part and to letters, digits, '.', '-' and '_'."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("\\", "/").rsplit("/", 1)[-1]).lstrip(".") or "submission.csv"
+    return kr_dir(root) / "submissions" / competition / str(ref) / safe
 
 
 def wheelhouse(root: Path, key: str) -> Path:

@@ -68,14 +68,17 @@ def submit(
 @app.command()
 def scores(
     competition: Optional[str] = typer.Option(None, "--competition", "-c", help=COMPETITION_HELP),
+    download: bool = typer.Option(
+        False, "--download", help="Fetch teammates' submitted files, for `kr merge subN` (always with tracking:)."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Refresh every submission's status and scores from Kaggle, including ones made outside kr."""
+    """Refresh every submission's status and scores from Kaggle, including ones made outside kr and by teammates."""
     from kaggle_runner.loop import submissions
 
     ctx = connect()
     comp = _competition(ctx, competition)
-    subs = submissions.refresh(ctx, comp)
+    subs = submissions.refresh(ctx, comp, download)
     if json_:
         as_json(subs)
     else:
@@ -85,7 +88,8 @@ def scores(
 @app.command()
 def merge(
     inputs: list[str] = typer.Argument(
-        ..., help="Two or more runs (v21), merges (m2), teammates' runs (alice/v21) or CSV files."
+        ...,
+        help="Two or more runs (v21), merges (m2), teammates' runs (alice/v21), submissions (sub40012) or CSV files.",
     ),
     out: Optional[Path] = typer.Option(
         None, "-o", "--output", help="Where to write the merged CSV (it is also kept as .kr/merges/mK.csv)."

@@ -41,6 +41,7 @@ class Competitions:
             s + "ListSubmissions": (self.list_submissions, True),
             s + "GetSubmission": (self.get_submission, True),
             s + "GetSubmissionLimits": (self.limits, True),
+            s + "DownloadSubmission": (self.download_submission, True),
             s + "DownloadDataFile": (self.download_file, True),
             s + "ListDataFiles": (self.list_data_files, True),
             s + "DownloadDataFiles": (self.download_all, True),
@@ -65,7 +66,20 @@ class Competitions:
             raise ApiError(500, f"{path}: metric must be one of {', '.join(METRICS)}")
         if comp.get("f1Average", "binary") not in F1_AVERAGES:
             raise ApiError(500, f"{path}: f1Average must be one of {', '.join(F1_AVERAGES)}")
+        teams = comp.get("teams", {})
+        if not isinstance(teams, dict) or not all(
+            isinstance(m, list) and all(isinstance(u, str) for u in m) for m in teams.values()
+        ):
+            raise ApiError(500, f"{path}: teams must map a team's name to its members' usernames")
         return comp
+
+    def team(self, slug: str, user: str) -> tuple[str, set[str]]:
+        """The user's team in that competition (`teams` in competition.json): its name and members. Alone, a user
+        is a team of one named after them, as on Kaggle."""
+        for name, members in self.definition(slug).get("teams", {}).items():
+            if user in members:
+                return name, set(members)
+        return user, {user}
 
     def data_dir(self, slug: str, rerun: bool = False) -> Path:
         """What kernels see; a code competition's re-run sees hidden/ (the hidden test set) instead, when it has one."""
@@ -133,7 +147,7 @@ class Competitions:
                 "category": "Playground",
                 "reward": "Knowledge",
                 "deadline": timestamp(time.time() + 90 * 86400),
-                "teamCount": len({s["user"] for s in self._all(slug)}),
+                "teamCount": len({self.team(slug, s["user"])[0] for s in self._all(slug)}),
                 "userHasEntered": bool(self._mine(slug, user)),
                 "maxDailySubmissions": self._limit(comp),
                 "maxTeamSize": 5,
@@ -162,17 +176,18 @@ class Competitions:
         return [s for s in self.store.state["submissions"].values() if s["competition"] == slug]
 
     def _standings(self, slug: str) -> list[dict[str, Any]]:
-        """Each team's best public score (a team is a user here), best first; ties go to the earlier submission."""
+        """Each team's best public score, best first; ties go to the earlier submission."""
         comp = self.definition(slug)
         lower_is_better = comp["metric"] in ("logloss", "rmse", "mae")
         best: dict[str, dict[str, Any]] = {}
         for s in self._all(slug):
             if s["status"] != "COMPLETE" or s["publicScore"] is None:
                 continue
-            mine = best.get(s["user"])
+            team = self.team(slug, s["user"])[0]
+            mine = best.get(team)
             value = float(s["publicScore"]) * (-1 if lower_is_better else 1)
             if mine is None or value > mine["value"] or (value == mine["value"] and s["date"] < mine["date"]):
-                best[s["user"]] = {"value": value, "date": s["date"], "score": s["publicScore"], "user": s["user"]}
+                best[team] = {"value": value, "date": s["date"], "score": s["publicScore"], "user": team}
         return sorted(best.values(), key=lambda b: (-b["value"], b["date"]))
 
     def leaderboard(self, req: Any) -> dict[str, Any]:
@@ -208,7 +223,9 @@ class Competitions:
 
     # -- submissions -----------------------------------------------------------------------------
     def _mine(self, slug: str, user: str) -> list[dict[str, Any]]:
-        subs = [s for s in self.store.state["submissions"].values() if s["competition"] == slug and s["user"] == user]
+        """The submissions of the user's team, newest first: Kaggle lists a team's and counts its daily limit."""
+        members = self.team(slug, user)[1]
+        subs = [s for s in self._all(slug) if s["user"] in members]
         return sorted(subs, key=lambda s: s["date"], reverse=True)
 
     def _today(self, subs: list[dict[str, Any]]) -> int:
@@ -332,7 +349,7 @@ class Competitions:
                 "privateScore": s["privateScore"],
                 "status": s["status"],
                 "submittedBy": s["user"],
-                "teamName": s["user"],
+                "teamName": self.team(s["competition"], s["user"])[0],
                 "url": f"https://www.kaggle.com/competitions/{s['competition']}/submissions#{s['ref']}",
             }
         )
@@ -352,12 +369,39 @@ class Competitions:
             "nextPageToken": str(offset + size) if more else "",
         }
 
-    def get_submission(self, req: Any) -> dict[str, Any]:
-        ref = Body(req.body_json()).int("ref")
+    def _teams(self, ref: int | None, user: str) -> dict[str, Any]:
+        """Submission `ref` if the user's team made it; else a 404, as for one that does not exist."""
         sub = self.store.state["submissions"].get(str(ref))
-        if sub is None or sub["user"] != req.user["username"]:
+        if sub is None or sub["user"] not in self.team(sub["competition"], user)[1]:
             raise ApiError(404, f"submission {ref} not found")
-        return self.api_submission(sub)
+        return sub
+
+    def get_submission(self, req: Any) -> dict[str, Any]:
+        return self.api_submission(self._teams(Body(req.body_json()).int("ref"), req.user["username"]))
+
+    def download_submission(self, req: Any) -> Any:
+        """The file a team member submitted (`kaggle competitions submission-download REF`), as a redirect to a signed
+        URL; a code submission's is its re-run's output."""
+        sub = self._teams(Body(req.body_json()).int("submissionId"), req.user["username"])
+        if self._submitted_file(sub) is None:
+            raise ApiError(404, f"submission {sub['ref']} has no file (yet)")
+        return Redirect(self.urls.url(req.base_url, f"submissions/{sub['ref']}/{sub['fileName']}"))
+
+    def _submitted_file(self, sub: dict[str, Any]) -> Path | None:
+        folder = self.store.root / "submissions" / str(sub["ref"])
+        for path in (folder / sub["fileName"], folder / "run" / "working" / sub["fileName"]):  # a file; a re-run's
+            if path.is_file():
+                return path
+        return None
+
+    def submission_path(self, rest: str) -> Any:
+        """Resolve a signed '<ref>/<file>' to a submitted file to serve."""
+        ref, _, name = rest.partition("/")
+        sub = self.store.state["submissions"].get(ref)
+        path = self._submitted_file(sub) if sub is not None and name == sub["fileName"] else None
+        if path is None:
+            raise ApiError(404, "no such file")
+        return FileResponse(path, "text/csv" if name.endswith(".csv") else "application/octet-stream")
 
     def limits(self, req: Any) -> dict[str, Any]:
         slug = Body(req.body_json()).str("competitionName")

@@ -215,6 +215,7 @@ class Emulator:
             "kernels": self.kernels.output_path,
             "datasets": self.datasets.download_path,
             "competitions": self.competitions.file_path,
+            "submissions": self.competitions.submission_path,
         }.get(kind)
         if resolver is None:
             raise ApiError(404, "no such file")

@@ -596,6 +596,23 @@ class KaggleApi:
                 return out
         raise KaggleError(f"listing submissions to {competition}: Kaggle kept answering with another page (1000 pages)")
 
+    def download_submission(self, ref: int, dest: Path) -> bool:
+        """Download the file submission `ref` sent (the user's team's, a teammate's included); False if Kaggle has
+        none for it."""
+        from kagglesdk.competitions.types.competition_api_service import ApiDownloadSubmissionRequest
+
+        req = ApiDownloadSubmissionRequest()
+        req.submission_id = ref
+
+        def get() -> bool:
+            r = self._competitions.download_submission(req)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with r:
+                _save(r, dest, lambda done, total: self.on_bytes(dest.name, done, total))
+            return True
+
+        return bool(self._or_none(f"downloading the file of submission {ref}", get))
+
     def download_competition_file(self, competition: str, name: str, dest: Path) -> bool:
         """Download one competition data file (e.g. sample_submission.csv); False if the competition has none."""
         from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFileRequest

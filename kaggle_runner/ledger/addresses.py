@@ -1,4 +1,4 @@
-"""The version-address grammar: v23, KERNEL:v23, latest, mK merges, sK sweeps, and a teammate's
+"""The version-address grammar: v23, KERNEL:v23, latest, mK merges, sK sweeps, subN submissions, and a teammate's
 USER/KERNEL:v23, each told apart from a file of that name."""
 
 from __future__ import annotations
@@ -16,6 +16,15 @@ MERGE_RE = re.compile(r"^m(?P<id>[0-9]{1,9})$")
 
 
 SWEEP_RE = re.compile(r"^s(?P<id>[0-9]{1,9})$")
+
+
+SUBMISSION_RE = re.compile(r"^sub(?P<ref>[0-9]{1,12})$")  # a submission by its Kaggle ref: sub40012
+
+
+def submission_ref(text: str) -> int | None:
+    """The Kaggle ref that text names as a submission (sub40012), unless a file has that name."""
+    m = SUBMISSION_RE.match(text.strip())
+    return int(m["ref"]) if m and not Path(text).exists() else None
 
 
 # a teammate's run or merge on the team's tracking server: alice/v21, alice/KERNEL:v21, alice/m3

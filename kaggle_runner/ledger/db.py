@@ -106,6 +106,8 @@ MIGRATIONS = [
     "ALTER TABLE runs ADD COLUMN sources TEXT",  # the version of each kernel source the run reads, found at push
     "ALTER TABLE runs ADD COLUMN seconds REAL",  # how long its session ran, from its log's last event
     "ALTER TABLE runs ADD COLUMN code BLOB",  # the source as pushed, without the bootstrap: zlib of {path: text}
+    # submitted_by: the team member who made it (Kaggle's submittedBy); path: where its file is kept, for a teammate's
+    "ALTER TABLE submissions ADD COLUMN submitted_by TEXT; ALTER TABLE submissions ADD COLUMN path TEXT",
 ]
 
 
@@ -607,6 +609,8 @@ class Ledger:
             "public_score",
             "private_score",
             "error",
+            "submitted_by",
+            "path",
         )
         unknown = set(fields) - set(cols)
         if unknown:

@@ -11,7 +11,7 @@ from typing import Any
 from kaggle_runner import layout
 from kaggle_runner.ensembles import blend
 from kaggle_runner.errors import UserError
-from kaggle_runner.ledger.addresses import is_reference, is_team_ref
+from kaggle_runner.ledger.addresses import is_reference, is_team_ref, submission_ref
 from kaggle_runner.ledger.db import label
 from kaggle_runner.project import Project
 from kaggle_runner.team import view
@@ -20,9 +20,9 @@ NEAR_COPY = 0.98  # inputs that agree this closely are near-copies: averaging th
 
 
 def sources(ctx: Project | None, texts: list[str]) -> tuple[list[Path], list[str], list[dict[str, Any] | None]]:
-    """The file behind each input (v21, KERNEL:v21, latest, m3, a teammate's alice/v21 or a path), the label it is
-    shown by, and for a teammate's file where on the team's server it came from."""
-    from kaggle_runner.loop.submissions import NOT_A_SOURCE, source_of
+    """The file behind each input (v21, KERNEL:v21, latest, m3, a teammate's alice/v21, a submission's sub40012 or a
+    path), the label it is shown by, and for a teammate's file where on the team's server it came from."""
+    from kaggle_runner.loop.submissions import NOT_A_SOURCE, kept_submission, source_of
 
     paths, labels, origins = [], [], []
     for text in texts:
@@ -30,6 +30,9 @@ def sources(ctx: Project | None, texts: list[str]) -> tuple[list[Path], list[str
         if ctx is not None and is_team_ref(text):
             path, origin = view.fetch_submission(ctx, text.strip())
             paths.append(path)
+            labels.append(text.strip())
+        elif ctx is not None and (ref := submission_ref(text)) is not None:
+            paths.append(kept_submission(ctx, ref))
             labels.append(text.strip())
         elif is_reference(text):
             if ctx is None:

@@ -15,11 +15,12 @@ from kaggle_runner.errors import UserError
 from kaggle_runner.layout import sha256_file
 from kaggle_runner.ledger.addresses import is_reference
 from kaggle_runner.ledger.db import Ledger, Merge, Run, label
+from kaggle_runner.project import Project, Session
 
 SAMPLE = "sample_submission.csv"
 CUT_OFF = "an earlier kr submit of {what} was cut off after Kaggle took it; recorded, not sent again"
 TAG_HEX = 12  # hex digits of a file's sha256 kept in its submission's description
-NOT_A_SOURCE = "no such file, and not a version (v23, KERNEL:v23, latest) or merge (m3)"
+NOT_A_SOURCE = "no such file, and not a version (v23, KERNEL:v23, latest), merge (m3) or submission (sub40012)"
 
 
 def source_of(ctx: Any, target: str, file_name: str = "submission.csv") -> tuple[Path, Run | Merge | None]:
@@ -301,6 +302,7 @@ def _record(ledger: Ledger, competition: str, s: Any) -> dict[str, Any]:
         "error": s.error_description or None,
         "description": s.description or "",
         "file_name": s.file_name,
+        "submitted_by": getattr(s, "submitted_by", None) or None,
     }
     if s.date:
         fields["date"] = s.date.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(s.date, "strftime") else str(s.date)
@@ -323,15 +325,42 @@ def wait_score(ctx: Any, competition: str, ref: int, on_tick: Callable[[str, flo
     raise AssertionError("unreachable")
 
 
-def refresh(ctx: Any, competition: str) -> list[dict[str, Any]]:
-    """Bring every submission's status and scores up to date, including ones made outside kr."""
+def refresh(ctx: Session, competition: str, download: bool = False) -> list[dict[str, Any]]:
+    """Bring every submission's status and scores up to date, including ones made outside kr and by teammates (a
+    Kaggle team's submissions are listed to each member). With `download`, or with a team's tracking server named in
+    kr.yaml, a teammate's submitted file is fetched once into .kr/submissions/, so `kr merge subN` can use it."""
     for s in ctx.api.list_submissions(competition):
         _record(ctx.ledger, competition, s)
-    return [_with_source(ctx, s) for s in ctx.ledger.submissions() if s["competition"] == competition]
+    subs = [s for s in ctx.ledger.submissions() if s["competition"] == competition]
+    if download or ctx.cfg.tracking:
+        for s in subs:
+            if s["submitted_by"] not in (None, ctx.owner) and not (s["path"] and Path(s["path"]).is_file()):
+                _fetch(ctx, s)
+        subs = [s for s in ctx.ledger.submissions() if s["competition"] == competition]
+    return [_with_source(ctx, s) for s in subs]
+
+
+def _fetch(ctx: Session, s: dict[str, Any]) -> None:
+    dest = layout.submission_file(ctx.cfg.root, s["competition"], s["ref"], s["file_name"] or "submission.csv")
+    if ctx.api.download_submission(s["ref"], dest):
+        ctx.ledger.record_submission(s["competition"], s["ref"], path=str(dest), file_sha256=sha256_file(dest))
+
+
+def kept_submission(ctx: Project, ref: int) -> Path:
+    """The file of submission `ref` as kept in .kr/ (`kr merge sub40012`): a teammate's fetched by `kr scores`."""
+    found = [s for s in ctx.ledger.submissions() if s["ref"] == ref]
+    if not found:
+        raise UserError(f"sub{ref}: no submission {ref} in the ledger; `kr scores` lists your team's")
+    path = found[0]["path"]
+    if not path or not Path(path).is_file():
+        raise UserError(f"sub{ref}: its file is not kept here; `kr scores --download` fetches your teammates' files")
+    return Path(path)
 
 
 def _with_source(ctx: Any, s: dict[str, Any]) -> dict[str, Any]:
     out = dict(s)
     # a file kr sent that matched no run or merge is still kr's: named by its file, not "(outside kr)"
     out["source"] = _label(ctx, s["run_id"], s["merge_id"]) or (s["file_name"] if s["file_sha256"] else None)
+    if s["submitted_by"] not in (None, ctx.owner):  # a teammate's: merged by its ref when its file is kept
+        out["source"] = f"{s['submitted_by']}: sub{s['ref']}" if s["path"] else f"{s['submitted_by']}: {s['file_name']}"
     return out

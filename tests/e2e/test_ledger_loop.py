@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from helpers import write_project
 
@@ -164,3 +165,47 @@ def test_diff_shows_the_code_params_and_kr_yaml_that_changed_between_two_runs(tm
     info = json.loads(kr("diff", "v1", "v2", "--json").stdout)
     assert info["params"] == {"lr": [0.001, 0.002]} and not info["unkept"] and info["config"] == []
     assert kr("diff", "v2", "v2").stdout == "params: unchanged\nkr.yaml: unchanged\ncode: unchanged\n"
+
+
+def test_a_teammates_submission_is_listed_fetched_and_merged(make_emulator, tmp_path: Path, make_kr) -> None:
+    """A Kaggle team without a tracking server: alice submits from her machine; `kr scores` lists hers beside
+    mine, `--download` fetches her file, and `kr merge v1 subN` blends it with my run."""
+    from helpers import Api
+    from kaggle_runner.emulator.seed import init_state
+
+    state = tmp_path / "state"
+    init_state(state, {"dataset_ready_seconds": 0.3, "scoring_seconds": 0.05})
+    cfg = json.loads((state / "config.json").read_text())
+    cfg["users"].append({"username": "alice", "key": "0" * 32, "id": 2, "tokens": []})
+    (state / "config.json").write_text(json.dumps(cfg))
+    comp = state / "competitions/tiny-toxic/competition.json"
+    comp.write_text(json.dumps({**json.loads(comp.read_text()), "teams": {"Twins": ["testuser", "alice"]}}))
+    em = make_emulator(state)
+    kr = make_kr(smoke_project(tmp_path), em)
+    kr("push", "-m", "mine", "--wait")
+    kr("submit", "v1", "--wait")
+
+    alice = Api(em.url, "alice", "0" * 32)
+    sample = (state / "competitions/tiny-toxic/data/sample_submission.csv").read_bytes()
+    start = alice.ok(
+        "competitions.StartSubmissionUpload",
+        {"competitionName": "tiny-toxic", "fileName": "hers.csv", "contentLength": len(sample)},
+    )
+    assert requests.put(start["createUrl"], data=sample, timeout=10).status_code == 200
+    body = {"competitionName": "tiny-toxic", "blobFileTokens": start["token"], "submissionDescription": "alice's"}
+    hers = alice.ok("competitions.CreateSubmission", body)["ref"]
+
+    listed = json.loads(kr("scores", "--json").stdout)
+    assert sorted((s["submitted_by"], s["source"]) for s in listed) == [
+        ("alice", "alice: hers.csv"),
+        ("testuser", "v1"),
+    ]
+    refused = kr("merge", "v1", f"sub{hers}", check=2)
+    assert refused.stderr.strip().splitlines() == [
+        f"kr: error: sub{hers}: its file is not kept here; `kr scores --download` fetches your teammates' files"
+    ]
+
+    fetched = {s["ref"]: s for s in json.loads(kr("scores", "--download", "--json").stdout)}
+    assert Path(fetched[hers]["path"]).read_bytes() == sample and fetched[hers]["source"] == f"alice: sub{hers}"
+    merged = json.loads(kr("merge", "v1", f"sub{hers}", "--json").stdout)
+    assert merged["sources"] == ["v1", f"sub{hers}"] and merged["rows"] == len(sample.splitlines()) - 1

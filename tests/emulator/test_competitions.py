@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
+import pytest
 import requests
 
 from helpers import Api, creds
+from kaggle_runner.emulator import Emulator
+from kaggle_runner.emulator.seed import init_state
 
 
 def _submit(api: Api, name: str, data: bytes, message: str = "m") -> int:
@@ -48,8 +53,6 @@ def test_bad_submission_ends_in_error_with_description(api: Api) -> None:
 
 
 def test_daily_limit_is_enforced(emulator) -> None:
-    import json
-
     comp = emulator.store.root / "competitions/tiny-toxic/competition.json"
     definition = json.loads(comp.read_text())
     definition["dailyLimit"] = 2
@@ -95,3 +98,48 @@ def test_no_scoring_failure_leaves_a_submission_pending(api: Api, emulator, monk
     monkeypatch.setattr(competitions, "score", broken)
     done = _wait(api, _submit(api, "b.csv", sub))
     assert done["status"] == "ERROR" and "could not score it (KeyError" in done["errorDescription"]
+
+
+class TestTeams:
+    """testuser and alice in one team ("Toxic Twins") of tiny-toxic, and bob on his own."""
+
+    @pytest.fixture
+    def emulator(self, make_emulator, tmp_path: Path) -> Emulator:
+        state = tmp_path / "state"
+        init_state(state, {"scoring_seconds": 0.05})
+        cfg = json.loads((state / "config.json").read_text())
+        cfg["users"] += [
+            {"username": "alice", "key": "1" * 32, "id": 2, "tokens": []},
+            {"username": "bob", "key": "2" * 32, "id": 3, "tokens": []},
+        ]
+        (state / "config.json").write_text(json.dumps(cfg))
+        comp = state / "competitions/tiny-toxic/competition.json"
+        definition = {**json.loads(comp.read_text()), "dailyLimit": 3, "teams": {"Toxic Twins": ["testuser", "alice"]}}
+        comp.write_text(json.dumps(definition))
+        return make_emulator(state)
+
+    def test_members_see_each_others_submissions_and_files_and_share_the_daily_limit(self, api: Api, emulator) -> None:
+        alice, bob = Api(emulator.url, "alice", "1" * 32), Api(emulator.url, "bob", "2" * 32)
+        sample = (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_bytes()
+        mine, hers = _submit(api, "mine.csv", sample), _submit(alice, "hers.csv", sample)
+        _submit(bob, "his.csv", sample)
+        listed = api.ok("competitions.ListSubmissions", {"competitionName": "tiny-toxic"})["submissions"]
+        assert sorted((s["ref"], s["submittedBy"], s["teamName"]) for s in listed) == [
+            (mine, "testuser", "Toxic Twins"),
+            (hers, "alice", "Toxic Twins"),
+        ]
+        assert _wait(api, hers)["submittedBy"] == "alice"  # GetSubmission of a teammate's
+        r = api.call("competitions.DownloadSubmission", {"submissionId": hers})  # followed to the file, as kagglesdk
+        assert r.status_code == 200 and r.content == sample and r.url.endswith("/hers.csv")
+        assert bob.call("competitions.DownloadSubmission", {"submissionId": hers}).status_code == 404
+        assert bob.call("competitions.GetSubmission", {"ref": hers}).status_code == 404
+        limits = alice.ok("competitions.GetSubmissionLimits", {"competitionName": "tiny-toxic"})
+        assert limits == {"numToday": 2, "numTotal": 2, "numAllowedNow": 1}  # the team's two
+        board = api.ok("competitions.GetLeaderboard", {"competitionName": "tiny-toxic"})["submissions"]
+        assert sorted(b["teamName"] for b in board) == ["Toxic Twins", "bob"]
+
+    def test_the_official_cli_downloads_a_teammates_submission(self, emulator, kaggle, tmp_path: Path) -> None:
+        sample = (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_bytes()
+        hers = _submit(Api(emulator.url, "alice", "1" * 32), "hers.csv", sample)
+        kaggle("competitions", "submission-download", str(hers), "-p", str(tmp_path / "got"))
+        assert (tmp_path / "got" / "hers.csv").read_bytes() == sample
