@@ -16,15 +16,57 @@ from typing import Any
 from kaggle_runner.emulator.archives import files_under, zip_folder
 from kaggle_runner.emulator.blobs import Blobs
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Redirect
-from kaggle_runner.emulator.scoring import F1_AVERAGES, METRICS, ScoreError, score
+from kaggle_runner.emulator.scoring import (
+    F1_AVERAGES,
+    METRICS,
+    ScoreError,
+    check_solution,
+    higher_is_better,
+    known,
+    score,
+)
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp
+from kaggle_runner.errors import UserError
 
 # The wording is a guess: Kaggle's answer to a CSV sent to a code competition is not in its client source.
 CODE_ONLY = "Submission not allowed: {slug} is a code competition; submit a notebook version (CreateCodeSubmission)"
 
 
 ALL_FILES = "_all"  # the signed path of the zip of every data file
+
+
+# ListCompetitions' filters (kagglesdk's CompetitionListTab, HostSegment, CompetitionSortBy), as their wire names
+GROUPS = ("GENERAL", "ENTERED", "COMMUNITY", "HOSTED", "UNLAUNCHED", "UNLAUNCHED_COMMUNITY", "EVERYTHING")
+CATEGORIES = {  # competition.json's `category` (any case) -> what the API calls it
+    "FEATURED": "Featured",
+    "RESEARCH": "Research",
+    "RECRUITMENT": "Recruitment",
+    "GETTING_STARTED": "Getting Started",
+    "MASTERS": "Masters",
+    "PLAYGROUND": "Playground",
+    "COMMUNITY": "Community",
+    "ANALYTICS": "Analytics",
+}
+SORTS = (
+    "GROUPED",
+    "BEST",
+    "PRIZE",
+    "EARLIEST_DEADLINE",
+    "LATEST_DEADLINE",
+    "NUMBER_OF_TEAMS",
+    "RELEVANCE",
+    "RECENTLY_CREATED",
+)
+
+
+def _prize(comp: dict[str, Any]) -> float:
+    """The money in `reward` ("$50,000" -> 50000); 0 for Knowledge, Swag and the like."""
+    digits = "".join(c for c in str(comp.get("reward", "")) if c.isdigit() or c == ".")
+    try:
+        return float(digits)
+    except ValueError:
+        return 0.0
 
 
 class Competitions:
@@ -62,7 +104,7 @@ class Competitions:
             comp = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise ApiError(500, f"{path}: invalid JSON ({e})") from e
-        if comp.get("metric") not in METRICS:
+        if not known(str(comp.get("metric"))):
             raise ApiError(500, f"{path}: metric must be one of {', '.join(METRICS)}")
         if comp.get("f1Average", "binary") not in F1_AVERAGES:
             raise ApiError(500, f"{path}: f1Average must be one of {', '.join(F1_AVERAGES)}")
@@ -72,6 +114,22 @@ class Competitions:
         ):
             raise ApiError(500, f"{path}: teams must map a team's name to its members' usernames")
         return comp
+
+    def check(self) -> None:
+        """Refuse (UserError) a state with a competition Kaggle could not run: a broken competition.json, or a
+        solution without a Public or a Private part. `kr emulator serve` says so at its start, not at the first
+        submission."""
+        for folder in sorted(self.dir.iterdir()) if self.dir.is_dir() else []:
+            if not (folder / "competition.json").is_file():
+                continue
+            try:
+                comp = self.definition(folder.name)
+                targets = list(comp.get("targetColumns", ["target"]))
+                check_solution(folder / "solution.csv", comp.get("idColumn", "id"), targets)
+            except ApiError as e:
+                raise UserError(f"competition {folder.name}: {e.message}") from None
+            except ScoreError as e:
+                raise UserError(f"competition {folder.name}: {e}") from None
 
     def team(self, slug: str, user: str) -> tuple[str, set[str]]:
         """The user's team in that competition (`teams` in competition.json): its name and members. Alone, a user
@@ -144,9 +202,9 @@ class Competitions:
                 "title": comp.get("title", slug),
                 "url": f"https://www.kaggle.com/competitions/{slug}",
                 "description": comp.get("description", ""),
-                "category": "Playground",
-                "reward": "Knowledge",
-                "deadline": timestamp(time.time() + 90 * 86400),
+                "category": CATEGORIES[self._category(comp)],
+                "reward": comp.get("reward", "Knowledge"),
+                "deadline": timestamp(self._deadline(slug, comp)),
                 "teamCount": len({self.team(slug, s["user"])[0] for s in self._all(slug)}),
                 "userHasEntered": bool(self._mine(slug, user)),
                 "maxDailySubmissions": self._limit(comp),
@@ -156,16 +214,51 @@ class Competitions:
             }
         )
 
+    def _category(self, comp: dict[str, Any]) -> str:
+        category = str(comp.get("category", "playground")).upper()
+        return category if category in CATEGORIES else "PLAYGROUND"
+
+    def _deadline(self, slug: str, comp: dict[str, Any]) -> float:
+        """competition.json's `deadline` (an ISO date), else 90 days after the competition was written."""
+        try:
+            return datetime.fromisoformat(str(comp["deadline"])).replace(tzinfo=UTC).timestamp()
+        except (KeyError, ValueError):
+            return (self.dir / slug / "competition.json").stat().st_mtime + 90 * 86400
+
     def list_competitions(self, req: Any) -> dict[str, Any]:
-        """Every competition of the state, filtered by `search` (in the slug or title), 20 to a page."""
+        """The competitions of the state as `kaggle competitions list` asks: `search` (in the slug or title), `group`
+        (entered: the user's team has submitted), `category` and `sortBy`, 20 to a page."""
         body = Body(req.body_json())
         search = body.str("search").lower()
+        group = body.enum("group", GROUPS, "COMPETITION_LIST_TAB_")
+        category = body.enum("category", ("UNSPECIFIED", *CATEGORIES), "HOST_SEGMENT_")
+        sort = body.enum("sortBy", SORTS, "COMPETITION_SORT_BY_")
+        user = req.user["username"]
         slugs = sorted(p.name for p in self.dir.iterdir() if self.exists(p.name)) if self.dir.is_dir() else []
-        found = []
+        chosen = []
         for slug in slugs:
             comp = self.definition(slug)
-            if search in slug.lower() or search in str(comp.get("title", "")).lower():
-                found.append(self.api_competition(slug, comp, req.user["username"]))
+            if search not in slug.lower() and search not in str(comp.get("title", "")).lower():
+                continue
+            if category != "UNSPECIFIED" and self._category(comp) != category:
+                continue
+            if group in ("HOSTED", "UNLAUNCHED", "UNLAUNCHED_COMMUNITY"):  # a user here hosts none
+                continue
+            if (group == "ENTERED" and not self._mine(slug, user)) or (
+                group == "COMMUNITY" and self._category(comp) != "COMMUNITY"
+            ):
+                continue
+            chosen.append((slug, comp))
+        order: dict[str, Any] = {
+            "PRIZE": lambda sc: -_prize(sc[1]),
+            "EARLIEST_DEADLINE": lambda sc: self._deadline(*sc),
+            "LATEST_DEADLINE": lambda sc: -self._deadline(*sc),
+            "NUMBER_OF_TEAMS": lambda sc: -len({self.team(sc[0], s["user"])[0] for s in self._all(sc[0])}),
+            "RECENTLY_CREATED": lambda sc: -(self.dir / sc[0] / "competition.json").stat().st_mtime,
+        }
+        if sort in order:
+            chosen.sort(key=order[sort])
+        found = [self.api_competition(slug, comp, user) for slug, comp in chosen]
         size = body.int("pageSize") or 20
         token = body.str("pageToken")
         offset = int(token) if token.isdigit() else (max(1, body.int("page") or 1) - 1) * size
@@ -178,7 +271,7 @@ class Competitions:
     def _standings(self, slug: str) -> list[dict[str, Any]]:
         """Each team's best public score, best first; ties go to the earlier submission."""
         comp = self.definition(slug)
-        lower_is_better = comp["metric"] in ("logloss", "rmse", "mae")
+        lower_is_better = not higher_is_better(comp["metric"])
         best: dict[str, dict[str, Any]] = {}
         for s in self._all(slug):
             if s["status"] != "COMPLETE" or s["publicScore"] is None:

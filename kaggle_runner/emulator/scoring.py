@@ -1,22 +1,50 @@
-"""Scores a submission CSV against a competition's solution by Kaggle's rules: auc, accuracy, f1, logloss, rmse, mae.
-Checks header, ids (missing, duplicate, unknown) and values first; each problem is one line naming the row."""
+"""Scores a submission CSV against a competition's solution by Kaggle's rules: auc, accuracy, f1, logloss, rmse, mae,
+rmsle, r2, mape, mcc, qwk and map@K. Checks header, ids and values first; each problem is one line naming the row."""
 
 from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 from typing import Any
 
-METRICS = ("auc", "accuracy", "f1", "logloss", "rmse", "mae")
-HIGHER_IS_BETTER = {"auc": True, "accuracy": True, "f1": True, "logloss": False, "rmse": False, "mae": False}
-LABEL_METRICS = ("accuracy", "f1")  # scored on labels (text or numbers), not on probabilities
+# The metrics of Kaggle's featured and playground competitions of 2024-2026 (docs/kaggle-facts.md, "Scoring"):
+# rmsle (house prices and many playgrounds), r2, mape, mcc (Playground S4E8), qwk (Automated Essay Scoring 2.0,
+# Problematic Internet Use) and map@K (Eedi's MAP@25), beside the classic six. map@K is written with its K: map@25.
+METRICS = ("auc", "accuracy", "f1", "logloss", "rmse", "mae", "rmsle", "r2", "mape", "mcc", "qwk", "map@K")
+HIGHER_IS_BETTER = {
+    "auc": True,
+    "accuracy": True,
+    "f1": True,
+    "logloss": False,
+    "rmse": False,
+    "mae": False,
+    "rmsle": False,
+    "r2": True,
+    "mape": False,
+    "mcc": True,
+    "qwk": True,
+    "map@K": True,
+}
+LABEL_METRICS = ("accuracy", "f1", "mcc", "qwk")  # scored on labels (text or numbers), not on probabilities
+MAP_RE = re.compile(r"^map@([1-9][0-9]{0,3})$")
 F1_AVERAGES = ("binary", "macro")
 EPS = 1e-15  # Kaggle's log loss clips predictions to [EPS, 1 - EPS]
 
 
 class ScoreError(ValueError):
     pass
+
+
+def known(metric: str) -> bool:
+    """Whether the emulator scores this metric (map@K with any K from 1 to 9999)."""
+    return metric in METRICS and metric != "map@K" or bool(MAP_RE.match(metric))
+
+
+def higher_is_better(metric: str) -> bool:
+    """The direction a leaderboard of this metric is sorted in."""
+    return HIGHER_IS_BETTER["map@K" if MAP_RE.match(metric) else metric]
 
 
 def _auc(y: list[float], p: list[float]) -> float:
@@ -76,10 +104,68 @@ def multiclass_logloss(y: list[list[float]], p: list[list[float]]) -> float:
     return -total / len(y)
 
 
+def _confusion(y: list[str], p: list[str]) -> tuple[list[str], list[list[int]]]:
+    labels = sorted(set(y) | set(p), key=_label_order)
+    at = {label: i for i, label in enumerate(labels)}
+    counts = [[0] * len(labels) for _ in labels]
+    for a, b in zip(y, p):
+        counts[at[a]][at[b]] += 1
+    return labels, counts
+
+
+def _label_order(text: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(text), "")  # numbers by value: 2 before 10
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def _mcc(y: list[str], p: list[str]) -> float:
+    """Matthews correlation over any number of classes (Gorodkin's R_K); 0 where it is undefined, as scikit-learn."""
+    _, c = _confusion(y, p)
+    n = len(y)
+    truth = [sum(row) for row in c]
+    pred = [sum(col) for col in zip(*c)]
+    trace = sum(c[i][i] for i in range(len(c)))
+    cov = trace * n - sum(t * q for t, q in zip(truth, pred))
+    denom = math.sqrt((n * n - sum(q * q for q in pred)) * (n * n - sum(t * t for t in truth)))
+    return cov / denom if denom else 0.0
+
+
+def _qwk(y: list[str], p: list[str]) -> float:
+    """Quadratic weighted kappa (Cohen's, quadratic weights over the ordered labels), as scikit-learn computes it."""
+    labels, observed = _confusion(y, p)
+    k, n = len(labels), len(y)
+    truth = [sum(row) for row in observed]
+    pred = [sum(col) for col in zip(*observed)]
+    disagreement = chance = 0.0
+    for i in range(k):
+        for j in range(k):
+            w = (i - j) ** 2
+            disagreement += w * observed[i][j]
+            chance += w * truth[i] * pred[j] / n
+    return 1.0 - disagreement / chance if chance else 1.0
+
+
+def _apk(actual: set[str], predicted: list[str], k: int) -> float:
+    """Average precision at k of one row (Kaggle's formula): a repeated prediction counts once."""
+    hits, total, seen = 0, 0.0, set()
+    for i, guess in enumerate(predicted[:k]):
+        if guess in actual and guess not in seen:
+            hits += 1
+            total += hits / (i + 1)
+        seen.add(guess)
+    return total / min(len(actual), k) if actual else 0.0
+
+
 def metric_value(metric: str, y: list, p: list, average: str = "binary", positive: str = "1") -> float:
-    """One column's score: numbers for auc, logloss, rmse, mae; labels (text) for accuracy and f1."""
+    """One column's score: numbers for auc, logloss and the regression metrics; labels (text) for accuracy, f1, mcc
+    and qwk; space-separated labels for map@K."""
     if not y:
         raise ScoreError("empty solution subset")
+    if m := MAP_RE.match(metric):
+        k = int(m[1])
+        return sum(_apk(set(a.split()), b.split(), k) for a, b in zip(y, p)) / len(y)
     if metric == "auc":
         return _auc(y, p)
     if metric == "accuracy":
@@ -92,6 +178,20 @@ def metric_value(metric: str, y: list, p: list, average: str = "binary", positiv
         return math.sqrt(sum((a - b) ** 2 for a, b in zip(y, p)) / len(y))
     if metric == "mae":
         return sum(abs(a - b) for a, b in zip(y, p)) / len(y)
+    if metric == "rmsle":
+        if any(v < 0 for v in (*y, *p)):
+            raise ScoreError("RMSLE is undefined for negative values; clip the predictions at 0")
+        return math.sqrt(sum((math.log1p(a) - math.log1p(b)) ** 2 for a, b in zip(y, p)) / len(y))
+    if metric == "r2":
+        mean = sum(y) / len(y)
+        residual, spread = sum((a - b) ** 2 for a, b in zip(y, p)), sum((a - mean) ** 2 for a in y)
+        return 1.0 - residual / spread if spread else (1.0 if residual == 0 else 0.0)
+    if metric == "mape":
+        return sum(abs(a - b) / max(abs(a), 2.220446049250313e-16) for a, b in zip(y, p)) / len(y)
+    if metric == "mcc":
+        return _mcc(y, p)
+    if metric == "qwk":
+        return _qwk(y, p)
     raise ScoreError(f"unknown metric '{metric}'")
 
 
@@ -151,6 +251,7 @@ def score(
         raise ScoreError(f"submission header must be {','.join(expected)}; got {','.join(header)}")
     idx = {name: header.index(name) for name in expected}
     labels = metric in LABEL_METRICS
+    ranked = bool(MAP_RE.match(metric))  # space-separated guesses, best first
     preds: dict[str, list] = {}
     for n, row in enumerate(rows[1:], start=2):
         if not row:
@@ -162,7 +263,9 @@ def score(
             raise ScoreError(f"row {n}: duplicate id '{rid}'")
         if rid not in truth:
             raise ScoreError(f"row {n}: id '{rid}' is not in the test set")
-        if labels:
+        if ranked:
+            preds[rid] = [" ".join(label(g) for g in row[idx[t]].split()) for t in targets]
+        elif labels:
             preds[rid] = [_label_cell(row[idx[t]], f"row {n}, column {t}", metric) for t in targets]
         else:
             preds[rid] = [_number(row[idx[t]], f"row {n}, column {t}") for t in targets]
@@ -171,9 +274,13 @@ def score(
         raise ScoreError(f"submission is missing {len(missing)} ids (first: '{missing[0]}')")
 
     def subset_score(usage: str) -> float:
-        ids = [i for i, (use, _) in truth.items() if use == usage] or list(truth)
+        ids = [i for i, (use, _) in truth.items() if use == usage]
+        if not ids:
+            raise ScoreError(f"the competition's solution has no {usage.title()} rows (its Usage column)")
         y_cols: list[list[Any]]
-        if labels:
+        if ranked:
+            y_cols = [[" ".join(label(g) for g in truth[i][1][c].split()) for i in ids] for c in range(len(targets))]
+        elif labels:
             y_cols = [[label(truth[i][1][c]) for i in ids] for c in range(len(targets))]
         else:
             y_cols = [[_number(truth[i][1][c], f"solution id {i}") for i in ids] for c in range(len(targets))]
@@ -219,3 +326,12 @@ def _solution(path: Path, id_column: str, targets: list[str]) -> dict[str, tuple
         use = row[usage].strip().lower() if usage is not None else "public"
         truth[row[key]] = (use, [row[i] for i in at])
     return truth
+
+
+def check_solution(path: Path, id_column: str, targets: list[str]) -> None:
+    """Refuse a solution Kaggle could not score: unreadable, without a column, or with an empty Public or Private
+    part (Kaggle scores the two apart; an empty one would score nothing, or every id)."""
+    uses = {use for use, _ in _solution(path, id_column, targets).values()}
+    for usage in ("public", "private"):
+        if usage not in uses:
+            raise ScoreError(f"{path.name} has no {usage.title()} rows; give a Usage column with Public and Private")

@@ -120,6 +120,7 @@ class Emulator:
                     f"this machine cannot confine kernels like a Kaggle container ({problem}); "
                     "start the emulator with --unconfined to run them on the host as your own user"
                 )
+        self.competitions.check()
         handler = type("BoundHandler", (Handler,), {"emulator": self})
         self.httpd = Server((self.host, self.port), handler)
         self.port = self.httpd.server_address[1]

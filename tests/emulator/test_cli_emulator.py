@@ -11,6 +11,7 @@ from pathlib import Path
 import requests
 
 from helpers import KR
+from kaggle_runner.emulator.seed import init_state
 
 
 def _serve(folder: Path) -> tuple[subprocess.Popen, str]:
@@ -106,6 +107,23 @@ def test_serve_refuses_a_corrupt_state_in_one_line(tmp_path: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 2 and "config.json: not valid JSON" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_serve_refuses_a_competition_whose_solution_has_no_private_part(tmp_path: Path) -> None:
+    """Kaggle scores the public and private parts apart; a solution without one is refused when the state is served,
+    not scored on every id at the first submission."""
+    st = tmp_path / "st"
+    init_state(st)
+    solution = st / "competitions/tiny-toxic/solution.csv"
+    solution.write_text(solution.read_text().replace("Private", "Public"))
+    r = subprocess.run(
+        [*KR, "emulator", "serve", "--state", str(st), "--port", "0"], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "kr: error: competition tiny-toxic: solution.csv has no Private rows; give a Usage column with Public and "
+        "Private"
+    ]
 
 
 def _wheel(folder: Path, name: str) -> Path:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 pytestmark = pytest.mark.slow
 
@@ -238,6 +239,32 @@ rows = list(csv.DictReader(open("/kaggle/input/competitions/tiny-toxic-code/test
 with open("submission.csv", "w") as f:
     f.write("id,toxic\\n" + "".join(r["id"] + "," + str(int("idiot" in r["comment_text"])) + "\\n" for r in rows))
 """
+
+
+def test_official_cli_competitions_list_filters_and_sorts(kaggle, api, emulator) -> None:
+    """`--category`, `--group entered` and `--sort-by` as the 2.2.5 CLI sends them (kagglesdk's enum names)."""
+    code = emulator.store.root / "competitions/tiny-toxic-code/competition.json"
+    definition = json.loads(code.read_text())
+    code.write_text(json.dumps({**definition, "category": "featured", "reward": "$25,000", "deadline": "2027-01-31"}))
+
+    def listed(*args: str) -> list[str]:
+        lines = kaggle("competitions", "list", "--csv", *args).stdout.splitlines()
+        return [line.split(",")[0].rsplit("/", 1)[-1] for line in lines[1:]]
+
+    assert listed() == ["tiny-toxic", "tiny-toxic-code"]
+    assert listed("--category", "featured") == ["tiny-toxic-code"]
+    assert listed("--category", "playground") == ["tiny-toxic"]
+    assert listed("--sort-by", "prize") == ["tiny-toxic-code", "tiny-toxic"]
+    assert listed("--sort-by", "earliestDeadline")[0] == "tiny-toxic-code"  # 2027-01-31, before 90 days from now
+    assert kaggle("competitions", "list", "--group", "entered").stdout.strip() == "No competitions found"
+    sample = (emulator.store.root / "competitions/tiny-toxic/data/sample_submission.csv").read_bytes()
+    start = api.ok(
+        "competitions.StartSubmissionUpload",
+        {"competitionName": "tiny-toxic", "fileName": "s.csv", "contentLength": len(sample)},
+    )
+    assert requests.put(start["createUrl"], data=sample, timeout=10).status_code == 200
+    api.ok("competitions.CreateSubmission", {"competitionName": "tiny-toxic", "blobFileTokens": start["token"]})
+    assert listed("--group", "entered") == ["tiny-toxic"]
 
 
 def test_official_cli_competitions_list_leaderboard_and_code_submit(kaggle, api, tmp_path: Path) -> None:

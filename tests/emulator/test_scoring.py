@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sklearn import metrics as skm  # the reference (the [dev] extra)
 
-from kaggle_runner.emulator.scoring import ScoreError, metric_value, score
+from kaggle_runner.emulator.scoring import ScoreError, check_solution, metric_value, score
 
 
 @pytest.mark.parametrize(
@@ -184,6 +184,83 @@ def test_regression_metrics_as_scikit_learn(tmp_path: Path) -> None:
     ):
         want = tuple(ref(_parts(y, usage, u), _parts(p, usage, u)) for u in ("Public", "Private"))
         assert score(sol, sub, metric, "id", ["y"]) == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rmsle_r2_and_mape_as_scikit_learn(tmp_path: Path, seed: int) -> None:
+    """House prices' RMSLE and the playgrounds' R2 and MAPE, on positive targets such as prices."""
+    sol, sub, usage = _case(
+        tmp_path,
+        120,
+        seed,
+        ["SalePrice"],
+        lambda r: [round(r.lognormvariate(12, 0.4), 2)],
+        lambda r, y: [round(max(0.0, y[0] * r.gauss(1, 0.15)), 2)],
+    )
+    y = [float(line.split(",")[1]) for line in sol.read_text().splitlines()[1:]]
+    p = [float(line.split(",")[1]) for line in sub.read_text().splitlines()[1:]]
+    for metric, ref in (
+        ("rmsle", skm.root_mean_squared_log_error),
+        ("r2", skm.r2_score),
+        ("mape", skm.mean_absolute_percentage_error),
+    ):
+        want = tuple(ref(_parts(y, usage, u), _parts(p, usage, u)) for u in ("Public", "Private"))
+        assert score(sol, sub, metric, "id", ["SalePrice"]) == pytest.approx(want, rel=1e-12)
+
+
+def test_rmsle_refuses_negative_predictions(tmp_path: Path) -> None:
+    sol = _csv(tmp_path / "solution.csv", ["id", "y", "Usage"], [[1, 3, "Public"], [2, 4, "Private"]])
+    sub = _csv(tmp_path / "sub.csv", ["id", "y"], [[1, -1], [2, 4]])
+    with pytest.raises(ScoreError, match="RMSLE is undefined for negative values"):
+        score(sol, sub, "rmsle", "id", ["y"])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mcc_and_quadratic_weighted_kappa_as_scikit_learn(tmp_path: Path, seed: int) -> None:
+    """MCC (Playground S4E8, two classes) and QWK (essay scores 1-6, where 10 must sort after 9)."""
+    for metric, labels, ref in (
+        ("mcc", ["e", "p"], skm.matthews_corrcoef),
+        ("mcc", ["a", "b", "c"], skm.matthews_corrcoef),
+        ("qwk", [1, 2, 3, 4, 5, 6, 10], lambda a, b: skm.cohen_kappa_score(a, b, weights="quadratic")),
+    ):
+        sol, sub, usage = _case(
+            tmp_path,
+            150,
+            seed,
+            ["score"],
+            lambda r, labels=labels: [r.choice(labels)],
+            lambda r, y, labels=labels: [y[0] if r.random() < 0.6 else r.choice(labels)],
+        )
+        cast = int if metric == "qwk" else str
+        y = [cast(line.split(",")[1]) for line in sol.read_text().splitlines()[1:]]
+        p = [cast(line.split(",")[1]) for line in sub.read_text().splitlines()[1:]]
+        want = tuple(ref(_parts(y, usage, u), _parts(p, usage, u)) for u in ("Public", "Private"))
+        assert score(sol, sub, metric, "id", ["score"]) == pytest.approx(want, abs=1e-12)
+
+
+def test_map_at_k_by_kaggles_formula(tmp_path: Path) -> None:
+    """MAP@K (Eedi's MAP@25 at K=3 here): a hit at rank r counts 1/r, beyond K nothing, a repeated guess once."""
+    sol = _csv(
+        tmp_path / "solution.csv",
+        ["id", "MisconceptionId", "Usage"],
+        [[1, 7, "Public"], [2, 3, "Public"], [3, 5, "Private"], [4, 9, "Private"]],
+    )
+    sub = _csv(
+        tmp_path / "sub.csv", ["id", "MisconceptionId"], [[1, "7 1 2"], [2, "1 3 3"], [3, "1 2 4 5"], [4, "9.0"]]
+    )
+    public, private = score(sol, sub, "map@3", "id", ["MisconceptionId"])
+    assert public == pytest.approx((1 + 1 / 2) / 2)  # rank 1, rank 2
+    assert private == pytest.approx((0 + 1) / 2)  # 5 comes fourth, past K; 9.0 is the label 9
+    assert metric_value("map@2", ["1 2"], ["2 1"]) == pytest.approx(1.0)  # two answers, both found
+
+
+def test_a_solution_without_a_private_part_is_refused_not_scored_on_every_id(tmp_path: Path) -> None:
+    sol = _csv(tmp_path / "solution.csv", ["id", "toxic", "Usage"], [[1, 1, "Public"], [2, 0, "Public"]])
+    sub = _csv(tmp_path / "sub.csv", ["id", "toxic"], [[1, 0.9], [2, 0.1]])
+    with pytest.raises(ScoreError, match="no Private rows"):
+        score(sol, sub, "auc", "id", ["toxic"])
+    with pytest.raises(ScoreError, match="solution.csv has no Private rows"):
+        check_solution(sol, "id", ["toxic"])
 
 
 def test_probabilities_sent_to_a_label_metric_are_refused_not_scored_zero(tmp_path: Path) -> None:
