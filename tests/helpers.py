@@ -147,6 +147,7 @@ class Api:
             "datasets": "datasets.DatasetApiService",
             "blobs": "blobs.BlobApiService",
             "competitions": "competitions.CompetitionApiService",
+            "models": "models.ModelApiService",
         }
         group, _, method = rpc.partition(".")
         return self.session.post(

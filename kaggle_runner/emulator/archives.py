@@ -10,7 +10,7 @@ import sys
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 
@@ -161,3 +161,35 @@ def _unpack_tar(archive: Path, name: str, dest: Path, limit: int, mode: str) -> 
 def move_file(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
+
+
+def assemble(files: list[tuple[dict[str, Any], Path]], final: Path, limit: int) -> int:
+    """Lay out a version folder (a dataset's or a model's) from its uploaded blobs, archives becoming folders, all or
+    nothing: built beside `final` and moved in whole. Returns its bytes; raises ArchiveError or OSError."""
+    tmp = final.with_name(f".{final.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    total = 0
+    try:
+        names: set[str] = set()
+        for blob, path in files:
+            name = blob["name"]
+            folder = folder_name(name)
+            target = folder or name
+            if target in names:
+                raise ArchiveError(f"two uploads would both be named '{target}'")
+            names.add(target)
+            if folder:
+                (tmp / folder).mkdir()
+                total += unpack(path, name, tmp / folder, limit - total)
+            else:
+                total += path.stat().st_size
+                if total > limit:
+                    raise ArchiveError(f"the version is larger than {limit} bytes")
+                move_file(path, tmp / name)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return total

@@ -3,14 +3,13 @@ A new version is unpacked in the background and passes through Kaggle's processi
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.emulator.archives import ArchiveError, files_under, folder_name, move_file, unpack, zip_folder
+from kaggle_runner.emulator.archives import ArchiveError, assemble, files_under, zip_folder
 from kaggle_runner.emulator.blobs import Blobs
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Redirect
 from kaggle_runner.emulator.store import Store
@@ -168,34 +167,11 @@ class Datasets:
 
     def _assemble(self, ds: dict[str, Any], v: dict[str, Any], files: list) -> None:
         """Lay out the version folder from its blobs; archives become folders. All or nothing."""
-        final = self.files_dir(ds, v["number"])
-        tmp = final.with_name(f".{final.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        limit = self.store.settings["max_dataset_bytes"]
         total, error = 0, None
         try:
-            names: set[str] = set()
-            for blob, path in files:
-                name = blob["name"]
-                folder = folder_name(name)
-                target = folder or name
-                if target in names:
-                    raise ArchiveError(f"two uploads would both be named '{target}'")
-                names.add(target)
-                if folder:
-                    (tmp / folder).mkdir()
-                    total += unpack(path, name, tmp / folder, limit - total)
-                else:
-                    total += path.stat().st_size
-                    if total > limit:
-                        raise ArchiveError(f"dataset is larger than {limit} bytes")
-                    move_file(path, tmp / name)
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
+            total = assemble(files, self.files_dir(ds, v["number"]), self.store.settings["max_dataset_bytes"])
         except (ArchiveError, OSError) as e:
             error = str(e)
-            shutil.rmtree(tmp, ignore_errors=True)
             print(
                 f"emulator: dataset {ds['owner']}/{ds['slug']} version {v['number']} FAILED: {error}", file=sys.stderr
             )

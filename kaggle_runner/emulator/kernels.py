@@ -19,6 +19,7 @@ from kaggle_runner.emulator.archives import files_under
 from kaggle_runner.emulator.competitions import Competitions
 from kaggle_runner.emulator.datasets import Datasets
 from kaggle_runner.emulator.executor import Executor
+from kaggle_runner.emulator.models import Models
 from kaggle_runner.emulator.records import Kernel, KernelVersion
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Stream
 from kaggle_runner.emulator.store import Store
@@ -67,12 +68,14 @@ class Kernels:
         store: Store,
         datasets: Datasets,
         competitions: Competitions,
+        models: Models,
         urls: FileUrls,
         fallback_cpu: bool,
         python: str,
         unconfined: bool = False,
     ):
         self.store, self.datasets, self.competitions, self.urls = store, datasets, competitions, urls
+        self.models = models
         self.dir = self.store.root / "kernels"
         self.executor = Executor(store, self.resolve_inputs, self.run_dir, fallback_cpu, python, unconfined)
 
@@ -312,8 +315,9 @@ class Kernels:
             k = self.store.state["kernels"].get(ref.strip("/"))
             if k is None or (k["isPrivate"] and k["owner"] != user["username"]):
                 bad.setdefault("kernelDataSources", []).append(ref)
-        if sources["modelDataSources"]:
-            bad["modelDataSources"] = list(sources["modelDataSources"])  # the emulator hosts no models
+        for ref in sources["modelDataSources"]:
+            if self.models.ready_dir(ref, user) is None:  # unknown, another user's private one, or not ready
+                bad.setdefault("modelDataSources", []).append(ref)
         return bad
 
     def resolve_inputs(self, version: KernelVersion) -> dict[str, Path]:
@@ -340,6 +344,14 @@ class Kernels:
             if not done:
                 raise ValueError(f"Kernel {ref} has no completed version to read output from")
             mount(f"notebooks/{k['owner']}/{k['slug']}", k["slug"], self.run_dir(k, done[-1]["number"]) / "working")
+        for ref in src["modelDataSources"]:
+            found = self.models.ready_dir(ref)  # whether its owner may read it was settled at SaveKernel
+            if found is None:
+                raise ValueError(f"Model {ref} has no version ready to read")
+            path, number = found
+            parts = ref.strip("/").split("/")[:4]  # owner/model/framework/variation, the version from what was found
+            parts[2] = path.parent.parent.name  # the framework as the mount point writes it (pytorch)
+            mount("models/" + "/".join([*parts, str(number)]), "/".join([*parts[1:], str(number)]), path)
         return inputs
 
     # -- status, outputs, logs -------------------------------------------------------------------

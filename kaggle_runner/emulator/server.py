@@ -27,6 +27,7 @@ from kaggle_runner.emulator.connections import Incoming, Server
 from kaggle_runner.emulator.datasets import Datasets
 from kaggle_runner.emulator.faults import Faults, Rule
 from kaggle_runner.emulator.kernels import Kernels
+from kaggle_runner.emulator.models import Models
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Redirect, Stream
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, http_date
@@ -92,10 +93,12 @@ class Emulator:
         self.blobs = Blobs(self.store)
         self.datasets = Datasets(self.store, self.blobs, self.urls)
         self.competitions = Competitions(self.store, self.blobs, self.urls)
+        self.models = Models(self.store, self.blobs, self.urls)
         self.kernels = Kernels(
             self.store,
             self.datasets,
             self.competitions,
+            self.models,
             self.urls,
             fallback_cpu=fallback_cpu,
             python=python or sys.executable,
@@ -103,7 +106,7 @@ class Emulator:
         )
         self.code_submissions = CodeSubmissions(self.kernels, self.competitions)
         self.rpc: dict[str, tuple[Route, bool]] = {}
-        for service in (self.blobs, self.datasets, self.competitions, self.kernels, self.code_submissions):
+        for service in (self.blobs, self.datasets, self.competitions, self.models, self.kernels, self.code_submissions):
             self.rpc.update(service.routes())
         self.rpc["security.OAuthService/IntrospectToken"] = (self.introspect_token, False)
         self.httpd: Server | None = None
@@ -217,6 +220,7 @@ class Emulator:
             "datasets": self.datasets.download_path,
             "competitions": self.competitions.file_path,
             "submissions": self.competitions.submission_path,
+            "models": self.models.download_path,
         }.get(kind)
         if resolver is None:
             raise ApiError(404, "no such file")

@@ -100,7 +100,14 @@ class Store:
 
     def _load_state(self) -> dict[str, Any]:
         path = self.root / "state.json"
-        fresh: dict[str, Any] = {"counters": {}, "kernels": {}, "datasets": {}, "blobs": {}, "submissions": {}}
+        fresh: dict[str, Any] = {
+            "counters": {},
+            "kernels": {},
+            "datasets": {},
+            "blobs": {},
+            "submissions": {},
+            "models": {},
+        }
         if not path.exists():
             return fresh
         state = self._load_json(path)
