@@ -3,7 +3,7 @@
 
 # Each module registers its commands on import, and `kr --help` lists them in this order: the loop first.
 # isort: off
-from kaggle_runner.cli import runs, scoring, review, sweeps, team, datasets, emulator  # noqa: F401
+from kaggle_runner.cli import runs, scoring, review, sweeps, team, datasets, models, emulator  # noqa: F401
 
 # isort: on
 from kaggle_runner.cli.app import app, main

@@ -167,8 +167,14 @@ def show(
             typer.echo(f"  ended by {info['ended_by']}")
         if info["progress"]:
             typer.echo(f"  progress: {_progress_line(info['progress'])}")
-        if info["sources"]:
-            typer.echo("  reads the output of " + ", ".join(s["label"] for s in info["sources"]))
+        outputs = [s["label"] for s in info["sources"] if s.get("kind") != "model"]
+        if outputs:
+            typer.echo("  reads the output of " + ", ".join(outputs))
+        models = [s["label"].removeprefix("model ") for s in info["sources"] if s.get("kind") == "model"]
+        if models:
+            typer.echo("  reads model " + "; ".join(models))
+        if info["published"]:
+            typer.echo("  published as " + ", ".join(f"{m['ref']} v{m['version']}" for m in info["published"]))
         if info["params"]:
             typer.echo("  params: " + " ".join(f"{k}={v}" for k, v in info["params"].items()))
         if info["previous"]:

@@ -13,42 +13,15 @@ from kaggle_runner.emulator.blobs import Blobs
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Redirect
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp
-from kaggle_runner.kaggle.rules import SLUG_RE
+from kaggle_runner.kaggle.rules import MODEL_FRAMEWORKS, SLUG_RE, framework_path
 
-# kagglesdk's ModelFramework, as the wire names it; the path form (/kaggle/input/models/.../pytorch/...) is the name
-# lowercased without its underscores, as Kaggle's model URLs write it
-FRAMEWORKS = (
-    "TENSOR_FLOW_1",
-    "TENSOR_FLOW_2",
-    "TF_LITE",
-    "TF_JS",
-    "PY_TORCH",
-    "JAX",
-    "FLAX",
-    "PAX",
-    "MAX_TEXT",
-    "GEMMA_CPP",
-    "GGML",
-    "GGUF",
-    "CORAL",
-    "SCIKIT_LEARN",
-    "MXNET",
-    "ONNX",
-    "KERAS",
-    "TRANSFORMERS",
-    "API",
-    "OTHER",
-    "TENSOR_RT_LLM",
-    "TRITON",
-    "VLLM",
-)
-PATH_FORMS = {name.lower().replace("_", ""): name for name in FRAMEWORKS}
+PATH_FORMS = {name.lower().replace("_", ""): name for name in MODEL_FRAMEWORKS}
 
 
 def framework_of(text: str) -> str:
     """A framework as the wire or a path writes it (MODEL_FRAMEWORK_PY_TORCH, PY_TORCH, pytorch, PyTorch) -> PY_TORCH.
     Raises ApiError 400 for another."""
-    key = text.upper().removeprefix("MODEL_FRAMEWORK_").replace("_", "").lower()
+    key = framework_path(text) or ""
     if key not in PATH_FORMS:
         raise ApiError(400, f"unknown framework '{text}' (one of {', '.join(sorted(PATH_FORMS))})")
     return PATH_FORMS[key]

@@ -333,14 +333,15 @@ class KaggleApi:
         self.call(f"downloading {dest.name}", get)
 
     # -- uploads ---------------------------------------------------------------------------------
-    def upload_file(self, path: Path, name: str, hasher: Any = None) -> str:
+    def upload_file(self, path: Path, name: str, hasher: Any = None, kind: str = "DATASET") -> str:
         """StartBlobUpload + a streamed, resumable PUT of the file; returns the blob token for Create* calls.
-        `hasher` (a hashlib object) sees every byte of the file once, so the upload is also the hash pass."""
+        `hasher` (a hashlib object) sees every byte of the file once, so the upload is also the hash pass; `kind` is
+        the blob's type (DATASET, MODEL)."""
         from kagglesdk.blobs.types.blob_api_service import ApiBlobType, ApiStartBlobUploadRequest
 
         st = path.stat()
         req = ApiStartBlobUploadRequest()
-        req.type, req.name, req.content_length = ApiBlobType.DATASET, name, st.st_size
+        req.type, req.name, req.content_length = ApiBlobType[kind], name, st.st_size
         req.last_modified_epoch_seconds = int(st.st_mtime)
         start = self.call(
             f"starting the upload of {name}", lambda: self.client.blobs.blob_api_client.start_blob_upload(req)
@@ -613,6 +614,120 @@ class KaggleApi:
 
         return bool(self._or_none(f"downloading the file of submission {ref}", get))
 
+    # -- models ----------------------------------------------------------------------------------
+    @property
+    def _models(self) -> Any:
+        return self.client.models.model_api_client
+
+    def model_exists(self, owner: str, slug: str) -> bool:
+        """Whether Kaggle has model owner/slug that this user can see."""
+        from kagglesdk.models.types.model_api_service import ApiGetModelRequest
+
+        req = ApiGetModelRequest()
+        req.owner_slug, req.model_slug = owner, slug
+        return self._or_none(f"reading model {owner}/{slug}", lambda: self._models.get_model(req)) is not None
+
+    def create_model(self, owner: str, slug: str, title: str) -> None:
+        """CreateModel, private; an answer's `error` is a KaggleError."""
+        from kagglesdk.models.types.model_api_service import ApiCreateModelRequest
+
+        req = ApiCreateModelRequest()
+        req.owner_slug, req.slug, req.title, req.is_private = owner, slug, title, True
+        resp = self.call(f"creating model {owner}/{slug}", lambda: self._models.create_model(req), idempotent=False)
+        if resp.error:
+            raise KaggleError(f"creating model {owner}/{slug}: {resp.error}")
+
+    def model_version(self, instance: tuple[str, str, str, str]) -> int | None:
+        """The newest version of model instance (owner, model, framework, variation); None if there is none."""
+        from kagglesdk.models.types.model_api_service import ApiGetModelInstanceRequest
+
+        req = ApiGetModelInstanceRequest()
+        req.owner_slug, req.model_slug, req.framework, req.instance_slug = _instance_fields(instance)
+        found = self._or_none(f"reading model {'/'.join(instance)}", lambda: self._models.get_model_instance(req))
+        return int(found.version_number) if found is not None and found.version_number else None
+
+    def model_files(self, instance: tuple[str, str, str, str], version: int) -> list[tuple[str, int]]:
+        """(name, size) of every file of that model instance version."""
+        from kagglesdk.models.types.model_api_service import ApiListModelInstanceVersionFilesRequest
+
+        out: list[tuple[str, int]] = []
+        token = ""
+        for _ in range(1000):
+            req = ApiListModelInstanceVersionFilesRequest()
+            req.owner_slug, req.model_slug, req.framework, req.instance_slug = _instance_fields(instance)
+            req.version_number, req.page_token = version, token
+            resp = self.call(
+                f"listing the files of {'/'.join(instance)}/{version}",
+                lambda req=req: self._models.list_model_instance_version_files(req),  # type: ignore[misc]
+            )
+            out += [(f.name, int(f.size)) for f in resp.files or []]
+            token = resp.next_page_token or ""
+            if not token:
+                return out
+        raise KaggleError(f"listing the files of {'/'.join(instance)}/{version}: Kaggle kept answering with pages")
+
+    def create_model_version(
+        self,
+        instance: tuple[str, str, str, str],
+        tokens: list[str],
+        notes: str,
+        first: bool,
+        sent: list[tuple[str, int]],
+    ) -> int:
+        """A new version of the model instance from uploaded blobs (CreateModelInstance for the `first`, else
+        CreateModelInstanceVersion); returns its number. A call cut off by the network counts as landed when the
+        newest version holds exactly the files `sent` (name, size)."""
+        from kagglesdk.models.types.model_api_service import (
+            ApiCreateModelInstanceRequest,
+            ApiCreateModelInstanceRequestBody,
+            ApiCreateModelInstanceVersionRequest,
+            ApiCreateModelInstanceVersionRequestBody,
+        )
+
+        owner, model, framework, variation = _instance_fields(instance)
+        files = _new_files(tokens)
+        req: Any
+        if first:
+            body: Any = ApiCreateModelInstanceRequestBody()
+            body.instance_slug, body.framework, body.files, body.license_name = (
+                variation,
+                framework,
+                files,
+                "Apache 2.0",
+            )
+            req = ApiCreateModelInstanceRequest()
+            req.owner_slug, req.model_slug, req.body = owner, model, body
+            send = lambda: self._models.create_model_instance(req)  # noqa: E731
+        else:
+            body = ApiCreateModelInstanceVersionRequestBody()
+            body.version_notes, body.files = notes, files
+            req = ApiCreateModelInstanceVersionRequest()
+            req.owner_slug, req.model_slug, req.framework, req.instance_slug, req.body = (
+                owner,
+                model,
+                framework,
+                variation,
+                body,
+            )
+            send = lambda: self._models.create_model_instance_version(req)  # noqa: E731
+        before = None if first else self.model_version(instance)
+
+        def took_effect() -> Any:
+            newest = self.model_version(instance)
+            if newest is None or (before is not None and newest <= before):
+                return None
+            return newest if sorted(self.model_files(instance, newest)) == sorted(sent) else None
+
+        resp = self.call(f"publishing {'/'.join(instance)}", send, idempotent=False, took_effect=took_effect)
+        if isinstance(resp, int):
+            return resp
+        if resp.error:
+            raise KaggleError(f"publishing {'/'.join(instance)}: {resp.error}")
+        number = str(resp.ref or "").rstrip("/").rsplit("/", 1)[-1]
+        if not number.isdigit():
+            raise KaggleError(f"publishing {'/'.join(instance)}: Kaggle's answer names no version ({resp.ref!r})")
+        return int(number)
+
     def download_competition_file(self, competition: str, name: str, dest: Path) -> bool:
         """Download one competition data file (e.g. sample_submission.csv); False if the competition has none."""
         from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFileRequest
@@ -761,3 +876,15 @@ class _TimeoutAdapter(HTTPAdapter):
         resp.raw.release_conn()
         resp._content = bytes(body)
         return resp
+
+
+def _instance_fields(instance: tuple[str, str, str, str]) -> tuple[str, str, Any, str]:
+    """(owner, model, framework as kagglesdk's enum, variation) from a model instance's path form."""
+    from kagglesdk.models.types.model_enums import ModelFramework
+
+    owner, model, framework, variation = instance
+    key = framework.replace("_", "").lower()
+    for member in ModelFramework:
+        if member.name.removeprefix("MODEL_FRAMEWORK_").replace("_", "").lower() == key:
+            return owner, model, member, variation
+    raise KaggleError(f"'{framework}' is not a framework Kaggle knows (pytorch, transformers, keras, jax, other, ...)")

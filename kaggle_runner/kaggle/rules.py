@@ -48,6 +48,53 @@ def tpu_here() -> bool:
 # some accounts still see (docs/kaggle-facts.md, "Inputs and outputs"). The emulator mounts both ways (input_layout).
 INPUT_KINDS = ("competitions", "datasets", "notebooks", "models")
 
+# Kaggle Models' frameworks (kagglesdk's ModelFramework, wire names without MODEL_FRAMEWORK_); a model's URL and its
+# mount point write one lowercased without underscores: PY_TORCH -> pytorch (docs/kaggle-facts.md, "Models")
+MODEL_FRAMEWORKS = (
+    "TENSOR_FLOW_1",
+    "TENSOR_FLOW_2",
+    "TF_LITE",
+    "TF_JS",
+    "PY_TORCH",
+    "JAX",
+    "FLAX",
+    "PAX",
+    "MAX_TEXT",
+    "GEMMA_CPP",
+    "GGML",
+    "GGUF",
+    "CORAL",
+    "SCIKIT_LEARN",
+    "MXNET",
+    "ONNX",
+    "KERAS",
+    "TRANSFORMERS",
+    "API",
+    "OTHER",
+    "TENSOR_RT_LLM",
+    "TRITON",
+    "VLLM",
+)
+
+
+def framework_path(text: str) -> str | None:
+    """A framework as any client writes it (MODEL_FRAMEWORK_PY_TORCH, PY_TORCH, pyTorch, pytorch) in its path form
+    (pytorch); None for one Kaggle does not have."""
+    key = text.upper().removeprefix("MODEL_FRAMEWORK_").replace("_", "").lower()
+    return key if key in {f.replace("_", "").lower() for f in MODEL_FRAMEWORKS} else None
+
+
+def model_ref(text: str) -> tuple[str, str, str, str, int | None] | None:
+    """owner/model/framework/variation[/version] split, the framework in its path form; None if it is not one."""
+    parts = text.strip().strip("/").split("/")
+    if len(parts) not in (4, 5) or (len(parts) == 5 and not parts[4].isdigit()):
+        return None
+    owner, model, framework, variation = parts[:4]
+    path = framework_path(framework)
+    if path is None or not all(SLUG_RE.match(p) for p in (model, variation)) or not owner:
+        return None
+    return owner, model, path, variation, int(parts[4]) if len(parts) == 5 else None
+
 
 def find_input(name: str, kind: str = "", root: str = "") -> str:
     """The folder an input is mounted at, under Kaggle's 2026 layout (competitions/<slug>, datasets/<owner>/<slug>,

@@ -108,6 +108,16 @@ MIGRATIONS = [
     "ALTER TABLE runs ADD COLUMN code BLOB",  # the source as pushed, without the bootstrap: zlib of {path: text}
     # submitted_by: the team member who made it (Kaggle's submittedBy); path: where its file is kept, for a teammate's
     "ALTER TABLE submissions ADD COLUMN submitted_by TEXT; ALTER TABLE submissions ADD COLUMN path TEXT",
+    # a run's outputs published as a Kaggle Model instance version (kr model publish): ref is
+    # owner/model/framework/variation; manifest the sha256 over the files (JSON [{"name", "sha256", "size"}])
+    """
+    CREATE TABLE model_versions (
+        ref TEXT NOT NULL, version INTEGER NOT NULL,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        manifest TEXT NOT NULL, files TEXT NOT NULL, created REAL NOT NULL,
+        PRIMARY KEY (ref, version)
+    )
+    """,
 ]
 
 
@@ -631,6 +641,28 @@ class Ledger:
         elif merge_id is not None:
             where, args = "WHERE merge_id = ?", (merge_id,)
         return [dict(r) for r in self.db.execute(f"SELECT * FROM submissions {where} ORDER BY date, ref", args)]
+
+    # -- model versions --------------------------------------------------------------------------
+    def record_model_version(
+        self, ref: str, version: int, run_id: int | None, manifest: str, files: list[dict[str, Any]]
+    ) -> None:
+        """A Kaggle Model instance version kr published (`ref` owner/model/framework/variation) from a run."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO model_versions (ref, version, run_id, manifest, files, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (ref, version, run_id, manifest, json.dumps(files), time.time()),
+            )
+
+    def model_versions(self, ref: str | None = None, run_id: int | None = None) -> list[dict[str, Any]]:
+        """Published model versions, of an instance or of a run (or all), oldest first; files decoded."""
+        where, args = "", tuple[Any, ...]()
+        if ref is not None:
+            where, args = "WHERE ref = ?", (ref,)
+        elif run_id is not None:
+            where, args = "WHERE run_id = ?", (run_id,)
+        rows = self.db.execute(f"SELECT * FROM model_versions {where} ORDER BY created, version", args)
+        return [{**dict(r), "files": json.loads(r["files"])} for r in rows]
 
     def owner_of_file(self, sha256: str) -> tuple[int | None, int | None]:
         """(run_id, merge_id) of a pulled output or merge with this content, so `kr submit FILE` is linked."""

@@ -207,6 +207,7 @@ def show(ledger: Ledger, item: Run | Merge, default_kernel: str, metric: str | N
         metrics=summary(ledger.metrics(item.id)),
         files=[dict(r) for r in ledger.files(item.id)],
         submissions=ledger.submissions(run_id=item.id),
+        published=[{"ref": m["ref"], "version": m["version"]} for m in ledger.model_versions(run_id=item.id)],
     )
     return out
 

@@ -19,7 +19,7 @@ from kaggle_runner.kaggle.api import KaggleError
 from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES, SESSION_CAPS
 from kaggle_runner.ledger.db import Run
-from kaggle_runner.loop import bootstrap, control, packaging, prechecks, recovery, wheels
+from kaggle_runner.loop import bootstrap, control, packaging, prechecks, publishing, recovery, wheels
 from kaggle_runner.loop.watching import status, wait
 from kaggle_runner.project import Project, Say, Session
 
@@ -120,6 +120,8 @@ def push(
         say(f"note: {names} still queued; it runs the code it was pushed with, not this push's")
     kernel_refs = [s if "/" in s else f"{ctx.owner}/{ctx.cfg.kernels[s].slug}" for s in spec.kernel_sources]
     sources = [_source_version(ctx, spec.name, s) for s in kernel_refs]
+    model_refs, models_read = publishing.model_sources(ctx, spec.name, spec.model_sources)
+    sources += models_read
 
     from kaggle_runner.loop.bundles import sync_code, sync_dataset, sync_wheels
 
@@ -174,7 +176,7 @@ def push(
         "datasetDataSources": dataset_refs,
         "competitionDataSources": spec.competition_sources,
         "kernelDataSources": kernel_refs,
-        "modelDataSources": spec.model_sources,
+        "modelDataSources": model_refs,
         "machineShape": shape_name or None,
         "dockerImage": spec.docker_image,
         "sessionTimeoutSeconds": spec.timeout,
