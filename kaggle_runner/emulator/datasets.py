@@ -36,6 +36,7 @@ class Datasets:
             s + "GetDatasetMetadata": (self.get_metadata, True),
             s + "DownloadDataset": (self.download, True),
             s + "ListDatasetFiles": (self.list_files, True),
+            s + "ListTreeDatasetFiles": (self.list_tree, True),
             s + "ListDatasets": (self.list_datasets, True),
             s + "UpdateDatasetMetadata": (self.update_metadata, True),
             s + "DeleteDataset": (self.delete_dataset, True),
@@ -325,6 +326,61 @@ class Datasets:
                 }
             )
         return {"datasetFiles": files, "nextPageToken": ""}
+
+    def list_tree(self, req: Any) -> dict[str, Any]:
+        """One folder of a version (`path`, "" for the top), folders first (kagglehub's folder downloads): each child
+        with its path from the version's top as `relativeUrl`."""
+        body = Body(req.body_json())
+        ds = self.find(body.str("ownerSlug"), body.str("datasetSlug"), req.user)
+        v = self._ready_version(ds, body.int("datasetVersionNumber"))
+        root = self.files_dir(ds, v["number"]).resolve()
+        where = body.str("path").strip("/")
+        folder = (root / where).resolve() if where else root
+        if (folder != root and root not in folder.parents) or not folder.is_dir():
+            raise ApiError(404, f"dataset {ds['owner']}/{ds['slug']} has no folder '{where}'")
+        children = sorted(folder.iterdir(), key=lambda p: (not p.is_dir(), p.name))
+        children = [c for c in children if not c.is_symlink()]
+        size = body.int("pageSize") or 200
+        token = body.str("pageToken")
+        offset = int(token) if token.isdigit() else 0
+        page = children[offset : offset + size]
+
+        def rel(p: Path) -> str:
+            return p.relative_to(root).as_posix()
+
+        directories, files = [], []
+        for c in page:
+            if c.is_dir():
+                inner = list(c.iterdir())
+                dirs = sum(1 for i in inner if i.is_dir())
+                directories.append(
+                    {
+                        "name": c.name,
+                        "relativeUrl": rel(c),
+                        "totalDirectories": dirs,
+                        "totalFiles": len(inner) - dirs,
+                        "totalChildren": len(inner),
+                    }
+                )
+            else:
+                st = c.stat()
+                files.append(
+                    {
+                        "name": c.name,
+                        "relativeUrl": rel(c),
+                        "totalBytes": st.st_size,
+                        "creationDate": timestamp(st.st_mtime),
+                    }
+                )
+        total_dirs = sum(1 for c in children if c.is_dir())
+        return {
+            "directories": directories,
+            "files": files,
+            "totalChildren": len(children),
+            "totalDirectories": total_dirs,
+            "totalFiles": len(children) - total_dirs,
+            "nextPageToken": str(offset + size) if offset + size < len(children) else "",
+        }
 
     def download(self, req: Any) -> Any:
         body = Body(req.body_json())

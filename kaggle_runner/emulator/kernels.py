@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,13 +16,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kaggle_runner.emulator.archives import files_under
+from kaggle_runner.emulator.archives import files_under, zip_folder
 from kaggle_runner.emulator.competitions import Competitions
 from kaggle_runner.emulator.datasets import Datasets
 from kaggle_runner.emulator.executor import Executor
 from kaggle_runner.emulator.models import Models
 from kaggle_runner.emulator.records import Kernel, KernelVersion
-from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Stream
+from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Redirect, Stream
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, clean, duration, now, timestamp
 from kaggle_runner.kaggle import accelerators
@@ -62,6 +63,9 @@ class _Push:
     settings: dict[str, Any]
 
 
+ALL_OUTPUT = "_all"  # a signed URL's marker for a version's whole output as one zip
+
+
 class Kernels:
     def __init__(
         self,
@@ -77,6 +81,7 @@ class Kernels:
         self.store, self.datasets, self.competitions, self.urls = store, datasets, competitions, urls
         self.models = models
         self.dir = self.store.root / "kernels"
+        self._zip_lock = threading.Lock()
         self.executor = Executor(store, self.resolve_inputs, self.run_dir, fallback_cpu, python, unconfined)
 
     def routes(self) -> dict[str, tuple[Any, bool]]:
@@ -85,6 +90,7 @@ class Kernels:
             s + "SaveKernel": (self.save_kernel, True),
             s + "GetKernelSessionStatus": (self.get_status, True),
             s + "ListKernelSessionOutput": (self.list_output, True),
+            s + "DownloadKernelOutput": (self.download_output, True),
             s + "GetKernel": (self.get_kernel, True),
             s + "ListKernels": (self.list_kernels, True),
             s + "CancelKernelSession": (self.cancel, True),
@@ -391,6 +397,25 @@ class Kernels:
             resp["log"] = self._events(kernel, v) if v["status"] in FINAL_STATES else ""
         return resp
 
+    def download_output(self, req: Any) -> Any:
+        """DownloadKernelOutput (kagglehub's notebook_output_download): one output file of a version (`filePath`),
+        or all of them as one zip, as a redirect to a signed URL. Without `versionNumber`, the newest version."""
+        body = Body(req.body_json())
+        kernel = self.find(body.str("ownerSlug"), body.str("kernelSlug"), req.user)
+        number = body.int("versionNumber")
+        v = self.version(kernel, f"v{number}" if number else "")
+        if v["status"] not in FINAL_STATES:
+            raise ApiError(404, f"{kernel['owner']}/{kernel['slug']} v{v['number']} has no output yet ({v['status']})")
+        prefix = f"kernels/{kernel['owner']}/{kernel['slug']}/{v['number']}"
+        name = body.str("filePath").strip("/")
+        if not name:
+            return Redirect(self.urls.url(req.base_url, f"{prefix}/{ALL_OUTPUT}/{kernel['slug']}.zip"))
+        root = (self.run_dir(kernel, v["number"]) / "working").resolve()
+        path = (root / name).resolve()
+        if root not in path.parents or not path.is_file():
+            raise ApiError(404, f"{kernel['owner']}/{kernel['slug']} v{v['number']} has no output '{name}'")
+        return Redirect(self.urls.url(req.base_url, f"{prefix}/{name}"))
+
     def output_path(self, rest: str) -> Any:
         parts = rest.split("/")
         if len(parts) < 4 or not parts[2].isdigit():
@@ -399,6 +424,9 @@ class Kernels:
         if kernel is None:
             raise ApiError(404, "no such kernel")
         root = (self.run_dir(kernel, int(parts[2])) / "working").resolve()
+        if parts[3] == ALL_OUTPUT and len(parts) == 5:
+            with self._zip_lock:
+                return FileResponse(zip_folder(root, root.with_name(".output.zip")), "application/zip")
         path = (root / "/".join(parts[3:])).resolve()
         if root not in path.parents or not path.is_file():
             raise ApiError(404, "no such file")

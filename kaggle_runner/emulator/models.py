@@ -122,7 +122,7 @@ class Models:
             return {"error": "a model needs a title", "errorCode": 400}
         with self.store.lock:
             if f"{owner}/{slug}" in self.store.state["models"]:
-                return {"error": f"Model {owner}/{slug} already exists", "errorCode": 409}
+                return {"error": f"The slug '{slug}' is already used by a model of {owner}", "errorCode": 409}
             model: dict[str, Any] = {
                 "id": self.store.next_id("model", 500),
                 "owner": owner,

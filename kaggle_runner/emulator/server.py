@@ -29,6 +29,7 @@ from kaggle_runner.emulator.faults import Faults, Rule
 from kaggle_runner.emulator.kernels import Kernels
 from kaggle_runner.emulator.models import Models
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Raw, Redirect, Stream
+from kaggle_runner.emulator.search import Search
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import ApiError, Body, http_date
 from kaggle_runner.errors import UserError
@@ -105,8 +106,10 @@ class Emulator:
             unconfined=unconfined,
         )
         self.code_submissions = CodeSubmissions(self.kernels, self.competitions)
+        self.search = Search(self.store, self.competitions)
         self.rpc: dict[str, tuple[Route, bool]] = {}
-        for service in (self.blobs, self.datasets, self.competitions, self.models, self.kernels, self.code_submissions):
+        services = (self.blobs, self.datasets, self.competitions, self.models, self.kernels, self.code_submissions)
+        for service in (*services, self.search):
             self.rpc.update(service.routes())
         self.rpc["security.OAuthService/IntrospectToken"] = (self.introspect_token, False)
         self.httpd: Server | None = None
