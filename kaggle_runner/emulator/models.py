@@ -370,7 +370,7 @@ class Models:
 
     def _ready(self, body: Body, user: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Path]:
         model, instance = self._instance(body, user)
-        v = self._version(instance, body.int("versionNumber"))
+        v = self._version(instance, body.int("versionNumber") or None)  # 0, as the CLI sends it: the newest
         if v["state"] != "ok":
             raise ApiError(404 if v["state"] == "failed" else 409, f"version {v['number']} is {v['state']}")
         return model, v, self.files_dir(model, instance, v["number"])
