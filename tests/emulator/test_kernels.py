@@ -118,6 +118,21 @@ def test_session_timeout_ends_cancelled_as_on_kaggle(api: Api) -> None:
     assert st["status"] == "CANCEL_ACKNOWLEDGED" and "failureMessage" not in st
 
 
+def test_the_default_caps_are_kaggles_per_accelerator(make_emulator) -> None:
+    """Kaggle's caps as 2026 users quote them: a sixth CPU session and a second TPU session are refused."""
+    em = make_emulator(fallback_cpu=True)  # the TPU session runs here on the CPU, and holds its slot
+    c = creds(em)
+    api = Api(em.url, c["username"], c["key"])
+    for n in range(5):
+        assert api.push(f"cpu-{n}", "import time; time.sleep(4)")["versionNumber"] == 1
+    assert api.push("cpu-5", "print(6)")["error"] == "Maximum batch CPU session count of 5 reached."
+    assert api.push("tpu-one", "import time; time.sleep(4)", machineShape="TpuV5E8")["versionNumber"] == 1
+    assert (
+        api.push("tpu-two", "print(2)", machineShape="TpuV5E8")["error"]
+        == "Maximum batch TPU session count of 1 reached."
+    )
+
+
 def test_a_push_over_the_session_cap_is_refused_as_on_kaggle(make_emulator) -> None:
     em = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 2, "tpu": 1}})
     em.kernels.executor.gpus = 2
