@@ -215,6 +215,24 @@ class Api:
         assert not ready, f"dataset {slug} not READY"
 
 
+def kagglehub(emulator: Emulator, home: Path, code: str, *args: str) -> list[str]:
+    """Run `code` (argv: `args`) with kagglehub pointed at the emulator as testuser, its cache under `home`; the lines
+    it printed that start with GOT."""
+    c = creds(emulator)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE") and "PROXY" not in k.upper()}
+    env.update(
+        KAGGLE_USERNAME=c["username"],
+        KAGGLE_KEY=c["key"],
+        KAGGLE_API_ENVIRONMENT="LOCALHOST",
+        HTTP_PROXY=emulator.url,
+        KAGGLEHUB_CACHE=str(home / "cache"),
+        HOME=str(home),
+    )
+    r = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return [line for line in r.stdout.splitlines() if line.startswith("GOT")]
+
+
 def creds(em: Emulator) -> dict[str, str]:
     return json.loads((em.store.root / "kaggle.json").read_text())
 

@@ -63,6 +63,19 @@ class Blobs:
                 self.store.save()
         return dropped
 
+    def take_files(self, body: Body, user: dict[str, Any], what: str) -> list[tuple[dict[str, Any], Path]]:
+        """The completed blobs a create call names in `files` ([{token}]), for a new version of `what`."""
+        files = body.list("files")
+        if not files:
+            raise ApiError(400, f"a {what} version needs at least one file")
+        taken = []
+        for f in files:
+            token = f.get("token") if isinstance(f, dict) else None
+            if not isinstance(token, str):
+                raise ApiError(400, "each entry of 'files' needs a string 'token'")
+            taken.append(self.take(token, user["username"]))
+        return taken
+
     def take(self, token: str, owner: str) -> tuple[dict[str, Any], Path]:
         """A completed blob of this user, for a create call; 400 if unknown or incomplete."""
         blob = self.store.state["blobs"].get(token)

@@ -13,7 +13,7 @@ from kaggle_runner.emulator.archives import ArchiveError, assemble, files_under,
 from kaggle_runner.emulator.blobs import Blobs
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Redirect
 from kaggle_runner.emulator.store import Store
-from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp
+from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp, visible
 from kaggle_runner.kaggle.rules import SLUG_RE
 
 PROCESSING = ("BLOBS_RECEIVED", "BLOBS_DECOMPRESSED", "BLOBS_COPIED_TO_SDS", "INDIVIDUAL_BLOBS_COMPRESSED")
@@ -44,10 +44,7 @@ class Datasets:
 
     # -- lookups ---------------------------------------------------------------------------------
     def find(self, owner: str, slug: str, user: dict[str, Any] | None) -> dict[str, Any]:
-        ds = self.store.state["datasets"].get(f"{owner}/{slug}")
-        if ds is None or (ds["isPrivate"] and (user is None or user["username"] != owner)):
-            raise ApiError(404, f"dataset {owner}/{slug} not found")
-        return ds
+        return visible(self.store.state["datasets"].get(f"{owner}/{slug}"), user, f"dataset {owner}/{slug}")
 
     def version(self, ds: dict[str, Any], number: int | None = None) -> dict[str, Any]:
         versions = ds["versions"]
@@ -97,7 +94,7 @@ class Datasets:
             }
         if not title.strip() or len(title) > 50:
             return {"status": "Error", "error": "title must be 1-50 characters"}
-        files = self._tokens(body, req.user)
+        files = self.blobs.take_files(body, req.user, "dataset")
         with self.store.lock:
             if f"{owner}/{slug}" in self.store.state["datasets"]:
                 return {"status": "Error", "error": f'The requested slug "{slug}" is already in use by a dataset.'}
@@ -135,7 +132,7 @@ class Datasets:
     def _new_version(self, ds: dict[str, Any], body: Body, user: dict[str, Any]) -> dict[str, Any]:
         if ds["owner"] != user["username"]:
             raise ApiError(403, f"user {user['username']} cannot version {ds['owner']}/{ds['slug']}")
-        files = self._tokens(body, user)
+        files = self.blobs.take_files(body, user, "dataset")
         with self.store.lock:
             for key in ("subtitle", "description"):
                 if body.str(key):
@@ -146,18 +143,6 @@ class Datasets:
     def _ok(self, ds: dict[str, Any]) -> dict[str, Any]:
         ref = f"{ds['owner']}/{ds['slug']}"
         return {"ref": ref, "url": f"https://www.kaggle.com/datasets/{ref}", "status": "Ok"}
-
-    def _tokens(self, body: Body, user: dict[str, Any]) -> list[tuple[dict[str, Any], Path]]:
-        files = body.list("files")
-        if not files:
-            raise ApiError(400, "a dataset version needs at least one file")
-        taken = []
-        for f in files:
-            token = f.get("token") if isinstance(f, dict) else None
-            if not isinstance(token, str):
-                raise ApiError(400, "each entry of 'files' needs a string 'token'")
-            taken.append(self.blobs.take(token, user["username"]))
-        return taken
 
     def _add_version(self, ds: dict[str, Any], files: list, notes: str, user: dict[str, Any]) -> None:
         number = len(ds["versions"]) + 1

@@ -12,7 +12,7 @@ from kaggle_runner.emulator.archives import ArchiveError, assemble, files_under
 from kaggle_runner.emulator.blobs import Blobs
 from kaggle_runner.emulator.responses import FileResponse, FileUrls, Redirect
 from kaggle_runner.emulator.store import Store
-from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp
+from kaggle_runner.emulator.wire import ApiError, Body, clean, now, timestamp, visible
 from kaggle_runner.kaggle.rules import MODEL_FRAMEWORKS, SLUG_RE, framework_path
 
 PATH_FORMS = {name.lower().replace("_", ""): name for name in MODEL_FRAMEWORKS}
@@ -59,10 +59,7 @@ class Models:
 
     # -- lookups ---------------------------------------------------------------------------------
     def _model(self, owner: str, slug: str, user: dict[str, Any] | None) -> dict[str, Any]:
-        model = self.store.state["models"].get(f"{owner}/{slug}")
-        if model is None or (model["isPrivate"] and (user is None or user["username"] != owner)):
-            raise ApiError(404, f"model {owner}/{slug} not found")
-        return model
+        return visible(self.store.state["models"].get(f"{owner}/{slug}"), user, f"model {owner}/{slug}")
 
     def _own(self, model: dict[str, Any], user: dict[str, Any]) -> None:
         if model["owner"] != user["username"]:
@@ -241,7 +238,7 @@ class Models:
                 "error": f"invalid instance slug '{slug}': 3-50 lowercase letters, digits and hyphens",
                 "errorCode": 400,
             }
-        files = self._tokens(inner, req.user)
+        files = self.blobs.take_files(inner, req.user, "model instance")
         with self.store.lock:
             if f"{framework}/{slug}" in model["instances"]:
                 return {"error": f"Instance {path_form(framework)}/{slug} already exists", "errorCode": 409}
@@ -294,18 +291,6 @@ class Models:
         return {}
 
     # -- versions --------------------------------------------------------------------------------
-    def _tokens(self, body: Body, user: dict[str, Any]) -> list[tuple[dict[str, Any], Path]]:
-        files = body.list("files")
-        if not files:
-            raise ApiError(400, "a model instance version needs at least one file")
-        taken = []
-        for f in files:
-            token = f.get("token") if isinstance(f, dict) else None
-            if not isinstance(token, str):
-                raise ApiError(400, "each entry of 'files' needs a string 'token'")
-            taken.append(self.blobs.take(token, user["username"]))
-        return taken
-
     def _add_version(self, model: dict[str, Any], instance: dict[str, Any], files: list, notes: str) -> dict[str, Any]:
         """A new version, numbered after every one made (deleted ones included), its files laid out in the background
         as a dataset version's are (archives become folders, all or nothing)."""
@@ -340,7 +325,7 @@ class Models:
         model, instance = self._instance(body, req.user)
         self._own(model, req.user)
         inner = Body(body.data.get("body") or {})
-        files = self._tokens(inner, req.user)
+        files = self.blobs.take_files(inner, req.user, "model instance")
         with self.store.lock:
             v = self._add_version(model, instance, files, inner.str("versionNotes"))
         ref = f"{model['owner']}/{model['slug']}/{path_form(instance['framework'])}/{instance['slug']}"

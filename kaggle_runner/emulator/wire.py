@@ -104,6 +104,14 @@ class Body:
         return v
 
 
+def visible(found: dict[str, Any] | None, user: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    """A dataset's or model's record if this user may see it (its owner, or anyone when public); else a 404, as for
+    one that does not exist: a 403 would name another user's private one."""
+    if found is None or (found["isPrivate"] and (user is None or user["username"] != found["owner"])):
+        raise ApiError(404, f"{what} not found")
+    return found
+
+
 def split_ref(ref: builtins.str, what: builtins.str) -> tuple[builtins.str, builtins.str, builtins.int | None]:
     """'owner/slug[/version]' -> (owner, slug, version)."""
     parts = ref.strip("/").split("/")

@@ -28,6 +28,7 @@ ANSWER_SECONDS = 300.0  # a whole answer (not a download): a server trickling by
 WHOLE_ANSWER = "no whole answer within"
 MAX_ANSWER_BYTES = 256 * 2**20  # Kaggle's largest answers are session logs, a few MB
 UPLOAD_TIMEOUT = (10, 600)
+MAX_PAGES = 1000  # of a listing: a server that keeps answering with another page must not hold kr for ever
 
 
 class KaggleError(UserError):
@@ -578,24 +579,28 @@ class KaggleApi:
         )
         return (int(limits.num_allowed_now or 0), int(limits.num_today or 0)) if limits is not None else None
 
-    def list_submissions(self, competition: str) -> list[Any]:
-        """Every submission of the user to the competition, newest first (all pages)."""
-        from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
-
+    def _every_page(self, what: str, page: Callable[[str], Any], items: Callable[[Any], list[Any]]) -> list[Any]:
+        """Every item of a paged listing: `page(token)` asks for one page, `items` takes its items out."""
         out: list[Any] = []
         token = ""
-        for _ in range(1000):
-            req = ApiListSubmissionsRequest()
-            req.competition_name, req.page_size, req.page_token = competition, 100, token
-            resp = self.call(
-                f"listing submissions to {competition}",
-                lambda req=req: self._competitions.list_submissions(req),  # type: ignore[misc]
-            )
-            out.extend(resp.submissions or [])
+        for _ in range(MAX_PAGES):
+            resp = self.call(what, lambda token=token: page(token))  # type: ignore[misc]
+            out.extend(items(resp))
             token = resp.next_page_token or ""
             if not token:
                 return out
-        raise KaggleError(f"listing submissions to {competition}: Kaggle kept answering with another page (1000 pages)")
+        raise KaggleError(f"{what}: Kaggle kept answering with another page ({MAX_PAGES} pages)")
+
+    def list_submissions(self, competition: str) -> list[Any]:
+        """Every submission of the user's team to the competition, newest first (all pages)."""
+        from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
+
+        def page(token: str) -> Any:
+            req = ApiListSubmissionsRequest()
+            req.competition_name, req.page_size, req.page_token = competition, 100, token
+            return self._competitions.list_submissions(req)
+
+        return self._every_page(f"listing submissions to {competition}", page, lambda r: r.submissions or [])
 
     def download_submission(self, ref: int, dest: Path) -> bool:
         """Download the file submission `ref` sent (the user's team's, a teammate's included); False if Kaggle has
@@ -604,15 +609,9 @@ class KaggleApi:
 
         req = ApiDownloadSubmissionRequest()
         req.submission_id = ref
-
-        def get() -> bool:
-            r = self._competitions.download_submission(req)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with r:
-                _save(r, dest, lambda done, total: self.on_bytes(dest.name, done, total))
-            return True
-
-        return bool(self._or_none(f"downloading the file of submission {ref}", get))
+        return self._redirected(
+            f"downloading the file of submission {ref}", self._competitions.download_submission, req, dest
+        )
 
     # -- models ----------------------------------------------------------------------------------
     @property
@@ -650,21 +649,14 @@ class KaggleApi:
         """(name, size) of every file of that model instance version."""
         from kagglesdk.models.types.model_api_service import ApiListModelInstanceVersionFilesRequest
 
-        out: list[tuple[str, int]] = []
-        token = ""
-        for _ in range(1000):
+        def page(token: str) -> Any:
             req = ApiListModelInstanceVersionFilesRequest()
             req.owner_slug, req.model_slug, req.framework, req.instance_slug = _instance_fields(instance)
             req.version_number, req.page_token = version, token
-            resp = self.call(
-                f"listing the files of {'/'.join(instance)}/{version}",
-                lambda req=req: self._models.list_model_instance_version_files(req),  # type: ignore[misc]
-            )
-            out += [(f.name, int(f.size)) for f in resp.files or []]
-            token = resp.next_page_token or ""
-            if not token:
-                return out
-        raise KaggleError(f"listing the files of {'/'.join(instance)}/{version}: Kaggle kept answering with pages")
+            return self._models.list_model_instance_version_files(req)
+
+        files = self._every_page(f"listing the files of {'/'.join(instance)}/{version}", page, lambda r: r.files or [])
+        return [(f.name, int(f.size)) for f in files]
 
     def create_model_version(
         self,
@@ -734,15 +726,21 @@ class KaggleApi:
 
         req = ApiDownloadDataFileRequest()
         req.competition_name, req.file_name = competition, name
+        return self._redirected(
+            f"downloading {name} of {competition}", self._competitions.download_data_file, req, dest
+        )
+
+    def _redirected(self, what: str, rpc: Callable[[Any], Any], req: Any, dest: Path) -> bool:
+        """Save the file an RPC answers with a redirect (kagglesdk follows it) to dest; False where Kaggle says 404."""
 
         def get() -> bool:
-            r = self._competitions.download_data_file(req)
+            r = rpc(req)
             dest.parent.mkdir(parents=True, exist_ok=True)
             with r:
                 _save(r, dest, lambda done, total: self.on_bytes(dest.name, done, total))
             return True
 
-        return bool(self._or_none(f"downloading {name} of {competition}", get))
+        return bool(self._or_none(what, get))
 
 
 def _lines_as_they_come(raw: Any) -> Iterator[str]:

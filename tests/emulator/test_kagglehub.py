@@ -4,34 +4,14 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from helpers import Api, creds
+from helpers import Api, kagglehub
 
 pytestmark = pytest.mark.slow
-
-
-def _kagglehub(emulator, tmp_path: Path, code: str) -> list[str]:
-    """Run `code` with kagglehub pointed at the emulator; the lines it printed starting with GOT."""
-    c = creds(emulator)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE") and "PROXY" not in k.upper()}
-    env.update(
-        KAGGLE_USERNAME=c["username"],
-        KAGGLE_KEY=c["key"],
-        KAGGLE_API_ENVIRONMENT="LOCALHOST",
-        HTTP_PROXY=emulator.url,
-        KAGGLEHUB_CACHE=str(tmp_path / "cache"),
-        HOME=str(tmp_path),
-    )
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return [line for line in r.stdout.splitlines() if line.startswith("GOT")]
 
 
 def test_a_dataset_folder_downloads_alone(api: Api, emulator, tmp_path: Path) -> None:
@@ -40,7 +20,7 @@ def test_a_dataset_folder_downloads_alone(api: Api, emulator, tmp_path: Path) ->
         zf.writestr("a.txt", "first")
         zf.writestr("deep/b.txt", "second")
     api.create_dataset("with-folders", {"images.zip": buf.getvalue(), "top.csv": b"x\n1\n"})
-    got = _kagglehub(
+    got = kagglehub(
         emulator,
         tmp_path,
         "import os, kagglehub\n"
@@ -64,7 +44,7 @@ def test_a_notebook_versions_output_downloads_by_version(api: Api, emulator, tmp
     for text in ("one", "two"):
         api.push("writer", f"open('out.txt', 'w').write('{text}')")
         assert api.wait("writer", version=1 if text == "one" else 2)["status"] == "COMPLETE"
-    got = _kagglehub(
+    got = kagglehub(
         emulator,
         tmp_path,
         "import kagglehub\n"

@@ -4,15 +4,12 @@ model_download, and kernels that read a model version from model_sources at Kagg
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from helpers import Api, creds
+from helpers import Api, creds, kagglehub
 
 pytestmark = pytest.mark.slow
 
@@ -117,16 +114,6 @@ def test_another_users_private_model_is_not_there_for_them(make_emulator, tmp_pa
 
 def test_kagglehub_uploads_and_downloads_model_versions(emulator, tmp_path: Path) -> None:
     """kagglehub 1.0.3 as a notebook or a laptop runs it: model_upload makes v1, then v2 of the same instance."""
-    c = creds(emulator)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE") and "PROXY" not in k.upper()}
-    env.update(
-        KAGGLE_USERNAME=c["username"],
-        KAGGLE_KEY=c["key"],
-        KAGGLE_API_ENVIRONMENT="LOCALHOST",
-        HTTP_PROXY=emulator.url,
-        KAGGLEHUB_CACHE=str(tmp_path / "cache"),
-        HOME=str(tmp_path),
-    )
     code = """
 import sys, time, kagglehub
 folder, handle = sys.argv[1], "testuser/hub-model/transformers/base"
@@ -139,11 +126,7 @@ print("GOT", open(kagglehub.model_download(handle + "/1") + "/model.bin").read()
 print("GOT", open(kagglehub.model_download(handle) + "/model.bin").read())
 """
     (tmp_path / "up").mkdir()
-    r = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "up")], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert [line for line in r.stdout.splitlines() if line.startswith("GOT")] == ["GOT one", "GOT two"]  # newest: v2
+    assert kagglehub(emulator, tmp_path, code, str(tmp_path / "up")) == ["GOT one", "GOT two"]  # the newest is v2
 
 
 @pytest.mark.parametrize("layout", ["2026", "legacy"])
