@@ -1,5 +1,5 @@
 """Scores a submission CSV against a competition's solution by Kaggle's rules: auc, accuracy, f1, logloss, rmse, mae,
-rmsle, r2, mape, mcc, qwk and map@K. Checks header, ids and values first; each problem is one line naming the row."""
+rmsle, r2, mape, mcc, qwk, map@K and pauc. Header, ids and values are checked first; each problem is one line."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 # The metrics of Kaggle's featured and playground competitions of 2024-2026 (docs/kaggle-facts.md, "Scoring"):
 # rmsle (house prices and many playgrounds), r2, mape, mcc (Playground S4E8), qwk (Automated Essay Scoring 2.0,
 # Problematic Internet Use) and map@K (Eedi's MAP@25), beside the classic six. map@K is written with its K: map@25.
-METRICS = ("auc", "accuracy", "f1", "logloss", "rmse", "mae", "rmsle", "r2", "mape", "mcc", "qwk", "map@K")
+# pauc: the partial AUC above 80% true positive rate of ISIC 2024 (skin cancer detection).
+METRICS = ("auc", "accuracy", "f1", "logloss", "rmse", "mae", "rmsle", "r2", "mape", "mcc", "qwk", "map@K", "pauc")
 HIGHER_IS_BETTER = {
     "auc": True,
     "accuracy": True,
@@ -26,7 +27,9 @@ HIGHER_IS_BETTER = {
     "mcc": True,
     "qwk": True,
     "map@K": True,
+    "pauc": True,
 }
+MIN_TPR = 0.8  # pauc's floor (ISIC 2024's evaluation page)
 LABEL_METRICS = ("accuracy", "f1", "mcc", "qwk")  # scored on labels (text or numbers), not on probabilities
 MAP_RE = re.compile(r"^map@([1-9][0-9]{0,3})$")
 F1_AVERAGES = ("binary", "macro")
@@ -64,6 +67,34 @@ def _auc(y: list[float], p: list[float]) -> float:
         i = j + 1
     rank_sum = sum(r for r, v in zip(ranks, y) if v == 1)
     return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+
+
+def _partial_auc(y: list[float], p: list[float], min_tpr: float = MIN_TPR) -> float:
+    """ISIC 2024's pAUC: the area under the ROC curve where the true positive rate is at least `min_tpr`, between 0
+    and 1 - min_tpr. Computed as its evaluation code does: the curve of the flipped problem up to a false positive
+    rate of 1 - min_tpr (scikit-learn's max_fpr, McClish-standardised), then scaled back."""
+    truth, score = [1 - v for v in y], [-v for v in p]
+    pos = sum(1 for v in truth if v == 1)
+    neg = len(truth) - pos
+    if pos == 0 or neg == 0:
+        raise ScoreError("pAUC needs both classes in each of the public and private parts of the solution")
+    order = sorted(range(len(score)), key=lambda i: -score[i])
+    fpr, tpr, tp, fp = [0.0], [0.0], 0, 0
+    for n, i in enumerate(order):
+        tp, fp = tp + int(truth[i] == 1), fp + int(truth[i] != 1)
+        if n + 1 == len(order) or score[order[n + 1]] != score[i]:  # one point per distinct threshold
+            fpr.append(fp / neg)
+            tpr.append(tp / pos)
+    max_fpr = 1 - min_tpr
+    stop = next(k for k, f in enumerate(fpr) if f > max_fpr) if fpr[-1] > max_fpr else len(fpr)
+    xs, ys = fpr[:stop], tpr[:stop]
+    if stop < len(fpr):  # the curve interpolated at max_fpr
+        x0, x1, y0, y1 = fpr[stop - 1], fpr[stop], tpr[stop - 1], tpr[stop]
+        xs, ys = [*xs, max_fpr], [*ys, y0 + (y1 - y0) * (max_fpr - x0) / (x1 - x0)]
+    area = sum((xs[k + 1] - xs[k]) * (ys[k + 1] + ys[k]) / 2 for k in range(len(xs) - 1))
+    low, high = 0.5 * max_fpr**2, max_fpr
+    scaled = 0.5 * (1 + (area - low) / (high - low))
+    return 0.5 * max_fpr**2 + (max_fpr - 0.5 * max_fpr**2) / (1.0 - 0.5) * (scaled - 0.5)
 
 
 def _f1(y: list[str], p: list[str], average: str, positive: str) -> float:
@@ -168,6 +199,8 @@ def metric_value(metric: str, y: list, p: list, average: str = "binary", positiv
         return sum(_apk(set(a.split()), b.split(), k) for a, b in zip(y, p)) / len(y)
     if metric == "auc":
         return _auc(y, p)
+    if metric == "pauc":
+        return _partial_auc(y, p)
     if metric == "accuracy":
         return sum(1 for a, b in zip(y, p) if a == b) / len(y)
     if metric == "f1":

@@ -208,6 +208,29 @@ def test_rmsle_r2_and_mape_as_scikit_learn(tmp_path: Path, seed: int) -> None:
         assert score(sol, sub, metric, "id", ["SalePrice"]) == pytest.approx(want, rel=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_partial_auc_above_80_percent_tpr_as_isic_2024_computes_it(tmp_path: Path, seed: int) -> None:
+    """ISIC 2024's evaluation code, with scikit-learn: roc_auc_score(1 - y, -p, max_fpr=0.2), scaled back."""
+    sol, sub, usage = _case(
+        tmp_path,
+        300,
+        seed,
+        ["target"],
+        lambda r: [int(r.random() < 0.3)],
+        lambda r, y: [round(min(1.0, max(0.0, 0.35 * y[0] + r.random() * 0.7)), 2)],  # ties, as rounding makes
+    )
+    y = [int(line.split(",")[1]) for line in sol.read_text().splitlines()[1:]]
+    p = [float(line.split(",")[1]) for line in sub.read_text().splitlines()[1:]]
+
+    def isic(a: list[int], b: list[float]) -> float:
+        max_fpr = 0.2
+        scaled = skm.roc_auc_score([1 - v for v in a], [-v for v in b], max_fpr=max_fpr)
+        return 0.5 * max_fpr**2 + (max_fpr - 0.5 * max_fpr**2) / (1.0 - 0.5) * (scaled - 0.5)
+
+    want = tuple(isic(_parts(y, usage, u), _parts(p, usage, u)) for u in ("Public", "Private"))
+    assert score(sol, sub, "pauc", "id", ["target"]) == pytest.approx(want, abs=1e-12)
+
+
 def test_rmsle_refuses_negative_predictions(tmp_path: Path) -> None:
     sol = _csv(tmp_path / "solution.csv", ["id", "y", "Usage"], [[1, 3, "Public"], [2, 4, "Private"]])
     sub = _csv(tmp_path / "sub.csv", ["id", "y"], [[1, -1], [2, 4]])
