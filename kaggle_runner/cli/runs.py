@@ -307,6 +307,10 @@ def metrics(
         points = extract_file(file)
         first = next(points, None)  # opens the file: a missing or unreadable one fails here, before any output
     except OSError as e:
+        from kaggle_runner.ledger.addresses import is_reference
+
+        if not file.exists() and is_reference(str(file)):  # `kr metrics v3`: a run, named where a file goes
+            raise UserError(f"{file}: no such file; for a run's metrics use `kr logs {file} --metrics`") from e
         raise UserError(f"{file}: cannot read ({e.strerror})") from e
     found = itertools.chain([first] if first else [], points)
     if json_:

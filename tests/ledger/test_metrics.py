@@ -192,6 +192,8 @@ def test_kr_metrics_command(tmp_path: Path, as_json: bool, make_kr) -> None:
         assert "validation.final_score" in r.stdout and "0.90127" in r.stdout
     missing = kr("metrics", str(tmp_path / "nope.log"), check=None)
     assert missing.returncode != 0 and missing.stderr.count("\n") == 1 and "nope.log" in missing.stderr
+    run = kr("metrics", "v3", check=2)  # a run named where a file goes: pointed at the command that reads runs
+    assert run.stderr == "kr: error: v3: no such file; for a run's metrics use `kr logs v3 --metrics`\n"
 
 
 def test_wandb_summary_pasted_without_the_prefix_on_its_header() -> None:
