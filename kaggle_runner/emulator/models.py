@@ -36,6 +36,7 @@ class Models:
     def __init__(self, store: Store, blobs: Blobs, urls: FileUrls):
         self.store, self.blobs, self.urls = store, blobs, urls
         self.dir = self.store.root / "models"
+        self._tar_lock = threading.Lock()
 
     def routes(self) -> dict[str, tuple[Any, bool]]:
         s = "models.ModelApiService/"
@@ -401,15 +402,17 @@ class Models:
         return FileResponse(target, "application/octet-stream")
 
     def _tarball(self, root: Path) -> Path:
+        """The version as one .tar.gz beside its folder, built once (two downloads at once wait for one build)."""
         import tarfile
 
         out = root.with_name(f".{root.name}.tar.gz")
-        if not out.exists():
-            tmp = out.with_name(out.name + ".tmp")
-            with tarfile.open(tmp, "w:gz") as tf:
-                for rel in files_under(root):
-                    tf.add(root / rel, arcname=rel)
-            tmp.replace(out)
+        with self._tar_lock:
+            if not out.exists():
+                tmp = out.with_name(out.name + ".tmp")
+                with tarfile.open(tmp, "w:gz") as tf:
+                    for rel in files_under(root):
+                        tf.add(root / rel, arcname=rel)
+                tmp.replace(out)
         return out
 
     def delete_version(self, req: Any) -> dict[str, Any]:

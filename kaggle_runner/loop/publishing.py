@@ -100,8 +100,10 @@ def _chosen(ctx: Session, run: Run, patterns: list[str], say: Say) -> list[dict[
         chosen = [f for f in everything if any(fnmatch(f["name"], p) for p in patterns)]
     else:
         chosen = [f for f in everything if f["name"] != PROGRESS]
+    if not everything:
+        raise UserError(f"{run.label} wrote no outputs to publish")
     if not chosen:
-        names = ", ".join(f["name"] for f in everything) or "none"
+        names = ", ".join(f["name"] for f in everything)
         raise UserError(f"--files {' '.join(patterns)}: no output of {run.label} matches (its outputs: {names})")
     return chosen
 
@@ -145,6 +147,6 @@ def model_sources(ctx: Session, kernel: str, refs: list[str]) -> tuple[list[str]
                 )
         ours = [m for m in ctx.ledger.model_versions(ref) if m["version"] == version and m["run_id"] is not None]
         made_by = f", from {label(ctx.ledger.run_by_id(ours[0]['run_id']), ctx.cfg.default_kernel)}" if ours else ""
-        pinned.append(f"{ref}/{version}")
+        pinned.append("/".join([*text.strip().strip("/").split("/")[:4], str(version)]))  # as written: pyTorch
         records.append({"ref": ref, "version": version, "label": f"model {ref}/{version}{made_by}", "kind": "model"})
     return pinned, records

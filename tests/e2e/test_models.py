@@ -26,7 +26,12 @@ print("read", open(found[0]).read(), "from", found[0].split("/")[-2])
 def kr(emulator, tmp_path: Path, make_kr):
     kernels = {
         "train": {"slug": "train-kernel"},
-        "infer": {"slug": "infer-kernel", "model_sources": [MODEL], "competition_sources": []},
+        # written as kagglehub and the CLI write it; kr records the path form (pytorch)
+        "infer": {
+            "slug": "infer-kernel",
+            "model_sources": [MODEL.replace("pytorch", "pyTorch")],
+            "competition_sources": [],
+        },
     }
     files = {"kernels/train/main.py": TRAIN, "kernels/infer/main.py": INFER}
     return make_kr(write_project(tmp_path / "proj", kernels=kernels, files=files), emulator)
@@ -50,7 +55,7 @@ def test_a_published_run_is_read_by_an_inference_kernel_and_recorded(kr, emulato
     assert "pushed infer v1" in out.stdout
     assert "read weights-1 from 1" in kr("logs", "infer:v1").stdout
     sent = emulator.store.state["kernels"]["testuser/infer-kernel"]["versions"][0]["sources"]
-    assert sent["modelDataSources"] == [f"{MODEL}/1"]  # pinned to the version kr records
+    assert sent["modelDataSources"] == ["testuser/toxic-tiny/pyTorch/fold-0/1"]  # pinned to the version kr records
     shown = kr("show", "infer:v1").stdout
     assert f"reads model {MODEL}/1, from v1" in shown
     assert f"published as {MODEL} v1" in kr("show", "train:v1").stdout
