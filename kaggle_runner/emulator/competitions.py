@@ -60,6 +60,15 @@ SORTS = (
 )
 
 
+def team(comp: dict[str, Any], user: str) -> tuple[str, set[str]]:
+    """The user's team in a competition (competition.json's `teams`): its name and members. Alone, a user is a team
+    of one named after them, as on Kaggle."""
+    for name, members in comp.get("teams", {}).items():
+        if user in members:
+            return name, set(members)
+    return user, {user}
+
+
 def _prize(comp: dict[str, Any]) -> float:
     """The money in `reward` ("$50,000" -> 50000); 0 for Knowledge, Swag and the like."""
     digits = "".join(c for c in str(comp.get("reward", "")) if c.isdigit() or c == ".")
@@ -131,14 +140,6 @@ class Competitions:
             except ScoreError as e:
                 raise UserError(f"competition {folder.name}: {e}") from None
 
-    def team(self, slug: str, user: str) -> tuple[str, set[str]]:
-        """The user's team in that competition (`teams` in competition.json): its name and members. Alone, a user
-        is a team of one named after them, as on Kaggle."""
-        for name, members in self.definition(slug).get("teams", {}).items():
-            if user in members:
-                return name, set(members)
-        return user, {user}
-
     def data_dir(self, slug: str, rerun: bool = False) -> Path:
         """What kernels see; a code competition's re-run sees hidden/ (the hidden test set) instead, when it has one."""
         hidden = self.dir / slug / "hidden"
@@ -205,8 +206,8 @@ class Competitions:
                 "category": CATEGORIES[self._category(comp)],
                 "reward": comp.get("reward", "Knowledge"),
                 "deadline": timestamp(self._deadline(slug, comp)),
-                "teamCount": len({self.team(slug, s["user"])[0] for s in self._all(slug)}),
-                "userHasEntered": bool(self._mine(slug, user)),
+                "teamCount": len({team(comp, s["user"])[0] for s in self._all(slug)}),
+                "userHasEntered": bool(self._mine(slug, comp, user)),
                 "maxDailySubmissions": self._limit(comp),
                 "maxTeamSize": 5,
                 "evaluationMetric": comp["metric"],
@@ -244,7 +245,7 @@ class Competitions:
                 continue
             if group in ("HOSTED", "UNLAUNCHED", "UNLAUNCHED_COMMUNITY"):  # a user here hosts none
                 continue
-            if (group == "ENTERED" and not self._mine(slug, user)) or (
+            if (group == "ENTERED" and not self._mine(slug, comp, user)) or (
                 group == "COMMUNITY" and self._category(comp) != "COMMUNITY"
             ):
                 continue
@@ -253,7 +254,7 @@ class Competitions:
             "PRIZE": lambda sc: -_prize(sc[1]),
             "EARLIEST_DEADLINE": lambda sc: self._deadline(*sc),
             "LATEST_DEADLINE": lambda sc: -self._deadline(*sc),
-            "NUMBER_OF_TEAMS": lambda sc: -len({self.team(sc[0], s["user"])[0] for s in self._all(sc[0])}),
+            "NUMBER_OF_TEAMS": lambda sc: -len({team(sc[1], s["user"])[0] for s in self._all(sc[0])}),
             "RECENTLY_CREATED": lambda sc: -(self.dir / sc[0] / "competition.json").stat().st_mtime,
         }
         if sort in order:
@@ -276,11 +277,11 @@ class Competitions:
         for s in self._all(slug):
             if s["status"] != "COMPLETE" or s["publicScore"] is None:
                 continue
-            team = self.team(slug, s["user"])[0]
-            mine = best.get(team)
+            name = team(comp, s["user"])[0]
+            mine = best.get(name)
             value = float(s["publicScore"]) * (-1 if lower_is_better else 1)
             if mine is None or value > mine["value"] or (value == mine["value"] and s["date"] < mine["date"]):
-                best[team] = {"value": value, "date": s["date"], "score": s["publicScore"], "user": team}
+                best[name] = {"value": value, "date": s["date"], "score": s["publicScore"], "user": name}
         return sorted(best.values(), key=lambda b: (-b["value"], b["date"]))
 
     def leaderboard(self, req: Any) -> dict[str, Any]:
@@ -315,9 +316,9 @@ class Competitions:
         return Raw(200, buf.getvalue(), {"Content-Type": "application/zip"})
 
     # -- submissions -----------------------------------------------------------------------------
-    def _mine(self, slug: str, user: str) -> list[dict[str, Any]]:
+    def _mine(self, slug: str, comp: dict[str, Any], user: str) -> list[dict[str, Any]]:
         """The submissions of the user's team, newest first: Kaggle lists a team's and counts its daily limit."""
-        members = self.team(slug, user)[1]
+        members = team(comp, user)[1]
         subs = [s for s in self._all(slug) if s["user"] in members]
         return sorted(subs, key=lambda s: s["date"], reverse=True)
 
@@ -356,7 +357,7 @@ class Competitions:
         return {"message": f"Successfully submitted to {comp.get('title', slug)}", "ref": sub["ref"]}
 
     def check_limit(self, slug: str, comp: dict[str, Any], user: str) -> None:
-        if self._today(self._mine(slug, user)) >= self._limit(comp):
+        if self._today(self._mine(slug, comp, user)) >= self._limit(comp):
             raise ApiError(
                 400, f"daily submission limit reached for {slug} ({self._limit(comp)} a day); try again after 00:00 UTC"
             )
@@ -429,7 +430,7 @@ class Competitions:
                 continue
             threading.Thread(target=self.score_file, args=(sub, comp, path), daemon=True).start()
 
-    def api_submission(self, s: dict[str, Any]) -> dict[str, Any]:
+    def api_submission(self, s: dict[str, Any], comp: dict[str, Any]) -> dict[str, Any]:
         return clean(
             {
                 "ref": s["ref"],
@@ -442,7 +443,7 @@ class Competitions:
                 "privateScore": s["privateScore"],
                 "status": s["status"],
                 "submittedBy": s["user"],
-                "teamName": self.team(s["competition"], s["user"])[0],
+                "teamName": team(comp, s["user"])[0],
                 "url": f"https://www.kaggle.com/competitions/{s['competition']}/submissions#{s['ref']}",
             }
         )
@@ -450,32 +451,34 @@ class Competitions:
     def list_submissions(self, req: Any) -> dict[str, Any]:
         body = Body(req.body_json())
         slug = body.str("competitionName")
-        self.definition(slug)
-        subs = self._mine(slug, req.user["username"])
+        comp = self.definition(slug)
+        subs = self._mine(slug, comp, req.user["username"])
         size = body.int("pageSize") or 20
         token = body.str("pageToken")
         offset = int(token) if token.isdigit() else (max(1, body.int("page") or 1) - 1) * size
         chunk = subs[offset : offset + size]
         more = offset + size < len(subs)
         return {
-            "submissions": [self.api_submission(s) for s in chunk],
+            "submissions": [self.api_submission(s, comp) for s in chunk],
             "nextPageToken": str(offset + size) if more else "",
         }
 
-    def _teams(self, ref: int | None, user: str) -> dict[str, Any]:
-        """Submission `ref` if the user's team made it; else a 404, as for one that does not exist."""
+    def _teams(self, ref: int | None, user: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Submission `ref` and its competition's definition if the user's team made it; else a 404, as for one that
+        does not exist."""
         sub = self.store.state["submissions"].get(str(ref))
-        if sub is None or sub["user"] not in self.team(sub["competition"], user)[1]:
+        comp = self.definition(sub["competition"]) if sub is not None else {}
+        if sub is None or sub["user"] not in team(comp, user)[1]:
             raise ApiError(404, f"submission {ref} not found")
-        return sub
+        return sub, comp
 
     def get_submission(self, req: Any) -> dict[str, Any]:
-        return self.api_submission(self._teams(Body(req.body_json()).int("ref"), req.user["username"]))
+        return self.api_submission(*self._teams(Body(req.body_json()).int("ref"), req.user["username"]))
 
     def download_submission(self, req: Any) -> Any:
         """The file a team member submitted (`kaggle competitions submission-download REF`), as a redirect to a signed
         URL; a code submission's is its re-run's output."""
-        sub = self._teams(Body(req.body_json()).int("submissionId"), req.user["username"])
+        sub, _ = self._teams(Body(req.body_json()).int("submissionId"), req.user["username"])
         if self._submitted_file(sub) is None:
             raise ApiError(404, f"submission {sub['ref']} has no file (yet)")
         return Redirect(self.urls.url(req.base_url, f"submissions/{sub['ref']}/{sub['fileName']}"))
@@ -499,6 +502,6 @@ class Competitions:
     def limits(self, req: Any) -> dict[str, Any]:
         slug = Body(req.body_json()).str("competitionName")
         comp = self.definition(slug)
-        mine = self._mine(slug, req.user["username"])
+        mine = self._mine(slug, comp, req.user["username"])
         today = self._today(mine)
         return {"numToday": today, "numTotal": len(mine), "numAllowedNow": max(0, self._limit(comp) - today)}

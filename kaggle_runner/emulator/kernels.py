@@ -195,9 +195,12 @@ class Kernels:
             except json.JSONDecodeError:
                 return "kernelType is notebook but the text is not notebook JSON"
         shape_name = body.str("machineShape")
-        if shape_name and accelerators.lookup(shape_name) is None:
+        asked = accelerators.lookup(shape_name) if shape_name else None
+        if shape_name and asked is None:
             known = ", ".join(s.name for s in accelerators.SHAPES.values())
             return f"unknown machineShape '{shape_name}' (known: {known})"
+        if asked is not None and asked.admin_only:  # Kaggle's internal pool (PR #1198); its refusal's words: a guess
+            return f"machineShape {asked.name} is not available to this account"
         gpu, tpu = bool(body.bool("enableGpu")), bool(body.bool("enableTpu"))
         timeout = body.int("sessionTimeoutSeconds", None)
         limit = self.store.settings["max_session_timeout_seconds"]

@@ -88,11 +88,12 @@ class Models:
         return folder / instance["slug"] / str(number)
 
     def ready_dir(self, ref: str, user: dict[str, Any] | None = None) -> tuple[Path, int] | None:
-        """The folder and number of the model instance version a kernel reads ('owner/model/framework/variation[/N]';
-        without N the newest), if its files are in place; None for anything else. With `user`, also None for a model
-        that user may not see."""
+        """The folder and number of the model instance version a kernel reads ('owner/model/framework/variation/N'),
+        if its files are in place; None for anything else, a ref without a version included (Kaggle documents
+        model sources with one; whether it takes one without is unknown). With `user`, also None for a model that
+        user may not see."""
         parts = ref.strip("/").split("/")
-        if len(parts) not in (4, 5) or (len(parts) == 5 and not parts[4].isdigit()):
+        if len(parts) != 5 or not parts[4].isdigit():
             return None
         try:
             ref_key = f"{parts[0]}/{parts[1]}"
@@ -100,7 +101,7 @@ class Models:
             instance = model["instances"].get(f"{framework_of(parts[2])}/{parts[3]}")
             if instance is None:
                 return None
-            v = self._version(instance, int(parts[4]) if len(parts) == 5 else None)
+            v = self._version(instance, int(parts[4]))
         except (ApiError, KeyError):
             return None
         return (self.files_dir(model, instance, v["number"]), v["number"]) if v["state"] == "ok" else None

@@ -663,12 +663,12 @@ class KaggleApi:
         instance: tuple[str, str, str, str],
         tokens: list[str],
         notes: str,
-        first: bool,
+        before: int | None,
         sent: list[tuple[str, int]],
     ) -> int:
-        """A new version of the model instance from uploaded blobs (CreateModelInstance for the `first`, else
-        CreateModelInstanceVersion); returns its number. A call cut off by the network counts as landed when the
-        newest version holds exactly the files `sent` (name, size)."""
+        """A new version of the model instance from uploaded blobs, after its newest one `before` (None: the instance
+        is made, with CreateModelInstance); returns its number. A call cut off by the network counts as landed when
+        a version newer than `before` holds exactly the files `sent` (name, size)."""
         from kagglesdk.models.types.model_api_service import (
             ApiCreateModelInstanceRequest,
             ApiCreateModelInstanceRequestBody,
@@ -679,7 +679,7 @@ class KaggleApi:
         owner, model, framework, variation = _instance_fields(instance)
         files = _new_files(tokens)
         req: Any
-        if first:
+        if before is None:
             body: Any = ApiCreateModelInstanceRequestBody()
             body.instance_slug, body.framework, body.files, body.license_name = (
                 variation,
@@ -702,7 +702,6 @@ class KaggleApi:
                 body,
             )
             send = lambda: self._models.create_model_instance_version(req)  # noqa: E731
-        before = None if first else self.model_version(instance)
 
         def took_effect() -> Any:
             newest = self.model_version(instance)

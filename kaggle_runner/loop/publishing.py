@@ -7,7 +7,7 @@ import hashlib
 import json
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -33,15 +33,8 @@ class Published:
     bytes: int = 0  # what went up
 
     def as_json(self) -> dict[str, Any]:
-        """The publish as `--json` prints it."""
-        return {
-            "ref": self.ref,
-            "version": self.version,
-            "run": self.run,
-            "files": self.files,
-            "uploaded": self.uploaded,
-            "bytes": self.bytes,
-        }
+        """The publish as `--json` prints it: every field."""
+        return asdict(self)
 
 
 def publish(ctx: Session, target: str, as_ref: str, patterns: list[str], say: Say) -> Published:
@@ -80,7 +73,7 @@ def publish(ctx: Session, target: str, as_ref: str, patterns: list[str], say: Sa
         sent = sum(path.stat().st_size for _, path in uploads)
     notes = f"{name}: {run.message} [kr {manifest[:12]}]" if run.message else f"{name} [kr {manifest[:12]}]"
     version = ctx.api.create_model_version(
-        instance, tokens, notes, first=newest is None, sent=[(f["name"], f["size"]) for f in files]
+        instance, tokens, notes, before=newest, sent=[(f["name"], f["size"]) for f in files]
     )
     ctx.ledger.record_model_version(ref, version, run.id, manifest, files)
     return Published(ref, version, name, files, uploaded=True, bytes=sent)

@@ -86,3 +86,24 @@ def test_publish_refuses_bad_input_in_one_line(kr, args: list[str], message: str
     r = kr("model", "publish", *args, check=2)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_a_publish_whose_answer_is_lost_makes_one_version(make_emulator, tmp_path: Path, make_kr) -> None:
+    """CreateModelInstanceVersion is handled and its answer dropped: kr finds the new version by the files it sent,
+    records it, and does not send it a second time."""
+    from kaggle_runner.emulator.faults import Faults, Rule
+
+    rules = [Rule(route="models.ModelApiService/CreateModelInstanceVersion", fault="reset_after", times=1)]
+    em = make_emulator(faults=Faults(rules))
+    kernels = {"train": {"slug": "train-kernel"}}
+    kr = make_kr(write_project(tmp_path / "proj", kernels=kernels, files={"kernels/train/main.py": TRAIN}), em)
+    kr("push", "train", "--wait")
+    kr("model", "publish", "v1", "--as", MODEL)
+    main = kr.project / "kernels" / "train" / "main.py"
+    main.write_text(main.read_text().replace("EPOCH = 1", "EPOCH = 2"))
+    kr("push", "train", "--wait")
+    out = json.loads(kr("model", "publish", "v2", "--as", MODEL, "--json").stdout)
+    assert out["version"] == 2 and out["uploaded"]
+    assert sum(q["route"].endswith("/CreateModelInstanceVersion") for q in em.requests) == 1
+    shown = kr("show", "v2").stdout
+    assert f"published as {MODEL} v2" in shown

@@ -119,7 +119,8 @@ def test_session_timeout_ends_cancelled_as_on_kaggle(api: Api) -> None:
 
 
 def test_the_default_caps_are_kaggles_per_accelerator(make_emulator) -> None:
-    """Kaggle's caps as 2026 users quote them: a sixth CPU session and a second TPU session are refused."""
+    """Kaggle's caps as 2026 users quote them: a sixth CPU session and a second TPU session are refused; Kaggle's
+    internal T4 pool is not there for a user at all."""
     em = make_emulator(fallback_cpu=True)  # the TPU session runs here on the CPU, and holds its slot
     c = creds(em)
     api = Api(em.url, c["username"], c["key"])
@@ -131,6 +132,8 @@ def test_the_default_caps_are_kaggles_per_accelerator(make_emulator) -> None:
         api.push("tpu-two", "print(2)", machineShape="TpuV5E8")["error"]
         == "Maximum batch TPU session count of 1 reached."
     )
+    admin = api.push("t4-highmem", "print(1)", machineShape="NvidiaTeslaT4Highmem")  # Kaggle's internal pool
+    assert admin["error"] == "machineShape NvidiaTeslaT4Highmem is not available to this account"
 
 
 def test_a_push_over_the_session_cap_is_refused_as_on_kaggle(make_emulator) -> None:

@@ -139,7 +139,9 @@ def test_a_kernel_reads_its_model_source_where_kaggle_mounts_it(make_emulator, l
         "2026": "/kaggle/input/models/testuser/toxic-tiny/pytorch/fold-0/1",
         "legacy": "/kaggle/input/toxic-tiny/pytorch/fold-0/1",
     }[layout]
-    source = ["testuser/toxic-tiny/pyTorch/fold-0"]  # no version: the newest, as Kaggle mounts it
+    unpinned = api.push("no-version", "print(1)", modelDataSources=["testuser/toxic-tiny/pyTorch/fold-0"])
+    assert unpinned["invalidModelSources"] == ["testuser/toxic-tiny/pyTorch/fold-0"]  # Kaggle documents a version
+    source = ["testuser/toxic-tiny/pyTorch/fold-0/1"]
     api.push("reads-model", f"print(open('{where}/best.pt').read())", modelDataSources=source)
     assert api.wait("reads-model")["status"] == "COMPLETE"
     log = api.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "reads-model"})["log"]
