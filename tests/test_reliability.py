@@ -14,7 +14,7 @@ import requests
 import yaml
 
 from helpers import Api, creds, write_project
-from kaggle_runner.emulator import Emulator, sandbox
+from kaggle_runner.emulator import Emulator, kernel_python, sandbox
 from kaggle_runner.emulator.seed import init_state
 from kaggle_runner.ledger.db import open_ledger
 
@@ -430,16 +430,30 @@ def other_processes():
     return pids
 
 def host_folders():
-    # Python itself is bound at its host path (a venv's scripts name it), alone in its parent folders.
-    seen = [p for p in os.listdir("/") if p in ("home", "old_root", "srv", "mnt", "opt", "var", "run")]
-    prefix = sys.prefix
-    while os.path.dirname(prefix) not in ("/", "/usr"):
-        parent = os.path.dirname(prefix)
-        seen += [os.path.join(parent, p) for p in os.listdir(parent) if p != os.path.basename(prefix)]
-        prefix = parent
+    expected = {{"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc", "sys", "kaggle", "tmp",
+                "root", "opt", "run"}}
+    seen = [p for p in os.listdir("/") if p not in expected]
+    seen += ["/opt/" + p for p in os.listdir("/opt") if p not in ("venv", "python")]
     if not seen:
-        raise LookupError("nothing of the host's but Python")
+        raise LookupError("nothing of the host's beyond the system folders")
     return seen
+
+def host_paths_in_python():
+    # the kernels' Python was bound at its host path: sys.executable, sys.path, PATH, sysconfig, its scripts' #!
+    # lines, the process's own maps and every traceback named the emulator's folders
+    import json as stdlib_module, sysconfig
+    bin_dir = os.path.dirname(sys.executable)
+    seen = [sys.executable, sys.prefix, sys.base_prefix, os.path.realpath(sys.executable), stdlib_module.__file__,
+            os.readlink("/proc/self/exe"), *sys.path, *os.environ.values(), open("/proc/self/maps").read(),
+            json.dumps(sysconfig.get_paths()), json.dumps(sysconfig.get_config_vars(), default=str)]
+    for path in (os.path.join(bin_dir, name) for name in os.listdir(bin_dir)):
+        head = open(path, "rb").read(4096) if os.path.isfile(path) else b""
+        if head.startswith(b"#!"):
+            seen.append(head.decode(errors="replace"))
+    leaked = sorted({{p for p in host["python"] for text in seen if p in text}})
+    if not leaked:
+        raise LookupError("no host path in what Python shows")
+    return leaked
 
 def writable_mounts():
     # H1: /sys was bound read-only at its top only, so /sys/fs/cgroup (cgroup.kill) stayed writable beneath it
@@ -489,6 +503,11 @@ attempt("run as root", lambda: 0 if os.getuid() == 0 else 1 / 0)
 attempt("find a writable system mount (/sys/fs/cgroup)", writable_mounts)
 attempt("share the emulator's cgroup namespace", emulators_cgroups)
 attempt("read host paths in PID 1's command line", init_command_line)
+attempt("find host paths in what Python shows", host_paths_in_python)
+import subprocess
+pip = subprocess.run([os.path.dirname(sys.executable) + "/pip", "--version"], capture_output=True, text=True)
+print("PIP " + (pip.stdout or pip.stderr).replace("\n", " "), flush=True)
+print("PREFIX " + sys.prefix, flush=True)
 open("/tmp/private-tmp.txt", "w").write("a session's own /tmp works")
 open("/kaggle/temp/t.txt", "w").write("and so does /kaggle/temp")
 print("ESCAPES " + json.dumps(tried), flush=True)
@@ -515,6 +534,7 @@ def escapes(tmp_path_factory) -> dict[str, str]:
     try:
         c = creds(em)
         api = Api(em.url, c["username"], c["key"])
+        it = kernel_python.probe(em.kernels.executor.python)
         api.push("victim", "open('submission.csv', 'w').write('id,toxic\\n1,0.5\\n')\n")
         assert api.wait("victim")["status"] == "COMPLETE"
         victim = em.kernels.run_dir(em.store.state["kernels"]["testuser/victim"], 1) / "working" / "submission.csv"
@@ -529,6 +549,7 @@ def escapes(tmp_path_factory) -> dict[str, str]:
             "port": em.port,
             "cgroup_ns": os.readlink("/proc/self/ns/cgroup"),
             "sandbox": str(Path(sandbox.__file__).parent),
+            "python": sorted({it.prefix, it.base_prefix, str(Path(it.executable).parent)}),
         }
         source = ATTACKER.format(paths=json.dumps(paths), secret=SECRET)
         api.push("attacker", source, enableInternet=False, competitionDataSources=["tiny-toxic"])
@@ -538,6 +559,8 @@ def escapes(tmp_path_factory) -> dict[str, str]:
         text = "".join(e["data"] for e in json.loads(log))
         found = json.loads(text.split("ESCAPES ", 1)[1].splitlines()[0])
         found["script path"] = text.split("SCRIPT ", 1)[1].splitlines()[0]
+        found["pip"] = text.split("PIP ", 1)[1].splitlines()[0]
+        found["prefix"] = text.split("PREFIX ", 1)[1].splitlines()[0]
         found["victim after"] = victim.read_text()
         found["host tmp exists"] = str(host_tmp.exists())
         found["planted in state"] = str((state / "planted.txt").exists())
@@ -566,6 +589,7 @@ ESCAPES = [
     "find a writable system mount (/sys/fs/cgroup)",
     "share the emulator's cgroup namespace",
     "read host paths in PID 1's command line",
+    "find host paths in what Python shows",
 ]
 
 
@@ -578,6 +602,12 @@ def test_a_confined_kernel_left_nothing_on_the_host(escapes: dict[str, str]) -> 
     assert escapes["victim after"] == "id,toxic\n1,0.5\n"
     assert escapes["host tmp exists"] == "False" and escapes["planted in state"] == "False"
     assert escapes["script path"] == "/kaggle/src/script.py"  # tracebacks show Kaggle's path, not the host's
+
+
+def test_a_confined_kernel_finds_its_python_whole_at_opt_venv(escapes: dict[str, str]) -> None:
+    # the venv's scripts were written anew there: pip's #! line names /opt/venv, not the host's venv
+    assert escapes["prefix"] == "/opt/venv"
+    assert escapes["pip"].startswith("pip ") and "/opt/venv/lib/python3." in escapes["pip"], escapes["pip"]
 
 
 def test_serve_refuses_where_kernels_cannot_be_confined(make_emulator, monkeypatch) -> None:

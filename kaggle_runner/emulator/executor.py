@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from kaggle_runner.emulator import kernel_env, limits, sandbox
+from kaggle_runner.emulator import kernel_env, kernel_python, limits, sandbox
 from kaggle_runner.emulator.records import Kernel, KernelVersion
 from kaggle_runner.emulator.store import Store
 from kaggle_runner.emulator.wire import now
@@ -162,7 +162,6 @@ class Executor:
         self.gpus = detect_gpus()
         self.tpu = detect_tpu()
         self._problem: str | None = None
-        self._prefixes: list[str] | None = None
 
     @property
     def session_limits(self) -> limits.Limits:
@@ -202,21 +201,10 @@ class Executor:
             shutil.rmtree(run, ignore_errors=True)
         return self._problem or None
 
-    @property
-    def python_prefixes(self) -> list[str]:
-        """Folders the kernels' Python lives in that are not already among the system folders, bound read-only."""
-        if self._prefixes is None:
-            code = (
-                "import json, os, sys; "
-                "print(json.dumps([sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)]))"
-            )
-            out = subprocess.run([self.python, "-I", "-c", code], capture_output=True, text=True, timeout=60).stdout
-            prefix, base, exe = json.loads(out)
-            found = {prefix, base, str(Path(exe).parent.parent)}
-            self._prefixes = sorted(
-                p for p in found if not any(p == d or p.startswith(d + "/") for d in sandbox.SYSTEM) and p != "/"
-            )
-        return self._prefixes
+    @functools.cached_property
+    def placement(self) -> kernel_python.Placement:
+        """Where the kernels' Python appears inside a session (/opt/venv, /opt/python): no host path shows."""
+        return kernel_python.place(self.python)
 
     @functools.cached_property
     def xla(self) -> bool:
@@ -353,7 +341,7 @@ class Executor:
         values. Nothing of the emulator's own environment passes, except the CUDA paths a GPU image sets."""
         v = s.version
         env = {
-            "PATH": os.pathsep.join([str(Path(self.python).parent), *KERNEL_PATH]),
+            "PATH": os.pathsep.join(KERNEL_PATH),  # the Python's own bin/ goes first: _spec, _unconfined
             "HOME": "/root",
             "LANG": "C.UTF-8",
             "PYTHONUSERBASE": "/root/.local",
@@ -415,7 +403,11 @@ class Executor:
         if (run / "secrets").is_dir():
             binds.append(["/kaggle/secrets", str(run / "secrets"), True])
         binds += [[f"/kaggle/input/{where}", str(path), True] for where, path in inputs.items()]
-        binds += [[p, p, True] for p in self.python_prefixes]
+        python = self.placement
+        binds += [[inside, host, True] for inside, host in python.binds]
+        env = {**env, "PATH": os.pathsep.join([str(Path(python.executable).parent), *KERNEL_PATH])}
+        if python.library_path:
+            env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [python.library_path, env.get("LD_LIBRARY_PATH")]))
         api = bool(v.get("internet", True)) and self.api_url and self.api_socket and not v.get("rerun")
         if api:
             binds.append([API_SOCKET, self.api_socket, False])
@@ -431,7 +423,9 @@ class Executor:
             "devices": devices,
             "api": {"port": urlsplit(self.api_url).port, "socket": API_SOCKET} if api else None,
             "cwd": "/kaggle/working",
-            "argv": [self.python, "-u", "/kaggle/src/script.py"],
+            "links": [list(link) for link in python.links],
+            "files": [list(file) for file in python.files],
+            "argv": [python.executable, "-u", "/kaggle/src/script.py"],
             "env": env,
             "processes": self.session_limits.processes,
             "shm_bytes": self.session_limits.memory_bytes

@@ -45,6 +45,8 @@ _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_u
 class Spec(TypedDict):
     root: str  # an empty folder; the session's root is built on a tmpfs mounted there
     binds: list[list[Any]]  # [target inside, host path, read_only]; parents before children
+    links: list[list[str]]  # [path inside, link target]: made in the root after the binds
+    files: list[list[Any]]  # [path inside, text, mode]: small files written after the binds, over a bound one too
     writable: list[str]  # host folders the kernel's user must own (its /kaggle/working, /tmp, ...)
     devices: list[str]  # extra host device nodes or folders (GPUs, TPUs)
     api: dict[str, Any] | None  # {port, socket}: the emulator's API on 127.0.0.1:port, forwarded to that socket
@@ -193,10 +195,32 @@ def _build_root(spec: Spec, in_userns: bool) -> None:
         _bind("/sys", root + "/sys", read_only=True)
     for target, host, read_only in spec["binds"]:
         _bind(host, root + target, bool(read_only))
+    for target, link in spec["links"]:
+        os.makedirs(os.path.dirname(root + target), exist_ok=True)
+        os.symlink(link, root + target)
+    for target, text, mode in spec["files"]:
+        _write(root, target, text, mode)
     for folder in ("/kaggle/input", "/kaggle/working", "/kaggle/temp", "/tmp", "/root"):
         os.makedirs(root + folder, exist_ok=True)
     _mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _pivot(root)
+
+
+def _write(root: str, target: str, text: str, mode: int) -> None:
+    """Write a file into the new root; where a read-only bind already has one, write it aside and bind it over."""
+    path = root + target
+    if os.path.lexists(path):
+        aside, path = path, root + "/.written"
+    else:
+        aside = None
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    if aside:
+        _mount(path, aside, None, MS_BIND)
+        _mount(None, aside, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | _locked_flags(aside))
+        os.unlink(path)
 
 
 def _build_dev(root: str, extra: list[str], shm_bytes: int) -> None:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import FAST
 
 from helpers import KR, write_project
@@ -19,6 +20,7 @@ from kaggle_runner.emulator.seed import init_state
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(900)  # the stack's build alone may take its 900 s: pip lays out 7 GB, more on a slow disk
 def test_a_tpu_push_trains_on_xla_and_kr_show_has_its_compilations(
     tmp_path: Path, make_emulator: Callable, make_kr: Callable
 ) -> None:
