@@ -31,6 +31,58 @@ UPLOAD_TIMEOUT = (10, 600)
 MAX_PAGES = 1000  # of a listing: a server that keeps answering with another page must not hold kr for ever
 
 
+@dataclass(frozen=True)
+class KernelPush:
+    """What one SaveKernel sends: a private kernel's code, the machine it asks for and what it reads."""
+
+    ref: str  # owner/slug
+    title: str
+    text: str  # the script or the notebook's JSON
+    kernel_type: str  # script or notebook
+    kind: str  # cpu, gpu or tpu
+    internet: bool
+    datasets: list[str]
+    competitions: list[str]
+    kernels: list[str]
+    models: list[str]
+    machine_shape: str | None = None  # Kaggle's name of the machine, where the kind alone does not say it
+    docker_image: str | None = None
+    timeout: int | None = None  # seconds
+
+    def body(self) -> dict[str, Any]:
+        """The request as kagglesdk's ApiSaveKernelRequest reads it (docs/wire-protocol.md)."""
+        body = {
+            "slug": self.ref,
+            "newTitle": self.title,
+            "text": self.text,
+            "language": "python",
+            "kernelType": self.kernel_type,
+            "isPrivate": True,
+            "enableInternet": self.internet,
+            "enableGpu": self.kind == "gpu",
+            "enableTpu": self.kind == "tpu",
+            "datasetDataSources": self.datasets,
+            "competitionDataSources": self.competitions,
+            "kernelDataSources": self.kernels,
+            "modelDataSources": self.models,
+            "machineShape": self.machine_shape,
+            "dockerImage": self.docker_image,
+            "sessionTimeoutSeconds": self.timeout,
+        }
+        return {k: v for k, v in body.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Saved:
+    """SaveKernel's answer: the version it made, or Kaggle's refusal; `dropped` names sources Kaggle did not know.
+    `unsure`: the answer was lost and whether the call landed cannot be told yet."""
+
+    version: int | None = None
+    error: str | None = None
+    dropped: tuple[str, ...] = ()
+    unsure: bool = False
+
+
 class KaggleError(UserError):
     """Kaggle refused or failed a call; `status` is the HTTP status where there was one."""
 
@@ -223,14 +275,25 @@ class KaggleApi:
     def _kernels(self) -> Any:
         return self.client.kernels.kernels_api_client
 
-    def save_kernel(self, body: dict[str, Any], took_effect: Callable[[], Any]) -> Any:
-        """SaveKernel with the request body; `took_effect` tells whether a call cut off by the network landed."""
+    def save_kernel(self, push: KernelPush, took_effect: Callable[[], Saved | None]) -> Saved:
+        """SaveKernel; `took_effect` tells whether a call cut off by the network landed (a Saved, else None)."""
         from kagglesdk.kernels.types.kernels_api_service import ApiSaveKernelRequest
 
-        req = ApiSaveKernelRequest.from_dict(body)
-        return self.call(
+        req = ApiSaveKernelRequest.from_dict(push.body())
+        resp = self.call(
             "pushing the kernel", lambda: self._kernels.save_kernel(req), idempotent=False, took_effect=took_effect
         )
+        if isinstance(resp, Saved):
+            return resp
+        dropped = [
+            *(resp.invalid_dataset_sources or []),
+            *(resp.invalid_competition_sources or []),
+            *(resp.invalid_kernel_sources or []),
+            *(resp.invalid_model_sources or []),
+        ]
+        if not resp.error and not resp.version_number:
+            raise KaggleError(f"pushing the kernel: {self.url} answered with neither a version nor an error")
+        return Saved(version=resp.version_number or None, error=resp.error or None, dropped=tuple(dropped))
 
     def get_kernel(self, owner: str, slug: str) -> Any | None:
         """The kernel's metadata, or None if it does not exist (yet)."""

@@ -9,13 +9,14 @@ import secrets
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from kaggle_runner.config import KernelSpec
 from kaggle_runner.errors import UserError
 from kaggle_runner.kaggle import accelerators
-from kaggle_runner.kaggle.api import KaggleError
+from kaggle_runner.kaggle.api import KaggleError, KernelPush, Saved
 from kaggle_runner.kaggle.pacing import poll_intervals
 from kaggle_runner.kaggle.rules import FINAL_STATES, SESSION_CAPS
 from kaggle_runner.ledger.db import Run
@@ -68,6 +69,7 @@ def push(
     code that would fail at once is refused before anything is uploaded (loop/prechecks); so is a kernel slug
     another kr project pushes to. With `after`, that run is followed to its end first (`on_tick` gets its state),
     and unless it completed nothing is pushed."""
+    # 1. what is pushed, and to which machine; refused here, before anything is uploaded
     spec = ctx.cfg.kernel(kernel)
     params = dict(ctx.cfg.params if params is None else params)
     if timeout is not None:
@@ -75,6 +77,64 @@ def push(
             raise UserError(f"--timeout: {timeout} is not a number of seconds; give a positive integer")
         spec = replace(spec, timeout=timeout)
     accel = accel or spec.accelerator
+    shape_name, shape = _machine(spec, accel, say)
+    source = _entry_source(spec)
+    shipped = packaging.kernel_files(ctx.cfg)
+    house = wheels.resolve(ctx.cfg, say) if ctx.cfg.requirements else None
+    if check:
+        prechecks.kernel_ready(ctx.cfg, spec, source, shipped, house.modules if house else [])
+    ref = f"{ctx.owner}/{spec.slug}"
+    _refuse_another_projects(ctx, spec.name, ref)
+
+    # 2. its turn: after the run it follows, in a free slot
+    if after is not None:
+        _wait_upstream(ctx, after, on_tick, say)
+    _wait_for_its_turn(ctx, spec.name, shape.kind, queue, sweep is not None, say)
+
+    # 3. what it reads: other kernels' and models' versions, and the bundles uploaded where they changed
+    kernel_refs = [s if "/" in s else f"{ctx.owner}/{ctx.cfg.kernels[s].slug}" for s in spec.kernel_sources]
+    sources = [_source_version(ctx, spec.name, s) for s in kernel_refs]
+    model_refs, models_read = publishing.model_sources(ctx, spec.name, spec.model_sources)
+    sources += models_read
+    bundles, dataset_refs = _sync_bundles(ctx, spec, shipped, house, say)
+
+    # 4. recorded as PUSHING, then sent with its run marker, which is how a lost answer is told apart
+    sent = [spec.folder / spec.entry, *shipped.values(), *(ctx.cfg.root / p for p in ctx.cfg.packages)]
+    commit, dirty = _git(ctx.cfg.root, sent)
+    run_id = ctx.ledger.begin_push(
+        spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles, params, sweep, sources
+    )
+    ctx.ledger.keep_source(run_id, _kept_source(ctx.cfg.root, spec.folder, spec.entry, source, shipped))
+    marker = _marker(ctx, spec, shape, run_id, bundles, bool(shipped), params)
+    text = bootstrap.notebook(source, marker) if spec.kernel_type == "notebook" else bootstrap.script(source, marker)
+    request = KernelPush(
+        ref=ref,
+        title=spec.title,
+        text=text,
+        kernel_type=spec.kernel_type,
+        kind=shape.kind,
+        internet=spec.internet,
+        datasets=dataset_refs,
+        competitions=spec.competition_sources,
+        kernels=kernel_refs,
+        models=model_refs,
+        machine_shape=shape_name or None,
+        docker_image=spec.docker_image,
+        timeout=spec.timeout,
+    )
+    version, dropped = _save(ctx, request, run_id, spec.name, shape.kind, queue, say)
+    ctx.ledger.finish_push(run_id, version)
+    if dropped:
+        raise KaggleError(
+            f"Kaggle saved {spec.name} v{version} but dropped unknown sources: {', '.join(dropped)}; "
+            f"the run will not see them (kr cancel {spec.name}:v{version})"
+        )
+    return ctx.ledger.resolve(f"{spec.name}:v{version}", ctx.cfg.default_kernel)
+
+
+def _machine(spec: KernelSpec, accel: str, say: Say) -> tuple[str, accelerators.Shape]:
+    """The machine an accelerator name asks for: (Kaggle's shape name, "" for the kind's default; the
+    machine it runs on). A retired one is said; a docker image with a TPU is refused, as Kaggle would ignore it."""
     try:
         shape_name = accelerators.machine_shape(accel)
     except ValueError as e:
@@ -88,41 +148,43 @@ def push(
             f"kr.yaml: kernels.{spec.name}.docker_image: a TPU runs without a docker image; push without --accel "
             f"{accel}, or drop docker_image"
         )
+    return shape_name, shape
 
+
+def _entry_source(spec: KernelSpec) -> str:
     try:
-        source = (spec.folder / spec.entry).read_text(encoding="utf-8")
+        return (spec.folder / spec.entry).read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise UserError(
             f"kr.yaml: kernels.{spec.name}.entry: {spec.entry} is not UTF-8 text (byte {e.start}); "
             "point it at a Python script or notebook"
         ) from e
-    shipped = packaging.kernel_files(ctx.cfg)
-    house = wheels.resolve(ctx.cfg, say) if ctx.cfg.requirements else None
-    if check:
-        prechecks.kernel_ready(ctx.cfg, spec, source, shipped, house.modules if house else [])
 
-    ref = f"{ctx.owner}/{spec.slug}"
-    _refuse_another_projects(ctx, spec.name, ref)
-    if after is not None:
-        _wait_upstream(ctx, after, on_tick, say)
-    if queue:  # kr's own runs already fill Kaggle's cap: wait for one to end rather than be refused first
-        holding = _holders(ctx, shape.kind)
-        cap = SESSION_CAPS.get(shape.kind, 1)
+
+def _wait_for_its_turn(ctx: Session, kernel: str, kind: str, queue: bool, in_sweep: bool, say: Say) -> None:
+    """With `queue`, wait while kr's own runs fill Kaggle's cap (rather than be refused first); and say when an
+    earlier push of this kernel is still queued, since it runs its own code, not this push's."""
+    if queue:
+        holding = _holders(ctx, kind)
+        cap = SESSION_CAPS.get(kind, 1)
         if len(holding) >= cap:
             names = ", ".join(f"{r.kernel} {r.label}" for r in holding)
-            say(f"Kaggle's cap of {cap} {shape.kind.upper()} sessions is held by {names}; waiting for one to end")
+            say(f"Kaggle's cap of {cap} {kind.upper()} sessions is held by {names}; waiting for one to end")
             _wait_for_a_slot(ctx, holding)
-    # a sweep's points queue behind one another by design: the note is for a push by hand
-    waiting = [r for r in ctx.ledger.runs() if r.kernel == spec.name and r.status == "QUEUED" and sweep is None]
+    if in_sweep:  # a sweep's points queue behind one another by design: the note is for a push by hand
+        return
+    waiting = [r for r in ctx.ledger.runs() if r.kernel == kernel and r.status == "QUEUED"]
     waiting = [r for r in waiting if status(ctx, r)[0] == "QUEUED"]  # the ledger's may be old
     if waiting:  # docs/kaggle-facts.md: a queued run's code is fixed when it enters the queue
         names = ", ".join(f"{r.kernel} {r.label}" for r in waiting)
         say(f"note: {names} still queued; it runs the code it was pushed with, not this push's")
-    kernel_refs = [s if "/" in s else f"{ctx.owner}/{ctx.cfg.kernels[s].slug}" for s in spec.kernel_sources]
-    sources = [_source_version(ctx, spec.name, s) for s in kernel_refs]
-    model_refs, models_read = publishing.model_sources(ctx, spec.name, spec.model_sources)
-    sources += models_read
 
+
+def _sync_bundles(
+    ctx: Session, spec: KernelSpec, shipped: dict[str, Path], house: wheels.Wheelhouse | None, say: Say
+) -> tuple[dict[str, Any], list[str]]:
+    """The kernel's wheels, code and data bundles made current on Kaggle: ({bundle: its sync result}, the dataset
+    refs the kernel reads, its own and others')."""
     from kaggle_runner.loop.bundles import sync_code, sync_dataset, sync_wheels
 
     bundles: dict[str, Any] = {}
@@ -139,13 +201,20 @@ def push(
             continue
         bundles[name] = sync_dataset(ctx.api, ctx.ledger, ctx.owner, ctx.cfg.datasets[name], say)
         dataset_refs.append(bundles[name]["slug"])
+    return bundles, dataset_refs
 
-    sent = [spec.folder / spec.entry, *shipped.values(), *(ctx.cfg.root / p for p in ctx.cfg.packages)]
-    commit, dirty = _git(ctx.cfg.root, sent)
-    run_id = ctx.ledger.begin_push(
-        spec.name, ref, accel, shape.name, message, commit, dirty, ctx.cfg.raw, bundles, params, sweep, sources
-    )
-    ctx.ledger.keep_source(run_id, _kept_source(ctx.cfg.root, spec.folder, spec.entry, source, shipped))
+
+def _marker(
+    ctx: Session,
+    spec: KernelSpec,
+    shape: accelerators.Shape,
+    run_id: int,
+    bundles: dict[str, Any],
+    ships_src: bool,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """The run marker the bootstrap carries into the kernel: which run this is, what it installs and reads, and,
+    where the kernel can reach the API, how `kr cancel` asks it to stop (the control channel)."""
     marker = {
         "run": run_id,
         "project": ctx.name,
@@ -155,77 +224,47 @@ def push(
         "bundles": {k: v["manifest"][:12] for k, v in bundles.items()},
         "code": bundles["_code"]["slug"] if "_code" in bundles else None,
         "wheels": bundles["_wheels"]["slug"] if "_wheels" in bundles else None,
-        "src": spec.folder.relative_to(ctx.cfg.root).as_posix() if "_code" in bundles and shipped else None,
+        "src": spec.folder.relative_to(ctx.cfg.root).as_posix() if "_code" in bundles and ships_src else None,
         "competition": spec.competition_sources[0] if spec.competition_sources else None,
         "params": params,
     }
-    if spec.internet:  # where the kernel can reach the API, `kr cancel` asks it to stop through the control channel
+    if spec.internet:
         poll = float(os.environ.get("KR_CONTROL_POLL_SECONDS") or control.POLL_SECONDS)
         marker.update(control=f"{ctx.owner}/{control.CONTROL_SLUG}", nonce=secrets.token_hex(8), poll=poll)
-    text = bootstrap.notebook(source, marker) if spec.kernel_type == "notebook" else bootstrap.script(source, marker)
-    body = {
-        "slug": ref,
-        "newTitle": spec.title,
-        "text": text,
-        "language": "python",
-        "kernelType": spec.kernel_type,
-        "isPrivate": True,
-        "enableInternet": spec.internet,
-        "enableGpu": shape.kind == "gpu",
-        "enableTpu": shape.kind == "tpu",
-        "datasetDataSources": dataset_refs,
-        "competitionDataSources": spec.competition_sources,
-        "kernelDataSources": kernel_refs,
-        "modelDataSources": model_refs,
-        "machineShape": shape_name or None,
-        "dockerImage": spec.docker_image,
-        "sessionTimeoutSeconds": spec.timeout,
-    }
-    body = {k: v for k, v in body.items() if v is not None}
-    while True:
-        before = ctx.api.current_version(ref) or 0
+    return marker
 
-        def took_effect(before: int = before) -> Any:
-            seen = recovery.versions_of_runs(ctx, ref, before, {run_id})
+
+def _save(
+    ctx: Session, request: KernelPush, run_id: int, kernel: str, kind: str, queue: bool, say: Say
+) -> tuple[int, tuple[str, ...]]:
+    """SaveKernel until Kaggle makes the version: (its number, the sources Kaggle dropped). Refused over the session
+    cap, it waits for a slot when `queue`; any other refusal ends the run's record as REFUSED."""
+    while True:
+        before = ctx.api.current_version(request.ref) or 0
+
+        def took_effect(before: int = before) -> Saved | None:
+            seen = recovery.versions_of_runs(ctx, request.ref, before, {run_id})
             if run_id in seen.versions:
-                return _Landed(seen.versions[run_id])
-            return _Unsure() if seen.unknown else None  # sending again could make a second version
+                return Saved(version=seen.versions[run_id])
+            return Saved(unsure=True) if seen.unknown else None  # sending again could make a second version
 
         # If SaveKernel raises (Ctrl-C, retries exhausted), the version may or may not exist on Kaggle: the
         # record stays 'pushing' and the next command's reconcile() decides, the one place that does.
-        resp = ctx.api.save_kernel(body, took_effect)
-        if isinstance(resp, _Unsure):
+        saved = ctx.api.save_kernel(request, took_effect)
+        if saved.unsure:
             raise KaggleError(
-                f"the answer to the push of {spec.name} was lost and Kaggle cannot tell yet whether it took it; "
+                f"the answer to the push of {kernel} was lost and Kaggle cannot tell yet whether it took it; "
                 "the next kr command records it (kr ls)"
             )
-        error = getattr(resp, "error", None)
-        if not error:
-            break
-        held = _holders(ctx, shape.kind) if CAP_RE.search(error) else None
+        if saved.version is not None and not saved.error:
+            return saved.version, saved.dropped
+        error = saved.error or "no version"
+        held = _holders(ctx, kind) if CAP_RE.search(error) else None
         if held is None or not queue:
-            ctx.ledger.abandon_push(run_id, f"Kaggle refused the push: {error}", "REFUSED")  # kept, never a version
+            ctx.ledger.abandon_push(run_id, f"Kaggle refused the push: {error}", "REFUSED")  # never a version
             raise KaggleError(f"Kaggle refused the push: {error}{_held_text(held)}")
         say(f"{error} Waiting for a slot{_held_text(held)}")
         _wait_for_a_slot(ctx, held)
-    version = resp.version_number
-    ctx.ledger.finish_push(run_id, version)
-    invalid = [
-        s
-        for field in (
-            "invalid_dataset_sources",
-            "invalid_competition_sources",
-            "invalid_kernel_sources",
-            "invalid_model_sources",
-        )
-        for s in (getattr(resp, field, None) or [])
-    ]
-    if invalid:
-        raise KaggleError(
-            f"Kaggle saved {spec.name} v{version} but dropped unknown sources: {', '.join(invalid)}; "
-            f"the run will not see them (kr cancel {spec.name}:v{version})"
-        )
-    return ctx.ledger.resolve(f"{spec.name}:v{version}", ctx.cfg.default_kernel)
 
 
 KEPT_FILE_BYTES = 2**20  # a text file of the kernel's folder kept with the run; bigger ones are data, not code
@@ -331,16 +370,6 @@ def _wait_for_a_slot(ctx: Session, held: list[Run]) -> None:
     watch = Watch(ctx.api, lambda r: status(ctx, r)[0])
     while not any(s in FINAL_STATES for s in watch.poll(held, 1.0).values()):
         pass
-
-
-@dataclass
-class _Landed:
-    version_number: int
-    error: None = None
-
-
-class _Unsure:
-    """A SaveKernel whose answer was lost while a newer version's run cannot be told yet."""
 
 
 def push_dataset(ctx: Session, name: str, say: Say) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from kaggle_runner.kaggle import api as kaggle_api
-from kaggle_runner.kaggle.api import Credentials, KaggleApi, KaggleError
+from kaggle_runner.kaggle.api import Credentials, KaggleApi, KaggleError, KernelPush
 from kaggle_runner.kaggle.pacing import poll_intervals
 
 CREDS = Credentials("testuser", key="0" * 32, source="a test")
@@ -323,7 +323,8 @@ def test_web_pages_come_from_the_server_kr_talks_to() -> None:
 
 
 class _Hostile(BaseHTTPRequestHandler):
-    """A server no Kaggle is: it trickles its answer, sends one without end, or sends what kagglesdk cannot read."""
+    """A server no Kaggle is: it trickles its answer, sends one without end, sends what kagglesdk cannot read, or an
+    empty object."""
 
     mode = "trickle"
 
@@ -334,8 +335,9 @@ class _Hostile(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        if self.mode == "unreadable":
-            body = b'{"status": "NOT_A_STATUS_KAGGLE_HAS", "failureMessage": ""}'
+        answers = {"unreadable": b'{"status": "NOT_A_STATUS_KAGGLE_HAS", "failureMessage": ""}', "empty": b"{}"}
+        if self.mode in answers:
+            body = answers[self.mode]
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -388,3 +390,9 @@ def test_an_answer_kagglesdk_cannot_read_is_one_clear_error(hostile, sleeps) -> 
     """An unknown session status was an `internal error` with a traceback hint."""
     with pytest.raises(KaggleError, match="the answer from .* could not be read"):
         _api(_serving(hostile, "unreadable")).kernel_status("testuser", "k", 1)
+
+
+def test_a_save_that_makes_no_version_and_gives_no_reason_is_one_clear_error(hostile, sleeps) -> None:
+    push = KernelPush("testuser/k", "A Kernel", "print(1)\n", "script", "cpu", False, [], [], [], [])
+    with pytest.raises(KaggleError, match="pushing the kernel: .* answered with neither a version nor an error"):
+        _api(_serving(hostile, "empty")).save_kernel(push, lambda: None)
