@@ -64,8 +64,6 @@ def place(python: str) -> Placement:
     moves: dict[str, str] = {}  # host root -> inside root, the longest first when renaming
     if not _is_system(it.base_prefix):
         moves[it.base_prefix] = BASE
-    if not _is_system(it.executable) and not it.executable.startswith(it.base_prefix + "/"):
-        moves[str(Path(it.executable).parent.parent)] = BASE + "-exe"  # an interpreter kept outside its prefix
     if it.is_venv:
         moves[it.prefix] = VENV
 
@@ -75,8 +73,8 @@ def place(python: str) -> Placement:
         return text
 
     placement = Placement(executable=rename(it.executable))
-    placement.binds += [(inside, host) for host, inside in moves.items() if inside != VENV]
     if BASE in moves.values():
+        placement.binds.append((BASE, it.base_prefix))
         placement.library_path = BASE + "/lib"
         # sysconfig's build settings name the base's folder (get_config_var("prefix"), LIBDIR, the compiler flags)
         for data in sorted(Path(it.base_prefix).glob("lib/python3*/_sysconfigdata_*.py")):
@@ -100,6 +98,8 @@ def _lay_out_venv(venv: Path, placement: Placement, rename: Callable[[str], str]
 def _place_file(path: Path, inside: str, placement: Placement, rename: Callable[[str], str]) -> None:
     """A link keeps pointing where it did, renamed; a small text file (a script, pyvenv.cfg, activate) is written
     again with its names changed; anything else is bound as it is."""
+    if path.name == "__pycache__":
+        return
     if path.is_symlink():
         target = os.readlink(path)
         placement.links.append((inside, rename(os.path.realpath(path)) if os.path.isabs(target) else target))
@@ -112,6 +112,4 @@ def _place_file(path: Path, inside: str, placement: Placement, rename: Callable[
                 return
             except UnicodeDecodeError:
                 pass
-    if path.is_dir() and path.name == "__pycache__":
-        return
     placement.binds.append((inside, str(path)))
