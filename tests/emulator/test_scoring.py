@@ -4,7 +4,9 @@ probabilities told apart, and each refusal with its row; no scoring failure leav
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sklearn import metrics as skm  # the reference (the [dev] extra)
@@ -83,6 +85,11 @@ def _case(tmp_path: Path, n: int, seed: int, targets: list[str], truth, pred) ->
 
 def _parts(values: list, usage: list[str], part: str) -> list:
     return [v for v, u in zip(values, usage) if u == part]
+
+
+def _column(path: Path, cast: Callable[[str], Any] = float) -> list:
+    """The second column of a two-column CSV, below its header."""
+    return [cast(line.split(",")[1]) for line in path.read_text().splitlines()[1:]]
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -176,8 +183,8 @@ def test_regression_metrics_as_scikit_learn(tmp_path: Path) -> None:
     sol, sub, usage = _case(
         tmp_path, 100, 3, ["y"], lambda r: [round(r.gauss(0, 3), 3)], lambda r, y: [round(y[0] + r.gauss(0, 1), 3)]
     )
-    y = [float(line.split(",")[1]) for line in sol.read_text().splitlines()[1:]]
-    p = [float(line.split(",")[1]) for line in sub.read_text().splitlines()[1:]]
+    y = _column(sol)
+    p = _column(sub)
     for metric, ref in (
         ("rmse", lambda a, b: skm.mean_squared_error(a, b) ** 0.5),
         ("mae", skm.mean_absolute_error),
@@ -197,8 +204,8 @@ def test_rmsle_r2_and_mape_as_scikit_learn(tmp_path: Path, seed: int) -> None:
         lambda r: [round(r.lognormvariate(12, 0.4), 2)],
         lambda r, y: [round(max(0.0, y[0] * r.gauss(1, 0.15)), 2)],
     )
-    y = [float(line.split(",")[1]) for line in sol.read_text().splitlines()[1:]]
-    p = [float(line.split(",")[1]) for line in sub.read_text().splitlines()[1:]]
+    y = _column(sol)
+    p = _column(sub)
     for metric, ref in (
         ("rmsle", skm.root_mean_squared_log_error),
         ("r2", skm.r2_score),
@@ -219,8 +226,8 @@ def test_partial_auc_above_80_percent_tpr_as_isic_2024_computes_it(tmp_path: Pat
         lambda r: [int(r.random() < 0.3)],
         lambda r, y: [round(min(1.0, max(0.0, 0.35 * y[0] + r.random() * 0.7)), 2)],  # ties, as rounding makes
     )
-    y = [int(line.split(",")[1]) for line in sol.read_text().splitlines()[1:]]
-    p = [float(line.split(",")[1]) for line in sub.read_text().splitlines()[1:]]
+    y = _column(sol, int)
+    p = _column(sub)
 
     def isic(a: list[int], b: list[float]) -> float:
         max_fpr = 0.2
@@ -255,8 +262,8 @@ def test_mcc_and_quadratic_weighted_kappa_as_scikit_learn(tmp_path: Path, seed: 
             lambda r, y, labels=labels: [y[0] if r.random() < 0.6 else r.choice(labels)],
         )
         cast = int if metric == "qwk" else str
-        y = [cast(line.split(",")[1]) for line in sol.read_text().splitlines()[1:]]
-        p = [cast(line.split(",")[1]) for line in sub.read_text().splitlines()[1:]]
+        y = _column(sol, cast)
+        p = _column(sub, cast)
         want = tuple(ref(_parts(y, usage, u), _parts(p, usage, u)) for u in ("Public", "Private"))
         assert score(sol, sub, metric, "id", ["score"]) == pytest.approx(want, abs=1e-12)
 
