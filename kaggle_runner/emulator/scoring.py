@@ -71,8 +71,8 @@ def _auc(y: list[float], p: list[float]) -> float:
 
 def _partial_auc(y: list[float], p: list[float], min_tpr: float = MIN_TPR) -> float:
     """ISIC 2024's pAUC: the area under the ROC curve where the true positive rate is at least `min_tpr`, between 0
-    and 1 - min_tpr. Computed as its evaluation code does: the curve of the flipped problem up to a false positive
-    rate of 1 - min_tpr (scikit-learn's max_fpr, McClish-standardised), then scaled back."""
+    and 1 - min_tpr. As its evaluation code has it: the area under the flipped problem's curve up to a false positive
+    rate of 1 - min_tpr."""
     truth, score = [1 - v for v in y], [-v for v in p]
     pos = sum(1 for v in truth if v == 1)
     neg = len(truth) - pos
@@ -91,10 +91,8 @@ def _partial_auc(y: list[float], p: list[float], min_tpr: float = MIN_TPR) -> fl
     if stop < len(fpr):  # the curve interpolated at max_fpr
         x0, x1, y0, y1 = fpr[stop - 1], fpr[stop], tpr[stop - 1], tpr[stop]
         xs, ys = [*xs, max_fpr], [*ys, y0 + (y1 - y0) * (max_fpr - x0) / (x1 - x0)]
-    area = sum((xs[k + 1] - xs[k]) * (ys[k + 1] + ys[k]) / 2 for k in range(len(xs) - 1))
-    low, high = 0.5 * max_fpr**2, max_fpr
-    scaled = 0.5 * (1 + (area - low) / (high - low))
-    return 0.5 * max_fpr**2 + (max_fpr - 0.5 * max_fpr**2) / (1.0 - 0.5) * (scaled - 0.5)
+    # ISIC's code standardises this area as scikit-learn does (McClish) and then undoes it: the area itself
+    return sum((xs[k + 1] - xs[k]) * (ys[k + 1] + ys[k]) / 2 for k in range(len(xs) - 1))
 
 
 def _f1(y: list[str], p: list[str], average: str, positive: str) -> float:
