@@ -128,9 +128,14 @@ class Kr:
         return r
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        """The command started, not waited for (stderr piped): for a test that acts while it runs."""
+        """The command started, not waited for (stdout and stderr piped): for a test that acts while it runs."""
         return subprocess.Popen(
-            [*KR, *args], cwd=self.project, env={**self.env, **(env or {})}, stderr=subprocess.PIPE, text=True
+            [*KR, *args],
+            cwd=self.project,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
 

@@ -611,6 +611,7 @@ class Executor:
             self._kill(s)
         deadline = time.time() + 5
         for s in sessions:
-            with s.cond:
-                s.cond.wait_for(s.has_finished, timeout=max(0.0, deadline - time.time()))
+            if s.proc is not None:  # a queued session has no process to end it: it is ended here at once
+                with s.cond:
+                    s.cond.wait_for(s.has_finished, timeout=max(0.0, deadline - time.time()))
             self._finish(s, "ERROR", reason)

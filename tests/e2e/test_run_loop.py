@@ -519,7 +519,8 @@ def test_a_push_over_the_gpu_cap_is_one_line_naming_the_runs_that_hold_it(
 ) -> None:
     em = make_emulator(fallback_cpu=True, settings={"max_sessions": {"cpu": 5, "gpu": 2, "tpu": 1}})
     em.kernels.executor.gpus = 0
-    (project / "kernels" / "main" / "main.py").write_text("import time\ntime.sleep(8)\n")
+    # Sessions that outlast any slow machine: the test ends v1 itself once the queued push has said it waits.
+    (project / "kernels" / "main" / "main.py").write_text("import time\ntime.sleep(300)\n")
     kr = make_kr(project, em)
     kr("push", "--accel", "gpu", "-m", "one")
     kr("push", "--accel", "gpu", "-m", "two")
@@ -533,9 +534,17 @@ def test_a_push_over_the_gpu_cap_is_one_line_naming_the_runs_that_hold_it(
     assert [r[:2] for r in rows[:2]] == [(1, "pushed"), (2, "pushed")]
     assert len(em.store.state["kernels"]["testuser/loop-kernel"]["versions"]) == 2
     assert [row["version"] for row in json.loads(kr("ls", "--json").stdout)] == [1, 2]
-    queued = kr("push", "--accel", "gpu", "-m", "three", "--queue")  # waits for v1 or v2 to end, then pushes
-    assert "Kaggle's cap of 2 GPU sessions is held by main v1, main v2; waiting for one to end" in queued.stderr
-    assert "pushed main v3" in queued.stdout and "kr wait" not in queued.stderr  # it waits itself
+    queued = kr.start("push", "--accel", "gpu", "-m", "three", "--queue")  # waits for v1 or v2 to end, then pushes
+    said = []
+    for line in iter(queued.stderr.readline, ""):
+        said.append(line)
+        if "waiting for one to end" in line:
+            break
+    assert "Kaggle's cap of 2 GPU sessions is held by main v1, main v2; waiting for one to end" in said[-1], said
+    v1 = em.store.state["kernels"]["testuser/loop-kernel"]["versions"][0]
+    assert em.kernels.executor.cancel(v1["sessionId"]) is None  # as the user would on Kaggle's page
+    out, rest = queued.communicate(timeout=120)
+    assert queued.returncode == 0 and "pushed main v3" in out and "kr wait" not in rest  # it waits itself
     assert len(em.store.state["kernels"]["testuser/loop-kernel"]["versions"]) == 3
     assert [row["version"] for row in json.loads(kr("ls", "--json").stdout)] == [1, 2, 3]
     saves = [e for e in em.requests if e.get("path", "").endswith("SaveKernel")]
@@ -603,7 +612,7 @@ def test_a_push_while_another_run_is_queued_says_that_run_keeps_its_own_code(
     project: Path, make_emulator, make_kr
 ) -> None:
     em = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 2, "tpu": 1}, "queue_over_cap": True})
-    (project / "kernels" / "main" / "main.py").write_text("import time\ntime.sleep(3)\n")
+    (project / "kernels" / "main" / "main.py").write_text("import time\ntime.sleep(300)\n")  # ended with the emulator
     kr = make_kr(project, em)
     kr("push", "-m", "one")
     kr("push", "-m", "two")  # waits in Kaggle's queue behind v1

@@ -345,18 +345,21 @@ def test_inputs_are_read_only_and_secrets_are_not_passed(api: Api, monkeypatch) 
     assert "refused 30" in log and "key None None" in log  # 30: EROFS
 
 
-def test_restart_turns_running_sessions_into_errors(make_emulator, tmp_path: Path) -> None:
-    em = make_emulator()
+def test_restart_turns_running_and_queued_sessions_into_errors(make_emulator, tmp_path: Path) -> None:
+    em = make_emulator(settings={"max_sessions": {"cpu": 1, "gpu": 1, "tpu": 1}, "queue_over_cap": True})
     c = creds(em)
     api = Api(em.url, c["username"], c["key"])
     api.push("interrupted", SLEEPER)
     pids = _session_pids(em, "interrupted")
+    api.push("queued", "print('never run')")
+    assert api.status("queued").get("status", "QUEUED") == "QUEUED"
     em.stop()
     assert not any(_alive(pid) for pid in pids)
     em2 = make_emulator(state=em.store.root)
     api2 = Api(em2.url, c["username"], c["key"])
-    st = api2.status("interrupted")
-    assert st["status"] == "ERROR" and "shut down" in st["failureMessage"]
+    for slug in ("interrupted", "queued"):
+        st = api2.status(slug)
+        assert st["status"] == "ERROR" and "shut down" in st["failureMessage"], st
     log = api2.ok("kernels.ListKernelSessionOutput", {"userName": "testuser", "kernelSlug": "interrupted"})["log"]
     assert "pid 2" in log  # the kernel is PID 2 of its session: init is 1
 
