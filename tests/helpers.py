@@ -212,12 +212,17 @@ class Api:
         body = {"ownerSlug": "testuser", "slug": slug, "title": f"Data {slug}", "files": tokens}
         r = self.ok("datasets.CreateDataset", body)
         assert r["status"] == "Ok", r
-        for _ in range(200 if ready else 0):
+        if ready:
+            assert self.wait_dataset(slug) == "READY", f"dataset {slug} not READY"
+
+    def wait_dataset(self, slug: str, timeout: float = 60) -> str:
+        """testuser/slug's status once its processing has ended: READY or FAILED."""
+        deadline = time.time() + timeout
+        while True:
             st = self.ok("datasets.GetDatasetStatus", {"ownerSlug": "testuser", "datasetSlug": slug})["status"]
-            if st == "READY":
-                return
+            if st in ("READY", "FAILED") or time.time() > deadline:
+                return st
             time.sleep(0.05)
-        assert not ready, f"dataset {slug} not READY"
 
 
 def kagglehub(emulator: Emulator, home: Path, code: str, *args: str) -> list[str]:

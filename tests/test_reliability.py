@@ -174,13 +174,7 @@ def test_download_of_a_host_path_answers_like_a_missing_file(api, emulator) -> N
             "isPrivate": True,
         },
     )
-    for _ in range(100):
-        if (
-            api.ok("datasets.GetDatasetStatus", {"ownerSlug": "testuser", "datasetSlug": "probe-me"})["status"]
-            == "READY"
-        ):
-            break
-        __import__("time").sleep(0.05)
+    assert api.wait_dataset("probe-me") == "READY"
     answers = {}
     for name in ("/etc/passwd", "/etc/no-such-file", "../../../../etc/passwd", "a.csv"):
         r = api.call("datasets.DownloadDataset", {"ownerSlug": "testuser", "datasetSlug": "probe-me", "fileName": name})

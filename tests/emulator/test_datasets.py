@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -15,15 +14,6 @@ from helpers import Api, tree_digest
 
 def _status(api: Api, slug: str) -> str:
     return api.ok("datasets.GetDatasetStatus", {"ownerSlug": "testuser", "datasetSlug": slug})["status"]
-
-
-def _wait(api: Api, slug: str) -> str:
-    for _ in range(100):
-        st = _status(api, slug)
-        if st in ("READY", "FAILED"):
-            return st
-        time.sleep(0.05)
-    raise AssertionError(f"{slug} stuck in {st}")
 
 
 def _create(api: Api, slug: str, files: dict[str, bytes]) -> None:
@@ -58,7 +48,7 @@ def test_new_version_passes_processing_states_then_ready(api: Api) -> None:
         "BLOBS_COPIED_TO_SDS",
         "INDIVIDUAL_BLOBS_COMPRESSED",
     )
-    assert _wait(api, "staged") == "READY"
+    assert api.wait_dataset("staged") == "READY"
     again = api.ok(
         "datasets.CreateDataset",
         {"ownerSlug": "testuser", "slug": "staged", "title": "Again", "files": [{"token": api.upload("b.csv", b"2")}]},
@@ -75,7 +65,7 @@ def test_archives_become_folders(api: Api, emulator) -> None:
         info.size = 4
         tf.addfile(info, io.BytesIO(b"deep"))
     _create(api, "archives", {"imgs.zip": _zip({"a.txt": b"A", "sub/b.txt": b"B"}), "more.tar": tar.getvalue()})
-    assert _wait(api, "archives") == "READY"
+    assert api.wait_dataset("archives") == "READY"
     root = emulator.store.root / "datasets" / "testuser" / "archives" / "1"
     assert (root / "imgs" / "sub" / "b.txt").read_bytes() == b"B"
     assert (root / "more" / "t" / "deep.txt").read_bytes() == b"deep"
@@ -95,7 +85,7 @@ def test_escaping_and_oversized_archives_fail_and_touch_nothing(make_emulator, t
     c = creds(em)
     api = Api(em.url, c["username"], c["key"])
     _create(api, "victim", {"good.csv": b"x\n1\n"})
-    assert _wait(api, "victim") == "READY"
+    assert api.wait_dataset("victim") == "READY"
     before = tree_digest(em.store.root / "datasets")
     outside = em.store.root.parent
 
@@ -113,7 +103,7 @@ def test_escaping_and_oversized_archives_fail_and_touch_nothing(make_emulator, t
     }
     for name, data in bad.items():
         _version(api, "victim", {name: data})
-        assert _wait(api, "victim") == "FAILED", name
+        assert api.wait_dataset("victim") == "FAILED", name
     assert not list(outside.rglob("escaped*")) and not Path("/tmp/escaped-abs.txt").exists()
     after = tree_digest(em.store.root / "datasets")
     assert after == before  # the good version is intact and no half-unpacked folder is left
