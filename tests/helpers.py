@@ -335,6 +335,7 @@ def start_mlflow(root: Path, port: int | None = None) -> tuple[subprocess.Popen,
             "--artifacts-destination", str(root / "artifacts"),
         ],
         stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True,
+        env={**os.environ, "TMPDIR": str(root)},  # its database's lock file stays with the test, not in /tmp
     )  # fmt: skip
     log.close()
     url = f"http://127.0.0.1:{port}"
